@@ -1,0 +1,305 @@
+package builder
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Layer media types: OCI, never Docker's.
+const (
+	MediaTypeLayerTar  types.MediaType = "application/vnd.oci.image.layer.v1.tar"
+	MediaTypeLayerGzip types.MediaType = "application/vnd.oci.image.layer.v1.tar+gzip"
+	MediaTypeLayerZstd types.MediaType = "application/vnd.oci.image.layer.v1.tar+zstd"
+)
+
+func (c Compression) mediaType() types.MediaType {
+	switch c {
+	case Gzip:
+		return MediaTypeLayerGzip
+	case Zstd:
+		return MediaTypeLayerZstd
+	}
+	return MediaTypeLayerTar
+}
+
+// gzipLevel is pinned: changing it changes every digest.
+const gzipLevel = 6
+
+// Layer is a layer blob stored in a file. It implements v1.Layer.
+type Layer struct {
+	path        string
+	digest      v1.Hash
+	diffID      v1.Hash
+	size        int64
+	uncompSize  int64
+	compression Compression
+}
+
+var _ v1.Layer = (*Layer)(nil)
+
+// Path is the file holding the compressed blob, for callers that can
+// hard-link it instead of copying.
+func (l *Layer) Path() string { return l.path }
+
+// Digest is the sha256 of the compressed blob.
+func (l *Layer) Digest() (v1.Hash, error) { return l.digest, nil }
+
+// DiffID is the sha256 of the uncompressed tar.
+func (l *Layer) DiffID() (v1.Hash, error) { return l.diffID, nil }
+
+// Size is the size of the compressed blob.
+func (l *Layer) Size() (int64, error) { return l.size, nil }
+
+// UncompressedSize is the size of the tar stream.
+func (l *Layer) UncompressedSize() int64 { return l.uncompSize }
+
+// MediaType is the OCI layer media type.
+func (l *Layer) MediaType() (types.MediaType, error) { return l.compression.mediaType(), nil }
+
+// Compressed opens the blob.
+func (l *Layer) Compressed() (io.ReadCloser, error) { return os.Open(l.path) }
+
+// Uncompressed opens the blob and decompresses it.
+func (l *Layer) Uncompressed() (io.ReadCloser, error) {
+	f, err := os.Open(l.path)
+	if err != nil {
+		return nil, err
+	}
+	switch l.compression {
+	case Gzip:
+		zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		return readCloser{zr, func() error { zr.Close(); return f.Close() }}, nil
+	case Zstd:
+		zr, err := zstd.NewReader(bufio.NewReaderSize(f, 1<<20), zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		return readCloser{zr, func() error { zr.Close(); return f.Close() }}, nil
+	}
+	return f, nil
+}
+
+type readCloser struct {
+	io.Reader
+	close func() error
+}
+
+func (r readCloser) Close() error { return r.close() }
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// writeLayer streams the sorted entries through tar, the compressor and two
+// sha256 hashers into one file in dir, in a single pass: no layer is ever held
+// in memory and no file is read twice.
+func writeLayer(ctx context.Context, dir string, entries []entry, c Compression, mtime time.Time) (_ *Layer, err error) {
+	f, err := os.CreateTemp(dir, "layer-*.tmp")
+	if err != nil {
+		return nil, fmt.Errorf("creating layer file in %q: %w", dir, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	blobHash := sha256.New()
+	blob := &countingWriter{w: io.MultiWriter(bw, blobHash)}
+
+	var comp io.WriteCloser
+	diffHash := blobHash
+	switch c {
+	case Gzip:
+		zw, err := gzip.NewWriterLevel(blob, gzipLevel)
+		if err != nil {
+			return nil, err
+		}
+		comp = zw
+		diffHash = sha256.New()
+	case Zstd:
+		// One goroutine: the stream's framing must not depend on scheduling.
+		zw, err := zstd.NewWriter(blob, zstd.WithEncoderLevel(zstd.SpeedDefault),
+			zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(true))
+		if err != nil {
+			return nil, err
+		}
+		comp = zw
+		diffHash = sha256.New()
+	default:
+		comp = nopWriteCloser{blob}
+	}
+	var tarSink io.Writer = comp
+	if c != None {
+		tarSink = io.MultiWriter(comp, diffHash)
+	}
+	raw := &countingWriter{w: tarSink}
+	tw := tar.NewWriter(raw)
+
+	for i := range entries {
+		if i%64 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		if err := writeEntry(ctx, tw, &entries[i], mtime); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, fmt.Errorf("finishing layer: %w", err)
+	}
+	if err := comp.Close(); err != nil {
+		return nil, fmt.Errorf("finishing layer compression: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, fmt.Errorf("writing layer to %q: %w", f.Name(), err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("writing layer to %q: %w", f.Name(), err)
+	}
+	l := &Layer{
+		digest:      sum(blobHash),
+		diffID:      sum(diffHash),
+		size:        blob.n,
+		uncompSize:  raw.n,
+		compression: c,
+	}
+	l.path = filepath.Join(dir, "sha256-"+l.digest.Hex)
+	if err := os.Rename(f.Name(), l.path); err != nil {
+		return nil, fmt.Errorf("storing layer: %w", err)
+	}
+	return l, nil
+}
+
+func sum(h hash.Hash) v1.Hash {
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
+
+// header returns the normalised tar header of an entry: one pinned format
+// (PAX), one timestamp, uid/gid 0 with empty names, fixed modes, no xattrs,
+// atime, ctime or device numbers.
+func header(e *entry, mtime time.Time) *tar.Header {
+	h := &tar.Header{
+		Name:    e.name,
+		Mode:    e.mode,
+		ModTime: mtime,
+		Format:  tar.FormatPAX,
+	}
+	switch e.kind {
+	case kindDir:
+		h.Typeflag = tar.TypeDir
+		h.Name += "/"
+	case kindFile:
+		h.Typeflag = tar.TypeReg
+		h.Size = e.size
+	case kindSymlink:
+		h.Typeflag = tar.TypeSymlink
+		h.Linkname = e.linkname
+	}
+	return h
+}
+
+func writeEntry(ctx context.Context, tw *tar.Writer, e *entry, mtime time.Time) error {
+	if e.kind != kindFile {
+		if err := tw.WriteHeader(header(e, mtime)); err != nil {
+			return fmt.Errorf("writing tar entry for %q: %w", e.display, err)
+		}
+		return nil
+	}
+	f, err := os.Open(e.src)
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			return badPath("reading", e.display, ErrUnreadable, "", "make it readable, or exclude it with --exclude or "+IgnoreFile)
+		}
+		return &PathError{Op: "reading", Path: e.display, Err: unwrapPathError(err)}
+	}
+	defer f.Close()
+	changed := func(detail string) error {
+		return &PathError{Op: "reading", Path: e.display, Err: ErrFileChanged, Detail: detail,
+			Hint: "run the build again when nothing is writing to the tree"}
+	}
+	before, err := f.Stat()
+	if err != nil {
+		return &PathError{Op: "reading", Path: e.display, Err: unwrapPathError(err)}
+	}
+	if !os.SameFile(before, e.info) || before.Size() != e.size || !before.ModTime().Equal(e.info.ModTime()) {
+		return changed("it was replaced or modified after the tree was listed")
+	}
+	if err := tw.WriteHeader(header(e, mtime)); err != nil {
+		return fmt.Errorf("writing tar entry for %q: %w", e.display, err)
+	}
+	bufp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bufp)
+	// Hide tar.Writer's ReadFrom so that our larger buffer is used.
+	n, err := io.CopyBuffer(struct{ io.Writer }{tw}, &ctxReader{ctx: ctx, r: io.LimitReader(f, e.size)}, *bufp)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &PathError{Op: "reading", Path: e.display, Err: unwrapPathError(err)}
+	}
+	if n != e.size {
+		return changed(fmt.Sprintf("it shrank from %d to %d bytes while it was read", e.size, n))
+	}
+	var one [1]byte
+	if k, _ := f.Read(one[:]); k > 0 {
+		return changed("it grew while it was read")
+	}
+	after, err := f.Stat()
+	if err != nil {
+		return &PathError{Op: "reading", Path: e.display, Err: unwrapPathError(err)}
+	}
+	if after.Size() != e.size || !after.ModTime().Equal(before.ModTime()) {
+		return changed("it was modified while it was read")
+	}
+	return nil
+}
+
+// ctxReader stops a long copy when the context is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

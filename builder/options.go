@@ -1,0 +1,277 @@
+package builder
+
+import (
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Compression selects how layers are compressed.
+type Compression string
+
+// Supported compressions. Each is produced by a pinned library at a fixed
+// level, so the digest does not drift with Go toolchain upgrades.
+const (
+	Gzip Compression = "gzip" // klauspost/compress gzip, level 6, no name or mtime in the header
+	Zstd Compression = "zstd" // klauspost/compress zstd, default level, single-threaded, with checksum
+	None Compression = "none" // plain tar (application/vnd.oci.image.layer.v1.tar)
+)
+
+// ParseCompression validates a --compression value.
+func ParseCompression(s string) (Compression, error) {
+	switch c := Compression(strings.ToLower(strings.TrimSpace(s))); c {
+	case Gzip, Zstd, None:
+		return c, nil
+	case "uncompressed":
+		return None, nil
+	}
+	return "", optionError("%q is not supported: use gzip, zstd or none", s)
+}
+
+// SymlinkMode selects what happens to symbolic links in the tree.
+type SymlinkMode string
+
+const (
+	// SymlinksPreserve keeps relative links that stay inside the tree as
+	// links, and rejects links that are absolute or point outside.
+	SymlinksPreserve SymlinkMode = "preserve"
+	// SymlinksFollow stores the content of each link's target instead.
+	SymlinksFollow SymlinkMode = "follow"
+)
+
+// ParseSymlinkMode validates a --symlinks value.
+func ParseSymlinkMode(s string) (SymlinkMode, error) {
+	switch m := SymlinkMode(strings.ToLower(strings.TrimSpace(s))); m {
+	case SymlinksPreserve, SymlinksFollow:
+		return m, nil
+	}
+	return "", optionError("%q is not supported: use preserve or follow", s)
+}
+
+// maxEpoch is 9999-12-31T23:59:59Z: RFC 3339 timestamps have four-digit years.
+const maxEpoch = 253402300799
+
+// ParseSourceDateEpoch parses a SOURCE_DATE_EPOCH-style value: whole seconds
+// since 1970-01-01T00:00:00Z, from 0 to 253402300799 (9999-12-31T23:59:59Z).
+// name is used in the error message (a flag or variable name).
+func ParseSourceDateEpoch(name, value string) (time.Time, error) {
+	v := strings.TrimSpace(value)
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return time.Time{}, optionError("%s %q is not a whole number of seconds since 1970-01-01T00:00:00Z", name, value)
+	}
+	if n < 0 || n > maxEpoch {
+		return time.Time{}, optionError("%s %q is out of range: use 0 to %d (9999-12-31T23:59:59Z)", name, value, int64(maxEpoch))
+	}
+	return time.Unix(n, 0).UTC(), nil
+}
+
+// ParsePlatforms parses a comma-separated --platform list such as
+// "linux/amd64,linux/arm64/v8". Duplicates are an error; the order given is
+// kept, because it is the order of the index's manifests.
+func ParsePlatforms(values []string) ([]v1.Platform, error) {
+	var out []v1.Platform
+	seen := map[string]bool{}
+	for _, value := range values {
+		for _, s := range strings.Split(value, ",") {
+			s = strings.TrimSpace(s)
+			if s == "" {
+				continue
+			}
+			p, err := v1.ParsePlatform(s)
+			if err != nil || p.OS == "" || p.Architecture == "" || strings.Count(s, "/") > 2 {
+				return nil, optionError("%q is not of the form os/arch[/variant], for example linux/amd64", s)
+			}
+			key := p.String()
+			if seen[key] {
+				return nil, optionError("%q is listed twice", s)
+			}
+			seen[key] = true
+			out = append(out, *p)
+		}
+	}
+	return out, nil
+}
+
+// ParseKeyValues parses repeated k=v flags (--annotation, --label).
+func ParseKeyValues(flag string, values []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range values {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, optionError("%s %q is not of the form key=value", flag, kv)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// cleanPrefix turns a --prefix value into a slash path without leading or
+// trailing slashes ("" for the root). It rejects anything that would escape
+// the image root.
+func cleanPrefix(p string) (string, error) {
+	s := strings.ReplaceAll(p, "\\", "/")
+	for _, part := range strings.Split(s, "/") {
+		if part == ".." {
+			return "", optionError("prefix %q contains \"..\": use a path inside the image, such as /site", p)
+		}
+	}
+	c := strings.Trim(path.Clean("/"+s), "/")
+	if strings.ContainsRune(c, 0) {
+		return "", optionError("prefix %q contains a NUL byte", p)
+	}
+	return c, nil
+}
+
+type options struct {
+	prefix      string
+	platforms   []v1.Platform
+	compression Compression
+	epoch       *time.Time
+	useGit      bool
+	symlinks    SymlinkMode
+	excludes    []string
+	skipPaths   []string
+	allowEmpty  bool
+	annotations map[string]string
+	labels      map[string]string
+	workDir     string
+}
+
+// Option configures Build.
+type Option func(*options) error
+
+func defaultOptions() options {
+	return options{
+		platforms:   []v1.Platform{{OS: "linux", Architecture: "amd64"}},
+		compression: Gzip,
+		useGit:      true,
+		symlinks:    SymlinksPreserve,
+	}
+}
+
+// WithPrefix places every file under dir inside the image. The default is
+// "/", so a volume mount without subPath shows the files directly; "site"
+// gives the common /site layout mounted with subPath: site.
+func WithPrefix(dir string) Option {
+	return func(o *options) error {
+		p, err := cleanPrefix(dir)
+		o.prefix = p
+		return err
+	}
+}
+
+// WithPlatforms sets the platforms the image declares. The default is
+// linux/amd64 as a single manifest; two or more give an image index whose
+// manifests share the same layer blobs.
+func WithPlatforms(ps ...v1.Platform) Option {
+	return func(o *options) error {
+		if len(ps) == 0 {
+			return optionError("at least one platform is required")
+		}
+		o.platforms = append([]v1.Platform(nil), ps...)
+		return nil
+	}
+}
+
+// WithCompression sets the layer compression. The default is Gzip.
+func WithCompression(c Compression) Option {
+	return func(o *options) error {
+		cc, err := ParseCompression(string(c))
+		o.compression = cc
+		return err
+	}
+}
+
+// WithSourceDateEpoch sets the one timestamp used for every tar entry, the
+// config's created field and the created annotation. Without it the builder
+// uses the commit time of HEAD when the source is inside a git work tree
+// (see WithGit), else 1970-01-01T00:00:00Z.
+func WithSourceDateEpoch(t time.Time) Option {
+	return func(o *options) error {
+		if t.Unix() < 0 || t.Unix() > maxEpoch {
+			return optionError("source date epoch %d is out of range: use 0 to %d", t.Unix(), int64(maxEpoch))
+		}
+		u := time.Unix(t.Unix(), 0).UTC()
+		o.epoch = &u
+		return nil
+	}
+}
+
+// WithGit controls whether the enclosing git work tree (if any) provides the
+// default timestamp and the source and revision annotations. The default is true.
+func WithGit(enabled bool) Option {
+	return func(o *options) error { o.useGit = enabled; return nil }
+}
+
+// WithSymlinks sets how symbolic links are handled. The default is SymlinksPreserve.
+func WithSymlinks(m SymlinkMode) Option {
+	return func(o *options) error {
+		mm, err := ParseSymlinkMode(string(m))
+		o.symlinks = mm
+		return err
+	}
+}
+
+// WithExcludes adds gitignore-style patterns, applied after the root's
+// .assetignore. ".git" is always excluded.
+func WithExcludes(patterns ...string) Option {
+	return func(o *options) error { o.excludes = append(o.excludes, patterns...); return nil }
+}
+
+// WithSkipPaths names paths on disk (for example the build's own output) that
+// are never packed, even when they lie inside the source tree. Directories
+// that exist only to hold such a path are dropped as well.
+func WithSkipPaths(paths ...string) Option {
+	return func(o *options) error { o.skipPaths = append(o.skipPaths, paths...); return nil }
+}
+
+// WithAllowEmpty allows a source tree with no files. The default is to refuse it.
+func WithAllowEmpty(allow bool) Option {
+	return func(o *options) error { o.allowEmpty = allow; return nil }
+}
+
+// WithAnnotations adds manifest (and index) annotations. They override the
+// defaults (org.opencontainers.image.created, .source, .revision).
+func WithAnnotations(a map[string]string) Option {
+	return func(o *options) error {
+		if o.annotations == nil {
+			o.annotations = map[string]string{}
+		}
+		for k, v := range a {
+			o.annotations[k] = v
+		}
+		return nil
+	}
+}
+
+// WithLabels adds labels to the image config.
+func WithLabels(l map[string]string) Option {
+	return func(o *options) error {
+		if o.labels == nil {
+			o.labels = map[string]string{}
+		}
+		for k, v := range l {
+			o.labels[k] = v
+		}
+		return nil
+	}
+}
+
+// WithWorkDir sets where layer blobs are written. Put it on the same file
+// system as the final output so blobs can be hard-linked instead of copied.
+// The default is a new directory under os.TempDir(). Build never removes a
+// directory it did not create; Result.Close removes the blobs it wrote.
+func WithWorkDir(dir string) Option {
+	return func(o *options) error {
+		if dir == "" {
+			return fmt.Errorf("work dir must not be empty")
+		}
+		o.workDir = dir
+		return nil
+	}
+}

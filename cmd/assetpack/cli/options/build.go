@@ -1,0 +1,123 @@
+// Package options holds the CLI's flag structs. Each has AddFlags and a
+// converter to library options, so flags turn into options in one place.
+package options
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/assetpack/assetpack/builder"
+	"github.com/assetpack/assetpack/publish"
+)
+
+// DefaultOutputDir is where `assetpack build DIR` writes without --output.
+const DefaultOutputDir = "assetpack-out"
+
+// Build holds the flags of `assetpack build`.
+type Build struct {
+	Output          string
+	Prefix          string
+	Platforms       []string
+	Compression     string
+	SourceDateEpoch string
+	Symlinks        string
+	Excludes        []string
+	AllowEmpty      bool
+	Annotations     []string
+	Labels          []string
+}
+
+// AddFlags registers the build flags.
+func (b *Build) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVarP(&b.Output, "output", "o", "", "where to write the image: oci:DIR (OCI image layout) or tar:FILE (OCI archive) (default oci:"+DefaultOutputDir+"/<source dir name>)")
+	fs.StringVar(&b.Prefix, "prefix", "/", "directory inside the image that holds the files; mount with subPath set to it (e.g. --prefix site, subPath: site)")
+	fs.StringSliceVar(&b.Platforms, "platform", []string{"linux/amd64"}, "platform(s) to declare, comma-separated; two or more produce an image index sharing one set of layers")
+	fs.StringVar(&b.Compression, "compression", string(builder.Gzip), "layer compression: gzip, zstd or none")
+	fs.StringVar(&b.SourceDateEpoch, "source-date-epoch", "", "timestamp for every file and the image, in seconds since 1970 (default $SOURCE_DATE_EPOCH, else the HEAD commit time inside a git work tree, else 0)")
+	fs.StringVar(&b.Symlinks, "symlinks", string(builder.SymlinksPreserve), "symlinks: preserve (relative links inside the tree stay links; others are errors) or follow (store the target's content)")
+	fs.StringArrayVar(&b.Excludes, "exclude", nil, "gitignore-style pattern of paths to leave out (repeatable; added to the root's "+builder.IgnoreFile+"; .git is always left out)")
+	fs.BoolVar(&b.AllowEmpty, "allow-empty", false, "allow a source directory without files")
+	fs.StringArrayVar(&b.Annotations, "annotation", nil, "manifest annotation key=value (repeatable; overrides org.opencontainers.image.created/source/revision)")
+	fs.StringArrayVar(&b.Labels, "label", nil, "image config label key=value (repeatable)")
+}
+
+// Target returns the output target for source dir src.
+func (b *Build) Target(src string) (publish.Target, error) {
+	if b.Output != "" {
+		return publish.ParseTarget(b.Output)
+	}
+	return publish.Target{Kind: publish.Layout, Path: filepath.Join(DefaultOutputDir, DefaultName(src))}, nil
+}
+
+// DefaultName is the output name for a source directory: its base name.
+func DefaultName(src string) string {
+	abs, err := filepath.Abs(src)
+	if err != nil {
+		abs = src
+	}
+	name := filepath.Base(abs)
+	if name == "" || name == "." || name == string(filepath.Separator) || strings.ContainsAny(name, `:\/`) {
+		return "image"
+	}
+	return name
+}
+
+// BuilderOptions converts the flags (and SOURCE_DATE_EPOCH) to builder options.
+func (b *Build) BuilderOptions() ([]builder.Option, error) {
+	c, err := builder.ParseCompression(b.Compression)
+	if err != nil {
+		return nil, flagErr("--compression", err)
+	}
+	sm, err := builder.ParseSymlinkMode(b.Symlinks)
+	if err != nil {
+		return nil, flagErr("--symlinks", err)
+	}
+	ps, err := builder.ParsePlatforms(b.Platforms)
+	if err != nil {
+		return nil, flagErr("--platform", err)
+	}
+	ann, err := builder.ParseKeyValues("--annotation", b.Annotations)
+	if err != nil {
+		return nil, err
+	}
+	labels, err := builder.ParseKeyValues("--label", b.Labels)
+	if err != nil {
+		return nil, err
+	}
+	opts := []builder.Option{
+		builder.WithPrefix(b.Prefix),
+		builder.WithCompression(c),
+		builder.WithSymlinks(sm),
+		builder.WithExcludes(b.Excludes...),
+		builder.WithAllowEmpty(b.AllowEmpty),
+		builder.WithAnnotations(ann),
+		builder.WithLabels(labels),
+	}
+	if len(ps) > 0 {
+		opts = append(opts, builder.WithPlatforms(ps...))
+	}
+	// Precedence: flag > environment > git commit time > 0.
+	switch {
+	case b.SourceDateEpoch != "":
+		t, err := builder.ParseSourceDateEpoch("--source-date-epoch", b.SourceDateEpoch)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, builder.WithSourceDateEpoch(t))
+	case os.Getenv("SOURCE_DATE_EPOCH") != "":
+		t, err := builder.ParseSourceDateEpoch("SOURCE_DATE_EPOCH", os.Getenv("SOURCE_DATE_EPOCH"))
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, builder.WithSourceDateEpoch(t))
+	}
+	return opts, nil
+}
+
+func flagErr(flag string, err error) error {
+	return fmt.Errorf("%s: %w", flag, err)
+}

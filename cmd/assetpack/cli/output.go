@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/assetpack/assetpack/builder"
+	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
+)
+
+// layerJSON describes one layer in --json output.
+type layerJSON struct {
+	Digest           string `json:"digest"`
+	DiffID           string `json:"diffID"`
+	Size             int64  `json:"size"`
+	UncompressedSize int64  `json:"uncompressedSize"`
+	MediaType        string `json:"mediaType"`
+}
+
+// buildJSON is the --json output of build.
+type buildJSON struct {
+	Reference         string            `json:"reference"`
+	Output            string            `json:"output"`
+	Digest            string            `json:"digest"`
+	MediaType         string            `json:"mediaType"`
+	Size              int64             `json:"size"`
+	Platforms         []string          `json:"platforms"`
+	Layers            []layerJSON       `json:"layers"`
+	Files             int               `json:"files"`
+	FileBytes         int64             `json:"fileBytes"`
+	UncompressedBytes int64             `json:"uncompressedBytes"`
+	Prefix            string            `json:"prefix"`
+	Created           string            `json:"created"`
+	Annotations       map[string]string `json:"annotations"`
+}
+
+func newBuildJSON(ref, output string, res *builder.Result) buildJSON {
+	j := buildJSON{
+		Reference:   ref,
+		Output:      output,
+		Digest:      res.Digest.String(),
+		MediaType:   string(res.MediaType),
+		Size:        res.Size,
+		Platforms:   []string{},
+		Layers:      []layerJSON{},
+		Files:       res.Files,
+		FileBytes:   res.FileBytes,
+		Prefix:      "/" + res.Prefix,
+		Created:     res.Created.Format(time.RFC3339),
+		Annotations: res.Annotations,
+	}
+	for _, p := range res.Platforms {
+		j.Platforms = append(j.Platforms, p.String())
+	}
+	for _, l := range res.Layers {
+		d, _ := l.Digest()
+		diff, _ := l.DiffID()
+		sz, _ := l.Size()
+		mt, _ := l.MediaType()
+		j.Layers = append(j.Layers, layerJSON{Digest: d.String(), DiffID: diff.String(), Size: sz,
+			UncompressedSize: l.UncompressedSize(), MediaType: string(mt)})
+		j.UncompressedBytes += l.UncompressedSize()
+	}
+	return j
+}
+
+// printResult writes the digest file (if asked) and then the result: the
+// reference on one line, or v as indented JSON.
+func printResult(w io.Writer, o options.Output, ref, digest string, v any) error {
+	if o.DigestFile != "" {
+		if err := writeFileAtomic(o.DigestFile, []byte(digest+"\n")); err != nil {
+			return fmt.Errorf("writing --digest-file %q: %w", o.DigestFile, err)
+		}
+	}
+	if o.JSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	_, err := fmt.Fprintln(w, ref)
+	return err
+}

@@ -1,0 +1,138 @@
+// Package cli holds assetpack's cobra commands. Commands only convert flags
+// to library options, call the library and print the result: stdout carries
+// results, stderr carries notes and errors.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+
+	"github.com/assetpack/assetpack/builder"
+	"github.com/assetpack/assetpack/publish"
+)
+
+// version is stamped by the release build with
+// -ldflags "-X github.com/assetpack/assetpack/cmd/assetpack/cli.version=v1.2.3".
+var version = ""
+
+// Version returns the version of this binary: the stamped release version,
+// else the module version recorded by `go install`, else "devel".
+func Version() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+// Exit codes, documented in the README.
+const (
+	ExitOK          = 0
+	ExitFailure     = 1   // something went wrong while doing the work
+	ExitUsage       = 2   // bad flags, arguments or input: fix the command or the tree
+	ExitInterrupted = 130 // SIGINT or SIGTERM
+)
+
+// usageError marks errors caused by how the command was called.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// ExitCode maps an error to the process exit code.
+func ExitCode(ctx context.Context, err error) int {
+	var ue usageError
+	switch {
+	case err == nil:
+		return ExitOK
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		return ExitInterrupted
+	case errors.As(err, &ue),
+		errors.Is(err, builder.ErrBadInput),
+		errors.Is(err, publish.ErrInvalidTarget),
+		errors.Is(err, publish.ErrOutputExists):
+		return ExitUsage
+	}
+	return ExitFailure
+}
+
+// Run runs assetpack with args and returns the exit code. It prints an
+// error once, as "assetpack: <error>".
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := NewRoot(stdin, stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			fmt.Fprintln(stderr, "assetpack: interrupted; no output was written")
+		} else {
+			fmt.Fprintf(stderr, "assetpack: %v\n", err)
+		}
+	}
+	return ExitCode(ctx, err)
+}
+
+// NewRoot builds the command tree.
+func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "assetpack",
+		Short: "Pack a directory into a deterministic OCI image for Kubernetes image volumes",
+		Long: `assetpack turns a directory of read-only files (a static site, a model, a policy
+bundle, dashboards) into a FROM-scratch OCI image whose digest depends only on
+the files, ready to mount in Kubernetes with an image volume.
+
+Results go to stdout, notes and errors to stderr.
+Exit codes: 0 success, 1 failure, 2 bad usage or bad input, 130 interrupted.`,
+		Version:       Version(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			msg := fmt.Sprintf("unknown command %q", args[0])
+			if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += fmt.Sprintf("; did you mean %q?", s[0])
+			}
+			return usagef("%s (see 'assetpack --help')", msg)
+		},
+		RunE: func(c *cobra.Command, _ []string) error { return c.Help() },
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
+	})
+	root.SetVersionTemplate("assetpack {{.Version}}\n")
+	root.AddCommand(newBuild(), newVersion())
+	return root
+}
+
+func newVersion() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the assetpack version",
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintf(c.OutOrStdout(), "assetpack %s\n", Version())
+			return err
+		},
+	}
+}
+
+func noArgs(c *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("%s takes no arguments, got %q", c.CommandPath(), args)
+	}
+	return nil
+}

@@ -1,0 +1,181 @@
+package publish
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Output stages a local output next to its final path. Use it as:
+//
+//	out, err := publish.NewOutput(t)
+//	defer out.Close()              // removes whatever was not committed
+//	res, err := builder.Build(ctx, dir, builder.WithWorkDir(out.WorkDir()), builder.WithSkipPaths(out.SkipPaths()...))
+//	err = out.Write(ctx, res.Artifact(), "latest")
+//	err = out.Commit()
+type Output struct {
+	target    Target
+	final     string
+	stage     string
+	committed bool
+}
+
+// NewOutput checks that t can be written (it is absent, empty, or an output
+// of the same kind that assetpack may replace) and creates the staging
+// directory beside it.
+func NewOutput(t Target) (*Output, error) {
+	final, err := filepath.Abs(t.Path)
+	if err != nil {
+		return nil, fmt.Errorf("resolving output %q: %w", t.Path, err)
+	}
+	if err := checkReplaceable(t, final); err != nil {
+		return nil, err
+	}
+	parent := filepath.Dir(final)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, fmt.Errorf("creating output directory %q: %w", filepath.Dir(t.Path), err)
+	}
+	stage, err := os.MkdirTemp(parent, "."+filepath.Base(final)+".assetpack-tmp-")
+	if err != nil {
+		return nil, fmt.Errorf("creating a staging directory next to %q: %w", t.Path, err)
+	}
+	if err := os.Mkdir(filepath.Join(stage, "work"), 0o755); err != nil {
+		os.RemoveAll(stage)
+		return nil, fmt.Errorf("creating a staging directory next to %q: %w", t.Path, err)
+	}
+	return &Output{target: t, final: final, stage: stage}, nil
+}
+
+// Target is the output's location.
+func (o *Output) Target() Target { return o.target }
+
+// WorkDir is a scratch directory on the output's file system, for layer
+// blobs that Write can then hard-link instead of copying.
+func (o *Output) WorkDir() string { return filepath.Join(o.stage, "work") }
+
+// SkipPaths are the paths a build must not pack, in case the output lies
+// inside the source tree.
+func (o *Output) SkipPaths() []string { return []string{o.final, o.stage} }
+
+func (o *Output) staged() string {
+	if o.target.Kind == Archive {
+		return filepath.Join(o.stage, "archive.tar")
+	}
+	return filepath.Join(o.stage, "layout")
+}
+
+// Write writes art (a v1.Image or v1.ImageIndex) into the staging area,
+// named refName in the layout's index.json.
+func (o *Output) Write(ctx context.Context, art Artifact, refName string) error {
+	bs, err := collectBlobs(art)
+	if err != nil {
+		return err
+	}
+	idx, err := layoutIndex(art, refName)
+	if err != nil {
+		return err
+	}
+	if o.target.Kind == Archive {
+		return writeArchive(ctx, o.staged(), idx, bs)
+	}
+	return writeLayout(ctx, o.staged(), idx, bs)
+}
+
+// Commit moves the staged output into place, replacing an earlier output.
+func (o *Output) Commit() error {
+	src := o.staged()
+	if _, err := os.Lstat(src); err != nil {
+		return fmt.Errorf("committing output %q: nothing was written", o.target.Path)
+	}
+	// Check again: something may have appeared at the final path meanwhile.
+	if err := checkReplaceable(o.target, o.final); err != nil {
+		return err
+	}
+	if o.target.Kind == Archive {
+		if err := os.Rename(src, o.final); err != nil {
+			return fmt.Errorf("moving output into place at %q: %w", o.target.Path, err)
+		}
+		o.committed = true
+		return nil
+	}
+	if err := replaceDir(src, o.final, filepath.Join(o.stage, "old")); err != nil {
+		return fmt.Errorf("moving output into place at %q: %w", o.target.Path, err)
+	}
+	o.committed = true
+	return nil
+}
+
+// Close removes the staging directory (and, after Commit, the replaced output).
+func (o *Output) Close() error {
+	return os.RemoveAll(o.stage)
+}
+
+// replaceDir renames src to dst. An existing dst is first moved to old
+// (inside the staging directory, removed with it).
+func replaceDir(src, dst, old string) error {
+	if err := os.Rename(src, dst); err == nil {
+		return nil
+	}
+	if err := os.Rename(dst, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return os.Rename(src, dst)
+}
+
+// checkReplaceable refuses to overwrite something that is not ours.
+func checkReplaceable(t Target, final string) error {
+	fi, err := os.Lstat(final)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("checking output %q: %w", t.Path, err)
+	}
+	notOurs := func(what string) error {
+		return fmt.Errorf("%w: %q %s; remove it or choose another --output", ErrOutputExists, t.Path, what)
+	}
+	switch t.Kind {
+	case Layout:
+		if !fi.IsDir() {
+			return notOurs("is not a directory")
+		}
+		des, err := os.ReadDir(final)
+		if err != nil {
+			return fmt.Errorf("checking output %q: %w", t.Path, err)
+		}
+		if len(des) == 0 {
+			return nil
+		}
+		if st, err := os.Stat(filepath.Join(final, "oci-layout")); err == nil && st.Mode().IsRegular() {
+			return nil
+		}
+		return notOurs("is a directory that is not an OCI image layout")
+	case Archive:
+		if !fi.Mode().IsRegular() {
+			return notOurs("is not a regular file")
+		}
+		if fi.Size() == 0 {
+			return nil
+		}
+		if isOCIArchive(final) {
+			return nil
+		}
+		return notOurs("is not an OCI archive")
+	}
+	return nil
+}
+
+func isOCIArchive(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	h, err := tar.NewReader(f).Next()
+	return err == nil && strings.TrimPrefix(h.Name, "./") == "oci-layout"
+}
