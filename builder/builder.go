@@ -147,14 +147,14 @@ func Build(ctx context.Context, dir string, opts ...Option) (_ *Result, err erro
 			return nil, fmt.Errorf("reading git metadata for %q: %w", dir, err)
 		}
 	}
-	created := time.Unix(0, 0).UTC()
+	created := unixEpoch()
 	switch {
 	case o.epoch != nil:
 		created = *o.epoch
 	case gi.found:
 		created = time.Unix(gi.commitTime.Unix(), 0).UTC()
 		if created.Unix() < 0 || created.Unix() > maxEpoch {
-			created = time.Unix(0, 0).UTC()
+			created = unixEpoch()
 		}
 	}
 
@@ -216,3 +216,5 @@ func Build(ctx context.Context, dir string, opts ...Option) (_ *Result, err erro
 	res.Digest, err = idx.Digest()
 	return res, err
 }
+
+func unixEpoch() time.Time { return time.Unix(0, 0).UTC() }

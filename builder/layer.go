@@ -242,18 +242,21 @@ func writeEntry(ctx context.Context, tw *tar.Writer, e *entry, mtime time.Time) 
 		}
 		return nil
 	}
-	f, err := os.Open(e.src)
-	if err != nil {
-		if errors.Is(err, os.ErrPermission) {
-			return badPath("reading", e.display, ErrUnreadable, "", "make it readable, or exclude it with --exclude or "+IgnoreFile)
-		}
-		return &PathError{Op: "reading", Path: e.display, Err: unwrapPathError(err)}
-	}
-	defer f.Close()
 	changed := func(detail string) error {
 		return &PathError{Op: "reading", Path: e.display, Err: ErrFileChanged, Detail: detail,
 			Hint: "run the build again when nothing is writing to the tree"}
 	}
+	f, err := os.Open(e.src)
+	if err != nil {
+		switch {
+		case errors.Is(err, os.ErrPermission):
+			return badPath("reading", e.display, ErrUnreadable, "", "make it readable, or exclude it with --exclude or "+IgnoreFile)
+		case errors.Is(err, os.ErrNotExist):
+			return changed("it was removed after the tree was listed")
+		}
+		return &PathError{Op: "reading", Path: e.display, Err: unwrapPathError(err)}
+	}
+	defer f.Close()
 	before, err := f.Stat()
 	if err != nil {
 		return &PathError{Op: "reading", Path: e.display, Err: unwrapPathError(err)}
@@ -274,6 +277,9 @@ func writeEntry(ctx context.Context, tw *tar.Writer, e *entry, mtime time.Time) 
 		}
 		return &PathError{Op: "reading", Path: e.display, Err: unwrapPathError(err)}
 	}
+	if testHookAfterCopy != nil {
+		testHookAfterCopy(e.src)
+	}
 	if n != e.size {
 		return changed(fmt.Sprintf("it shrank from %d to %d bytes while it was read", e.size, n))
 	}
@@ -290,6 +296,10 @@ func writeEntry(ctx context.Context, tw *tar.Writer, e *entry, mtime time.Time) 
 	}
 	return nil
 }
+
+// testHookAfterCopy lets tests change a file between reading its bytes and
+// the final checks.
+var testHookAfterCopy func(path string)
 
 // ctxReader stops a long copy when the context is cancelled.
 type ctxReader struct {

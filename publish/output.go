@@ -23,6 +23,7 @@ type Output struct {
 	final     string
 	stage     string
 	committed bool
+	created   []string // parent directories NewOutput made, deepest last
 }
 
 // NewOutput checks that t can be written (it is absent, empty, or an output
@@ -36,19 +37,28 @@ func NewOutput(t Target) (*Output, error) {
 	if err := checkReplaceable(t, final); err != nil {
 		return nil, err
 	}
+	o := &Output{target: t, final: final}
 	parent := filepath.Dir(final)
+	var missing []string
+	for d := parent; ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil || filepath.Dir(d) == d {
+			break
+		}
+		missing = append([]string{d}, missing...)
+	}
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return nil, fmt.Errorf("creating output directory %q: %w", filepath.Dir(t.Path), err)
 	}
-	stage, err := os.MkdirTemp(parent, "."+filepath.Base(final)+".assetpack-tmp-")
+	o.created = missing
+	o.stage, err = os.MkdirTemp(parent, "."+filepath.Base(final)+".assetpack-tmp-")
+	if err == nil {
+		err = os.Mkdir(filepath.Join(o.stage, "work"), 0o755)
+	}
 	if err != nil {
+		o.Close()
 		return nil, fmt.Errorf("creating a staging directory next to %q: %w", t.Path, err)
 	}
-	if err := os.Mkdir(filepath.Join(stage, "work"), 0o755); err != nil {
-		os.RemoveAll(stage)
-		return nil, fmt.Errorf("creating a staging directory next to %q: %w", t.Path, err)
-	}
-	return &Output{target: t, final: final, stage: stage}, nil
+	return o, nil
 }
 
 // Target is the output's location.
@@ -110,9 +120,20 @@ func (o *Output) Commit() error {
 	return nil
 }
 
-// Close removes the staging directory (and, after Commit, the replaced output).
+// Close removes the staging directory (and, after Commit, the replaced
+// output). Without Commit it also removes the parent directories NewOutput
+// created, so a failed build leaves nothing behind.
 func (o *Output) Close() error {
-	return os.RemoveAll(o.stage)
+	var err error
+	if o.stage != "" {
+		err = os.RemoveAll(o.stage)
+	}
+	if !o.committed {
+		for i := len(o.created) - 1; i >= 0; i-- {
+			os.Remove(o.created[i]) // only succeeds while empty
+		}
+	}
+	return err
 }
 
 // replaceDir renames src to dst. An existing dst is first moved to old

@@ -29,6 +29,7 @@ type Build struct {
 	AllowEmpty      bool
 	Annotations     []string
 	Labels          []string
+	Git             bool
 }
 
 // AddFlags registers the build flags.
@@ -43,6 +44,7 @@ func (b *Build) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&b.AllowEmpty, "allow-empty", false, "allow a source directory without files")
 	fs.StringArrayVar(&b.Annotations, "annotation", nil, "manifest annotation key=value (repeatable; overrides org.opencontainers.image.created/source/revision)")
 	fs.StringArrayVar(&b.Labels, "label", nil, "image config label key=value (repeatable)")
+	fs.BoolVar(&b.Git, "git", true, "inside a git work tree, take the default timestamp from the HEAD commit and add source/revision annotations (--git=false to ignore git)")
 }
 
 // Target returns the output target for source dir src.
@@ -96,6 +98,7 @@ func (b *Build) BuilderOptions() ([]builder.Option, error) {
 		builder.WithAllowEmpty(b.AllowEmpty),
 		builder.WithAnnotations(ann),
 		builder.WithLabels(labels),
+		builder.WithGit(b.Git),
 	}
 	if len(ps) > 0 {
 		opts = append(opts, builder.WithPlatforms(ps...))

@@ -1,0 +1,69 @@
+package builder
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestFileChangedWhileRead covers files that change between the walk and
+// the read, and while they are read: each must fail, never pack a torn file.
+func TestFileChangedWhileRead(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		before func(p string) // between walk and read
+		during func(p string) // after the bytes were copied
+		detail string
+	}{
+		{name: "modified after listing", before: func(p string) { os.WriteFile(p, []byte("longer content"), 0o644) }, detail: "modified after"},
+		{name: "replaced after listing", before: func(p string) {
+			os.Remove(p)
+			os.WriteFile(p, []byte("0123456789"), 0o644)
+		}, detail: "replaced"},
+		{name: "removed after listing", before: func(p string) { os.Remove(p) }, detail: "removed"},
+		{name: "grew while read", during: func(p string) {
+			f, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+			f.WriteString("more")
+			f.Close()
+		}, detail: "grew"},
+		{name: "truncated while read", during: func(p string) { os.Truncate(p, 3) }, detail: "modified while"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, "f.txt")
+			os.WriteFile(p, []byte("0123456789"), 0o644)
+			o := defaultOptions()
+			ig, _ := newIgnorer(dir, dir, nil)
+			w := &walker{root: dir, display: dir, o: &o, ig: ig}
+			w.prepareSkips(nil)
+			info, _ := os.Stat(dir)
+			if err := w.walk(info); err != nil {
+				t.Fatal(err)
+			}
+			if tc.before != nil {
+				tc.before(p)
+			}
+			if tc.during != nil {
+				testHookAfterCopy = tc.during
+				defer func() { testHookAfterCopy = nil }()
+			}
+			work := t.TempDir()
+			_, err := writeLayer(context.Background(), work, w.entries, Gzip, unixEpoch())
+			if err == nil {
+				t.Fatal("writeLayer() succeeded on a changing file")
+			}
+			if !errors.Is(err, ErrFileChanged) {
+				t.Errorf("err = %v, want ErrFileChanged", err)
+			}
+			if !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), tc.detail) {
+				t.Errorf("err = %q, want it to name %q and say %q", err, p, tc.detail)
+			}
+			if left, _ := os.ReadDir(work); len(left) != 0 {
+				t.Errorf("failed layer left %d files in the work dir", len(left))
+			}
+		})
+	}
+}
