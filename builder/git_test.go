@@ -79,4 +79,3 @@ func TestGitMetadata(t *testing.T) {
 		t.Errorf("outside git: Created = %v, want 1970-01-01", res3.Created)
 	}
 }
-

@@ -25,7 +25,7 @@ type image struct {
 
 var _ v1.Image = (*image)(nil)
 
-func (i *image) RawConfigFile() ([]byte, error)     { return i.config, nil }
+func (i *image) RawConfigFile() ([]byte, error)      { return i.config, nil }
 func (i *image) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
 func (i *image) RawManifest() ([]byte, error)        { return i.manifest, nil }
 func (i *image) Size() (int64, error)                { return int64(len(i.manifest)), nil }

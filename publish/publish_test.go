@@ -225,4 +225,3 @@ func TestAbortLeavesNothing(t *testing.T) {
 		t.Errorf("an aborted output left %v", entries)
 	}
 }
-
