@@ -1,0 +1,30 @@
+package assetpack_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestLayering keeps the package boundaries of STYLE: libraries never import
+// the CLI, cobra or sigstore; only cmd/ wires packages together.
+func TestLayering(t *testing.T) {
+	forbidden := map[string][]string{
+		"./builder": {"github.com/spf13/cobra", "github.com/sigstore/", "github.com/assetpack/assetpack/publish", "github.com/assetpack/assetpack/cmd/"},
+		"./publish": {"github.com/spf13/cobra", "github.com/sigstore/", "github.com/assetpack/assetpack/builder", "github.com/assetpack/assetpack/cmd/"},
+		"./sign":    {"github.com/spf13/cobra", "github.com/assetpack/assetpack/cmd/"},
+	}
+	for pkg, bad := range forbidden {
+		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			for _, b := range bad {
+				if strings.HasPrefix(dep, b) {
+					t.Errorf("%s depends on %s", pkg, dep)
+				}
+			}
+		}
+	}
+}
