@@ -7,6 +7,8 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -25,6 +27,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
+	os.Chmod(dir, 0o755) // runnable by the unprivileged user of TestUnreadable
 	bin = filepath.Join(dir, "assetpack")
 	cmd := exec.Command("go", "build", "-o", bin, "../cmd/assetpack")
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
@@ -288,5 +291,64 @@ func TestTwoMachines(t *testing.T) {
 	}
 	if db := digestOf(t, string(out)); db != da {
 		t.Errorf("digests differ: %s vs %s", da, db)
+	}
+}
+
+// TestUnreadable runs the build as an unprivileged user (root reads every
+// file, so as root the test drops to uid 65534 with setpriv): an unreadable
+// file or directory is an error naming it, exit code 2, no output left.
+func TestUnreadable(t *testing.T) {
+	var prefix []string
+	if os.Geteuid() == 0 {
+		prefix = []string{tool(t, "setpriv"), "--reuid=65534", "--regid=65534", "--clear-groups", "--"}
+	}
+	for _, tc := range []struct {
+		name string
+		lock string // path made mode 0000
+	}{
+		{"file", "css/site.css"},
+		{"directory", "js"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			work, err := os.MkdirTemp("", "assetpack-e2e-unreadable-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer os.RemoveAll(work)
+			os.Chmod(work, 0o777)
+			src := filepath.Join(work, "site")
+			makeSource(t, src)
+			filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+				if err == nil && info.Mode()&os.ModeSymlink == 0 {
+					if info.IsDir() {
+						os.Chmod(p, 0o755)
+					} else {
+						os.Chmod(p, info.Mode().Perm()|0o444)
+					}
+				}
+				return nil
+			})
+			locked := filepath.Join(src, tc.lock)
+			os.Chmod(locked, 0)
+			defer os.Chmod(locked, 0o755)
+
+			args := append(append([]string{}, prefix...), bin, "build", "site", "--git=false")
+			cmd := exec.Command(args[0], args[1:]...)
+			cmd.Dir = work
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err = cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+				t.Fatalf("exit = %v, want 2; stderr %q", err, stderr.String())
+			}
+			want := fmt.Sprintf("%q", filepath.Join("site", tc.lock))
+			if !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), "permission denied") || stdout.Len() != 0 {
+				t.Errorf("stderr = %q, want it to name %s and say permission denied", stderr.String(), want)
+			}
+			if _, err := os.Stat(filepath.Join(work, "assetpack-out")); !os.IsNotExist(err) {
+				t.Errorf("a failed build left assetpack-out behind")
+			}
+		})
 	}
 }
