@@ -7,11 +7,11 @@ package e2e
 
 import (
 	"bytes"
-	"errors"
-	"fmt"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
