@@ -1,15 +1,36 @@
 #!/usr/bin/env bash
-# Installs the third-party tools the end-to-end tests run against, from
-# Debian packages (and, for later suites, `go install` into a cache keyed by
-# version). Anything already installed at the wanted version is skipped, so a
-# second run costs a few milliseconds.
+# Installs the third-party tools the end-to-end tests run against: Debian
+# packages with apt-get, Go tools with `go install` into a cache directory
+# keyed by version (${ASSETPACK_TOOLS_DIR:-~/.cache/assetpack/tools}/NAME-VERSION).
+# Anything already installed at the wanted version is skipped, so a second
+# run costs milliseconds. Prints `export PATH=...` lines for the Go tools on
+# stdout when called with --print-path.
 set -euo pipefail
 
-# Debian packages: name -> why
+# Debian packages, and why the tests need them.
 APT_PACKAGES=(
-  skopeo # reads our OCI layouts and archives back (oci:, oci-archive:)
-  umoci  # unpacks our layouts to a root filesystem we compare with the source
+  skopeo          # reads our layouts, archives and pushed images back
+  umoci           # unpacks our layouts to a root filesystem compared with the source
+  docker-registry # the real registry (distribution 2.8) pushed to on 127.0.0.1
+  runc            # the OCI runtime containerd's shim starts containers with
+  openssl         # makes the self-signed CA for the TLS registry
+  apache2-utils   # htpasswd for the registry's basic auth
 )
+
+# Go tools: name|package|version. Pinned: some @latest do not resolve here.
+GO_TOOLS=(
+  "crane|github.com/google/go-containerregistry/cmd/crane|v0.22.1"
+  "containerd|github.com/containerd/containerd/v2/cmd/containerd|v2.4.2"
+  "containerd-shim-runc-v2|github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2|v2.4.2"
+  "crictl|sigs.k8s.io/cri-tools/cmd/crictl|v1.37.0"
+)
+
+TOOLS_DIR="${ASSETPACK_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/assetpack/tools}"
+
+print_path=false
+if [ "${1:-}" = "--print-path" ]; then print_path=true; fi
+
+log() { echo "$@" >&2; }
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -20,10 +41,37 @@ done
 if ((${#missing[@]})); then
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  echo "installing Debian packages: ${missing[*]}" >&2
+  log "installing Debian packages: ${missing[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-for p in "${APT_PACKAGES[@]}"; do
-  echo "e2e tool: $p $(dpkg-query -W -f='${Version}' "$p")" >&2
+
+paths=()
+for t in "${GO_TOOLS[@]}"; do
+  IFS='|' read -r name pkg version <<<"$t"
+  dir="$TOOLS_DIR/$name-$version/bin"
+  if [ ! -x "$dir/$name" ]; then
+    log "installing $name $version with go install (cached in $dir)"
+    tmp="$(mktemp -d "$TOOLS_DIR.tmp.XXXXXX" 2>/dev/null || { mkdir -p "$TOOLS_DIR" && mktemp -d "$TOOLS_DIR/.tmp.XXXXXX"; })"
+    if ! CGO_ENABLED=0 GOBIN="$tmp" go install "$pkg@$version" >&2; then
+      rm -rf "$tmp"
+      log "go install $pkg@$version failed"
+      exit 1
+    fi
+    mkdir -p "$(dirname "$dir")"
+    rm -rf "$dir"
+    mv "$tmp" "$dir"
+  fi
+  paths+=("$dir")
 done
+
+for p in "${APT_PACKAGES[@]}"; do
+  log "e2e tool: $p $(dpkg-query -W -f='${Version}' "$p")"
+done
+for t in "${GO_TOOLS[@]}"; do
+  IFS='|' read -r name _ version <<<"$t"
+  log "e2e tool: $name $version"
+done
+if $print_path; then
+  (IFS=:; echo "export PATH=${paths[*]}:\$PATH")
+fi

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -15,24 +14,28 @@ import (
 
 func newBuild() *cobra.Command {
 	var (
-		bo     options.Build
-		out    options.Output
-		stderr io.Writer
+		bo  options.Build
+		to  options.Tags
+		ro  options.Registry
+		out options.Output
 	)
 	c := &cobra.Command{
 		Use:   "build DIR",
-		Short: "Pack a directory into a deterministic OCI image",
+		Short: "Pack a directory into a deterministic OCI image, and push it",
 		Long: `Pack DIR into a FROM-scratch OCI image whose digest depends only on the files
 (names, bytes, exec bits, symlinks) and the options, never on mtimes, umask,
 owners, creation order, time zone or locale.
 
-Without --output the image is written as an OCI image layout to
-./` + options.DefaultOutputDir + `/<name of DIR>. stdout gets one line, the digest reference
-(oci:PATH@sha256:...), or a JSON object with --json.`,
+Without --push the image is written as an OCI image layout to --output
+(default ./` + options.DefaultOutputDir + `/<name of DIR>) and stdout gets oci:PATH@sha256:...
+With --push it is uploaded to every -t tag (no Docker daemon needed) and
+stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally.
+--json prints a JSON object instead.`,
 		Example: `  assetpack build ./site
-  assetpack build ./site --output oci:out/site
   assetpack build ./site --output tar:site.tar --prefix site
-  assetpack build ./model --prefix /model --compression zstd --json`,
+  assetpack build ./model --prefix /model --compression zstd --json
+  assetpack build ./site -t ghcr.io/acme/site-assets:v42 -t ghcr.io/acme/site-assets:latest --push
+  ref=$(assetpack build ./site -t registry.example.com/web/site-assets:v42 --push)`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usagef("build needs exactly one directory, got %d arguments (see 'assetpack build --help')", len(args))
@@ -40,58 +43,110 @@ Without --output the image is written as an OCI image layout to
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			stderr = c.ErrOrStderr()
+			ctx, stdout, stderr := c.Context(), c.OutOrStdout(), c.ErrOrStderr()
 			src := args[0]
 			opts, err := bo.BuilderOptions()
 			if err != nil {
 				return err
 			}
-			t, err := bo.Target(src)
+			if to.Push && len(to.Tags) == 0 {
+				return usagef("--push needs at least one -t REGISTRY/REPOSITORY:TAG")
+			}
+			if !to.Push && len(to.Tags) > 0 {
+				return usagef("-t names where to push: add --push (or drop -t to only build locally)")
+			}
+			reg, finish, err := newRegistry(ro, out.Quiet, stderr)
 			if err != nil {
 				return err
 			}
-			o, err := publish.NewOutput(t)
+			tags, err := parseTags(reg, to.Tags)
 			if err != nil {
 				return err
 			}
-			defer o.Close()
-			opts = append(opts, builder.WithWorkDir(o.WorkDir()), builder.WithSkipPaths(o.SkipPaths()...))
-			res, err := builder.Build(c.Context(), src, opts...)
+
+			// Where the layer blobs go: next to the local output (so they can
+			// be hard-linked into it), or a temporary directory when only pushing.
+			var local *publish.Output
+			if !to.Push || bo.Output != "" {
+				t, err := bo.Target(src)
+				if err != nil {
+					return err
+				}
+				if local, err = publish.NewOutput(t); err != nil {
+					return err
+				}
+				defer local.Close()
+				opts = append(opts, builder.WithWorkDir(local.WorkDir()), builder.WithSkipPaths(local.SkipPaths()...))
+			}
+			res, err := builder.Build(ctx, src, opts...)
 			if err != nil {
 				return err
 			}
 			defer res.Close()
-			if err := o.Write(c.Context(), res.Artifact(), "latest"); err != nil {
-				return fmt.Errorf("writing %s: %w", t, err)
+
+			ref := ""
+			if local != nil {
+				t := local.Target()
+				if err := local.Write(ctx, res.Artifact(), "latest"); err != nil {
+					return fmt.Errorf("writing %s: %w", t, err)
+				}
+				if err := local.Commit(); err != nil {
+					return err
+				}
+				ref = fmt.Sprintf("%s@%s", t, res.Digest)
+				if !out.Quiet {
+					fmt.Fprintf(stderr, "wrote %s (%s)\n", t, summary(res))
+				}
 			}
-			if err := o.Commit(); err != nil {
-				return err
+			j := newBuildJSON(ref, res)
+			if local != nil {
+				j.Output = local.Target().String()
 			}
-			ref := fmt.Sprintf("%s@%s", t, res.Digest)
-			if !out.Quiet {
-				fmt.Fprintf(stderr, "wrote %s (%s)\n", t, summary(res))
+			var pushed *publish.PushResult
+			if to.Push {
+				pushed, err = reg.Push(ctx, res.Artifact(), tags)
+				finish()
+				if err != nil {
+					return err
+				}
+				ref = pushed.Refs[0].String()
+				j.Reference = ref
+				j.Push = newPushJSON(pushed)
+				if !out.Quiet {
+					fmt.Fprintf(stderr, "built %s; %s\n", summary(res), pushSummary(pushed))
+				}
 			}
-			return printResult(c.OutOrStdout(), out, ref, res.Digest.String(), newBuildJSON(ref, t.String(), res))
+			rows := [][2]string{{"size", fmt.Sprintf("%s in %d layer(s), %d files", humanBytes(blobBytes(res)), len(res.Layers), res.Files)}}
+			if err := githubActions(ref, res.Digest.String(), pushed, rows); err != nil && !out.Quiet {
+				fmt.Fprintf(stderr, "warning: %v\n", err)
+			}
+			return printResult(stdout, out, ref, res.Digest.String(), j)
 		},
 	}
 	bo.AddFlags(c.Flags())
+	to.AddFlags(c.Flags())
+	ro.AddFlags(c.Flags())
 	out.AddFlags(c.Flags())
 	return c
 }
 
-func summary(res *builder.Result) string {
-	var blobBytes int64
+func blobBytes(res *builder.Result) int64 {
+	var n int64
 	for _, l := range res.Layers {
 		sz, _ := l.Size()
-		blobBytes += sz
+		n += sz
 	}
+	return n
+}
+
+func summary(res *builder.Result) string {
 	s := fmt.Sprintf("%d files, %s", res.Files, humanBytes(res.FileBytes))
 	if len(res.Layers) == 1 {
 		s += ", 1 layer"
 	} else {
 		s += fmt.Sprintf(", %d layers", len(res.Layers))
 	}
-	s += fmt.Sprintf(" of %s", humanBytes(blobBytes))
+	s += fmt.Sprintf(" of %s", humanBytes(blobBytes(res)))
 	if len(res.Platforms) > 1 {
 		s += fmt.Sprintf(", %d platforms", len(res.Platforms))
 	}

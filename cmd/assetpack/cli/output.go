@@ -22,7 +22,8 @@ type layerJSON struct {
 // buildJSON is the --json output of build.
 type buildJSON struct {
 	Reference         string            `json:"reference"`
-	Output            string            `json:"output"`
+	Output            string            `json:"output,omitempty"`
+	Push              *pushJSON         `json:"push,omitempty"`
 	Digest            string            `json:"digest"`
 	MediaType         string            `json:"mediaType"`
 	Size              int64             `json:"size"`
@@ -36,10 +37,9 @@ type buildJSON struct {
 	Annotations       map[string]string `json:"annotations"`
 }
 
-func newBuildJSON(ref, output string, res *builder.Result) buildJSON {
-	j := buildJSON{
+func newBuildJSON(ref string, res *builder.Result) *buildJSON {
+	j := &buildJSON{
 		Reference:   ref,
-		Output:      output,
 		Digest:      res.Digest.String(),
 		MediaType:   string(res.MediaType),
 		Size:        res.Size,

@@ -59,6 +59,8 @@ func ExitCode(ctx context.Context, err error) int {
 	case errors.As(err, &ue),
 		errors.Is(err, builder.ErrBadInput),
 		errors.Is(err, publish.ErrInvalidTarget),
+		errors.Is(err, publish.ErrInvalidSource),
+		errors.Is(err, publish.ErrInvalidReference),
 		errors.Is(err, publish.ErrOutputExists):
 		return ExitUsage
 	}
@@ -115,7 +117,7 @@ Exit codes: 0 success, 1 failure, 2 bad usage or bad input, 130 interrupted.`,
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
 	root.SetVersionTemplate("assetpack {{.Version}}\n")
-	root.AddCommand(newBuild(), newVersion())
+	root.AddCommand(newBuild(), newPush(), newLogin(), newVersion())
 	return root
 }
 

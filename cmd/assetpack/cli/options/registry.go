@@ -1,0 +1,45 @@
+package options
+
+import (
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/assetpack/assetpack/publish"
+)
+
+// Registry holds the flags that talk to registries.
+type Registry struct {
+	Insecure []string
+	Jobs     int
+}
+
+// AddFlags registers the registry flags.
+func (r *Registry) AddFlags(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&r.Insecure, "insecure-registry", nil, "allow plain HTTP and unverified TLS for this registry host[:port] (repeatable; also $ASSETPACK_INSECURE_REGISTRIES, comma-separated; loopback hosts are always allowed plain HTTP)")
+	fs.IntVar(&r.Jobs, "jobs", publish.DefaultJobs, "how many blobs to upload in parallel")
+}
+
+// RegistryOptions converts the flags (and ASSETPACK_INSECURE_REGISTRIES) to publish options.
+func (r *Registry) RegistryOptions() []publish.RegistryOption {
+	hosts := append([]string(nil), r.Insecure...)
+	for _, h := range strings.Split(os.Getenv("ASSETPACK_INSECURE_REGISTRIES"), ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			hosts = append(hosts, h)
+		}
+	}
+	return []publish.RegistryOption{publish.WithInsecureRegistries(hosts...), publish.WithJobs(r.Jobs)}
+}
+
+// Tags holds -t/--tag and --push.
+type Tags struct {
+	Tags []string
+	Push bool
+}
+
+// AddFlags registers the tag flags.
+func (t *Tags) AddFlags(fs *pflag.FlagSet) {
+	fs.StringArrayVarP(&t.Tags, "tag", "t", nil, "REGISTRY/REPOSITORY:TAG to push to (repeatable: one upload, every tag set)")
+	fs.BoolVar(&t.Push, "push", false, "push the image to the -t tags and print its digest reference")
+}

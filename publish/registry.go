@@ -1,0 +1,402 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"io"
+	"net/http"
+	"os"
+	"syscall"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// Errors a caller branches on with errors.Is.
+var (
+	// ErrInvalidReference: a tag or repository that does not parse.
+	ErrInvalidReference = errors.New("invalid reference")
+	// ErrDigestMismatch: the registry reports another digest than the one we pushed.
+	ErrDigestMismatch = errors.New("registry reports a different digest")
+	// ErrUnauthorized: the registry refused our credentials (401/403).
+	ErrUnauthorized = errors.New("not authorized")
+	// ErrUnreachable: the registry could not be reached.
+	ErrUnreachable = errors.New("registry unreachable")
+)
+
+// DefaultJobs is how many blobs upload at once unless WithJobs says otherwise.
+const DefaultJobs = 4
+
+// Progress is a snapshot of an upload, in bytes of the image (blobs already
+// in the registry count as complete).
+type Progress struct {
+	Complete, Total int64
+}
+
+// RegistryOption configures a Registry.
+type RegistryOption func(*Registry) error
+
+// WithKeychain sets where credentials come from. The default is Keychain():
+// Docker's config.json (DOCKER_CONFIG), its credential helpers, then
+// GITHUB_TOKEN for ghcr.io.
+func WithKeychain(k authn.Keychain) RegistryOption {
+	return func(r *Registry) error { r.keychain = k; return nil }
+}
+
+// WithInsecureRegistries allows plain HTTP and unverified TLS for these
+// hosts (host or host:port). Loopback hosts (localhost, 127.0.0.0/8, ::1)
+// are always allowed plain HTTP; every other host must use verified TLS.
+func WithInsecureRegistries(hosts ...string) RegistryOption {
+	return func(r *Registry) error {
+		for _, h := range hosts {
+			h = strings.TrimSpace(h)
+			if h == "" || strings.Contains(h, "/") {
+				return fmt.Errorf("%w: --insecure-registry %q must be a host or host:port", ErrInvalidReference, h)
+			}
+			r.insecure[h] = true
+		}
+		return nil
+	}
+}
+
+// WithJobs bounds how many blobs upload in parallel. The default is DefaultJobs.
+func WithJobs(n int) RegistryOption {
+	return func(r *Registry) error {
+		if n < 1 {
+			return fmt.Errorf("%w: --jobs must be at least 1, got %d", ErrInvalidReference, n)
+		}
+		r.jobs = n
+		return nil
+	}
+}
+
+// WithProgress calls f with upload progress (from one goroutine).
+func WithProgress(f func(Progress)) RegistryOption {
+	return func(r *Registry) error { r.progress = f; return nil }
+}
+
+// WithRetryBackoff sets ggcr's retry schedule for transient failures (5xx,
+// 429, resets, timeouts). The default is 3 attempts, waiting 1 s then 3 s.
+// A Retry-After header (up to 30 s) is honoured on top of it.
+func WithRetryBackoff(b remote.Backoff) RegistryOption {
+	return func(r *Registry) error { r.backoff = &b; return nil }
+}
+
+// WithNotes receives one-line notes for the user (for example that a
+// registry is used over plain HTTP).
+func WithNotes(f func(string)) RegistryOption {
+	return func(r *Registry) error { r.notes = f; return nil }
+}
+
+// Registry pushes images to OCI registries over the distribution API.
+type Registry struct {
+	keychain authn.Keychain
+	insecure map[string]bool
+	jobs     int
+	progress func(Progress)
+	backoff  *remote.Backoff
+	notes    func(string)
+	noted    map[string]bool
+}
+
+// NewRegistry returns a Registry with the given options.
+func NewRegistry(opts ...RegistryOption) (*Registry, error) {
+	r := &Registry{keychain: Keychain(), insecure: map[string]bool{}, jobs: DefaultJobs, noted: map[string]bool{}}
+	for _, o := range opts {
+		if err := o(r); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// isLoopback reports whether host (host or host:port) is a loopback name or address.
+func isLoopback(host string) bool {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	h = strings.Trim(h, "[]")
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (r *Registry) insecureHost(host string) bool {
+	if isLoopback(host) || r.insecure[host] {
+		return true
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil && r.insecure[h] {
+		return true
+	}
+	return false
+}
+
+// ParseTag parses a tag reference such as ghcr.io/acme/site:v42 (":latest"
+// when no tag is given).
+func (r *Registry) ParseTag(s string) (name.Tag, error) {
+	var opts []name.Option
+	if host, _, _ := strings.Cut(s, "/"); strings.Contains(s, "/") && r.insecureHost(host) {
+		opts = append(opts, name.Insecure)
+	}
+	if strings.Contains(s, "@") {
+		return name.Tag{}, fmt.Errorf("%w %q: a tag is needed here (REPOSITORY:TAG), not a digest", ErrInvalidReference, s)
+	}
+	t, err := name.NewTag(s, opts...)
+	if err != nil {
+		return name.Tag{}, fmt.Errorf("%w %q: %v; expected REGISTRY/REPOSITORY:TAG, e.g. ghcr.io/acme/site-assets:v42", ErrInvalidReference, s, err)
+	}
+	return t, nil
+}
+
+// ParseReference parses a tag or digest reference.
+func (r *Registry) ParseReference(s string) (name.Reference, error) {
+	var opts []name.Option
+	if host, _, _ := strings.Cut(s, "/"); strings.Contains(s, "/") && r.insecureHost(host) {
+		opts = append(opts, name.Insecure)
+	}
+	ref, err := name.ParseReference(s, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %v; expected REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:HEX", ErrInvalidReference, s, err)
+	}
+	return ref, nil
+}
+
+func (r *Registry) note(host, msg string) {
+	if r.notes != nil && !r.noted[host] {
+		r.noted[host] = true
+		r.notes(msg)
+	}
+}
+
+func (r *Registry) remoteOptions(ctx context.Context, stats *pushStats) []remote.Option {
+	pt := &policyTransport{
+		secure:       newBaseTransport(false),
+		insecure:     newBaseTransport(true),
+		insecureHost: r.insecureHost,
+		stats:        stats,
+	}
+	opts := []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(r.keychain),
+		remote.WithTransport(pt),
+		remote.WithJobs(r.jobs),
+		remote.WithUserAgent("assetpack"),
+		remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusTooManyRequests,
+			http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout),
+	}
+	if r.backoff != nil {
+		opts = append(opts, remote.WithRetryBackoff(*r.backoff))
+	}
+	return append(opts, remote.WithRetryPredicate(retryable))
+}
+
+// retryStatus are HTTP statuses worth retrying: the registry or a proxy in
+// front of it is overloaded or flaking.
+var retryStatus = map[int]bool{
+	http.StatusRequestTimeout: true, http.StatusTooManyRequests: true,
+	http.StatusInternalServerError: true, http.StatusBadGateway: true,
+	http.StatusServiceUnavailable: true, http.StatusGatewayTimeout: true,
+}
+
+// retryable extends ggcr's default predicate: a 5xx or 429 during a blob
+// upload restarts that upload, even when the registry sent no error body.
+func retryable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errPlainHTTP) {
+		return false
+	}
+	var terr *transport.Error
+	if errors.As(err, &terr) {
+		return retryStatus[terr.StatusCode]
+	}
+	var nerr net.Error
+	if errors.As(err, &nerr) && nerr.Timeout() {
+		return true
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
+}
+
+// PushResult describes a finished push.
+type PushResult struct {
+	// Digest is the manifest (or index) digest.
+	Digest v1.Hash
+	// Refs holds one digest reference per repository pushed to, in the
+	// order of the tags; Refs[0] is the one to print.
+	Refs []name.Digest
+	Tags []name.Tag
+	// SentBytes counts blob bytes uploaded; SkippedBlobs and SkippedBytes
+	// count blobs the registry already had (or mounted from another repository).
+	SentBytes, SkippedBlobs, SkippedBytes int64
+}
+
+// Push uploads art once and points every tag at it. Blobs go first, the
+// manifest last, so a tag never points at a partial image. Blobs the
+// registry already has are skipped; tags in a second repository of the same
+// registry mount blobs from the first. After the push every tag is read
+// back and must resolve to the digest we computed.
+func (r *Registry) Push(ctx context.Context, art Artifact, tags []name.Tag) (*PushResult, error) {
+	if len(tags) == 0 {
+		return nil, fmt.Errorf("%w: at least one tag is needed to push", ErrInvalidReference)
+	}
+	digest, err := art.Digest()
+	if err != nil {
+		return nil, err
+	}
+	res := &PushResult{Digest: digest, Tags: tags}
+	stats := &pushStats{}
+
+	// Group tags by repository, keeping the order given.
+	var repos []name.Repository
+	byRepo := map[string][]name.Tag{}
+	for _, t := range tags {
+		key := t.Context().String()
+		if _, ok := byRepo[key]; !ok {
+			repos = append(repos, t.Context())
+		}
+		byRepo[key] = append(byRepo[key], t)
+	}
+	for i, repo := range repos {
+		host := repo.RegistryStr()
+		if r.insecureHost(host) {
+			r.note(host, fmt.Sprintf("note: %s may be used over plain HTTP (loopback or --insecure-registry)", host))
+		}
+		toPush := art
+		if i > 0 && repos[0].RegistryStr() == host {
+			toPush = mountable(art, repos[0].Digest(digest.String()))
+		}
+		first := byRepo[repo.String()][0]
+		if err := r.write(ctx, first, toPush, stats); err != nil {
+			return nil, r.explain(err, "pushing to", first.String())
+		}
+		for _, t := range byRepo[repo.String()][1:] {
+			if err := remote.Tag(t, art.(remote.Taggable), r.remoteOptions(ctx, stats)...); err != nil {
+				return nil, r.explain(err, "tagging", t.String())
+			}
+		}
+		res.Refs = append(res.Refs, repo.Digest(digest.String()))
+	}
+	// Check what the registry says against what we computed.
+	for _, t := range tags {
+		key := t.RepositoryStr() + "/manifests/" + t.TagStr()
+		if d := stats.reportedDigest(key); d != "" && d != digest.String() {
+			return nil, fmt.Errorf("%w: pushing %s: we computed %s, the registry answered %s", ErrDigestMismatch, t, digest, d)
+		}
+		desc, err := remote.Head(t, r.remoteOptions(ctx, nil)...)
+		if err != nil {
+			return nil, r.explain(err, "reading back", t.String())
+		}
+		if desc.Digest != digest {
+			return nil, fmt.Errorf("%w: %s now points to %s, not to the %s we pushed (did another push move the tag?)", ErrDigestMismatch, t, desc.Digest, digest)
+		}
+	}
+	res.SentBytes = stats.sentBytes.Load()
+	res.SkippedBlobs = stats.skippedBlobs.Load()
+	res.SkippedBytes = stats.skippedBytes.Load()
+	return res, nil
+}
+
+func (r *Registry) write(ctx context.Context, ref name.Tag, art Artifact, stats *pushStats) error {
+	opts := r.remoteOptions(ctx, stats)
+	var done chan struct{}
+	if r.progress != nil {
+		updates := make(chan v1.Update, 16)
+		done = make(chan struct{})
+		opts = append(opts, remote.WithProgress(updates))
+		go func() {
+			defer close(done)
+			for u := range updates {
+				if u.Error == nil {
+					r.progress(Progress{Complete: u.Complete, Total: u.Total})
+				}
+			}
+		}()
+	}
+	var err error
+	switch a := art.(type) {
+	case v1.ImageIndex:
+		err = remote.WriteIndex(ref, a, opts...)
+	case v1.Image:
+		err = remote.Write(ref, a, opts...)
+	default:
+		err = fmt.Errorf("cannot push %T: not an image or an index", art)
+	}
+	if done != nil {
+		select {
+		case <-done:
+		case <-time.After(time.Second):
+		}
+	}
+	return err
+}
+
+// explain turns a registry error into one that names the registry, the
+// repository and the HTTP status, with a hint for what to do.
+func (r *Registry) explain(err error, action, ref string) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var terr *transport.Error
+	if errors.As(err, &terr) {
+		status := fmt.Sprintf("HTTP %d %s", terr.StatusCode, http.StatusText(terr.StatusCode))
+		switch terr.StatusCode {
+		case http.StatusUnauthorized, http.StatusForbidden:
+			hint := fmt.Sprintf("log in with 'assetpack login %s -u USER --password-stdin' (or docker login), or check that this account may push to the repository", registryOf(ref))
+			if action == "logging in to" {
+				hint = "check the user name and the password or token"
+			}
+			return fmt.Errorf("%s %s: %w (%s): %v; %s", action, ref, ErrUnauthorized, status, terr.Error(), hint)
+		case http.StatusNotFound:
+			return fmt.Errorf("%s %s: %s: %v; check the repository name (some registries need the repository created first)", action, ref, status, terr.Error())
+		}
+		return fmt.Errorf("%s %s: %s: %v", action, ref, status, terr.Error())
+	}
+	if errors.Is(err, errPlainHTTP) {
+		return fmt.Errorf("%s %s: %w", action, ref, err)
+	}
+	var nerr net.Error
+	var oerr *net.OpError
+	if errors.As(err, &oerr) || errors.As(err, &nerr) {
+		return fmt.Errorf("%s %s: %w: cannot reach %s: %v; check the registry host and port, and your network or proxy",
+			action, ref, ErrUnreachable, registryOf(ref), err)
+	}
+	return fmt.Errorf("%s %s: %w", action, ref, err)
+}
+
+func registryOf(ref string) string {
+	if r, err := name.ParseReference(ref); err == nil {
+		return r.Context().RegistryStr()
+	}
+	host, _, _ := strings.Cut(ref, "/")
+	return host
+}
+
+// Keychain is the default credential chain: Docker's config (and
+// credential helpers), then GITHUB_TOKEN for ghcr.io.
+func Keychain() authn.Keychain {
+	return authn.NewMultiKeychain(authn.DefaultKeychain, githubToken{})
+}
+
+// githubToken authenticates to ghcr.io with GITHUB_TOKEN, as in GitHub Actions.
+type githubToken struct{}
+
+func (githubToken) Resolve(res authn.Resource) (authn.Authenticator, error) {
+	tok := os.Getenv("GITHUB_TOKEN")
+	if tok == "" || res.RegistryStr() != "ghcr.io" {
+		return authn.Anonymous, nil
+	}
+	user := os.Getenv("GITHUB_ACTOR")
+	if user == "" {
+		user = "x-access-token"
+	}
+	return authn.FromConfig(authn.AuthConfig{Username: user, Password: tok}), nil
+}

@@ -1,0 +1,193 @@
+package publish
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Timeouts of the base transport: an unreachable registry fails within a
+// bounded time instead of hanging a CI job.
+const (
+	dialTimeout           = 10 * time.Second
+	tlsHandshakeTimeout   = 10 * time.Second
+	responseHeaderTimeout = 60 * time.Second
+	maxRetryAfter         = 30 * time.Second
+	maxRetryAfterAttempts = 5
+)
+
+func newBaseTransport(skipVerify bool) *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   50,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   tlsHandshakeTimeout,
+		ResponseHeaderTimeout: responseHeaderTimeout,
+		ExpectContinueTimeout: time.Second,
+		// The system trust store (and SSL_CERT_FILE / SSL_CERT_DIR, which Go
+		// reads on Unix) verifies registries; --insecure-registry skips it.
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: skipVerify, MinVersion: tls.VersionTLS12},
+	}
+}
+
+// policyTransport enforces the plain-HTTP policy, honours Retry-After, and
+// records what happened (manifest digests the registry reported, blob bytes
+// sent and skipped). ggcr wraps it with its own auth and retry layers.
+type policyTransport struct {
+	secure, insecure http.RoundTripper
+	// insecureHost reports whether plain HTTP (and unverified TLS) is
+	// allowed for a host[:port].
+	insecureHost func(host string) bool
+	stats        *pushStats
+}
+
+// pushStats counts what a push sent. Safe for concurrent use.
+type pushStats struct {
+	sentBytes    atomic.Int64
+	skippedBlobs atomic.Int64
+	skippedBytes atomic.Int64
+	mu           sync.Mutex
+	// reported maps "repo/manifests/ref" to the Docker-Content-Digest the
+	// registry answered a manifest PUT with.
+	reported map[string]string
+}
+
+func (s *pushStats) report(key, digest string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.reported == nil {
+		s.reported = map[string]string{}
+	}
+	s.reported[key] = digest
+}
+
+func (s *pushStats) reportedDigest(key string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reported[key]
+}
+
+// errPlainHTTP is returned for plain-HTTP requests to hosts not allowed.
+var errPlainHTTP = errors.New("plain HTTP is not allowed")
+
+func (t *policyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	host := req.URL.Host
+	insecure := t.insecureHost(host)
+	if req.URL.Scheme == "http" && !insecure {
+		return nil, fmt.Errorf("%w for %s: the registry must use TLS, or pass --insecure-registry %s", errPlainHTTP, host, host)
+	}
+	req = req.Clone(req.Context()) // a RoundTripper must not modify the caller's request
+	rt := t.secure
+	if insecure {
+		rt = t.insecure
+	}
+	var counted *countingBody
+	if req.Body != nil && (req.Method == http.MethodPatch || req.Method == http.MethodPut) && strings.Contains(req.URL.Path, "/blobs/uploads/") {
+		counted = &countingBody{ReadCloser: req.Body}
+		req.Body = counted
+	}
+	for attempt := 0; ; attempt++ {
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			return nil, err
+		}
+		if counted != nil && resp.StatusCode < 300 && t.stats != nil {
+			t.stats.sentBytes.Add(counted.n)
+		}
+		t.observe(req, resp)
+		wait, ok := retryAfter(resp)
+		if !ok || attempt >= maxRetryAfterAttempts || !replayable(req) {
+			return resp, nil
+		}
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		if err := sleepCtx(req.Context(), wait); err != nil {
+			return nil, err
+		}
+		if req.GetBody != nil {
+			body, err := req.GetBody()
+			if err != nil {
+				return nil, err
+			}
+			req.Body = body
+		}
+	}
+}
+
+func (t *policyTransport) observe(req *http.Request, resp *http.Response) {
+	if t.stats == nil {
+		return
+	}
+	p := req.URL.Path
+	switch {
+	case req.Method == http.MethodHead && strings.Contains(p, "/blobs/sha256:") && resp.StatusCode == http.StatusOK:
+		t.stats.skippedBlobs.Add(1)
+		if resp.ContentLength > 0 {
+			t.stats.skippedBytes.Add(resp.ContentLength)
+		}
+	case req.Method == http.MethodPost && strings.Contains(p, "/blobs/uploads/") && req.URL.Query().Get("mount") != "" && resp.StatusCode == http.StatusCreated:
+		t.stats.skippedBlobs.Add(1) // mounted from another repository
+	case req.Method == http.MethodPut && strings.Contains(p, "/manifests/") && resp.StatusCode < 300:
+		if d := resp.Header.Get("Docker-Content-Digest"); d != "" {
+			t.stats.report(strings.TrimPrefix(p, "/v2/"), d)
+		}
+	}
+}
+
+// retryAfter reports a Retry-After wait on 429 and 503 responses.
+func retryAfter(resp *http.Response) (time.Duration, bool) {
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+		return 0, false
+	}
+	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	var d time.Duration
+	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+		d = time.Duration(secs) * time.Second
+	} else if when, err := http.ParseTime(v); err == nil {
+		d = time.Until(when)
+	} else {
+		return 0, false
+	}
+	return min(max(d, 0), maxRetryAfter), true
+}
+
+func replayable(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n += int64(n)
+	return n, err
+}
