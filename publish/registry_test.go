@@ -422,4 +422,3 @@ func TestLogin(t *testing.T) {
 		t.Errorf("push after login: %v", err)
 	}
 }
-

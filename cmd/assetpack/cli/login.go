@@ -79,4 +79,3 @@ terminal, prompted for; it is never accepted as an argument and never printed.`,
 	ro.AddFlags(c.Flags())
 	return c
 }
-
