@@ -1,0 +1,168 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+func startRegistry(t *testing.T, wrap func(http.Handler) http.Handler) string {
+	t.Helper()
+	var h http.Handler = registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	if wrap != nil {
+		h = wrap(h)
+	}
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	return strings.TrimPrefix(s.URL, "http://")
+}
+
+func TestBuildPush(t *testing.T) {
+	host := startRegistry(t, nil)
+	work := t.TempDir()
+	copyTree(t, filepath.Join(work, "site"))
+	ghOut := filepath.Join(work, "gh-output")
+	ghSummary := filepath.Join(work, "gh-summary")
+	env := []string{"GITHUB_OUTPUT=" + ghOut, "GITHUB_STEP_SUMMARY=" + ghSummary, "HOME=" + work, "DOCKER_CONFIG=" + filepath.Join(work, ".docker")}
+
+	r := assetpack(t, work, env, "build", "site", "--git=false", "-t", host+"/web/site:v42", "-t", host+"/web/site:latest", "--push")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	re := regexp.MustCompile(`^` + regexp.QuoteMeta(host) + `/web/site@(sha256:[0-9a-f]{64})\n$`)
+	m := re.FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("stdout = %q, want only REPO@sha256:…", r.stdout)
+	}
+	digest := m[1]
+	if !strings.Contains(r.stderr, "pushed") || !strings.Contains(r.stderr, "plain HTTP") {
+		t.Errorf("stderr = %q, want a push note and the plain-HTTP note", r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(work, "assetpack-out")); err == nil {
+		t.Error("--push without --output wrote a local layout")
+	}
+	for _, tag := range []string{"v42", "latest"} {
+		ref, _ := name.ParseReference(host + "/web/site:" + tag)
+		desc, err := remote.Head(ref)
+		if err != nil || desc.Digest.String() != digest {
+			t.Errorf("%s: %v %v, want %s", ref, desc, err, digest)
+		}
+	}
+	gh, _ := os.ReadFile(ghOut)
+	wantGH := "digest=" + digest + "\nref=" + host + "/web/site@" + digest + "\ntags=" + host + "/web/site:v42," + host + "/web/site:latest\n"
+	if string(gh) != wantGH {
+		t.Errorf("GITHUB_OUTPUT = %q, want %q", gh, wantGH)
+	}
+	if sum, _ := os.ReadFile(ghSummary); !strings.Contains(string(sum), digest) || !strings.Contains(string(sum), "| size |") {
+		t.Errorf("GITHUB_STEP_SUMMARY = %q", sum)
+	}
+
+	// The same digest as a local build: the push sends exactly what build writes.
+	local := assetpack(t, work, nil, "build", "site", "--git=false", "-o", "oci:out")
+	if !strings.HasSuffix(strings.TrimSpace(local.stdout), digest) {
+		t.Errorf("local build %q, pushed %s", local.stdout, digest)
+	}
+	// push the layout to another repository, by the reference build printed.
+	p := assetpack(t, work, nil, "push", strings.TrimSpace(local.stdout), host+"/copy/site:v1", "--json")
+	if p.code != 0 {
+		t.Fatalf("push: exit %d: %s", p.code, p.stderr)
+	}
+	var j struct {
+		Reference, Digest string
+		Push              struct{ SentBytes int64 }
+	}
+	if err := json.Unmarshal([]byte(p.stdout), &j); err != nil || j.Digest != digest || j.Reference != host+"/copy/site@"+digest {
+		t.Errorf("push --json = %s (%v)", p.stdout, err)
+	}
+	// A second build --push of unchanged content uploads nothing.
+	again := assetpack(t, work, nil, "build", "site", "--git=false", "-t", host+"/web/site:v42", "--push", "--json")
+	var ja struct{ Push struct{ SentBytes int64 } }
+	json.Unmarshal([]byte(again.stdout), &ja)
+	if again.code != 0 || ja.Push.SentBytes != 0 {
+		t.Errorf("re-push: exit %d, sent %d bytes: %s", again.code, ja.Push.SentBytes, again.stderr)
+	}
+}
+
+func TestPushUsageErrors(t *testing.T) {
+	host := startRegistry(t, nil)
+	work := t.TempDir()
+	copyTree(t, filepath.Join(work, "site"))
+	for _, tc := range []struct {
+		args []string
+		want string
+		code int
+	}{
+		{[]string{"build", "site", "--push"}, "--push needs at least one -t", 2},
+		{[]string{"build", "site", "-t", host + "/a:b"}, "add --push", 2},
+		{[]string{"build", "site", "-t", "UPPER/Case:x", "--push"}, `invalid reference "UPPER/Case:x"`, 2},
+		{[]string{"build", "site", "-t", host + "/a@sha256:" + strings.Repeat("a", 64), "--push"}, "not a digest", 2},
+		{[]string{"push", "oci:nothing-here", host + "/a:b"}, "does not exist", 2},
+		{[]string{"push", "site", host + "/a:b"}, "oci:DIR or tar:FILE", 2},
+		{[]string{"push", "oci:x"}, "at least one TAG", 2},
+		{[]string{"build", "site", "-t", host + "/a:b", "--push", "--jobs", "0"}, "--jobs must be at least 1", 2},
+		{[]string{"login", host}, "-u USER", 2},
+	} {
+		r := assetpack(t, work, nil, tc.args...)
+		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) || r.stdout != "" {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, r.code, r.stderr, tc.code, tc.want)
+		}
+	}
+}
+
+func TestLoginCommand(t *testing.T) {
+	host := startRegistry(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if u, p, ok := req.BasicAuth(); !ok || u != "ci" || p != "t0ken-VALUE" {
+				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			next.ServeHTTP(w, req)
+		})
+	})
+	work := t.TempDir()
+	copyTree(t, filepath.Join(work, "site"))
+	env := []string{"HOME=" + work, "DOCKER_CONFIG=" + filepath.Join(work, ".docker")}
+	run := func(stdin string, args ...string) result {
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.Dir = work
+		cmd.Env = append(append(os.Environ(), "ASSETPACK_TEST_MAIN=1"), env...)
+		cmd.Stdin = strings.NewReader(stdin)
+		var so, se strings.Builder
+		cmd.Stdout, cmd.Stderr = &so, &se
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		return result{so.String(), se.String(), code}
+	}
+	push := run("", "build", "site", "--git=false", "-t", host+"/site:v1", "--push")
+	if push.code != 1 || !strings.Contains(push.stderr, "assetpack login "+host) {
+		t.Errorf("push without login: exit %d, %q", push.code, push.stderr)
+	}
+	bad := run("wrong-PASSWORD\n", "login", host, "-u", "ci", "--password-stdin")
+	if bad.code == 0 || strings.Contains(bad.stderr, "wrong-PASSWORD") || !strings.Contains(bad.stderr, "401") {
+		t.Errorf("login with a wrong password: exit %d, %q", bad.code, bad.stderr)
+	}
+	ok := run("t0ken-VALUE\n", "login", host, "-u", "ci", "--password-stdin")
+	if ok.code != 0 || strings.Contains(ok.stderr+ok.stdout, "t0ken-VALUE") {
+		t.Fatalf("login: exit %d, %q", ok.code, ok.stderr)
+	}
+	push = run("", "build", "site", "--git=false", "-t", host+"/site:v1", "--push")
+	if push.code != 0 || strings.Contains(push.stderr+push.stdout, "t0ken-VALUE") {
+		t.Errorf("push after login: exit %d, %q", push.code, push.stderr)
+	}
+}
