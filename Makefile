@@ -30,8 +30,8 @@ unit: ## hermetic tests (no network, no external tools)
 e2e-tools: ## install the third-party tools the e2e tests use (skipped when present)
 	hack/install-e2e-tools.sh
 
-e2e: e2e-tools ## end-to-end tests: real binary, read back with umoci and skopeo
-	$(GO) test -count=1 -tags e2e ./e2e/...
+e2e: ## end-to-end tests: real binary, read back with umoci and skopeo
+	eval "$$(hack/install-e2e-tools.sh --print-path)" && $(GO) test -count=1 -tags e2e ./e2e/...
 
 fmt: ## format the code
 	gofmt -w .

@@ -24,14 +24,14 @@ func (r *Registry) Login(ctx context.Context, registry, user, password string) (
 		return "", fmt.Errorf("%w: logging in to %q needs a user (-u) and a password (--password-stdin)", ErrInvalidReference, registry)
 	}
 	var opts []name.Option
-	if r.insecureHost(registry) {
+	if r.allowHTTP(registry) {
 		opts = append(opts, name.Insecure)
 	}
 	reg, err := name.NewRegistry(registry, opts...)
 	if err != nil {
 		return "", fmt.Errorf("%w: registry %q: %v", ErrInvalidReference, registry, err)
 	}
-	pt := &policyTransport{secure: newBaseTransport(false), insecure: newBaseTransport(true), insecureHost: r.insecureHost}
+	pt := r.transport(nil)
 	auth := authn.FromConfig(authn.AuthConfig{Username: user, Password: password})
 	tr, err := transport.NewWithContext(ctx, reg, auth, pt, nil)
 	if err != nil {
@@ -45,7 +45,7 @@ func (r *Registry) Login(ctx context.Context, registry, user, password string) (
 	if err != nil {
 		return "", r.explain(err, "logging in to", reg.RegistryStr())
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
 	if err := transport.CheckError(resp, http.StatusOK); err != nil {
 		return "", r.explain(err, "logging in to", reg.RegistryStr())
 	}

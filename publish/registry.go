@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -97,18 +98,21 @@ func WithNotes(f func(string)) RegistryOption {
 
 // Registry pushes images to OCI registries over the distribution API.
 type Registry struct {
-	keychain authn.Keychain
-	insecure map[string]bool
-	jobs     int
-	progress func(Progress)
-	backoff  *remote.Backoff
-	notes    func(string)
-	noted    map[string]bool
+	keychain  authn.Keychain
+	insecure  map[string]bool
+	jobs      int
+	progress  func(Progress)
+	backoff   *remote.Backoff
+	notes     func(string)
+	noted     *sync.Map // hosts already noted as plain HTTP
+	tlsFailed *sync.Map // hosts whose certificate failed verification
+
+	secureRT, insecureRT http.RoundTripper // shared, so connections are reused
 }
 
 // NewRegistry returns a Registry with the given options.
 func NewRegistry(opts ...RegistryOption) (*Registry, error) {
-	r := &Registry{keychain: Keychain(), insecure: map[string]bool{}, jobs: DefaultJobs, noted: map[string]bool{}}
+	r := &Registry{keychain: Keychain(), insecure: map[string]bool{}, jobs: DefaultJobs, noted: &sync.Map{}, tlsFailed: &sync.Map{}}
 	for _, o := range opts {
 		if err := o(r); err != nil {
 			return nil, err
@@ -131,21 +135,27 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// insecureHost reports whether host was named with --insecure-registry
+// (as host or host:port): plain HTTP and unverified TLS are allowed.
 func (r *Registry) insecureHost(host string) bool {
-	if isLoopback(host) || r.insecure[host] {
+	if r.insecure[host] {
 		return true
 	}
-	if h, _, err := net.SplitHostPort(host); err == nil && r.insecure[h] {
-		return true
-	}
-	return false
+	h, _, err := net.SplitHostPort(host)
+	return err == nil && r.insecure[h]
+}
+
+// allowHTTP reports whether plain HTTP may be used: loopback hosts and
+// --insecure-registry hosts. TLS to loopback is still verified.
+func (r *Registry) allowHTTP(host string) bool {
+	return isLoopback(host) || r.insecureHost(host)
 }
 
 // ParseTag parses a tag reference such as ghcr.io/acme/site:v42 (":latest"
 // when no tag is given).
 func (r *Registry) ParseTag(s string) (name.Tag, error) {
 	var opts []name.Option
-	if host, _, _ := strings.Cut(s, "/"); strings.Contains(s, "/") && r.insecureHost(host) {
+	if host, _, _ := strings.Cut(s, "/"); strings.Contains(s, "/") && r.allowHTTP(host) {
 		opts = append(opts, name.Insecure)
 	}
 	if strings.Contains(s, "@") {
@@ -161,7 +171,7 @@ func (r *Registry) ParseTag(s string) (name.Tag, error) {
 // ParseReference parses a tag or digest reference.
 func (r *Registry) ParseReference(s string) (name.Reference, error) {
 	var opts []name.Option
-	if host, _, _ := strings.Cut(s, "/"); strings.Contains(s, "/") && r.insecureHost(host) {
+	if host, _, _ := strings.Cut(s, "/"); strings.Contains(s, "/") && r.allowHTTP(host) {
 		opts = append(opts, name.Insecure)
 	}
 	ref, err := name.ParseReference(s, opts...)
@@ -171,20 +181,8 @@ func (r *Registry) ParseReference(s string) (name.Reference, error) {
 	return ref, nil
 }
 
-func (r *Registry) note(host, msg string) {
-	if r.notes != nil && !r.noted[host] {
-		r.noted[host] = true
-		r.notes(msg)
-	}
-}
-
 func (r *Registry) remoteOptions(ctx context.Context, stats *pushStats) []remote.Option {
-	pt := &policyTransport{
-		secure:       newBaseTransport(false),
-		insecure:     newBaseTransport(true),
-		insecureHost: r.insecureHost,
-		stats:        stats,
-	}
+	pt := r.transport(stats)
 	opts := []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(r.keychain),
@@ -224,6 +222,17 @@ func retryable(err error) bool {
 	}
 	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
+}
+
+func (r *Registry) transport(stats *pushStats) *policyTransport {
+	if r.secureRT == nil {
+		r.secureRT, r.insecureRT = newBaseTransport(false), newBaseTransport(true)
+	}
+	return &policyTransport{
+		secure: r.secureRT, insecure: r.insecureRT,
+		allowHTTP: r.allowHTTP, skipVerify: r.insecureHost,
+		notes: r.notes, stats: stats, noted: r.noted, tlsFailed: r.tlsFailed,
+	}
 }
 
 // PushResult describes a finished push.
@@ -267,9 +276,6 @@ func (r *Registry) Push(ctx context.Context, art Artifact, tags []name.Tag) (*Pu
 	}
 	for i, repo := range repos {
 		host := repo.RegistryStr()
-		if r.insecureHost(host) {
-			r.note(host, fmt.Sprintf("note: %s may be used over plain HTTP (loopback or --insecure-registry)", host))
-		}
 		toPush := art
 		if i > 0 && repos[0].RegistryStr() == host {
 			toPush = mountable(art, repos[0].Digest(digest.String()))
@@ -363,6 +369,13 @@ func (r *Registry) explain(err error, action, ref string) error {
 	if errors.Is(err, errPlainHTTP) {
 		return fmt.Errorf("%s %s: %w", action, ref, err)
 	}
+	if msg := err.Error(); errors.Is(err, errUntrustedTLS) || strings.Contains(msg, errUntrustedTLS.Error()) || isCertError(err) {
+		host := registryOf(ref)
+		if !strings.Contains(msg, errUntrustedTLS.Error()) {
+			msg = fmt.Sprintf("%v: %s; add its CA to the system trust store or SSL_CERT_FILE, or pass --insecure-registry %s", errUntrustedTLS, msg, host)
+		}
+		return fmt.Errorf("%s %s: %s", action, ref, firstLine(msg))
+	}
 	var nerr net.Error
 	var oerr *net.OpError
 	if errors.As(err, &oerr) || errors.As(err, &nerr) {
@@ -370,6 +383,21 @@ func (r *Registry) explain(err error, action, ref string) error {
 			action, ref, ErrUnreachable, registryOf(ref), err)
 	}
 	return fmt.Errorf("%s %s: %w", action, ref, err)
+}
+
+// firstLine keeps the part of ggcr's "a; b" multi-error that explains a
+// TLS failure, dropping the plain-HTTP fallback's echo of it.
+func firstLine(msg string) string {
+	if i := strings.Index(msg, errUntrustedTLS.Error()); i >= 0 {
+		msg = msg[i:]
+		if j := strings.Index(msg[1:], errUntrustedTLS.Error()); j >= 0 {
+			msg = msg[:j+1]
+			if k := strings.LastIndex(msg, "; "); k >= 0 {
+				msg = msg[:k]
+			}
+		}
+	}
+	return msg
 }
 
 func registryOf(ref string) string {

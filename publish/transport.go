@@ -3,6 +3,7 @@ package publish
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -47,10 +48,28 @@ func newBaseTransport(skipVerify bool) *http.Transport {
 // sent and skipped). ggcr wraps it with its own auth and retry layers.
 type policyTransport struct {
 	secure, insecure http.RoundTripper
-	// insecureHost reports whether plain HTTP (and unverified TLS) is
-	// allowed for a host[:port].
-	insecureHost func(host string) bool
-	stats        *pushStats
+	// allowHTTP reports whether plain HTTP is allowed for a host[:port]
+	// (loopback or --insecure-registry); skipVerify whether TLS
+	// certificates go unchecked (--insecure-registry only).
+	allowHTTP, skipVerify func(host string) bool
+	// notes receives a one-time note per host that really uses plain HTTP.
+	notes func(string)
+	stats *pushStats
+	noted *sync.Map
+	// tlsFailed remembers hosts whose TLS certificate failed verification:
+	// ggcr then falls back to plain HTTP, which must not hide that error.
+	tlsFailed *sync.Map
+}
+
+// errUntrustedTLS marks a registry whose certificate is not trusted.
+var errUntrustedTLS = errors.New("TLS certificate not trusted")
+
+func isCertError(err error) bool {
+	var cve *tls.CertificateVerificationError
+	var uae x509.UnknownAuthorityError
+	var hne x509.HostnameError
+	var cie x509.CertificateInvalidError
+	return errors.As(err, &cve) || errors.As(err, &uae) || errors.As(err, &hne) || errors.As(err, &cie)
 }
 
 // pushStats counts what a push sent. Safe for concurrent use.
@@ -84,13 +103,20 @@ var errPlainHTTP = errors.New("plain HTTP is not allowed")
 
 func (t *policyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	host := req.URL.Host
-	insecure := t.insecureHost(host)
-	if req.URL.Scheme == "http" && !insecure {
-		return nil, fmt.Errorf("%w for %s: the registry must use TLS, or pass --insecure-registry %s", errPlainHTTP, host, host)
+	if req.URL.Scheme == "http" {
+		if prev, ok := t.tlsFailed.Load(host); ok {
+			return nil, prev.(error)
+		}
+		if !t.allowHTTP(host) {
+			return nil, fmt.Errorf("%w for %s: the registry must use TLS, or pass --insecure-registry %s", errPlainHTTP, host, host)
+		}
+		if _, done := t.noted.LoadOrStore(host, true); !done && t.notes != nil {
+			t.notes(fmt.Sprintf("note: using plain HTTP for %s (loopback or --insecure-registry)", host))
+		}
 	}
 	req = req.Clone(req.Context()) // a RoundTripper must not modify the caller's request
 	rt := t.secure
-	if insecure {
+	if t.skipVerify(host) {
 		rt = t.insecure
 	}
 	var counted *countingBody
@@ -101,6 +127,10 @@ func (t *policyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
 		resp, err := rt.RoundTrip(req)
 		if err != nil {
+			if req.URL.Scheme == "https" && isCertError(err) {
+				err = fmt.Errorf("%w: %s: %v; add its CA to the system trust store or SSL_CERT_FILE, or pass --insecure-registry %s", errUntrustedTLS, host, err, host)
+				t.tlsFailed.Store(host, err)
+			}
 			return nil, err
 		}
 		if counted != nil && resp.StatusCode < 300 && t.stats != nil {
