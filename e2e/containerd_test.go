@@ -1,0 +1,288 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// cri is a private containerd 2.x with its CRI plugin, driven by crictl.
+type cri struct {
+	t      *testing.T
+	dir    string
+	sock   string
+	crictl string
+}
+
+// startContainerd starts containerd on a private root, state dir and
+// socket, with the settings this sandbox needs (see the README's
+// "containerd" notes): restrict_oom_score_adj, NRI off, a pause image from
+// the local registry, plain HTTP to the local registry, host networking.
+func startContainerd(t *testing.T, registryHost, pauseImage string) *cri {
+	t.Helper()
+	containerd := tool(t, "containerd")
+	tool(t, "containerd-shim-runc-v2")
+	tool(t, "runc")
+	dir, err := os.MkdirTemp("", "apctr") // short: socket paths are limited to 108 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cri{t: t, dir: dir, sock: filepath.Join(dir, "c.sock"), crictl: tool(t, "crictl")}
+	for _, d := range []string{"root", "state", "opt", "cni/conf", "cni/bin", "logs", "certs.d/" + registryHost} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(dir, "certs.d", registryHost, "hosts.toml"), []byte(fmt.Sprintf(
+		"server = \"http://%s\"\n\n[host.\"http://%s\"]\n  capabilities = [\"pull\", \"resolve\"]\n", registryHost, registryHost)), 0o644)
+	cfg := fmt.Sprintf(`version = 3
+root = %[1]q
+state = %[2]q
+
+[grpc]
+  address = %[3]q
+
+[ttrpc]
+  address = %[4]q
+
+[plugins]
+  [plugins.'io.containerd.cri.v1.runtime']
+    restrict_oom_score_adj = true
+    [plugins.'io.containerd.cri.v1.runtime'.cni]
+      conf_dir = %[5]q
+      bin_dirs = [%[6]q]
+  [plugins.'io.containerd.cri.v1.images']
+    [plugins.'io.containerd.cri.v1.images'.pinned_images]
+      sandbox = %[7]q
+    [plugins.'io.containerd.cri.v1.images'.registry]
+      config_path = %[8]q
+  [plugins.'io.containerd.grpc.v1.cri']
+    disable_tcp_service = true
+    stream_server_address = "127.0.0.1"
+    stream_server_port = "0"
+  [plugins.'io.containerd.nri.v1.nri']
+    disable = true
+  [plugins.'io.containerd.internal.v1.opt']
+    path = %[9]q
+`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), c.sock, c.sock+".ttrpc",
+		filepath.Join(dir, "cni/conf"), filepath.Join(dir, "cni/bin"), pauseImage,
+		filepath.Join(dir, "certs.d"), filepath.Join(dir, "opt"))
+	cfgFile := filepath.Join(dir, "config.toml")
+	os.WriteFile(cfgFile, []byte(cfg), 0o644)
+	// Cleanups run last-in first-out: pods and shims go first, then
+	// containerd stops, then its mounts and directory are removed.
+	t.Cleanup(c.removeAll)
+	startProcess(t, "containerd.log", containerd, "--config", cfgFile)
+	t.Cleanup(c.cleanup)
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if r := c.run("version"); r.code == 0 {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("containerd did not come up on %s", c.sock)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (c *cri) run(args ...string) cmdResult {
+	c.t.Helper()
+	full := append([]string{"--runtime-endpoint", "unix://" + c.sock, "--image-endpoint", "unix://" + c.sock, "--timeout", "60s"}, args...)
+	return runEnv(c.t, c.dir, nil, "", c.crictl, full...)
+}
+
+func (c *cri) must(args ...string) string {
+	c.t.Helper()
+	r := c.run(args...)
+	if r.code != 0 {
+		c.t.Fatalf("crictl %s: exit %d: %s", strings.Join(args, " "), r.code, r.stderr)
+	}
+	return strings.TrimSpace(r.stdout)
+}
+
+// cleanup removes pods (stopping their shims), kills any shim left behind
+// by PID, and unmounts what containerd mounted under its directory.
+func (c *cri) cleanup() {
+	if r := c.run("pods", "-q"); r.code == 0 {
+		for _, id := range strings.Fields(r.stdout) {
+			c.run("stopp", id)
+			c.run("rmp", "-f", id)
+		}
+	}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if strings.Contains(string(cmdline), "containerd-shim") && strings.Contains(string(cmdline), c.sock) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+func (c *cri) removeAll() {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err == nil {
+		var mounts []string
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) > 4 && strings.HasPrefix(fields[4], c.dir) {
+				mounts = append(mounts, fields[4])
+			}
+		}
+		f.Close()
+		for i := len(mounts) - 1; i >= 0; i-- {
+			syscall.Unmount(mounts[i], syscall.MNT_DETACH)
+		}
+	}
+	os.RemoveAll(c.dir)
+}
+
+// listing parses the output of "tool list".
+func listing(t *testing.T, out string) map[string]node {
+	t.Helper()
+	m := map[string]node{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.SplitN(line, "\t", 3)
+		if len(f) != 3 {
+			t.Fatalf("bad listing line %q", line)
+		}
+		mode, _ := strconv.ParseUint(f[1], 10, 32)
+		n := node{mode: os.FileMode(mode), data: f[2]}
+		if n.mode&os.ModeSymlink != 0 {
+			n.mode = os.ModeSymlink
+		}
+		m[f[0]] = n
+	}
+	return m
+}
+
+// TestImageVolumeThroughContainerd pushes images built by assetpack and
+// mounts them as Kubernetes-style image volumes through containerd's CRI: a
+// container reads the files and they must match the source byte for byte,
+// with and without image_sub_path.
+func TestImageVolumeThroughContainerd(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("containerd needs root")
+	}
+	reg := startRegistry(t, registryOpts{})
+	work := t.TempDir()
+
+	// The helper image: a static binary used as pause (sandbox) and reader.
+	toolDir := filepath.Join(work, "toolimg")
+	os.MkdirAll(toolDir, 0o755)
+	build := exec.Command("go", "build", "-o", filepath.Join(toolDir, "tool"), "./testdata/tool")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the helper: %v\n%s", err, out)
+	}
+	toolRef := runEnv(t, work, nil, "", bin, "build", toolDir, "--git=false", "-t", reg.Host+"/tool:base", "--push")
+	if toolRef.code != 0 {
+		t.Fatal(toolRef.stderr)
+	}
+	pause := reg.Host + "/tool:pause"
+	base, _ := name.ParseReference(strings.TrimSpace(toolRef.stdout), name.Insecure)
+	img, err := remote.Image(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err = mutate.Config(img, v1.Config{Entrypoint: []string{"/tool", "pause"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pauseRef, _ := name.ParseReference(pause, name.Insecure)
+	if err := remote.Write(pauseRef, img); err != nil {
+		t.Fatal(err)
+	}
+
+	// The content: the source tree at the root, and under /site.
+	src := filepath.Join(work, "site")
+	makeSource(t, src)
+	want := normalised(snapshot(t, src))
+	root := runEnv(t, work, nil, "", bin, "build", src, "--git=false", "-t", reg.Host+"/content:root", "--push")
+	sub := runEnv(t, work, nil, "", bin, "build", src, "--git=false", "--prefix", "site", "--compression", "zstd", "-t", reg.Host+"/content:site", "--push")
+	if root.code != 0 || sub.code != 0 {
+		t.Fatalf("pushing content: %s %s", root.stderr, sub.stderr)
+	}
+
+	c := startContainerd(t, reg.Host, pause)
+	c.must("pull", pause)
+
+	for _, tc := range []struct {
+		name, ref, subPath string
+	}{
+		{"root", strings.TrimSpace(root.stdout), ""},
+		{"subPath", strings.TrimSpace(sub.stdout), "site"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c.must("pull", tc.ref)
+			podCfg := filepath.Join(c.dir, tc.name+"-pod.json")
+			ctrCfg := filepath.Join(c.dir, tc.name+"-ctr.json")
+			writeJSON(t, podCfg, map[string]any{
+				"metadata":      map[string]any{"name": "assets-" + strings.ToLower(tc.name), "namespace": "default", "uid": "uid-" + tc.name, "attempt": 0},
+				"log_directory": filepath.Join(c.dir, "logs", tc.name),
+				"linux":         map[string]any{"security_context": map[string]any{"namespace_options": map[string]any{"network": 2}}},
+			})
+			mount := map[string]any{"container_path": "/data", "readonly": true, "image": map[string]any{"image": tc.ref}}
+			if tc.subPath != "" {
+				mount["image_sub_path"] = tc.subPath
+			}
+			writeJSON(t, ctrCfg, map[string]any{
+				"metadata": map[string]any{"name": "reader"},
+				"image":    map[string]any{"image": pause},
+				"command":  []string{"/tool", "list", "/data"},
+				"log_path": "reader.log",
+				"mounts":   []any{mount},
+				"linux":    map[string]any{},
+			})
+			pod := c.must("runp", podCfg)
+			ctr := c.must("create", pod, ctrCfg, podCfg)
+			c.must("start", ctr)
+			deadline := time.Now().Add(60 * time.Second)
+			for {
+				state := c.must("inspect", "-o", "go-template", "--template", "{{.status.state}}", ctr)
+				if state == "CONTAINER_EXITED" {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("reader still %s", state)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			exit := c.must("inspect", "-o", "go-template", "--template", "{{.status.exitCode}}", ctr)
+			logs := c.run("logs", ctr)
+			if exit != "0" {
+				t.Fatalf("reader exited %s: %s%s", exit, logs.stdout, logs.stderr)
+			}
+			compareTrees(t, listing(t, logs.stdout), want)
+			c.run("stopp", pod)
+			c.run("rmp", "-f", pod)
+		})
+	}
+}
+
+func writeJSON(t *testing.T, p string, v any) {
+	t.Helper()
+	b, _ := json.MarshalIndent(v, "", "  ")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
