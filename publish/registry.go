@@ -90,6 +90,24 @@ func WithRetryBackoff(b remote.Backoff) RegistryOption {
 	return func(r *Registry) error { r.backoff = &b; return nil }
 }
 
+// WithMountFrom names a repository on the same registry that may already
+// hold the blobs (for example the staging copy of a production image): the
+// registry is asked to mount them from there instead of receiving them
+// again. Registries without cross-repository mounts fall back to uploading.
+func WithMountFrom(repo string) RegistryOption {
+	return func(r *Registry) error {
+		if repo == "" {
+			return nil
+		}
+		rr, err := name.NewRepository(repo)
+		if err != nil {
+			return fmt.Errorf("%w: --mount-from %q: %v", ErrInvalidReference, repo, err)
+		}
+		r.mountFrom = &rr
+		return nil
+	}
+}
+
 // WithNotes receives one-line notes for the user (for example that a
 // registry is used over plain HTTP).
 func WithNotes(f func(string)) RegistryOption {
@@ -104,6 +122,7 @@ type Registry struct {
 	progress  func(Progress)
 	backoff   *remote.Backoff
 	notes     func(string)
+	mountFrom *name.Repository
 	noted     *sync.Map // hosts already noted as plain HTTP
 	tlsFailed *sync.Map // hosts whose certificate failed verification
 
@@ -277,8 +296,11 @@ func (r *Registry) Push(ctx context.Context, art Artifact, tags []name.Tag) (*Pu
 	for i, repo := range repos {
 		host := repo.RegistryStr()
 		toPush := art
-		if i > 0 && repos[0].RegistryStr() == host {
+		switch {
+		case i > 0 && repos[0].RegistryStr() == host:
 			toPush = mountable(art, repos[0].Digest(digest.String()))
+		case i == 0 && r.mountFrom != nil && r.mountFrom.RegistryStr() == host && r.mountFrom.String() != repo.String():
+			toPush = mountable(art, r.mountFrom.Tag("latest"))
 		}
 		first := byRepo[repo.String()][0]
 		if err := r.write(ctx, first, toPush, stats); err != nil {

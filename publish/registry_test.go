@@ -422,3 +422,47 @@ func TestLogin(t *testing.T) {
 		t.Errorf("push after login: %v", err)
 	}
 }
+
+func TestMountFrom(t *testing.T) {
+	host := newServer(t, nil)
+	res := newImage(t)
+	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast))
+	if _, err := r.Push(context.Background(), res.Artifact(), tags(t, r, host+"/staging/site:v1")); err != nil {
+		t.Fatal(err)
+	}
+	r2, err := publish.NewRegistry(publish.WithRetryBackoff(fast), publish.WithMountFrom(host+"/staging/site"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, err := r2.Push(context.Background(), res.Artifact(), tags(t, r2, host+"/prod/site:v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr.SentBytes != 0 || pr.SkippedBlobs < 2 {
+		t.Errorf("push with --mount-from sent %d bytes, skipped %d blobs; want everything mounted", pr.SentBytes, pr.SkippedBlobs)
+	}
+	if _, err := publish.NewRegistry(publish.WithMountFrom("Not Valid")); !errors.Is(err, publish.ErrInvalidReference) {
+		t.Errorf("invalid --mount-from: %v", err)
+	}
+}
+
+func TestGitHubTokenKeychain(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	t.Setenv("GITHUB_TOKEN", "ghs_example")
+	t.Setenv("GITHUB_ACTOR", "octocat")
+	ghcr, _ := name.NewRepository("ghcr.io/acme/site")
+	a, err := publish.Keychain().Resolve(ghcr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := a.Authorization()
+	if cfg.Username != "octocat" || cfg.Password != "ghs_example" {
+		t.Errorf("ghcr.io credentials = %q/%q", cfg.Username, cfg.Password)
+	}
+	other, _ := name.NewRepository("registry.example.com/acme/site")
+	a, _ = publish.Keychain().Resolve(other)
+	if a != authn.Anonymous {
+		t.Errorf("GITHUB_TOKEN offered to another registry: %v", a)
+	}
+}

@@ -11,14 +11,16 @@ import (
 
 // Registry holds the flags that talk to registries.
 type Registry struct {
-	Insecure []string
-	Jobs     int
+	Insecure  []string
+	Jobs      int
+	MountFrom string
 }
 
 // AddFlags registers the registry flags.
 func (r *Registry) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&r.Insecure, "insecure-registry", nil, "allow plain HTTP and unverified TLS for this registry host[:port] (repeatable; also $ASSETPACK_INSECURE_REGISTRIES, comma-separated; loopback hosts are always allowed plain HTTP)")
 	fs.IntVar(&r.Jobs, "jobs", publish.DefaultJobs, "how many blobs to upload in parallel")
+	fs.StringVar(&r.MountFrom, "mount-from", "", "REGISTRY/REPOSITORY on the same registry that may hold the blobs already: mount them from there instead of uploading")
 }
 
 // RegistryOptions converts the flags (and ASSETPACK_INSECURE_REGISTRIES) to publish options.
@@ -29,7 +31,7 @@ func (r *Registry) RegistryOptions() []publish.RegistryOption {
 			hosts = append(hosts, h)
 		}
 	}
-	return []publish.RegistryOption{publish.WithInsecureRegistries(hosts...), publish.WithJobs(r.Jobs)}
+	return []publish.RegistryOption{publish.WithInsecureRegistries(hosts...), publish.WithJobs(r.Jobs), publish.WithMountFrom(r.MountFrom)}
 }
 
 // Tags holds -t/--tag and --push.
