@@ -23,6 +23,9 @@ GO_TOOLS=(
   "containerd|github.com/containerd/containerd/v2/cmd/containerd|v2.4.2"
   "containerd-shim-runc-v2|github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2|v2.4.2"
   "crictl|sigs.k8s.io/cri-tools/cmd/crictl|v1.37.0"
+  # standalone kustomize: the one embedded in kubectl 1.32 (v5.5) does not
+  # rewrite image volume references
+  "kustomize|sigs.k8s.io/kustomize/kustomize/v5|v5.8.2"
 )
 
 TOOLS_DIR="${ASSETPACK_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/assetpack/tools}"

@@ -1,0 +1,127 @@
+// Package kube turns a pinned image reference into the Kubernetes objects
+// that mount it as an image volume: strategic-merge and JSON6902 patches, a
+// complete Pod, a Kustomize Component; it also migrates the init-container
+// copy pattern and resolves assetpack:// placeholders. It is pure: no
+// network, no registry. Objects are built from k8s.io/api types and
+// marshalled with sigs.k8s.io/yaml.
+package kube
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Errors callers branch on with errors.Is.
+var (
+	// ErrInvalid: a flag or input value that cannot work (bad workload,
+	// relative mount path, ".." in a sub-path, volume name clash, …).
+	ErrInvalid = errors.New("invalid Kubernetes output request")
+	// ErrNotRecognised: migrate found no init-container copy pattern it can rewrite.
+	ErrNotRecognised = errors.New("pattern not recognised")
+)
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// Defaults of Mount.
+const (
+	DefaultVolumeName = "assets"
+	DefaultPullPolicy = corev1.PullIfNotPresent
+)
+
+// Mount is an image volume and the containers that mount it.
+type Mount struct {
+	// Reference is the image, pinned by digest (REPO@sha256:HEX).
+	Reference string
+	// VolumeName defaults to DefaultVolumeName.
+	VolumeName string
+	// PullPolicy defaults to IfNotPresent.
+	PullPolicy corev1.PullPolicy
+	// Containers that mount the volume, each at MountPath.
+	Containers []string
+	// MountPath is absolute.
+	MountPath string
+	// SubPath selects a directory of the image (the --prefix it was built with).
+	SubPath string
+}
+
+// withDefaults fills defaults and checks the request.
+func (m Mount) withDefaults() (Mount, error) {
+	if m.VolumeName == "" {
+		m.VolumeName = DefaultVolumeName
+	}
+	if m.PullPolicy == "" {
+		m.PullPolicy = DefaultPullPolicy
+	}
+	m.SubPath = strings.Trim(m.SubPath, "/")
+	switch {
+	case m.Reference == "":
+		return m, invalid("the image reference is empty")
+	case !strings.Contains(m.Reference, "@sha256:"):
+		return m, invalid("image %q is not pinned by digest: running Pods never pick up a moved tag, so use REPO@sha256:HEX", m.Reference)
+	case m.MountPath == "" || !strings.HasPrefix(m.MountPath, "/"):
+		return m, invalid("--mount-path %q must be an absolute path, such as /usr/share/nginx/html", m.MountPath)
+	case !validPullPolicy(m.PullPolicy):
+		return m, invalid("--pull-policy %q must be Always, IfNotPresent or Never", m.PullPolicy)
+	case !validName(m.VolumeName):
+		return m, invalid("--volume-name %q must be a DNS label: lowercase letters, digits and '-', at most 63 characters", m.VolumeName)
+	}
+	if err := checkSubPath(m.SubPath); err != nil {
+		return m, err
+	}
+	seen := map[string]bool{}
+	for _, c := range m.Containers {
+		if c == "" || seen[c] {
+			return m, invalid("container name %q is empty or listed twice", c)
+		}
+		seen[c] = true
+	}
+	m.MountPath = path.Clean(m.MountPath)
+	return m, nil
+}
+
+func checkSubPath(p string) error {
+	if strings.HasPrefix(p, "/") {
+		return invalid("--sub-path %q must be relative to the image root", p)
+	}
+	for _, part := range strings.Split(p, "/") {
+		if part == ".." {
+			return invalid("--sub-path %q contains \"..\", which the API server rejects", p)
+		}
+	}
+	return nil
+}
+
+func validPullPolicy(p corev1.PullPolicy) bool {
+	return p == corev1.PullAlways || p == corev1.PullIfNotPresent || p == corev1.PullNever
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Volume is the image volume.
+func (m Mount) Volume() corev1.Volume {
+	return corev1.Volume{Name: m.VolumeName, VolumeSource: corev1.VolumeSource{
+		Image: &corev1.ImageVolumeSource{Reference: m.Reference, PullPolicy: m.PullPolicy},
+	}}
+}
+
+// VolumeMount is how each container mounts it (always read-only: image
+// volumes are read-only whatever the manifest says, so say it).
+func (m Mount) VolumeMount() corev1.VolumeMount {
+	return corev1.VolumeMount{Name: m.VolumeName, MountPath: m.MountPath, SubPath: m.SubPath, ReadOnly: true}
+}
