@@ -450,3 +450,16 @@ func (githubToken) Resolve(res authn.Resource) (authn.Authenticator, error) {
 	}
 	return authn.FromConfig(authn.AuthConfig{Username: user, Password: tok}), nil
 }
+
+// Resolve returns the digest reference a tag points to now (a digest
+// reference is returned as is, without a request).
+func (r *Registry) Resolve(ctx context.Context, ref name.Reference) (name.Digest, error) {
+	if d, ok := ref.(name.Digest); ok {
+		return d, nil
+	}
+	desc, err := remote.Head(ref, r.remoteOptions(ctx, nil)...)
+	if err != nil {
+		return name.Digest{}, r.explain(err, "resolving", ref.String())
+	}
+	return ref.Context().Digest(desc.Digest.String()), nil
+}

@@ -4,20 +4,27 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
+	"github.com/assetpack/assetpack/kube"
 	"github.com/assetpack/assetpack/publish"
 )
 
 func newBuild() *cobra.Command {
 	var (
-		bo  options.Build
-		to  options.Tags
-		ro  options.Registry
-		out options.Output
+		bo          options.Build
+		to          options.Tags
+		ro          options.Registry
+		out         options.Output
+		po          options.Patch
+		patchOut    string
+		patchFormat string
+		kustomize   string
+		patchFile   string
 	)
 	c := &cobra.Command{
 		Use:   "build DIR",
@@ -35,7 +42,10 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
   assetpack build ./site --output tar:site.tar --prefix site
   assetpack build ./model --prefix /model --compression zstd --json
   assetpack build ./site -t ghcr.io/acme/site-assets:v42 -t ghcr.io/acme/site-assets:latest --push
-  ref=$(assetpack build ./site -t registry.example.com/web/site-assets:v42 --push)`,
+  ref=$(assetpack build ./site -t registry.example.com/web/site-assets:v42 --push)
+  assetpack build ./site --prefix site -t REPO:v42 --push --patch-out k8s/assets-patch.yaml \
+      --workload deployment/web --container nginx --mount-path /usr/share/nginx/html
+  assetpack build ./site -t REPO:v42 --push --kustomize k8s/assets --workload deployment/web --mount-path /srv`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usagef("build needs exactly one directory, got %d arguments (see 'assetpack build --help')", len(args))
@@ -54,6 +64,37 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 			}
 			if !to.Push && len(to.Tags) > 0 {
 				return usagef("-t names where to push: add --push (or drop -t to only build locally)")
+			}
+			var patches []patchRequest
+			if patchFile == "-" {
+				return usagef("build -f needs a file: stdin is not read by build")
+			}
+			if patchOut != "" || kustomize != "" {
+				if !to.Push {
+					return usagef("--patch-out and --kustomize pin the pushed digest: add -t REPO:TAG --push")
+				}
+				if !c.Flags().Changed("sub-path") && bo.Prefix != "" {
+					po.SubPath = strings.Trim(bo.Prefix, "/")
+				}
+				if patchOut != "" {
+					f, err := kube.ParseFormat(patchFormat)
+					if err != nil {
+						return err
+					}
+					if f == kube.Kustomize {
+						return usagef("use --kustomize DIR for a Kustomize Component; --patch-format is strategic, json6902 or pod")
+					}
+					patches = append(patches, patchRequest{format: f, opts: po, file: patchFile, output: patchOut, quiet: out.Quiet})
+				}
+				if kustomize != "" {
+					patches = append(patches, patchRequest{format: kube.Kustomize, opts: po, file: patchFile, output: kustomize, quiet: out.Quiet})
+				}
+				// Check the mount flags before building and pushing anything.
+				for _, p := range patches {
+					if err := p.check(c.InOrStdin()); err != nil {
+						return err
+					}
+				}
 			}
 			reg, finish, err := newRegistry(ro, out.Quiet, stderr)
 			if err != nil {
@@ -116,6 +157,11 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 					fmt.Fprintf(stderr, "built %s; %s\n", summary(res), pushSummary(pushed))
 				}
 			}
+			for _, p := range patches {
+				if err := writePatch(p, ref, c.InOrStdin(), stdout, stderr); err != nil {
+					return fmt.Errorf("the image was pushed as %s, but writing %s failed: %w", ref, p.output, err)
+				}
+			}
 			rows := [][2]string{{"size", fmt.Sprintf("%s in %d layer(s), %d files", humanBytes(blobBytes(res)), len(res.Layers), res.Files)}}
 			if err := githubActions(ref, res.Digest.String(), pushed, rows); err != nil && !out.Quiet {
 				fmt.Fprintf(stderr, "warning: %v\n", err)
@@ -124,6 +170,11 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 		},
 	}
 	bo.AddFlags(c.Flags())
+	po.AddFlags(c.Flags())
+	c.Flags().StringVar(&patchOut, "patch-out", "", "after --push, write the Kubernetes patch that mounts the image to this file (see assetpack patch)")
+	c.Flags().StringVar(&patchFormat, "patch-format", string(kube.Strategic), "format of --patch-out: strategic, json6902 or pod")
+	c.Flags().StringVar(&kustomize, "kustomize", "", "after --push, write or update a Kustomize Component that mounts the image in this directory")
+	c.Flags().StringVarP(&patchFile, "file", "f", "", "the workload manifest, to check --patch-out/--kustomize against (required for --patch-format json6902)")
 	to.AddFlags(c.Flags())
 	ro.AddFlags(c.Flags())
 	out.AddFlags(c.Flags())

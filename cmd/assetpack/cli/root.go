@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/assetpack/assetpack/builder"
+	"github.com/assetpack/assetpack/kube"
 	"github.com/assetpack/assetpack/publish"
 )
 
@@ -61,7 +62,9 @@ func ExitCode(ctx context.Context, err error) int {
 		errors.Is(err, publish.ErrInvalidTarget),
 		errors.Is(err, publish.ErrInvalidSource),
 		errors.Is(err, publish.ErrInvalidReference),
-		errors.Is(err, publish.ErrOutputExists):
+		errors.Is(err, publish.ErrOutputExists),
+		errors.Is(err, kube.ErrInvalid),
+		errors.Is(err, kube.ErrNotRecognised):
 		return ExitUsage
 	}
 	return ExitFailure
@@ -117,7 +120,7 @@ Exit codes: 0 success, 1 failure, 2 bad usage or bad input, 130 interrupted.`,
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
 	root.SetVersionTemplate("assetpack {{.Version}}\n")
-	root.AddCommand(newBuild(), newPush(), newLogin(), newVersion())
+	root.AddCommand(newBuild(), newPush(), newLogin(), newPatch(), newMigrate(), newResolve(), newVersion())
 	return root
 }
 

@@ -1,0 +1,46 @@
+package options
+
+import (
+	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/assetpack/assetpack/kube"
+)
+
+// Patch holds the flags that describe the image volume mount.
+type Patch struct {
+	Workload        string
+	Containers      []string
+	MountPath       string
+	SubPath         string
+	VolumeName      string
+	PullPolicy      string
+	PullSecrets     []string
+	ContainerImage  string
+	KustomizeImages bool
+}
+
+// AddFlags registers the mount flags.
+func (p *Patch) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&p.Workload, "workload", "", "KIND/NAME of the workload to patch: pod, deployment, statefulset, daemonset, replicaset, job or cronjob (e.g. deployment/web)")
+	fs.StringArrayVar(&p.Containers, "container", nil, "container that mounts the volume (repeatable; may be omitted with -f when the workload has one container)")
+	fs.StringVar(&p.MountPath, "mount-path", "", "absolute path where the containers see the files, e.g. /usr/share/nginx/html")
+	fs.StringVar(&p.SubPath, "sub-path", "", "directory of the image to mount (the --prefix it was built with; build defaults it from --prefix)")
+	fs.StringVar(&p.VolumeName, "volume-name", kube.DefaultVolumeName, "name of the image volume; pick one the workload does not use yet")
+	fs.StringVar(&p.PullPolicy, "pull-policy", string(kube.DefaultPullPolicy), "image volume pull policy: Always, IfNotPresent or Never")
+	fs.StringArrayVar(&p.PullSecrets, "pull-secret", nil, "imagePullSecrets entry for --format pod (repeatable)")
+	fs.StringVar(&p.ContainerImage, "container-image", "nginx:stable", "container image of the Pod that --format pod writes")
+	fs.BoolVar(&p.KustomizeImages, "kustomize-images", false, "also write an images: entry into the Kustomize Component (rewrites other references to the repository with kustomize ≥ 5.7)")
+}
+
+// Mount converts the flags for the image reference ref.
+func (p *Patch) Mount(ref string) kube.Mount {
+	return kube.Mount{
+		Reference:  ref,
+		VolumeName: p.VolumeName,
+		PullPolicy: corev1.PullPolicy(p.PullPolicy),
+		Containers: p.Containers,
+		MountPath:  p.MountPath,
+		SubPath:    p.SubPath,
+	}
+}
