@@ -19,6 +19,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
 )
 
 // cri is a private containerd 2.x with its CRI plugin, driven by crictl.
@@ -175,10 +178,88 @@ func listing(t *testing.T, out string) map[string]node {
 	return m
 }
 
-// TestImageVolumeThroughContainerd pushes images built by assetpack and
-// mounts them as Kubernetes-style image volumes through containerd's CRI: a
-// container reads the files and they must match the source byte for byte,
-// with and without image_sub_path.
+// readVolumes runs the given container of a pod spec through the CRI with
+// every image volume it mounts translated into CRI image mounts (what the
+// kubelet does), and returns what "tool list" sees below listDir.
+func (c *cri) readVolumes(t *testing.T, name string, spec corev1.PodSpec, container, toolImage, listDir string) map[string]node {
+	t.Helper()
+	images := map[string]*corev1.ImageVolumeSource{}
+	for _, v := range spec.Volumes {
+		if v.Image != nil {
+			images[v.Name] = v.Image
+		}
+	}
+	var ctr *corev1.Container
+	for i := range spec.Containers {
+		if spec.Containers[i].Name == container {
+			ctr = &spec.Containers[i]
+		}
+	}
+	if ctr == nil {
+		t.Fatalf("no container %q in %+v", container, spec.Containers)
+	}
+	var mounts []any
+	for _, vm := range ctr.VolumeMounts {
+		src, ok := images[vm.Name]
+		if !ok {
+			continue // emptyDir and friends are not part of this check
+		}
+		c.must("pull", src.Reference)
+		m := map[string]any{"container_path": vm.MountPath, "readonly": true, "image": map[string]any{"image": src.Reference}}
+		if vm.SubPath != "" {
+			m["image_sub_path"] = vm.SubPath
+		}
+		mounts = append(mounts, m)
+	}
+	if len(mounts) == 0 {
+		t.Fatalf("container %q mounts no image volume", container)
+	}
+	podCfg := filepath.Join(c.dir, name+"-pod.json")
+	ctrCfg := filepath.Join(c.dir, name+"-ctr.json")
+	writeJSON(t, podCfg, map[string]any{
+		"metadata":      map[string]any{"name": name, "namespace": "default", "uid": "uid-" + name, "attempt": 0},
+		"log_directory": filepath.Join(c.dir, "logs", name),
+		"linux":         map[string]any{"security_context": map[string]any{"namespace_options": map[string]any{"network": 2}}},
+	})
+	writeJSON(t, ctrCfg, map[string]any{
+		"metadata": map[string]any{"name": "reader"},
+		"image":    map[string]any{"image": toolImage},
+		"command":  []string{"/tool", "list", listDir},
+		"log_path": "reader.log",
+		"mounts":   mounts,
+		"linux":    map[string]any{},
+	})
+	pod := c.must("runp", podCfg)
+	defer func() {
+		c.run("stopp", pod)
+		c.run("rmp", "-f", pod)
+	}()
+	id := c.must("create", pod, ctrCfg, podCfg)
+	c.must("start", id)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		state := c.must("inspect", "-o", "go-template", "--template", "{{.status.state}}", id)
+		if state == "CONTAINER_EXITED" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("reader still %s", state)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	exit := c.must("inspect", "-o", "go-template", "--template", "{{.status.exitCode}}", id)
+	logs := c.run("logs", id)
+	if exit != "0" {
+		t.Fatalf("reader exited %s: %s%s", exit, logs.stdout, logs.stderr)
+	}
+	return listing(t, logs.stdout)
+}
+
+// TestImageVolumeThroughContainerd is the whole user flow, checked by a
+// real runtime: assetpack builds and pushes, writes the Pod (patch --format
+// pod) or migrates the old init-container manifest, and containerd's CRI
+// mounts the image volumes exactly as those manifests say; a container reads
+// the files, which must match the source byte for byte.
 func TestImageVolumeThroughContainerd(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("containerd needs root")
@@ -222,61 +303,48 @@ func TestImageVolumeThroughContainerd(t *testing.T) {
 	if root.code != 0 || sub.code != 0 {
 		t.Fatalf("pushing content: %s %s", root.stderr, sub.stderr)
 	}
+	rootRef, subRef := strings.TrimSpace(root.stdout), strings.TrimSpace(sub.stdout)
 
 	c := startContainerd(t, reg.Host, pause)
 	c.must("pull", pause)
 
 	for _, tc := range []struct {
-		name, ref, subPath string
+		name string
+		args []string
 	}{
-		{"root", strings.TrimSpace(root.stdout), ""},
-		{"subPath", strings.TrimSpace(sub.stdout), "site"},
+		{"pod-root", []string{"patch", rootRef, "--format", "pod", "--mount-path", "/data", "--container", "reader"}},
+		{"pod-subpath", []string{"patch", subRef, "--format", "pod", "--mount-path", "/data", "--sub-path", "site", "--container", "reader"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c.must("pull", tc.ref)
-			podCfg := filepath.Join(c.dir, tc.name+"-pod.json")
-			ctrCfg := filepath.Join(c.dir, tc.name+"-ctr.json")
-			writeJSON(t, podCfg, map[string]any{
-				"metadata":      map[string]any{"name": "assets-" + strings.ToLower(tc.name), "namespace": "default", "uid": "uid-" + tc.name, "attempt": 0},
-				"log_directory": filepath.Join(c.dir, "logs", tc.name),
-				"linux":         map[string]any{"security_context": map[string]any{"namespace_options": map[string]any{"network": 2}}},
-			})
-			mount := map[string]any{"container_path": "/data", "readonly": true, "image": map[string]any{"image": tc.ref}}
-			if tc.subPath != "" {
-				mount["image_sub_path"] = tc.subPath
+			p := runEnv(t, work, nil, "", bin, tc.args...)
+			if p.code != 0 {
+				t.Fatalf("patch: %s", p.stderr)
 			}
-			writeJSON(t, ctrCfg, map[string]any{
-				"metadata": map[string]any{"name": "reader"},
-				"image":    map[string]any{"image": pause},
-				"command":  []string{"/tool", "list", "/data"},
-				"log_path": "reader.log",
-				"mounts":   []any{mount},
-				"linux":    map[string]any{},
-			})
-			pod := c.must("runp", podCfg)
-			ctr := c.must("create", pod, ctrCfg, podCfg)
-			c.must("start", ctr)
-			deadline := time.Now().Add(60 * time.Second)
-			for {
-				state := c.must("inspect", "-o", "go-template", "--template", "{{.status.state}}", ctr)
-				if state == "CONTAINER_EXITED" {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("reader still %s", state)
-				}
-				time.Sleep(100 * time.Millisecond)
+			var pod corev1.Pod
+			if err := yaml.UnmarshalStrict([]byte(p.stdout), &pod); err != nil {
+				t.Fatal(err)
 			}
-			exit := c.must("inspect", "-o", "go-template", "--template", "{{.status.exitCode}}", ctr)
-			logs := c.run("logs", ctr)
-			if exit != "0" {
-				t.Fatalf("reader exited %s: %s%s", exit, logs.stdout, logs.stderr)
-			}
-			compareTrees(t, listing(t, logs.stdout), want)
-			c.run("stopp", pod)
-			c.run("rmp", "-f", pod)
+			compareTrees(t, c.readVolumes(t, tc.name, pod.Spec, "reader", pause, "/data"), want)
 		})
 	}
+
+	t.Run("migrated", func(t *testing.T) {
+		m := runEnv(t, work, nil, "", bin, "migrate", "-f", filepath.Join(repoRoot(t), "examples/site/k8s/old-init-copy.yaml"), "--image", subRef)
+		if m.code != 0 {
+			t.Fatalf("migrate: %s", m.stderr)
+		}
+		var d appsv1.Deployment
+		if err := yaml.Unmarshal([]byte(strings.Split(m.stdout, "---\n")[0]), &d); err != nil {
+			t.Fatal(err)
+		}
+		compareTrees(t, c.readVolumes(t, "migrated", d.Spec.Template.Spec, "nginx", pause, "/usr/share/nginx/html"), want)
+	})
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	wd, _ := os.Getwd()
+	return filepath.Dir(wd)
 }
 
 func writeJSON(t *testing.T, p string, v any) {

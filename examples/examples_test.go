@@ -57,3 +57,25 @@ func TestSiteExample(t *testing.T) {
 		}
 	}
 }
+
+// TestSiteComponent checks that examples/site/k8s/assets is what
+// `assetpack patch … --format kustomize` writes for the expected digest
+// (the command is in site/README.md).
+func TestSiteComponent(t *testing.T) {
+	digest, _ := os.ReadFile("site/expected-digest.txt")
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := cli.Run(context.Background(), []string{"patch", "registry.example.com/web/site-assets@" + strings.TrimSpace(string(digest)),
+		"--workload", "deployment/web", "--container", "nginx", "--mount-path", "/usr/share/nginx/html", "--sub-path", "site",
+		"--format", "kustomize", "--output", out, "-f", "site/k8s/base/deployment.yaml"}, nil, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, f := range []string{"kustomization.yaml", "assets-patch.yaml"} {
+		got, _ := os.ReadFile(filepath.Join(out, f))
+		want, err := os.ReadFile(filepath.Join("site", "k8s", "assets", f))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("site/k8s/assets/%s is stale (%v); regenerate it with the command in site/README.md:\n%s", f, err, got)
+		}
+	}
+}

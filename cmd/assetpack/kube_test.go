@@ -144,7 +144,7 @@ func TestResolveCommand(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	refs := regexp.MustCompile(regexp.QuoteMeta(host) + `/web/site@sha256:[0-9a-f]{64}`).FindAllString(r.stdout, -1)
+	refs := regexp.MustCompile(regexp.QuoteMeta(host)+`/web/site@sha256:[0-9a-f]{64}`).FindAllString(r.stdout, -1)
 	if len(refs) != 2 || refs[0] != refs[1] || !strings.Contains(r.stdout, "# comment") || !strings.Contains(r.stdout, "---\n") {
 		t.Errorf("resolve output:\n%s\nstderr %s", r.stdout, r.stderr)
 	}
