@@ -496,3 +496,26 @@ data:
 		t.Errorf("build failure: %v", err)
 	}
 }
+
+// TestComponentEveryKind: the Component's patch is the strategic patch and
+// its target names the kind, for every workload kind.
+func TestComponentEveryKind(t *testing.T) {
+	for _, k := range kube.Kinds {
+		t.Run(k.Name, func(t *testing.T) {
+			dir := t.TempDir()
+			w := kube.Workload{Kind: k, Name: "web"}
+			if _, err := kube.WriteComponent(dir, w, mount(), kube.ComponentOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			kz, _ := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
+			golden(t, "component-"+strings.ToLower(k.Name)+"-kustomization.yaml", kz)
+			patch, _ := os.ReadFile(filepath.Join(dir, "assets-patch.yaml"))
+			want, _ := kube.StrategicPatch(w, mount())
+			if !bytes.Equal(patch, append([]byte("# Written by assetpack.\n"), want...)) {
+				t.Errorf("component patch differs from the strategic patch:\n%s", patch)
+			}
+			typed, _ := kube.NewObject(k.Name)
+			strict(t, patch, typed)
+		})
+	}
+}
