@@ -17,7 +17,9 @@ APT_PACKAGES=(
   apache2-utils   # htpasswd for the registry's basic auth
 )
 
-# Go tools: name|package|version. Pinned: some @latest do not resolve here.
+# Go tools: name|package|version[|nopath]. Pinned: some @latest do not
+# resolve here. "nopath" tools share a binary name with another version and
+# are found by the tests in $TOOLS_DIR/NAME-VERSION/bin instead of on PATH.
 GO_TOOLS=(
   "crane|github.com/google/go-containerregistry/cmd/crane|v0.22.1"
   "containerd|github.com/containerd/containerd/v2/cmd/containerd|v2.4.2"
@@ -26,6 +28,9 @@ GO_TOOLS=(
   # standalone kustomize: the one embedded in kubectl 1.32 (v5.5) does not
   # rewrite image volume references
   "kustomize|sigs.k8s.io/kustomize/kustomize/v5|v5.8.2"
+  # both cosign CLI lines verify what assetpack signs, and sign what it verifies
+  "cosign|github.com/sigstore/cosign/v2/cmd/cosign|v2.6.5|nopath"
+  "cosign|github.com/sigstore/cosign/v3/cmd/cosign|v3.1.3|nopath"
 )
 
 TOOLS_DIR="${ASSETPACK_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/assetpack/tools}"
@@ -51,7 +56,7 @@ fi
 
 paths=()
 for t in "${GO_TOOLS[@]}"; do
-  IFS='|' read -r name pkg version <<<"$t"
+  IFS='|' read -r name pkg version flag <<<"$t"
   dir="$TOOLS_DIR/$name-$version/bin"
   if [ ! -x "$dir/$name" ]; then
     log "installing $name $version with go install (cached in $dir)"
@@ -65,16 +70,17 @@ for t in "${GO_TOOLS[@]}"; do
     rm -rf "$dir"
     mv "$tmp" "$dir"
   fi
-  paths+=("$dir")
+  if [ "${flag:-}" != "nopath" ]; then paths+=("$dir"); fi
 done
 
 for p in "${APT_PACKAGES[@]}"; do
   log "e2e tool: $p $(dpkg-query -W -f='${Version}' "$p")"
 done
 for t in "${GO_TOOLS[@]}"; do
-  IFS='|' read -r name _ version <<<"$t"
+  IFS='|' read -r name _ version _ <<<"$t"
   log "e2e tool: $name $version"
 done
 if $print_path; then
   (IFS=:; echo "export PATH=${paths[*]}:\$PATH")
+  echo "export ASSETPACK_TOOLS_DIR=$TOOLS_DIR"
 fi

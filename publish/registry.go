@@ -463,3 +463,10 @@ func (r *Registry) Resolve(ctx context.Context, ref name.Reference) (name.Digest
 	}
 	return ref.Context().Digest(desc.Digest.String()), nil
 }
+
+// RemoteOptions are the go-containerregistry options this Registry uses
+// (credentials, transport policy, retries), for other tools that talk to the
+// same registry, such as the cosign signer.
+func (r *Registry) RemoteOptions(ctx context.Context) []remote.Option {
+	return r.remoteOptions(ctx, nil)
+}

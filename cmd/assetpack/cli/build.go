@@ -6,12 +6,15 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
 	"github.com/assetpack/assetpack/kube"
 	"github.com/assetpack/assetpack/publish"
+	"github.com/assetpack/assetpack/sign"
+	"github.com/assetpack/assetpack/sign/cosign"
 )
 
 func newBuild() *cobra.Command {
@@ -25,6 +28,8 @@ func newBuild() *cobra.Command {
 		patchFormat string
 		kustomize   string
 		patchFile   string
+		so          options.Sign
+		signImage   bool
 	)
 	c := &cobra.Command{
 		Use:   "build DIR",
@@ -104,6 +109,19 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 			if err != nil {
 				return err
 			}
+			// Load the key (and check its password) before building and pushing.
+			var signer *cosign.Signer
+			if signImage || so.AttestFiles {
+				if !to.Push {
+					return usagef("--sign signs the pushed digest: add -t REPO:TAG --push")
+				}
+				s, err := newSigner(ctx, so, reg, c.InOrStdin(), stderr, out.Quiet)
+				if err != nil {
+					return err
+				}
+				defer s.Close()
+				signer = s
+			}
 
 			// Where the layer blobs go: next to the local output (so they can
 			// be hard-linked into it), or a temporary directory when only pushing.
@@ -157,6 +175,30 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 					fmt.Fprintf(stderr, "built %s; %s\n", summary(res), pushSummary(pushed))
 				}
 			}
+			if signer != nil {
+				var files *sign.FilesPredicate
+				if so.AttestFiles {
+					if files, err = filesOf(res.Artifact()); err != nil {
+						return err
+					}
+				}
+				var children []name.Digest
+				if so.Recursive {
+					children = childManifests(pushed.Refs[0], res.Artifact())
+				}
+				for _, d := range pushed.Refs {
+					kids := children
+					if d != pushed.Refs[0] {
+						kids = childManifests(d, res.Artifact())
+						if !so.Recursive {
+							kids = nil
+						}
+					}
+					if err := signTargets(ctx, signer, d, kids, files, stderr, out.Quiet); err != nil {
+						return fmt.Errorf("the image was pushed as %s, but signing failed: %w", ref, err)
+					}
+				}
+			}
 			for _, p := range patches {
 				if err := writePatch(p, ref, c.InOrStdin(), stdout, stderr); err != nil {
 					return fmt.Errorf("the image was pushed as %s, but writing %s failed: %w", ref, p.output, err)
@@ -176,6 +218,8 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 	c.Flags().StringVar(&kustomize, "kustomize", "", "after --push, write or update a Kustomize Component that mounts the image in this directory")
 	c.Flags().StringVarP(&patchFile, "file", "f", "", "the workload manifest, to check --patch-out/--kustomize against (required for --patch-format json6902)")
 	to.AddFlags(c.Flags())
+	c.Flags().BoolVar(&signImage, "sign", false, "after --push, sign the digest with cosign (--key, or keyless); see assetpack sign")
+	so.AddFlags(c.Flags())
 	ro.AddFlags(c.Flags())
 	out.AddFlags(c.Flags())
 	return c

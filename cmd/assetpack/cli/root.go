@@ -15,6 +15,7 @@ import (
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/kube"
 	"github.com/assetpack/assetpack/publish"
+	"github.com/assetpack/assetpack/sign/cosign"
 )
 
 // version is stamped by the release build with
@@ -64,7 +65,8 @@ func ExitCode(ctx context.Context, err error) int {
 		errors.Is(err, publish.ErrInvalidReference),
 		errors.Is(err, publish.ErrOutputExists),
 		errors.Is(err, kube.ErrInvalid),
-		errors.Is(err, kube.ErrNotRecognised):
+		errors.Is(err, kube.ErrNotRecognised),
+		errors.Is(err, cosign.ErrKey):
 		return ExitUsage
 	}
 	return ExitFailure
@@ -120,7 +122,7 @@ Exit codes: 0 success, 1 failure, 2 bad usage or bad input, 130 interrupted.`,
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
 	root.SetVersionTemplate("assetpack {{.Version}}\n")
-	root.AddCommand(newBuild(), newPush(), newLogin(), newPatch(), newMigrate(), newResolve(), newVersion())
+	root.AddCommand(newBuild(), newPush(), newLogin(), newPatch(), newMigrate(), newResolve(), newSign(), newVerify(), newGenerateKeyPair(), newVersion())
 	return root
 }
 

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSignCommands(t *testing.T) {
+	host := startRegistry(t, nil)
+	work := t.TempDir()
+	copyTree(t, filepath.Join(work, "site"))
+	env := []string{"COSIGN_PASSWORD=pa55-Word", "HOME=" + work, "DOCKER_CONFIG=" + filepath.Join(work, ".docker")}
+
+	g := assetpack(t, work, env, "generate-key-pair")
+	if g.code != 0 || strings.TrimSpace(g.stdout) != "cosign.pub" {
+		t.Fatalf("generate-key-pair: %d %s %s", g.code, g.stdout, g.stderr)
+	}
+	if again := assetpack(t, work, env, "generate-key-pair"); again.code != 2 || !strings.Contains(again.stderr, "--force") {
+		t.Errorf("generate-key-pair over existing keys: %d %s", again.code, again.stderr)
+	}
+	if r := assetpack(t, work, []string{"COSIGN_PASSWORD"}, "generate-key-pair", "--output-key-prefix", "x"); r.code != 2 || !strings.Contains(r.stderr, "COSIGN_PASSWORD") {
+		t.Errorf("no password and no terminal: %d %s", r.code, r.stderr)
+	}
+
+	b := assetpack(t, work, env, "build", "site", "--git=false", "--platform", "linux/amd64,linux/arm64", "-t", host+"/web/site:v1", "--push", "--sign", "--key", "cosign.key")
+	if b.code != 0 {
+		t.Fatalf("build --sign: %d %s", b.code, b.stderr)
+	}
+	ref := strings.TrimSpace(b.stdout)
+	// The index and both platform manifests are signed.
+	if n := strings.Count(b.stderr, "signed "+host); n != 3 {
+		t.Errorf("signed %d digests, want 3 (index + 2 manifests): %s", n, b.stderr)
+	}
+	v := assetpack(t, work, env, "verify", host+"/web/site:v1", "--key", "cosign.pub", "--insecure-ignore-tlog")
+	if v.code != 0 || strings.TrimSpace(v.stdout) != ref {
+		t.Errorf("verify: %d %q %s", v.code, v.stdout, v.stderr)
+	}
+
+	// sign resolves a tag once and prints the digest it signed.
+	u := assetpack(t, work, env, "build", "site", "--git=false", "-t", host+"/web/other:v1", "--push")
+	s := assetpack(t, work, env, "sign", host+"/web/other:v1", "--key", "cosign.key", "--attest-files")
+	if s.code != 0 || strings.TrimSpace(s.stdout) != strings.TrimSpace(u.stdout) || !strings.Contains(s.stderr, "resolved") {
+		t.Errorf("sign of a tag: %d %q %s", s.code, s.stdout, s.stderr)
+	}
+	att := assetpack(t, work, env, "verify", strings.TrimSpace(u.stdout), "--key", "cosign.pub", "--insecure-ignore-tlog", "--attest-files")
+	if att.code != 0 || !strings.Contains(att.stdout, `"path":"index.html"`) {
+		t.Errorf("verify --attest-files: %d %s %s", att.code, att.stdout, att.stderr)
+	}
+
+	for _, tc := range []struct {
+		env  []string
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"COSIGN_PASSWORD=Wrong-One-77"}, []string{"sign", ref, "--key", "cosign.key"}, 2, "the password does not open it"},
+		{nil, []string{"sign", ref, "--key", "missing.key"}, 2, "does not exist"},
+		{nil, []string{"sign", ref, "--key", "cosign.pub"}, 2, "is not a cosign private key"},
+		{nil, []string{"sign", ref, "--key", "gcpkms2://x"}, 2, "unsupported key scheme"},
+		{[]string{"SIGSTORE_ID_TOKEN=", "ACTIONS_ID_TOKEN_REQUEST_URL="}, []string{"sign", ref}, 2, "id-token: write"},
+		{nil, []string{"build", "site", "--sign", "--key", "cosign.key"}, 2, "add -t REPO:TAG --push"},
+		{nil, []string{"verify", ref, "--key", "cosign.pub"}, 2, "--insecure-ignore-tlog"},
+		{nil, []string{"verify", strings.TrimSpace(u.stdout) + "x"}, 2, "invalid reference"},
+	} {
+		r := assetpack(t, work, append(append([]string{}, env...), tc.env...), tc.args...)
+		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) || strings.Contains(r.stderr, "Wrong-One-77") || strings.Contains(r.stderr, "pa55-Word") {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, r.code, r.stderr, tc.code, tc.want)
+		}
+	}
+	// A wrong password fails before anything is built or pushed.
+	r := assetpack(t, work, append(env, "COSIGN_PASSWORD=Wrong-One-77"), "build", "site", "--git=false", "-t", host+"/web/never:v1", "--push", "--sign", "--key", "cosign.key")
+	if r.code != 2 {
+		t.Errorf("build --sign with a wrong password: %d %s", r.code, r.stderr)
+	}
+	if p := assetpack(t, work, nil, "patch", host+"/web/never:v1", "--format", "pod", "--mount-path", "/x"); p.code == 0 {
+		t.Error("the image was pushed although the key could not be opened")
+	}
+	os.Chmod(filepath.Join(work, "cosign.key"), 0o644)
+	w := assetpack(t, work, env, "sign", ref, "--key", "cosign.key")
+	if w.code != 0 || !strings.Contains(w.stderr, "readable by others") {
+		t.Errorf("world-readable key: %d %s", w.code, w.stderr)
+	}
+}

@@ -1,0 +1,332 @@
+// Package cosign signs and verifies images in the formats of the cosign
+// CLI, through github.com/sigstore/cosign/v2's public packages: the legacy
+// "sha256-<hex>.sig" signature tag (read by cosign v2 and v3 alike) and the
+// ".att" attestation tag. It is the only assetpack package that imports
+// sigstore. Keys are cosign key files, KMS URIs (awskms://, gcpkms://,
+// azurekms://, hashivault://) or, keyless, a Fulcio certificate for an OIDC
+// identity (GitHub Actions' token is found automatically).
+package cosign
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/cosign/v2/cmd/cosign/cli/rekor"
+	sigcosign "github.com/sigstore/cosign/v2/pkg/cosign"
+	cbundle "github.com/sigstore/cosign/v2/pkg/cosign/bundle"
+	cremote "github.com/sigstore/cosign/v2/pkg/cosign/remote"
+	"github.com/sigstore/cosign/v2/pkg/oci"
+	"github.com/sigstore/cosign/v2/pkg/oci/mutate"
+	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
+	"github.com/sigstore/cosign/v2/pkg/oci/static"
+	sigs "github.com/sigstore/cosign/v2/pkg/signature"
+	ctypes "github.com/sigstore/cosign/v2/pkg/types"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/sigstore/sigstore/pkg/signature/dsse"
+	sigpayload "github.com/sigstore/sigstore/pkg/signature/payload"
+
+	// KMS providers, as in the cosign CLI: any KMS URI cosign supports works.
+	_ "github.com/sigstore/sigstore/pkg/signature/kms/aws"
+	_ "github.com/sigstore/sigstore/pkg/signature/kms/azure"
+	_ "github.com/sigstore/sigstore/pkg/signature/kms/gcp"
+	_ "github.com/sigstore/sigstore/pkg/signature/kms/hashivault"
+
+	"github.com/assetpack/assetpack/sign"
+)
+
+// Errors callers branch on with errors.Is.
+var (
+	// ErrKey: a key that is missing, malformed, of an unknown scheme, or
+	// that the password does not open.
+	ErrKey = errors.New("signing key problem")
+	// ErrNoSignature: verification found no valid signature.
+	ErrNoSignature = errors.New("no valid signature")
+)
+
+// KMSSchemes are the key reference schemes handed to a KMS provider.
+var KMSSchemes = []string{"awskms://", "gcpkms://", "azurekms://", "hashivault://"}
+
+// PassFunc returns the password of an encrypted cosign key.
+type PassFunc func() ([]byte, error)
+
+// Option configures a Signer or Verifier.
+type Option func(*options)
+
+type options struct {
+	remote     []remote.Option
+	tlogUpload bool
+	rekorURL   string
+	ignoreTlog bool
+	keyless    *KeylessOptions
+	annotation map[string]any
+}
+
+// WithRemoteOptions sets how the registry is reached (auth, transport): pass
+// the options assetpack's publish.Registry uses, so that signing goes where
+// and how the push went.
+func WithRemoteOptions(o ...remote.Option) Option {
+	return func(op *options) { op.remote = append(op.remote, o...) }
+}
+
+// WithTlogUpload uploads signatures to the Rekor transparency log. The
+// default is false (air-gapped); keyless signing needs it.
+func WithTlogUpload(rekorURL string) Option {
+	return func(op *options) { op.tlogUpload, op.rekorURL = true, rekorURL }
+}
+
+// WithIgnoreTlog verifies without a transparency-log proof (key-based
+// signatures made with the upload off). The default requires a proof.
+func WithIgnoreTlog() Option {
+	return func(op *options) { op.ignoreTlog = true }
+}
+
+func makeOptions(opts []Option) options {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+func (o options) ociRemote() []ociremote.Option {
+	return []ociremote.Option{ociremote.WithRemoteOptions(o.remote...)}
+}
+
+// Signer signs digests with a key (file or KMS) or keylessly.
+type Signer struct {
+	sv      signature.SignerVerifier
+	cert    []byte // keyless: the Fulcio certificate (PEM) and chain
+	chain   []byte
+	o       options
+	keyRef  string
+	closeFn func()
+}
+
+var _ sign.Signer = (*Signer)(nil)
+
+// NewKeySigner loads a private key: a cosign key file (encrypted; pass
+// supplies its password) or a KMS URI.
+func NewKeySigner(ctx context.Context, keyRef string, pass PassFunc, opts ...Option) (*Signer, error) {
+	if keyRef == "" {
+		return nil, fmt.Errorf("%w: no key given", ErrKey)
+	}
+	if strings.Contains(keyRef, "://") && !isKMS(keyRef) {
+		return nil, fmt.Errorf("%w: %q: unsupported key scheme; use a cosign key file or one of %s", ErrKey, redactRef(keyRef), strings.Join(KMSSchemes, ", "))
+	}
+	if !isKMS(keyRef) {
+		fi, err := os.Stat(keyRef)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("%w: key file %q does not exist; create one with 'assetpack generate-key-pair'", ErrKey, keyRef)
+			}
+			return nil, fmt.Errorf("%w: reading key file %q: %v", ErrKey, keyRef, err)
+		}
+		raw, err := os.ReadFile(keyRef)
+		if err != nil {
+			return nil, fmt.Errorf("%w: reading key file %q: %v", ErrKey, keyRef, err)
+		}
+		if !bytes.Contains(raw, []byte("PRIVATE KEY")) {
+			return nil, fmt.Errorf("%w: %q is not a cosign private key (no PEM private key block); is it the .pub file?", ErrKey, keyRef)
+		}
+		_ = fi
+	}
+	sv, err := sigs.SignerVerifierFromKeyRef(ctx, keyRef, sigcosign.PassFunc(func(bool) ([]byte, error) {
+		if pass == nil {
+			return nil, errors.New("no password")
+		}
+		return pass()
+	}), nil)
+	if err != nil {
+		return nil, keyError(keyRef, err)
+	}
+	return &Signer{sv: sv, o: makeOptions(opts), keyRef: keyRef}, nil
+}
+
+func isKMS(ref string) bool {
+	for _, s := range KMSSchemes {
+		if strings.HasPrefix(ref, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactRef keeps the scheme and host of a key reference, never a token.
+func redactRef(ref string) string {
+	if i := strings.Index(ref, "?"); i >= 0 {
+		return ref[:i] + "?…"
+	}
+	return ref
+}
+
+// keyError explains key loading failures without echoing key material.
+func keyError(keyRef string, err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "decrypt"):
+		return fmt.Errorf("%w: cannot decrypt %q: the password does not open it (COSIGN_PASSWORD, or the prompt on a terminal), or it is not a cosign private key", ErrKey, keyRef)
+	case strings.Contains(msg, "no password"):
+		return fmt.Errorf("%w: %q is encrypted: set COSIGN_PASSWORD, or run on a terminal to be prompted", ErrKey, keyRef)
+	case strings.Contains(msg, "PEM") || strings.Contains(msg, "pem") || strings.Contains(msg, "unsupported"):
+		return fmt.Errorf("%w: %q is not a valid cosign private key", ErrKey, keyRef)
+	}
+	// Other errors (KMS) carry no key material.
+	return fmt.Errorf("%w: loading %q: %v", ErrKey, redactRef(keyRef), err)
+}
+
+// PublicKeyPEM returns the signer's public key.
+func (s *Signer) PublicKeyPEM() ([]byte, error) {
+	return sigs.PublicKeyPem(s.sv)
+}
+
+// Sign attaches a signature of the simple-signing payload for ref (a digest,
+// never a tag) as the legacy sha256-<hex>.sig tag.
+func (s *Signer) Sign(ctx context.Context, ref name.Digest) error {
+	payload, err := (&sigpayload.Cosign{Image: ref}).MarshalJSON()
+	if err != nil {
+		return err
+	}
+	raw, err := s.sv.SignMessage(bytes.NewReader(payload))
+	if err != nil {
+		return fmt.Errorf("signing %s: %w", ref, err)
+	}
+	b64 := base64.StdEncoding.EncodeToString(raw)
+	var sopts []static.Option
+	if s.cert != nil {
+		sopts = append(sopts, static.WithCertChain(s.cert, s.chain))
+	}
+	if s.o.tlogUpload {
+		b, err := s.uploadTlog(ctx, raw, payload)
+		if err != nil {
+			return err
+		}
+		sopts = append(sopts, b)
+	}
+	sig, err := static.NewSignature(payload, b64, sopts...)
+	if err != nil {
+		return err
+	}
+	se, err := ociremote.SignedEntity(ref, s.o.ociRemote()...)
+	if err != nil {
+		return fmt.Errorf("reading %s to sign it: %w", ref, err)
+	}
+	newSE, err := mutate.AttachSignatureToEntity(se, sig, mutate.WithDupeDetector(cremote.NewDupeDetector(s.sv)))
+	if err != nil {
+		return err
+	}
+	if err := ociremote.WriteSignatures(ref.Repository, newSE, s.o.ociRemote()...); err != nil {
+		return fmt.Errorf("writing the signature of %s: %w", ref, err)
+	}
+	return nil
+}
+
+// Attest attaches a signed in-toto statement (DSSE) about ref with the
+// given predicate, as the legacy sha256-<hex>.att tag; an earlier
+// attestation of the same predicate type is replaced.
+func (s *Signer) Attest(ctx context.Context, ref name.Digest, predicateType string, predicate any) error {
+	hex := strings.TrimPrefix(ref.DigestStr(), "sha256:")
+	stmt := map[string]any{
+		"_type":         "https://in-toto.io/Statement/v0.1",
+		"predicateType": predicateType,
+		"subject":       []any{map[string]any{"name": ref.Repository.Name(), "digest": map[string]string{"sha256": hex}}},
+		"predicate":     predicate,
+	}
+	payload, err := json.Marshal(stmt)
+	if err != nil {
+		return err
+	}
+	env, err := dsse.WrapSigner(s.sv, ctypes.IntotoPayloadType).SignMessage(bytes.NewReader(payload))
+	if err != nil {
+		return fmt.Errorf("signing the attestation of %s: %w", ref, err)
+	}
+	sopts := []static.Option{static.WithLayerMediaType(ctypes.DssePayloadType),
+		static.WithAnnotations(map[string]string{"predicateType": predicateType})}
+	if s.cert != nil {
+		sopts = append(sopts, static.WithCertChain(s.cert, s.chain))
+	}
+	if s.o.tlogUpload {
+		b, err := s.uploadTlogDSSE(ctx, env)
+		if err != nil {
+			return err
+		}
+		sopts = append(sopts, b)
+	}
+	att, err := static.NewAttestation(env, sopts...)
+	if err != nil {
+		return err
+	}
+	se, err := ociremote.SignedEntity(ref, s.o.ociRemote()...)
+	if err != nil {
+		return fmt.Errorf("reading %s to attest it: %w", ref, err)
+	}
+	newSE, err := mutate.AttachAttestationToEntity(se, att, mutate.WithReplaceOp(cremote.NewReplaceOp(predicateType)))
+	if err != nil {
+		return err
+	}
+	if err := ociremote.WriteAttestations(ref.Repository, newSE, s.o.ociRemote()...); err != nil {
+		return fmt.Errorf("writing the attestation of %s: %w", ref, err)
+	}
+	return nil
+}
+
+// Close releases the key (a no-op for key files).
+func (s *Signer) Close() {
+	if s.closeFn != nil {
+		s.closeFn()
+	}
+}
+
+// uploadTlog records a signature in Rekor and returns the bundle option.
+func (s *Signer) uploadTlog(ctx context.Context, sig, payload []byte) (static.Option, error) {
+	rc, err := rekor.NewClient(s.o.rekorURL)
+	if err != nil {
+		return nil, fmt.Errorf("creating the Rekor client for %s: %w", s.o.rekorURL, err)
+	}
+	pem, err := s.verificationMaterial()
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	h.Write(payload)
+	entry, err := sigcosign.TLogUpload(ctx, rc, sig, h, pem)
+	if err != nil {
+		return nil, fmt.Errorf("uploading to the transparency log %s: %w", s.o.rekorURL, err)
+	}
+	return static.WithBundle(cbundle.EntryToBundle(entry)), nil
+}
+
+func (s *Signer) uploadTlogDSSE(ctx context.Context, env []byte) (static.Option, error) {
+	rc, err := rekor.NewClient(s.o.rekorURL)
+	if err != nil {
+		return nil, fmt.Errorf("creating the Rekor client for %s: %w", s.o.rekorURL, err)
+	}
+	pem, err := s.verificationMaterial()
+	if err != nil {
+		return nil, err
+	}
+	entry, err := sigcosign.TLogUploadDSSEEnvelope(ctx, rc, env, pem)
+	if err != nil {
+		return nil, fmt.Errorf("uploading to the transparency log %s: %w", s.o.rekorURL, err)
+	}
+	return static.WithBundle(cbundle.EntryToBundle(entry)), nil
+}
+
+// verificationMaterial is the certificate (keyless) or the public key.
+func (s *Signer) verificationMaterial() ([]byte, error) {
+	if s.cert != nil {
+		return s.cert, nil
+	}
+	return sigs.PublicKeyPem(s.sv)
+}
+
+var _ oci.Signature
