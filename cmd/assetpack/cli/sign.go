@@ -338,4 +338,3 @@ terminal. Existing files are kept unless --force.`,
 	c.Flags().BoolVar(&force, "force", false, "overwrite existing key files")
 	return c
 }
-
