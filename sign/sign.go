@@ -1,9 +1,7 @@
-// Package sign is where published images get signed and verified. The
-// Signer and Verifier interfaces are the seam the CLI will use; the cosign
-// implementation (key files, KMS, keyless) lives in sign/cosign, the only
-// package allowed to import sigstore. Neither exists yet: signing is open
-// work (the "Sign and verify with cosign" issue), and nothing in assetpack
-// claims to sign today.
+// Package sign holds what signing needs without sigstore: the Signer and
+// Verifier interfaces, the file-list attestation predicate, and OIDC token
+// discovery for keyless signing. The cosign implementation (key files, KMS,
+// keyless) lives in sign/cosign, the only package that imports sigstore.
 package sign
 
 import (
