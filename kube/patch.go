@@ -112,15 +112,7 @@ type Op struct {
 // mount (replacing one at the same mountPath). Containers default to the
 // workload's only container.
 func JSON6902Patch(manifest []byte, w Workload, m Mount) ([]byte, error) {
-	m, err := m.withDefaults()
-	if err != nil {
-		return nil, err
-	}
-	obj, err := findObject(manifest, w)
-	if err != nil {
-		return nil, err
-	}
-	spec, err := podSpecOf(obj, w.Kind)
+	m, spec, err := specFor(manifest, w, m)
 	if err != nil {
 		return nil, err
 	}
@@ -171,15 +163,7 @@ func JSON6902Patch(manifest []byte, w Workload, m Mount) ([]byte, error) {
 // image volume (else the merge would leave two sources on one volume).
 // It returns the containers to mount (the only one when none was named).
 func CheckAgainst(manifest []byte, w Workload, m Mount) ([]string, error) {
-	m, err := m.withDefaults()
-	if err != nil {
-		return nil, err
-	}
-	obj, err := findObject(manifest, w)
-	if err != nil {
-		return nil, err
-	}
-	spec, err := podSpecOf(obj, w.Kind)
+	m, spec, err := specFor(manifest, w, m)
 	if err != nil {
 		return nil, err
 	}
@@ -190,6 +174,20 @@ func CheckAgainst(manifest []byte, w Workload, m Mount) ([]string, error) {
 		}
 	}
 	return pickContainers(spec, w, m.Containers)
+}
+
+// specFor checks m and finds w's pod spec in the manifest.
+func specFor(manifest []byte, w Workload, m Mount) (Mount, *corev1.PodSpec, error) {
+	m, err := m.withDefaults()
+	if err != nil {
+		return m, nil, err
+	}
+	obj, err := findObject(manifest, w)
+	if err != nil {
+		return m, nil, err
+	}
+	spec, err := podSpecOf(obj, w.Kind)
+	return m, spec, err
 }
 
 func containerIndex(spec *corev1.PodSpec, name string) int {

@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/cosign/v2/cmd/cosign/cli/rekor"
 	sigcosign "github.com/sigstore/cosign/v2/pkg/cosign"
+	rekorclient "github.com/sigstore/rekor/pkg/generated/client"
 	cbundle "github.com/sigstore/cosign/v2/pkg/cosign/bundle"
 	cremote "github.com/sigstore/cosign/v2/pkg/cosign/remote"
 	"github.com/sigstore/cosign/v2/pkg/oci"
@@ -288,11 +289,7 @@ func (s *Signer) Close() {
 
 // uploadTlog records a signature in Rekor and returns the bundle option.
 func (s *Signer) uploadTlog(ctx context.Context, sig, payload []byte) (static.Option, error) {
-	rc, err := rekor.NewClient(s.o.rekorURL)
-	if err != nil {
-		return nil, fmt.Errorf("creating the Rekor client for %s: %w", s.o.rekorURL, err)
-	}
-	pem, err := s.verificationMaterial()
+	rc, pem, err := s.rekor()
 	if err != nil {
 		return nil, err
 	}
@@ -306,11 +303,7 @@ func (s *Signer) uploadTlog(ctx context.Context, sig, payload []byte) (static.Op
 }
 
 func (s *Signer) uploadTlogDSSE(ctx context.Context, env []byte) (static.Option, error) {
-	rc, err := rekor.NewClient(s.o.rekorURL)
-	if err != nil {
-		return nil, fmt.Errorf("creating the Rekor client for %s: %w", s.o.rekorURL, err)
-	}
-	pem, err := s.verificationMaterial()
+	rc, pem, err := s.rekor()
 	if err != nil {
 		return nil, err
 	}
@@ -319,6 +312,16 @@ func (s *Signer) uploadTlogDSSE(ctx context.Context, env []byte) (static.Option,
 		return nil, fmt.Errorf("uploading to the transparency log %s: %w", s.o.rekorURL, err)
 	}
 	return static.WithBundle(cbundle.EntryToBundle(entry)), nil
+}
+
+// rekor returns the Rekor client and what the log entry is verified with.
+func (s *Signer) rekor() (*rekorclient.Rekor, []byte, error) {
+	rc, err := rekor.NewClient(s.o.rekorURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating the Rekor client for %s: %w", s.o.rekorURL, err)
+	}
+	pem, err := s.verificationMaterial()
+	return rc, pem, err
 }
 
 // verificationMaterial is the certificate (keyless) or the public key.

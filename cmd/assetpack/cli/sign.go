@@ -136,6 +136,16 @@ func filesOf(art publish.Artifact) (*sign.FilesPredicate, error) {
 	return nil, fmt.Errorf("cannot list the files of %T", art)
 }
 
+// oneReference requires exactly one image reference argument.
+func oneReference(verb string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return usagef("%s needs exactly one image REFERENCE (see 'assetpack %s --help')", verb, verb)
+		}
+		return nil
+	}
+}
+
 func newSign() *cobra.Command {
 	var (
 		so    options.Sign
@@ -161,12 +171,7 @@ Key-based signatures are not uploaded to a transparency log unless
 		Example: `  COSIGN_PASSWORD=… assetpack sign registry.example.com/web/site@sha256:… --key cosign.key
   assetpack sign registry.example.com/web/site:v42 --key awskms:///alias/site --attest-files
   assetpack sign ghcr.io/acme/site@sha256:…        # keyless, in GitHub Actions`,
-		Args: func(c *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usagef("sign needs exactly one image REFERENCE (see 'assetpack sign --help')")
-			}
-			return nil
-		},
+		Args: oneReference("sign"),
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx, stderr := c.Context(), c.ErrOrStderr()
 			reg, _, err := newRegistry(ro, true, stderr)
@@ -245,12 +250,7 @@ assetpack never fetches trust roots from the network by itself.`,
   assetpack verify REF --key cosign.pub --insecure-ignore-tlog --attest-files > files.json
   assetpack verify REF --certificate-identity https://github.com/acme/site/.github/workflows/release.yml@refs/heads/main \
       --certificate-oidc-issuer https://token.actions.githubusercontent.com --trusted-root trusted_root.json`,
-		Args: func(c *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usagef("verify needs exactly one image REFERENCE (see 'assetpack verify --help')")
-			}
-			return nil
-		},
+		Args: oneReference("verify"),
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx, stderr := c.Context(), c.ErrOrStderr()
 			reg, _, err := newRegistry(ro, true, stderr)
