@@ -5,7 +5,8 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo deve
 LDFLAGS := -s -w -X github.com/assetpack/assetpack/cmd/assetpack/cli.version=$(VERSION)
 BIN := bin/assetpack
 
-.PHONY: help build install test unit e2e e2e-tools lint fmt bench clean
+.PHONY: help build install test unit e2e e2e-tools lint fmt bench fuzz clean
+FUZZTIME ?= 30s
 
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -38,6 +39,13 @@ fmt: ## format the code
 
 bench: ## Go benchmarks (throughput and allocations are reported, not asserted)
 	$(GO) test -run '^$$' -bench . -benchmem ./builder/
+
+fuzz: ## run every fuzz target for FUZZTIME (default 30s); the seed corpora run in make unit
+	@set -e; for pkg in ./builder ./publish ./kube; do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
 
 clean: ## remove build outputs
 	rm -rf bin dist assetpack-out

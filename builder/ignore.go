@@ -73,7 +73,7 @@ func validatePattern(p string) error {
 	p = strings.TrimPrefix(p, "!")
 	p = strings.TrimRight(p, " ")
 	p = strings.TrimSuffix(p, "/")
-	if p == "" {
+	if strings.TrimSpace(p) == "" {
 		return errors.New("pattern is empty")
 	}
 	for _, part := range strings.Split(p, "/") {

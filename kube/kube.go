@@ -74,10 +74,15 @@ func (m Mount) withDefaults() (Mount, error) {
 	if err := checkSubPath(m.SubPath); err != nil {
 		return m, err
 	}
+	for flag, v := range map[string]string{"--mount-path": m.MountPath, "--sub-path": m.SubPath, "image reference": m.Reference} {
+		if strings.IndexFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+			return m, invalid("%s %q contains control characters", flag, v)
+		}
+	}
 	seen := map[string]bool{}
 	for _, c := range m.Containers {
-		if c == "" || seen[c] {
-			return m, invalid("container name %q is empty or listed twice", c)
+		if !validName(c) || seen[c] {
+			return m, invalid("--container %q must be a container name (a DNS label: lowercase letters, digits and '-') named once", c)
 		}
 		seen[c] = true
 	}
@@ -95,6 +100,19 @@ func checkSubPath(p string) error {
 		}
 	}
 	return nil
+}
+
+// validSubdomain reports whether s is a DNS subdomain (object names).
+func validSubdomain(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, part := range strings.Split(s, ".") {
+		if !validName(part) {
+			return false
+		}
+	}
+	return true
 }
 
 func validPullPolicy(p corev1.PullPolicy) bool {

@@ -67,6 +67,9 @@ func ParseWorkload(s string) (Workload, error) {
 		}
 		return Workload{}, invalid("--workload %q: unknown kind %q; use one of %s", s, kind, strings.Join(names, ", "))
 	}
+	if !validSubdomain(name) {
+		return Workload{}, invalid("--workload %q: %q is not a valid object name (lowercase letters, digits, '-' and '.')", s, name)
+	}
 	return Workload{Kind: k, Name: name}, nil
 }
 
