@@ -136,16 +136,28 @@ func (o *Output) Close() error {
 	return err
 }
 
-// replaceDir renames src to dst. An existing dst is first moved to old
-// (inside the staging directory, removed with it).
+// replaceDir moves src to dst. An existing dst is swapped with src in one
+// atomic step where the OS can (the old output then sits at src, inside the
+// staging directory, and is removed with it); elsewhere it is first moved
+// to old. Concurrent writers retry, and the last one wins whole.
 func replaceDir(src, dst, old string) error {
-	if err := os.Rename(src, dst); err == nil {
-		return nil
+	var err error
+	for attempt := 0; attempt < 10; attempt++ {
+		if err = os.Rename(src, dst); err == nil {
+			return nil
+		}
+		if _, serr := os.Lstat(dst); serr == nil && exchange(src, dst) == nil {
+			return nil
+		}
+		if rerr := os.Rename(dst, old); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			err = rerr
+			continue
+		}
+		if err = os.Rename(src, dst); err == nil {
+			return nil
+		}
 	}
-	if err := os.Rename(dst, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return os.Rename(src, dst)
+	return err
 }
 
 // checkReplaceable refuses to overwrite something that is not ours.

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -223,5 +224,76 @@ func TestAbortLeavesNothing(t *testing.T) {
 	o.Close()
 	if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
 		t.Errorf("an aborted output left %v", entries)
+	}
+}
+
+// TestConcurrentWriters: two builds writing the same output at once; one
+// wins whole each time, nothing is mixed and no staging is left.
+func TestConcurrentWriters(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "site")
+	for round := 0; round < 8; round++ {
+		digests := make(chan string, 2)
+		errs := make(chan error, 2)
+		for i := 0; i < 2; i++ {
+			go func(i int) {
+				o, err := publish.NewOutput(publish.Target{Kind: publish.Layout, Path: dir})
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer o.Close()
+				src := t.TempDir()
+				os.WriteFile(filepath.Join(src, "f.txt"), []byte(fmt.Sprintf("writer %d round %d", i, round)), 0o644)
+				res, err := builder.Build(context.Background(), src, builder.WithGit(false), builder.WithWorkDir(o.WorkDir()))
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer res.Close()
+				if err := o.Write(context.Background(), res.Artifact(), "latest"); err != nil {
+					errs <- err
+					return
+				}
+				digests <- res.Digest.String()
+				err = o.Commit()
+				res.Close()
+				o.Close()
+				errs <- err
+			}(i)
+		}
+		for i := 0; i < 2; i++ {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		close(digests)
+		var ds []string
+		for d := range digests {
+			ds = append(ds, d)
+		}
+		p, err := layout.FromPath(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ii, _ := p.ImageIndex()
+		im, _ := ii.IndexManifest()
+		if len(im.Manifests) != 1 || (im.Manifests[0].Digest.String() != ds[0] && im.Manifests[0].Digest.String() != ds[1]) {
+			t.Fatalf("round %d: layout holds %v, want one of %v", round, im.Manifests, ds)
+		}
+		img, err := ii.Image(im.Manifests[0].Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := validate.Image(img); err != nil {
+			t.Fatalf("round %d: mixed layout: %v", round, err)
+		}
+		if left, _ := filepath.Glob(filepath.Join(parent, ".site.assetpack-tmp-*")); len(left) > 0 {
+			t.Fatalf("round %d: staging left: %v", round, left)
+		}
+		blobs, _ := os.ReadDir(filepath.Join(dir, "blobs", "sha256"))
+		if len(blobs) != 3 {
+			t.Fatalf("round %d: %d blobs, want exactly one image's 3", round, len(blobs))
+		}
 	}
 }

@@ -108,6 +108,19 @@ func WithMountFrom(repo string) RegistryOption {
 	}
 }
 
+// WithTimeout bounds how long a request waits for the registry to answer
+// (and to connect). The default is DefaultTimeout (60 s); a stalled request
+// counts as a transient failure and is retried like the others.
+func WithTimeout(d time.Duration) RegistryOption {
+	return func(r *Registry) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: --registry-timeout must be positive, got %v", ErrInvalidReference, d)
+		}
+		r.timeout = d
+		return nil
+	}
+}
+
 // WithNotes receives one-line notes for the user (for example that a
 // registry is used over plain HTTP).
 func WithNotes(f func(string)) RegistryOption {
@@ -123,6 +136,7 @@ type Registry struct {
 	backoff   *remote.Backoff
 	notes     func(string)
 	mountFrom *name.Repository
+	timeout   time.Duration
 	noted     *sync.Map // hosts already noted as plain HTTP
 	tlsFailed *sync.Map // hosts whose certificate failed verification
 
@@ -131,7 +145,7 @@ type Registry struct {
 
 // NewRegistry returns a Registry with the given options.
 func NewRegistry(opts ...RegistryOption) (*Registry, error) {
-	r := &Registry{keychain: Keychain(), insecure: map[string]bool{}, jobs: DefaultJobs, noted: &sync.Map{}, tlsFailed: &sync.Map{}}
+	r := &Registry{keychain: Keychain(), insecure: map[string]bool{}, jobs: DefaultJobs, noted: &sync.Map{}, tlsFailed: &sync.Map{}, timeout: DefaultTimeout}
 	for _, o := range opts {
 		if err := o(r); err != nil {
 			return nil, err
@@ -245,7 +259,7 @@ func retryable(err error) bool {
 
 func (r *Registry) transport(stats *pushStats) *policyTransport {
 	if r.secureRT == nil {
-		r.secureRT, r.insecureRT = newBaseTransport(false), newBaseTransport(true)
+		r.secureRT, r.insecureRT = newBaseTransport(false, r.timeout), newBaseTransport(true, r.timeout)
 	}
 	return &policyTransport{
 		secure: r.secureRT, insecure: r.insecureRT,
@@ -400,6 +414,10 @@ func (r *Registry) explain(err error, action, ref string) error {
 	}
 	var nerr net.Error
 	var oerr *net.OpError
+	if errors.As(err, &nerr) && nerr.Timeout() {
+		return fmt.Errorf("%s %s: %w: %s did not answer within %v (retried; raise --registry-timeout if the registry is just slow): %v",
+			action, ref, ErrUnreachable, registryOf(ref), r.timeout, err)
+	}
 	if errors.As(err, &oerr) || errors.As(err, &nerr) {
 		return fmt.Errorf("%s %s: %w: cannot reach %s: %v; check the registry host and port, and your network or proxy",
 			action, ref, ErrUnreachable, registryOf(ref), err)

@@ -16,26 +16,26 @@ import (
 	"time"
 )
 
-// Timeouts of the base transport: an unreachable registry fails within a
-// bounded time instead of hanging a CI job.
+// Timeouts of the base transport: an unreachable or stalled registry fails
+// within a bounded time instead of hanging a CI job.
 const (
 	dialTimeout           = 10 * time.Second
 	tlsHandshakeTimeout   = 10 * time.Second
-	responseHeaderTimeout = 60 * time.Second
+	DefaultTimeout        = 60 * time.Second // waiting for a response's headers
 	maxRetryAfter         = 30 * time.Second
 	maxRetryAfterAttempts = 5
 )
 
-func newBaseTransport(skipVerify bool) *http.Transport {
+func newBaseTransport(skipVerify bool, responseTimeout time.Duration) *http.Transport {
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           (&net.Dialer{Timeout: min(dialTimeout, responseTimeout), KeepAlive: 30 * time.Second}).DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          100,
 		MaxIdleConnsPerHost:   50,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   tlsHandshakeTimeout,
-		ResponseHeaderTimeout: responseHeaderTimeout,
+		ResponseHeaderTimeout: responseTimeout,
 		ExpectContinueTimeout: time.Second,
 		// The system trust store (and SSL_CERT_FILE / SSL_CERT_DIR, which Go
 		// reads on Unix) verifies registries; --insecure-registry skips it.

@@ -8,7 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime/debug"
+
+	"github.com/google/go-containerregistry/pkg/logs"
 
 	"github.com/spf13/cobra"
 
@@ -122,6 +125,16 @@ Exit codes: 0 success, 1 failure, 2 bad usage or bad input, 130 interrupted.`,
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
 	root.SetVersionTemplate("assetpack {{.Version}}\n")
+	var debug bool
+	root.PersistentFlags().BoolVar(&debug, "debug", os.Getenv("ASSETPACK_DEBUG") != "", "log registry requests and responses on stderr (also $ASSETPACK_DEBUG); credentials and token responses are redacted")
+	root.PersistentPreRun = func(*cobra.Command, []string) {
+		if debug {
+			logs.Debug.SetOutput(stderr)
+			logs.Debug.SetPrefix("debug: ")
+			logs.Warn.SetOutput(stderr)
+			logs.Warn.SetPrefix("warning: ")
+		}
+	}
 	root.AddCommand(newBuild(), newPush(), newLogin(), newPatch(), newMigrate(), newResolve(), newSign(), newVerify(), newGenerateKeyPair(), newVersion())
 	return root
 }

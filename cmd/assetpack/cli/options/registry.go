@@ -3,6 +3,7 @@ package options
 import (
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -14,12 +15,14 @@ type Registry struct {
 	Insecure  []string
 	Jobs      int
 	MountFrom string
+	Timeout   time.Duration
 }
 
 // AddFlags registers the registry flags.
 func (r *Registry) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&r.Insecure, "insecure-registry", nil, "allow plain HTTP and unverified TLS for this registry host[:port] (repeatable; also $ASSETPACK_INSECURE_REGISTRIES, comma-separated; loopback hosts are always allowed plain HTTP)")
 	fs.IntVar(&r.Jobs, "jobs", publish.DefaultJobs, "how many blobs to upload in parallel")
+	fs.DurationVar(&r.Timeout, "registry-timeout", publish.DefaultTimeout, "how long to wait for the registry to answer a request before retrying or failing")
 	fs.StringVar(&r.MountFrom, "mount-from", "", "REGISTRY/REPOSITORY on the same registry that may hold the blobs already: mount them from there instead of uploading")
 }
 
@@ -31,7 +34,7 @@ func (r *Registry) RegistryOptions() []publish.RegistryOption {
 			hosts = append(hosts, h)
 		}
 	}
-	return []publish.RegistryOption{publish.WithInsecureRegistries(hosts...), publish.WithJobs(r.Jobs), publish.WithMountFrom(r.MountFrom)}
+	return []publish.RegistryOption{publish.WithInsecureRegistries(hosts...), publish.WithJobs(r.Jobs), publish.WithMountFrom(r.MountFrom), publish.WithTimeout(r.Timeout)}
 }
 
 // Tags holds -t/--tag and --push.
