@@ -67,3 +67,21 @@ func TestFileChangedWhileRead(t *testing.T) {
 		})
 	}
 }
+
+// TestDirectoryRemovedDuringWalk: a directory that disappears between being
+// listed and being read fails the build, naming it.
+func TestDirectoryRemovedDuringWalk(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "a", "b"), 0o755)
+	os.WriteFile(filepath.Join(dir, "a", "b", "f"), []byte("x"), 0o644)
+	testHookWalkDir = func(abs string) {
+		if filepath.Base(abs) == "b" {
+			os.RemoveAll(abs)
+		}
+	}
+	defer func() { testHookWalkDir = nil }()
+	_, err := Build(context.Background(), dir, WithGit(false))
+	if !errors.Is(err, ErrFileChanged) || !strings.Contains(err.Error(), filepath.Join(dir, "a", "b")) || !strings.Contains(err.Error(), "removed") {
+		t.Errorf("Build() = %v, want ErrFileChanged naming a/b", err)
+	}
+}

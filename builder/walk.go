@@ -90,6 +90,9 @@ func (w *walker) walk(rootInfo os.FileInfo) error {
 // walkDir adds the entries below abs (rel is its path relative to the root,
 // "" for the root). stack holds the directories being walked, for loop detection.
 func (w *walker) walkDir(abs, rel string, stack []os.FileInfo) error {
+	if testHookWalkDir != nil {
+		testHookWalkDir(abs)
+	}
 	des, err := os.ReadDir(abs)
 	if err != nil {
 		return w.readError("reading directory", rel, err)
@@ -223,6 +226,9 @@ func (w *walker) follow(abs, rel string, stack []os.FileInfo) error {
 	return badPath("following symlink", w.displayPath(rel), ErrUnsupportedFile, "its target is a "+describeType(info.Mode()),
 		"only regular files, directories and symlinks can be packed: remove it or exclude it")
 }
+
+// testHookWalkDir lets tests change the tree while it is walked.
+var testHookWalkDir func(abs string)
 
 // readError turns an OS error met while walking into a PathError.
 func (w *walker) readError(op, rel string, err error) error {

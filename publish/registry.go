@@ -242,7 +242,16 @@ var retryStatus = map[int]bool{
 // retryable extends ggcr's default predicate: a 5xx or 429 during a blob
 // upload restarts that upload, even when the registry sent no error body.
 func retryable(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errPlainHTTP) {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, errPlainHTTP) {
+		return false
+	}
+	// A response-header timeout also matches context.DeadlineExceeded; a
+	// stalled request is worth another try, an expired caller deadline is not.
+	var toErr net.Error
+	if errors.As(err, &toErr) && toErr.Timeout() {
+		return true
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
 	var terr *transport.Error
@@ -384,7 +393,8 @@ func (r *Registry) write(ctx context.Context, ref name.Tag, art Artifact, stats 
 // explain turns a registry error into one that names the registry, the
 // repository and the HTTP status, with a hint for what to do.
 func (r *Registry) explain(err error, action, ref string) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	var nerr net.Error
+	if errors.Is(err, context.Canceled) || (errors.Is(err, context.DeadlineExceeded) && !(errors.As(err, &nerr) && nerr.Timeout())) {
 		return err
 	}
 	var terr *transport.Error
@@ -412,7 +422,6 @@ func (r *Registry) explain(err error, action, ref string) error {
 		}
 		return fmt.Errorf("%s %s: %s", action, ref, firstLine(msg))
 	}
-	var nerr net.Error
 	var oerr *net.OpError
 	if errors.As(err, &nerr) && nerr.Timeout() {
 		return fmt.Errorf("%s %s: %w: %s did not answer within %v (retried; raise --registry-timeout if the registry is just slow): %v",

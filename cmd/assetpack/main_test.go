@@ -264,9 +264,15 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-// TestInterrupt sends SIGINT during a long build: exit 130, and neither the
-// output nor its staging directory is left behind.
+// TestInterrupt sends SIGINT, then SIGTERM, during a long build: exit 130,
+// and neither the output nor its staging directory is left behind.
 func TestInterrupt(t *testing.T) {
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) { interrupt(t, sig) })
+	}
+}
+
+func interrupt(t *testing.T, sig os.Signal) {
 	work := t.TempDir()
 	src := filepath.Join(work, "model")
 	os.MkdirAll(src, 0o755)
@@ -292,7 +298,7 @@ func TestInterrupt(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	cmd.Process.Signal(os.Interrupt)
+	cmd.Process.Signal(sig)
 	err := cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 130 {

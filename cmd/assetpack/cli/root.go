@@ -131,8 +131,10 @@ Exit codes: 0 success, 1 failure, 2 bad usage or bad input, 130 interrupted.`,
 		if debug {
 			logs.Debug.SetOutput(stderr)
 			logs.Debug.SetPrefix("debug: ")
+			logs.Debug.SetFlags(0)
 			logs.Warn.SetOutput(stderr)
 			logs.Warn.SetPrefix("warning: ")
+			logs.Warn.SetFlags(0)
 		}
 	}
 	root.AddCommand(newBuild(), newPush(), newLogin(), newPatch(), newMigrate(), newResolve(), newSign(), newVerify(), newGenerateKeyPair(), newVersion())
