@@ -41,7 +41,7 @@ bench: ## Go benchmarks (throughput and allocations are reported, not asserted)
 	$(GO) test -run '^$$' -bench . -benchmem ./builder/
 
 fuzz: ## run every fuzz target for FUZZTIME (default 30s); the seed corpora run in make unit
-	@set -e; for pkg in ./builder ./publish ./kube; do \
+	@set -e; for pkg in ./builder ./publish ./kube ./config; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; \

@@ -91,6 +91,9 @@ func TestHostileTrees(t *testing.T) {
 			os.MkdirAll(filepath.Join(filepath.Dir(src), "mine"), 0o755)
 			os.WriteFile(filepath.Join(filepath.Dir(src), "mine", "keep"), []byte("x"), 0o644)
 		}, args: []string{"-o", "oci:mine"}, code: 2, want: []string{`"mine"`, "not an OCI image layout"}},
+		{name: "malformed assetpack.yaml", setup: func(t *testing.T, src string) {
+			os.WriteFile(filepath.Join(filepath.Dir(src), "assetpack.yaml"), []byte("source: ./src\nprefix: site\nplatfroms: [linux/arm64]\n"), 0o644)
+		}, args: []string{"--config", "assetpack.yaml"}, code: 2, want: []string{"assetpack.yaml:3:", "platfroms", "unknown key"}},
 		{name: "empty directory", setup: func(t *testing.T, src string) { os.Remove(filepath.Join(src, "index.html")) },
 			code: 2, want: []string{`"src"`, "no files to pack"}},
 	}

@@ -220,7 +220,7 @@ func TestBadInputExitCodes(t *testing.T) {
 		{"missing dir", nil, []string{"build", "nope"}, `"nope"`},
 		{"file", nil, []string{"build", "file.txt"}, `"file.txt": not a directory`},
 		{"empty dir", nil, []string{"build", "empty"}, `"empty": no files to pack`},
-		{"no args", nil, []string{"build"}, "exactly one directory"},
+		{"no args", nil, []string{"build"}, "build needs a directory, or an assetpack.yaml"},
 		{"two args", nil, []string{"build", "site", "empty"}, "exactly one directory"},
 		{"unknown flag", nil, []string{"build", "site", "--frobnicate"}, "unknown flag: --frobnicate"},
 		{"unknown command", nil, []string{"bild", "site"}, `did you mean "build"`},

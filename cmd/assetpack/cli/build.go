@@ -11,6 +11,7 @@ import (
 
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
+	"github.com/assetpack/assetpack/config"
 	"github.com/assetpack/assetpack/kube"
 	"github.com/assetpack/assetpack/publish"
 	"github.com/assetpack/assetpack/sign"
@@ -30,9 +31,10 @@ func newBuild() *cobra.Command {
 		patchFile   string
 		so          options.Sign
 		signImage   bool
+		configFile  string
 	)
 	c := &cobra.Command{
-		Use:   "build DIR",
+		Use:   "build [DIR]",
 		Short: "Pack a directory into a deterministic OCI image, and push it",
 		Long: `Pack DIR into a FROM-scratch OCI image whose digest depends only on the files
 (names, bytes, exec bits, symlinks) and the options, never on mtimes, umask,
@@ -52,14 +54,37 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
       --workload deployment/web --container nginx --mount-path /usr/share/nginx/html
   assetpack build ./site -t REPO:v42 --push --kustomize k8s/assets --workload deployment/web --mount-path /srv`,
 		Args: func(c *cobra.Command, args []string) error {
-			if len(args) != 1 {
+			if len(args) > 1 {
 				return usagef("build needs exactly one directory, got %d arguments (see 'assetpack build --help')", len(args))
 			}
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx, stdout, stderr := c.Context(), c.OutOrStdout(), c.ErrOrStderr()
-			src := args[0]
+			cfg, err := loadConfig(configFile, len(args) == 0)
+			if err != nil {
+				return err
+			}
+			var src string
+			switch {
+			case len(args) == 1:
+				src = args[0]
+			case cfg != nil:
+				src = cfg.Resolve(cfg.Source)
+				if cfg.Source == "" {
+					src = cfg.Dir
+				}
+				if !out.Quiet {
+					fmt.Fprintf(stderr, "using %s\n", cfg.Path)
+				}
+			default:
+				return usagef("build needs a directory, or an %s in the current directory ('assetpack config init' writes one)", config.FileName)
+			}
+			if cfg != nil {
+				if err := applyConfig(c, cfg, &bo, &to, &so, &signImage, &po, &patchOut, &patchFormat, &kustomize, &patchFile); err != nil {
+					return err
+				}
+			}
 			opts, err := bo.BuilderOptions()
 			if err != nil {
 				return err
@@ -218,6 +243,7 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 	c.Flags().StringVar(&kustomize, "kustomize", "", "after --push, write or update a Kustomize Component that mounts the image in this directory")
 	c.Flags().StringVarP(&patchFile, "file", "f", "", "the workload manifest, to check --patch-out/--kustomize against (required for --patch-format json6902)")
 	to.AddFlags(c.Flags())
+	c.Flags().StringVar(&configFile, "config", os.Getenv("ASSETPACK_CONFIG"), "configuration file (default ./"+config.FileName+" when no DIR is given; also $ASSETPACK_CONFIG); flags override its keys")
 	c.Flags().BoolVar(&signImage, "sign", false, "after --push, sign the digest with cosign (--key, or keyless); see assetpack sign")
 	so.AddFlags(c.Flags())
 	ro.AddFlags(c.Flags())

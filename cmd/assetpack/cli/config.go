@@ -1,0 +1,190 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
+	"github.com/assetpack/assetpack/config"
+	"github.com/assetpack/assetpack/sign/cosign"
+)
+
+// loadConfig loads path, or ./assetpack.yaml when path is empty and
+// lookForDefault is set (build without DIR). It returns nil when there is none.
+func loadConfig(path string, lookForDefault bool) (*config.Config, error) {
+	if path == "" && lookForDefault {
+		if _, err := os.Stat(config.FileName); err == nil {
+			path = config.FileName
+		}
+	}
+	if path == "" {
+		return nil, nil
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return cfg, nil
+}
+
+// applyConfig fills every option whose flag was not given from cfg:
+// flag > environment > config file > default.
+func applyConfig(c *cobra.Command, cfg *config.Config, bo *options.Build, to *options.Tags, so *options.Sign, signImage *bool,
+	po *options.Patch, patchOut, patchFormat, kustomize, patchFile *string) error {
+	set := func(flag string) bool { return !c.Flags().Changed(flag) }
+	if set("prefix") && cfg.Prefix != "" {
+		bo.Prefix = cfg.Prefix
+	}
+	if set("platform") && len(cfg.Platforms) > 0 {
+		bo.Platforms = cfg.Platforms
+	}
+	if set("compression") && cfg.Compression != "" {
+		bo.Compression = cfg.Compression
+	}
+	bo.Excludes = append(append([]string{}, cfg.Excludes...), bo.Excludes...)
+	var ann, labels []string
+	for k, v := range cfg.Annotations {
+		ann = append(ann, k+"="+v)
+	}
+	for k, v := range cfg.Labels {
+		labels = append(labels, k+"="+v)
+	}
+	bo.Annotations = append(ann, bo.Annotations...) // flags come last and win
+	bo.Labels = append(labels, bo.Labels...)
+	if set("push") && cfg.Push {
+		to.Push = true
+	}
+	// Tags from the file only matter when pushing (-t without --push is an error).
+	if set("tag") && to.Push && cfg.Repository != "" && len(cfg.Tags) > 0 {
+		gd, err := config.Git(cfg.Dir)
+		if err != nil {
+			return err
+		}
+		tags, err := cfg.ExpandTags(gd)
+		if err != nil {
+			return usageError{err}
+		}
+		to.Tags = tags
+	}
+	if s := cfg.Sign; s != nil {
+		if set("sign") && (s.Key != "" || s.Keyless) {
+			*signImage = true
+		}
+		if set("key") && s.Key != "" {
+			so.Key = s.Key
+			if !strings.Contains(s.Key, "://") {
+				so.Key = cfg.Resolve(s.Key)
+			}
+			for _, scheme := range cosign.KMSSchemes {
+				if strings.HasPrefix(s.Key, scheme) {
+					so.Key = s.Key
+				}
+			}
+		}
+		if set("attest-files") && s.AttestFiles {
+			so.AttestFiles = true
+		}
+		if set("tlog-upload") && s.TlogUpload {
+			so.TlogUpload = true
+		}
+	}
+	if k := cfg.Kubernetes; k != nil && k.Output != "" && to.Push && set("patch-out") && set("kustomize") {
+		if set("workload") {
+			po.Workload = k.Workload
+		}
+		if set("container") && len(k.Containers) > 0 {
+			po.Containers = k.Containers
+		}
+		if set("mount-path") {
+			po.MountPath = k.MountPath
+		}
+		if set("sub-path") && k.SubPath != "" {
+			po.SubPath = k.SubPath
+		}
+		if set("volume-name") && k.VolumeName != "" {
+			po.VolumeName = k.VolumeName
+		}
+		if set("pull-policy") && k.PullPolicy != "" {
+			po.PullPolicy = k.PullPolicy
+		}
+		if set("file") && k.File != "" {
+			*patchFile = cfg.Resolve(k.File)
+		}
+		if k.Format == "kustomize" {
+			*kustomize = cfg.Resolve(k.Output)
+		} else {
+			*patchOut = cfg.Resolve(k.Output)
+			if set("patch-format") && k.Format != "" {
+				*patchFormat = k.Format
+			}
+		}
+	}
+	return nil
+}
+
+func newConfig() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "config",
+		Short: "Write, check or describe assetpack.yaml",
+		Args:  noArgs,
+		RunE:  func(c *cobra.Command, _ []string) error { return c.Help() },
+	}
+	var output string
+	var force bool
+	initCmd := &cobra.Command{
+		Use:   "init",
+		Short: "Write a commented starter " + config.FileName,
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if _, err := os.Stat(output); err == nil && !force {
+				return usagef("%s exists; pass --force to overwrite it", output)
+			} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			if err := writeFileAtomic(output, []byte(config.Starter)); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.ErrOrStderr(), "wrote %s; edit it, then run 'assetpack build'\n", output)
+			return nil
+		},
+	}
+	initCmd.Flags().StringVarP(&output, "output", "o", config.FileName, "file to write")
+	initCmd.Flags().BoolVar(&force, "force", false, "overwrite an existing file")
+	validate := &cobra.Command{
+		Use:   "validate [FILE]",
+		Short: "Check a configuration file against the schema",
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usagef("validate takes at most one FILE")
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			p := config.FileName
+			if len(args) == 1 {
+				p = args[0]
+			}
+			if _, err := loadConfig(p, false); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.ErrOrStderr(), "%s is valid\n", p)
+			return nil
+		},
+	}
+	schema := &cobra.Command{
+		Use:   "schema",
+		Short: "Print the JSON Schema of " + config.FileName,
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			_, err := c.OutOrStdout().Write(config.Schema)
+			return err
+		},
+	}
+	c.AddCommand(initCmd, validate, schema)
+	return c
+}

@@ -1,0 +1,310 @@
+// Package config loads assetpack.yaml, the per-repository configuration of
+// `assetpack build`, validated against the JSON Schema in
+// assetpack.schema.json (errors name the key and its line).
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/template"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	yamlv3 "go.yaml.in/yaml/v3"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+	"sigs.k8s.io/yaml"
+)
+
+// FileName is the configuration file looked for in the current directory.
+const FileName = "assetpack.yaml"
+
+// Schema is the JSON Schema of assetpack.yaml.
+//
+//go:embed assetpack.schema.json
+var Schema []byte
+
+// ErrInvalid marks a configuration file that does not parse or validate.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Config is assetpack.yaml.
+type Config struct {
+	Source      string            `json:"source,omitempty"`
+	Prefix      string            `json:"prefix,omitempty"`
+	Repository  string            `json:"repository,omitempty"`
+	Tags        []string          `json:"tags,omitempty"`
+	Push        bool              `json:"push,omitempty"`
+	Platforms   []string          `json:"platforms,omitempty"`
+	Compression string            `json:"compression,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Excludes    []string          `json:"excludes,omitempty"`
+	Sign        *Sign             `json:"sign,omitempty"`
+	Kubernetes  *Kubernetes       `json:"kubernetes,omitempty"`
+
+	// Dir is the directory of the file: relative paths are resolved from it.
+	Dir string `json:"-"`
+	// Path is the file that was loaded.
+	Path string `json:"-"`
+}
+
+// Sign is the sign: section.
+type Sign struct {
+	Key         string `json:"key,omitempty"`
+	Keyless     bool   `json:"keyless,omitempty"`
+	AttestFiles bool   `json:"attestFiles,omitempty"`
+	TlogUpload  bool   `json:"tlogUpload,omitempty"`
+}
+
+// Kubernetes is the kubernetes: section.
+type Kubernetes struct {
+	Workload   string   `json:"workload"`
+	Containers []string `json:"containers,omitempty"`
+	MountPath  string   `json:"mountPath"`
+	SubPath    string   `json:"subPath,omitempty"`
+	VolumeName string   `json:"volumeName,omitempty"`
+	PullPolicy string   `json:"pullPolicy,omitempty"`
+	Format     string   `json:"format,omitempty"`
+	Output     string   `json:"output,omitempty"`
+	File       string   `json:"file,omitempty"`
+}
+
+var compiled *jsonschema.Schema
+
+func schema() (*jsonschema.Schema, error) {
+	if compiled != nil {
+		return compiled, nil
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(Schema))
+	if err != nil {
+		return nil, err
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("assetpack.schema.json", doc); err != nil {
+		return nil, err
+	}
+	s, err := c.Compile("assetpack.schema.json")
+	if err != nil {
+		return nil, err
+	}
+	compiled = s
+	return s, nil
+}
+
+// Load reads and validates a configuration file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading %q: %v", ErrInvalid, path, err)
+	}
+	c, err := Parse(data, path)
+	if err != nil {
+		return nil, err
+	}
+	abs, _ := filepath.Abs(path)
+	c.Dir, c.Path = filepath.Dir(abs), path
+	return c, nil
+}
+
+// Parse validates data (named name in errors) and decodes it.
+func Parse(data []byte, name string) (*Config, error) {
+	var root yamlv3.Node
+	if err := yamlv3.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, name, err)
+	}
+	j, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, name, err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(j))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, name, err)
+	}
+	if inst == nil {
+		inst = map[string]any{}
+	}
+	s, err := schema()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Validate(inst); err != nil {
+		var ve *jsonschema.ValidationError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("%w: %s", ErrInvalid, describe(ve, &root, name))
+		}
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, name, err)
+	}
+	var c Config
+	if string(bytes.TrimSpace(j)) != "null" {
+		if err := json.Unmarshal(j, &c); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, name, err)
+		}
+	}
+	return &c, nil
+}
+
+var printer = message.NewPrinter(language.English)
+
+// describe turns schema errors into "file:line: key: what is wrong" lines.
+func describe(ve *jsonschema.ValidationError, root *yamlv3.Node, name string) string {
+	var lines []string
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) > 0 {
+			for _, c := range e.Causes {
+				walk(c)
+			}
+			return
+		}
+		loc := append([]string(nil), e.InstanceLocation...)
+		msg := e.ErrorKind.LocalizedString(printer)
+		if ap, ok := e.ErrorKind.(*kind.AdditionalProperties); ok && len(ap.Properties) > 0 {
+			loc = append(loc, ap.Properties[0])
+			msg = fmt.Sprintf("unknown key %q (see the schema in assetpack.schema.json; keys are camelCase)", ap.Properties[0])
+		}
+		key := strings.Join(loc, ".")
+		if key == "" {
+			key = "(top level)"
+		}
+		lines = append(lines, fmt.Sprintf("%s:%d: %s: %s", name, lineOf(root, loc), key, msg))
+	}
+	walk(ve)
+	sort.Strings(lines)
+	return strings.Join(lines, "; ")
+}
+
+// lineOf finds the line of the key at path in a YAML document.
+func lineOf(root *yamlv3.Node, path []string) int {
+	n := root
+	if n.Kind == yamlv3.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, p := range path {
+		found := false
+		switch n.Kind {
+		case yamlv3.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == p {
+					line, n, found = n.Content[i].Line, n.Content[i+1], true
+					break
+				}
+			}
+		case yamlv3.SequenceNode:
+			var idx int
+			if _, err := fmt.Sscanf(p, "%d", &idx); err == nil && idx < len(n.Content) {
+				n = n.Content[idx]
+				line, found = n.Line, true
+			}
+		}
+		if !found {
+			break
+		}
+	}
+	return line
+}
+
+// GitData are the tag template placeholders.
+type GitData struct {
+	Commit, ShortCommit, Branch, Tag, Date string
+}
+
+// Git reads the placeholders from the git work tree holding dir.
+func Git(dir string) (GitData, error) {
+	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
+	if err != nil {
+		return GitData{}, nil
+	}
+	head, err := repo.Head()
+	if err != nil {
+		return GitData{}, nil
+	}
+	d := GitData{Commit: head.Hash().String(), ShortCommit: head.Hash().String()[:12]}
+	if head.Name().IsBranch() {
+		d.Branch = head.Name().Short()
+	}
+	if c, err := repo.CommitObject(head.Hash()); err == nil {
+		d.Date = c.Committer.When.UTC().Format("20060102")
+	}
+	if tags, err := repo.Tags(); err == nil {
+		var names []string
+		tags.ForEach(func(r *plumbing.Reference) error {
+			h := r.Hash()
+			if t, err := repo.TagObject(h); err == nil {
+				h = t.Target
+			}
+			if h == head.Hash() {
+				names = append(names, r.Name().Short())
+			}
+			return nil
+		})
+		sort.Strings(names)
+		if len(names) > 0 {
+			d.Tag = names[len(names)-1]
+		}
+	}
+	return d, nil
+}
+
+// ExpandTags renders the tag templates into REPOSITORY:TAG references.
+// A placeholder git cannot fill (no work tree, detached HEAD for .Branch,
+// no tag at HEAD for .Tag) is an error naming it.
+func (c *Config) ExpandTags(d GitData) ([]string, error) {
+	var out []string
+	for i, t := range c.Tags {
+		tmpl, err := template.New("tag").Option("missingkey=error").Parse(t)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: tags[%d] %q: %v", ErrInvalid, c.Path, i, t, err)
+		}
+		var b strings.Builder
+		if err := tmpl.Execute(&b, d); err != nil {
+			return nil, fmt.Errorf("%w: %s: tags[%d] %q: %v (placeholders: .Commit, .ShortCommit, .Branch, .Tag, .Date)", ErrInvalid, c.Path, i, t, err)
+		}
+		tag := strings.NewReplacer("/", "-", "+", "-").Replace(b.String())
+		if tag == "" {
+			return nil, fmt.Errorf("%w: %s: tags[%d] %q expands to nothing here", ErrInvalid, c.Path, i, t)
+		}
+		for _, f := range []string{".Commit", ".ShortCommit", ".Branch", ".Tag", ".Date"} {
+			if strings.Contains(t, f+"}}") || strings.Contains(t, f+" ") {
+				if v := fieldValue(d, f); v == "" {
+					return nil, fmt.Errorf("%w: %s: tags[%d] %q uses %s, which git cannot fill here", ErrInvalid, c.Path, i, t, f)
+				}
+			}
+		}
+		out = append(out, c.Repository+":"+tag)
+	}
+	return out, nil
+}
+
+func fieldValue(d GitData, f string) string {
+	switch f {
+	case ".Commit":
+		return d.Commit
+	case ".ShortCommit":
+		return d.ShortCommit
+	case ".Branch":
+		return d.Branch
+	case ".Tag":
+		return d.Tag
+	case ".Date":
+		return d.Date
+	}
+	return ""
+}
+
+// Resolve makes a path from the file relative to the current directory.
+func (c *Config) Resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.Dir == "" {
+		return p
+	}
+	return filepath.Join(c.Dir, p)
+}
