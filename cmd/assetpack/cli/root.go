@@ -56,9 +56,14 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 // ExitCode maps an error to the process exit code.
 func ExitCode(ctx context.Context, err error) int {
 	var ue usageError
+	var ee exitError
 	switch {
 	case err == nil:
 		return ExitOK
+	case errors.Is(err, errDiffer):
+		return ExitFailure
+	case errors.As(err, &ee):
+		return ee.code
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		return ExitInterrupted
 	case errors.As(err, &ue),
@@ -81,7 +86,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root := NewRoot(stdin, stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
-	if err != nil {
+	if err != nil && !errors.Is(err, errDiffer) {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			fmt.Fprintln(stderr, "assetpack: interrupted; no output was written")
 		} else {
@@ -137,7 +142,7 @@ Exit codes: 0 success, 1 failure, 2 bad usage or bad input, 130 interrupted.`,
 			logs.Warn.SetFlags(0)
 		}
 	}
-	root.AddCommand(newBuild(), newPush(), newLogin(), newPatch(), newMigrate(), newResolve(), newSign(), newVerify(), newGenerateKeyPair(), newConfig(), newVersion())
+	root.AddCommand(newBuild(), newPush(), newLogin(), newPatch(), newMigrate(), newResolve(), newSign(), newVerify(), newGenerateKeyPair(), newConfig(), newInspect(), newDiff(), newVersion())
 	return root
 }
 

@@ -1,0 +1,190 @@
+// Package inspect describes images (platforms, layers, annotations, files)
+// and compares the files of two images. It reads layers as streams and
+// never unpacks to disk; it does no I/O of its own beyond the images given.
+package inspect
+
+import (
+	"fmt"
+	"sort"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/assetpack/assetpack/sign"
+)
+
+// Layer describes one layer.
+type Layer struct {
+	Digest    string `json:"digest"`
+	DiffID    string `json:"diffID"`
+	Size      int64  `json:"size"`
+	MediaType string `json:"mediaType"`
+}
+
+// Manifest describes one image manifest.
+type Manifest struct {
+	Digest      string            `json:"digest"`
+	Platform    string            `json:"platform"`
+	Created     string            `json:"created,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Layers      []Layer           `json:"layers"`
+}
+
+// Report describes an image or index.
+type Report struct {
+	Reference   string               `json:"reference"`
+	Digest      string               `json:"digest"`
+	MediaType   string               `json:"mediaType"`
+	Size        int64                `json:"size"`
+	Annotations map[string]string    `json:"annotations,omitempty"`
+	Manifests   []Manifest           `json:"manifests"`
+	Files       *sign.FilesPredicate `json:"files,omitempty"`
+	// Signed and Attested are nil when unknown (local images).
+	Signed   *bool `json:"signed,omitempty"`
+	Attested *bool `json:"attested,omitempty"`
+}
+
+// Describe reports on a v1.Image or v1.ImageIndex; with files, it lists
+// the files of the (first) image.
+func Describe(ref string, art any, files bool) (*Report, error) {
+	r := &Report{Reference: ref}
+	var imgs []v1.Image
+	var plats []string
+	switch a := art.(type) {
+	case v1.ImageIndex:
+		d, _ := a.Digest()
+		mt, _ := a.MediaType()
+		sz, _ := a.Size()
+		r.Digest, r.MediaType, r.Size = d.String(), string(mt), sz
+		im, err := a.IndexManifest()
+		if err != nil {
+			return nil, err
+		}
+		r.Annotations = im.Annotations
+		for _, m := range im.Manifests {
+			img, err := a.Image(m.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("reading manifest %s: %w", m.Digest, err)
+			}
+			imgs = append(imgs, img)
+			p := ""
+			if m.Platform != nil {
+				p = m.Platform.String()
+			}
+			plats = append(plats, p)
+		}
+	case v1.Image:
+		d, _ := a.Digest()
+		mt, _ := a.MediaType()
+		sz, _ := a.Size()
+		r.Digest, r.MediaType, r.Size = d.String(), string(mt), sz
+		imgs, plats = []v1.Image{a}, []string{""}
+	default:
+		return nil, fmt.Errorf("cannot inspect %T", art)
+	}
+	for i, img := range imgs {
+		m, err := describeImage(img)
+		if err != nil {
+			return nil, err
+		}
+		if plats[i] != "" {
+			m.Platform = plats[i]
+		}
+		if len(imgs) == 1 && r.Annotations == nil {
+			r.Annotations = m.Annotations
+		}
+		r.Manifests = append(r.Manifests, *m)
+	}
+	if files && len(imgs) > 0 {
+		f, err := sign.Files(imgs[0])
+		if err != nil {
+			return nil, err
+		}
+		r.Files = f
+	}
+	return r, nil
+}
+
+func describeImage(img v1.Image) (*Manifest, error) {
+	d, _ := img.Digest()
+	mf, err := img.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading manifest: %w", err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	m := &Manifest{Digest: d.String(), Annotations: mf.Annotations, Labels: cf.Config.Labels}
+	p := cf.Platform()
+	if p != nil {
+		m.Platform = p.String()
+	}
+	if !cf.Created.IsZero() {
+		m.Created = cf.Created.UTC().Format("2006-01-02T15:04:05Z")
+	}
+	for i, l := range mf.Layers {
+		diff := ""
+		if i < len(cf.RootFS.DiffIDs) {
+			diff = cf.RootFS.DiffIDs[i].String()
+		}
+		m.Layers = append(m.Layers, Layer{Digest: l.Digest.String(), DiffID: diff, Size: l.Size, MediaType: string(l.MediaType)})
+	}
+	return m, nil
+}
+
+// Change is one difference between two file lists.
+type Change struct {
+	Path string `json:"path"`
+	// Kind is "added" (only in B), "removed" (only in A) or "changed".
+	Kind string `json:"kind"`
+	// What changed: content, mode, type, link (for "changed").
+	What []string `json:"what,omitempty"`
+}
+
+// Diff compares two file lists by path.
+func Diff(a, b *sign.FilesPredicate) []Change {
+	am := map[string]sign.FileEntry{}
+	bm := map[string]sign.FileEntry{}
+	var paths []string
+	for _, e := range a.Files {
+		am[e.Path] = e
+		paths = append(paths, e.Path)
+	}
+	for _, e := range b.Files {
+		bm[e.Path] = e
+		if _, ok := am[e.Path]; !ok {
+			paths = append(paths, e.Path)
+		}
+	}
+	sort.Strings(paths)
+	var out []Change
+	for _, p := range paths {
+		x, inA := am[p]
+		y, inB := bm[p]
+		switch {
+		case !inA:
+			out = append(out, Change{Path: p, Kind: "added"})
+		case !inB:
+			out = append(out, Change{Path: p, Kind: "removed"})
+		default:
+			var what []string
+			if x.Type != y.Type {
+				what = append(what, "type")
+			}
+			if x.SHA256 != y.SHA256 || x.Size != y.Size {
+				what = append(what, "content")
+			}
+			if x.Mode != y.Mode {
+				what = append(what, "mode")
+			}
+			if x.LinkTarget != y.LinkTarget {
+				what = append(what, "link")
+			}
+			if len(what) > 0 {
+				out = append(out, Change{Path: p, Kind: "changed", What: what})
+			}
+		}
+	}
+	return out
+}
