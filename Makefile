@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo deve
 LDFLAGS := -s -w -X github.com/assetpack/assetpack/cmd/assetpack/cli.version=$(VERSION)
 BIN := bin/assetpack
 
-.PHONY: help build install test unit e2e e2e-tools lint fmt bench fuzz clean
+.PHONY: help build install test unit e2e e2e-tools lint fmt bench fuzz docs clean
 FUZZTIME ?= 30s
 
 help: ## list targets
@@ -46,6 +46,9 @@ fuzz: ## run every fuzz target for FUZZTIME (default 30s); the seed corpora run 
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; \
 	done
+
+docs: ## regenerate the CLI reference in docs/cli (a test fails when it is stale)
+	ASSETPACK_CONFIG= ASSETPACK_DEBUG= $(GO) run ./hack/gendocs docs/cli
 
 clean: ## remove build outputs
 	rm -rf bin dist assetpack-out
