@@ -3,7 +3,9 @@
 package examples_test
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"os"
 	"path/filepath"
@@ -76,6 +78,77 @@ func TestSiteComponent(t *testing.T) {
 		want, err := os.ReadFile(filepath.Join("site", "k8s", "assets", f))
 		if err != nil || !bytes.Equal(got, want) {
 			t.Errorf("site/k8s/assets/%s is stale (%v); regenerate it with the command in site/README.md:\n%s", f, err, got)
+		}
+	}
+}
+
+// TestMoreExamples builds each example with the command in its README and
+// compares the digest with its expected-digest.txt.
+func TestMoreExamples(t *testing.T) {
+	for _, tc := range []struct {
+		name, dir string
+		args      []string
+	}{
+		{"model", "model", []string{"--prefix", "model", "--compression", "none"}},
+		{"opa", "opa/policy", nil},
+		{"grafana", "grafana/dashboards", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want, err := os.ReadFile(filepath.Join(tc.name, "expected-digest.txt"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(t.TempDir(), "out")
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"build", tc.dir, "--source-date-epoch", "1700000000", "--git=false", "--output", "oci:" + out}, tc.args...)
+			if code := cli.Run(context.Background(), args, nil, &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+			if got := strings.TrimPrefix(strings.TrimSpace(stdout.String()), "oci:"+out+"@"); got != strings.TrimSpace(string(want)) {
+				t.Errorf("digest %s, want %s (update %s/README.md and expected-digest.txt only deliberately)", got, want, tc.name)
+			}
+		})
+	}
+}
+
+// TestOPABundleLayer: the OPA example's only layer is a gzip tarball with
+// the bundle at its root, which is what OPA's OCI downloader expects.
+func TestOPABundleLayer(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	var stdout, stderr bytes.Buffer
+	if code := cli.Run(context.Background(), []string{"build", "opa/policy", "--git=false", "--output", "oci:" + out}, nil, &stdout, &stderr); code != 0 {
+		t.Fatal(stderr.String())
+	}
+	p, _ := layout.FromPath(out)
+	ii, _ := p.ImageIndex()
+	im, _ := ii.IndexManifest()
+	if len(im.Manifests) != 1 || im.Manifests[0].MediaType != "application/vnd.oci.image.manifest.v1+json" {
+		t.Fatalf("want a single image manifest, got %+v", im.Manifests)
+	}
+	img, _ := ii.Image(im.Manifests[0].Digest)
+	ls, _ := img.Layers()
+	mt, _ := ls[0].MediaType()
+	if len(ls) != 1 || mt != "application/vnd.oci.image.layer.v1.tar+gzip" {
+		t.Fatalf("layers: %d, media type %s", len(ls), mt)
+	}
+	rc, _ := ls[0].Compressed()
+	defer rc.Close()
+	zr, err := gzip.NewReader(rc)
+	if err != nil {
+		t.Fatalf("the layer is not gzip: %v", err)
+	}
+	tr := tar.NewReader(zr)
+	names := map[string]bool{}
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		names[h.Name] = true
+	}
+	for _, n := range []string{".manifest", "authz.rego", "httpapi/data.json"} {
+		if !names[n] {
+			t.Errorf("bundle tarball lacks %s (has %v)", n, names)
 		}
 	}
 }
