@@ -29,7 +29,10 @@ func TestMain(m *testing.M) {
 	}
 	os.Chmod(dir, 0o755) // runnable by the unprivileged user of TestUnreadable
 	bin = filepath.Join(dir, "assetpack")
+	// CGO_ENABLED=0 as in releases; the GitHub Action test's build from
+	// source then reuses the same build cache.
 	cmd := exec.Command("go", "build", "-o", bin, "../cmd/assetpack")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
 		panic("building assetpack: " + err.Error())

@@ -31,6 +31,8 @@ GO_TOOLS=(
   # both cosign CLI lines verify what assetpack signs, and sign what it verifies
   "cosign|github.com/sigstore/cosign/v2/cmd/cosign|v2.6.5|nopath"
   "cosign|github.com/sigstore/cosign/v3/cmd/cosign|v3.1.3|nopath"
+  # lints the GitHub Action and the example workflows
+  "actionlint|github.com/rhysd/actionlint/cmd/actionlint|v1.7.12"
 )
 
 TOOLS_DIR="${ASSETPACK_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/assetpack/tools}"
