@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo deve
 LDFLAGS := -s -w -X github.com/assetpack/assetpack/cmd/assetpack/cli.version=$(VERSION)
 BIN := bin/assetpack
 
-.PHONY: help build install test unit e2e e2e-tools lint fmt bench fuzz docs clean
+.PHONY: help build install test unit e2e e2e-tools lint fmt bench fuzz docs release-check release-snapshot clean
 FUZZTIME ?= 30s
 
 help: ## list targets
@@ -49,6 +49,12 @@ fuzz: ## run every fuzz target for FUZZTIME (default 30s); the seed corpora run 
 
 docs: ## regenerate the CLI reference in docs/cli (a test fails when it is stale)
 	ASSETPACK_CONFIG= ASSETPACK_DEBUG= $(GO) run ./hack/gendocs docs/cli
+
+release-check: ## goreleaser check, then a snapshot build for this platform (installs goreleaser v2.15.1, cached)
+	eval "$$(hack/install-release-tools.sh --print-path)" && goreleaser check && goreleaser build --snapshot --clean --single-target
+
+release-snapshot: ## a snapshot of the whole release (every target, archives, checksums; no SBOM, signing or publishing)
+	eval "$$(hack/install-release-tools.sh --print-path)" && goreleaser release --snapshot --clean --skip=sign,sbom,publish
 
 clean: ## remove build outputs
 	rm -rf bin dist assetpack-out
