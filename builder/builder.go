@@ -52,6 +52,8 @@ type Result struct {
 	Annotations map[string]string
 	// Prefix is where the files sit inside the image ("" for the root).
 	Prefix string
+	// Compression is the one used (what Auto decided).
+	Compression Compression
 
 	workDir    string
 	ownWorkDir bool
@@ -173,7 +175,14 @@ func Build(ctx context.Context, dir string, opts ...Option) (_ *Result, err erro
 		}
 	}()
 
-	layer, err := writeLayer(ctx, res.workDir, entries, o.compression, created)
+	comp := o.compression
+	if comp == Auto {
+		if comp, err = decideAuto(entries, w.fileSize); err != nil {
+			return nil, err
+		}
+	}
+	res.Compression = comp
+	layer, err := writeLayer(ctx, res.workDir, entries, comp, created)
 	if err != nil {
 		return nil, err
 	}

@@ -456,3 +456,38 @@ func TestSkipPaths(t *testing.T) {
 		t.Errorf("entries = %q, want %q", got, want)
 	}
 }
+
+func TestAutoCompression(t *testing.T) {
+	weights := t.TempDir()
+	r := bytes.NewBuffer(nil)
+	x := uint32(1)
+	for r.Len() < 3<<20 {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		r.WriteByte(byte(x))
+	}
+	os.WriteFile(filepath.Join(weights, "model.bin"), r.Bytes(), 0o644)
+	os.WriteFile(filepath.Join(weights, "config.json"), []byte(`{"hidden": 64}`), 0o644)
+	res := build(t, weights, builder.WithCompression(builder.Auto))
+	if mt, _ := res.Layers[0].MediaType(); res.Compression != builder.None || mt != builder.MediaTypeLayerTar {
+		t.Errorf("auto on random weights chose %s (%s), want none", res.Compression, mt)
+	}
+	again := build(t, weights, builder.WithCompression(builder.Auto))
+	plain := build(t, weights, builder.WithCompression(builder.None))
+	if again.Digest != res.Digest || plain.Digest != res.Digest {
+		t.Errorf("auto is not deterministic or differs from none: %s %s %s", res.Digest, again.Digest, plain.Digest)
+	}
+
+	site := t.TempDir()
+	writeTree(t, site, siteTree)
+	os.WriteFile(filepath.Join(site, "big.html"), bytes.Repeat([]byte("<p>compressible text</p>\n"), 100000), 0o644)
+	if res := build(t, site, builder.WithCompression(builder.Auto)); res.Compression != builder.Gzip {
+		t.Errorf("auto on text chose %s, want gzip", res.Compression)
+	}
+	small := t.TempDir()
+	writeTree(t, small, siteTree)
+	if res := build(t, small, builder.WithCompression(builder.Auto)); res.Compression != builder.Gzip {
+		t.Errorf("auto without large files chose %s, want gzip", res.Compression)
+	}
+}

@@ -19,17 +19,21 @@ const (
 	Gzip Compression = "gzip" // klauspost/compress gzip, level 6, no name or mtime in the header
 	Zstd Compression = "zstd" // klauspost/compress zstd, default level, single-threaded, with checksum
 	None Compression = "none" // plain tar (application/vnd.oci.image.layer.v1.tar)
+	// Auto stores the layer uncompressed when files of 1 MiB or more hold
+	// most of the bytes and look incompressible (model weights, media),
+	// and uses Gzip otherwise. The choice depends only on the content.
+	Auto Compression = "auto"
 )
 
 // ParseCompression validates a --compression value.
 func ParseCompression(s string) (Compression, error) {
 	switch c := Compression(strings.ToLower(strings.TrimSpace(s))); c {
-	case Gzip, Zstd, None:
+	case Gzip, Zstd, None, Auto:
 		return c, nil
 	case "uncompressed":
 		return None, nil
 	}
-	return "", optionError("%q is not supported: use gzip, zstd or none", s)
+	return "", optionError("%q is not supported: use gzip, zstd, none or auto", s)
 }
 
 // SymlinkMode selects what happens to symbolic links in the tree.

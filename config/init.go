@@ -21,7 +21,7 @@ tags:
 push: false
 
 # platforms: [linux/amd64]         # several give an image index
-# compression: gzip                # gzip, zstd or none
+# compression: gzip                # gzip, zstd, none or auto
 # annotations: {org.opencontainers.image.description: "Marketing site"}
 # labels: {team: web}
 # excludes: ["*.psd", "/drafts/"]  # added to .assetignore

@@ -37,7 +37,7 @@ func (b *Build) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&b.Output, "output", "o", "", "where to write the image: oci:DIR (OCI image layout) or tar:FILE (OCI archive) (default oci:"+DefaultOutputDir+"/<source dir name>)")
 	fs.StringVar(&b.Prefix, "prefix", "/", "directory inside the image that holds the files; mount with subPath set to it (e.g. --prefix site, subPath: site)")
 	fs.StringSliceVar(&b.Platforms, "platform", []string{"linux/amd64"}, "platform(s) to declare, comma-separated; two or more produce an image index sharing one set of layers")
-	fs.StringVar(&b.Compression, "compression", string(builder.Gzip), "layer compression: gzip, zstd or none")
+	fs.StringVar(&b.Compression, "compression", string(builder.Gzip), "layer compression: gzip, zstd, none or auto")
 	fs.StringVar(&b.SourceDateEpoch, "source-date-epoch", "", "timestamp for every file and the image, in seconds since 1970 (default $SOURCE_DATE_EPOCH, else the HEAD commit time inside a git work tree, else 0)")
 	fs.StringVar(&b.Symlinks, "symlinks", string(builder.SymlinksPreserve), "symlinks: preserve (relative links inside the tree stay links; others are errors) or follow (store the target's content)")
 	fs.StringArrayVar(&b.Excludes, "exclude", nil, "gitignore-style pattern of paths to leave out (repeatable; added to the root's "+builder.IgnoreFile+"; .git is always left out)")
