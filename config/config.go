@@ -259,6 +259,16 @@ func Git(dir string) (GitData, error) {
 // A placeholder git cannot fill (no work tree, detached HEAD for .Branch,
 // no tag at HEAD for .Tag) is an error naming it.
 func (c *Config) ExpandTags(d GitData) ([]string, error) {
+	// Empty values render as a marker, so a placeholder git could not fill
+	// is found in the output whatever the template's spacing or functions.
+	const marker = "\x00"
+	data := map[string]string{}
+	for k, v := range map[string]string{"Commit": d.Commit, "ShortCommit": d.ShortCommit, "Branch": d.Branch, "Tag": d.Tag, "Date": d.Date} {
+		if v == "" {
+			v = marker + k + marker
+		}
+		data[k] = v
+	}
 	var out []string
 	for i, t := range c.Tags {
 		tmpl, err := template.New("tag").Option("missingkey=error").Parse(t)
@@ -266,39 +276,19 @@ func (c *Config) ExpandTags(d GitData) ([]string, error) {
 			return nil, fmt.Errorf("%w: %s: tags[%d] %q: %v", ErrInvalid, c.Path, i, t, err)
 		}
 		var b strings.Builder
-		if err := tmpl.Execute(&b, d); err != nil {
+		if err := tmpl.Execute(&b, data); err != nil {
 			return nil, fmt.Errorf("%w: %s: tags[%d] %q: %v (placeholders: .Commit, .ShortCommit, .Branch, .Tag, .Date)", ErrInvalid, c.Path, i, t, err)
+		}
+		if parts := strings.Split(b.String(), marker); len(parts) > 2 {
+			return nil, fmt.Errorf("%w: %s: tags[%d] %q uses .%s, which git cannot fill here (no work tree, detached HEAD or no tag at HEAD)", ErrInvalid, c.Path, i, t, parts[1])
 		}
 		tag := strings.NewReplacer("/", "-", "+", "-").Replace(b.String())
 		if tag == "" {
 			return nil, fmt.Errorf("%w: %s: tags[%d] %q expands to nothing here", ErrInvalid, c.Path, i, t)
 		}
-		for _, f := range []string{".Commit", ".ShortCommit", ".Branch", ".Tag", ".Date"} {
-			if strings.Contains(t, f+"}}") || strings.Contains(t, f+" ") {
-				if v := fieldValue(d, f); v == "" {
-					return nil, fmt.Errorf("%w: %s: tags[%d] %q uses %s, which git cannot fill here", ErrInvalid, c.Path, i, t, f)
-				}
-			}
-		}
 		out = append(out, c.Repository+":"+tag)
 	}
 	return out, nil
-}
-
-func fieldValue(d GitData, f string) string {
-	switch f {
-	case ".Commit":
-		return d.Commit
-	case ".ShortCommit":
-		return d.ShortCommit
-	case ".Branch":
-		return d.Branch
-	case ".Tag":
-		return d.Tag
-	case ".Date":
-		return d.Date
-	}
-	return ""
 }
 
 // Resolve makes a path from the file relative to the current directory.

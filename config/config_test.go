@@ -65,6 +65,10 @@ func TestExpandTags(t *testing.T) {
 	if _, err := c.ExpandTags(d); !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), ".Tag") {
 		t.Errorf("unfilled placeholder: %v", err)
 	}
+	c.Tags = []string{"v-{{ .Tag | printf \"%s\" }}"}
+	if _, err := c.ExpandTags(d); !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), ".Tag") {
+		t.Errorf("unfilled placeholder through a pipeline: %v", err)
+	}
 	c.Tags = []string{"{{.Nope}}"}
 	if _, err := c.ExpandTags(d); !errors.Is(err, config.ErrInvalid) {
 		t.Errorf("unknown placeholder: %v", err)

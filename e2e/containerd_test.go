@@ -33,8 +33,8 @@ type cri struct {
 }
 
 // startContainerd starts containerd on a private root, state dir and
-// socket, with the settings this sandbox needs (see the README's
-// "containerd" notes): restrict_oom_score_adj, NRI off, a pause image from
+// socket, with the settings this sandbox needs (see the README's "What the
+// end-to-end tests prove"): restrict_oom_score_adj, NRI off, a pause image from
 // the local registry, plain HTTP to the local registry, host networking.
 func startContainerd(t *testing.T, registryHost, pauseImage string) *cri {
 	t.Helper()

@@ -154,7 +154,6 @@ func JSON6902Patch(manifest []byte, w Workload, m Mount) ([]byte, error) {
 			ops = append(ops, Op{"add", cpath + "/-", m.VolumeMount()})
 		}
 	}
-	// Keep mounts of the replaced volume's other users valid: they now see the image.
 	return marshal(ops)
 }
 

@@ -149,7 +149,7 @@ func replaceDir(src, dst, old string) error {
 		if _, serr := os.Lstat(dst); serr == nil && exchange(src, dst) == nil {
 			return nil
 		}
-		if rerr := os.Rename(dst, old); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		if rerr := os.Rename(dst, fmt.Sprintf("%s-%d", old, attempt)); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 			err = rerr
 			continue
 		}

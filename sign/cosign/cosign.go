@@ -125,21 +125,16 @@ func NewKeySigner(ctx context.Context, keyRef string, pass PassFunc, opts ...Opt
 		return nil, fmt.Errorf("%w: %q: unsupported key scheme; use a cosign key file or one of %s", ErrKey, redactRef(keyRef), strings.Join(KMSSchemes, ", "))
 	}
 	if !isKMS(keyRef) {
-		fi, err := os.Stat(keyRef)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("%w: key file %q does not exist; create one with 'assetpack generate-key-pair'", ErrKey, keyRef)
-			}
-			return nil, fmt.Errorf("%w: reading key file %q: %v", ErrKey, keyRef, err)
-		}
 		raw, err := os.ReadFile(keyRef)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: key file %q does not exist; create one with 'assetpack generate-key-pair'", ErrKey, keyRef)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: reading key file %q: %v", ErrKey, keyRef, err)
 		}
 		if !bytes.Contains(raw, []byte("PRIVATE KEY")) {
 			return nil, fmt.Errorf("%w: %q is not a cosign private key (no PEM private key block); is it the .pub file?", ErrKey, keyRef)
 		}
-		_ = fi
 	}
 	sv, err := sigs.SignerVerifierFromKeyRef(ctx, keyRef, sigcosign.PassFunc(func(bool) ([]byte, error) {
 		if pass == nil {

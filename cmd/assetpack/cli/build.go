@@ -207,17 +207,10 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 						return err
 					}
 				}
-				var children []name.Digest
-				if so.Recursive {
-					children = childManifests(pushed.Refs[0], res.Artifact())
-				}
-				for _, d := range pushed.Refs {
-					kids := children
-					if d != pushed.Refs[0] {
+				for _, d := range pushed.Refs { // one per repository pushed to
+					var kids []name.Digest
+					if so.Recursive {
 						kids = childManifests(d, res.Artifact())
-						if !so.Recursive {
-							kids = nil
-						}
 					}
 					if err := signTargets(ctx, signer, d, kids, files, stderr, out.Quiet); err != nil {
 						return fmt.Errorf("the image was pushed as %s, but signing failed: %w", ref, err)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
 	"github.com/assetpack/assetpack/config"
-	"github.com/assetpack/assetpack/sign/cosign"
 )
 
 // loadConfig loads path, or ./assetpack.yaml when path is empty and
@@ -77,13 +76,8 @@ func applyConfig(c *cobra.Command, cfg *config.Config, bo *options.Build, to *op
 		}
 		if set("key") && s.Key != "" {
 			so.Key = s.Key
-			if !strings.Contains(s.Key, "://") {
+			if !strings.Contains(s.Key, "://") { // a key file, relative to the config; KMS URIs stay as they are
 				so.Key = cfg.Resolve(s.Key)
-			}
-			for _, scheme := range cosign.KMSSchemes {
-				if strings.HasPrefix(s.Key, scheme) {
-					so.Key = s.Key
-				}
 			}
 		}
 		if set("attest-files") && s.AttestFiles {

@@ -130,10 +130,10 @@ Exit codes: 0 success, 1 failure, 2 bad usage or bad input, 130 interrupted.`,
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
 	root.SetVersionTemplate("assetpack {{.Version}}\n")
-	var debug bool
-	root.PersistentFlags().BoolVar(&debug, "debug", os.Getenv("ASSETPACK_DEBUG") != "", "log registry requests and responses on stderr (also $ASSETPACK_DEBUG); credentials and token responses are redacted")
+	var debugLog bool
+	root.PersistentFlags().BoolVar(&debugLog, "debug", os.Getenv("ASSETPACK_DEBUG") != "", "log registry requests and responses on stderr (also $ASSETPACK_DEBUG); credentials and token responses are redacted")
 	root.PersistentPreRun = func(*cobra.Command, []string) {
-		if debug {
+		if debugLog {
 			logs.Debug.SetOutput(stderr)
 			logs.Debug.SetPrefix("debug: ")
 			logs.Debug.SetFlags(0)
