@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo deve
 LDFLAGS := -s -w -X github.com/assetpack/assetpack/cmd/assetpack/cli.version=$(VERSION)
 BIN := bin/assetpack
 
-.PHONY: help build install test unit e2e e2e-tools lint fmt bench fuzz docs release-check release-snapshot clean
+.PHONY: help build install test unit e2e e2e-tools lint fmt bench bench-data bench-compare fuzz docs release-check release-snapshot clean
 FUZZTIME ?= 30s
 
 help: ## list targets
@@ -39,6 +39,22 @@ fmt: ## format the code
 
 bench: ## Go benchmarks (throughput and allocations are reported, not asserted)
 	$(GO) test -run '^$$' -bench . -benchmem ./builder/
+
+BENCH_DATA ?= /var/tmp/assetpack-bench
+BENCH_SETS ?= opa,site,model
+BENCH_RUNS ?= 3
+BENCH_MARKDOWN ?=
+
+bench-data: ## generate the benchmark datasets into BENCH_DATA (fixed seeds; skipped when present)
+	@set -e; for s in $$(echo $(BENCH_SETS) | tr , ' '); do \
+	  if [ ! -d "$(BENCH_DATA)/$$s" ]; then \
+	    echo "generating $$s in $(BENCH_DATA)/$$s"; rm -rf "$(BENCH_DATA)/$$s.tmp"; \
+	    $(GO) run ./bench/gen -set $$s -out "$(BENCH_DATA)/$$s.tmp" && mv "$(BENCH_DATA)/$$s.tmp" "$(BENCH_DATA)/$$s"; \
+	  fi; \
+	done
+
+bench-compare: build bench-data ## assetpack vs crane, oras, imgpkg and the physical floors on a local registry (BENCH_MARKDOWN=docs/benchmarks.md writes the table)
+	eval "$$(hack/install-bench-tools.sh --print-path)" && $(GO) run ./bench/compare -data "$(BENCH_DATA)" -sets "$(BENCH_SETS)" -runs $(BENCH_RUNS) -assetpack $(BIN) $(if $(BENCH_MARKDOWN),-markdown $(BENCH_MARKDOWN))
 
 fuzz: ## run every fuzz target for FUZZTIME (default 30s); the seed corpora run in make unit
 	@set -e; for pkg in ./builder ./publish ./kube ./config; do \

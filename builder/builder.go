@@ -12,9 +12,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -22,6 +24,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
 )
 
 // Well-known annotation keys set by the builder.
@@ -52,7 +55,8 @@ type Result struct {
 	Annotations map[string]string
 	// Prefix is where the files sit inside the image ("" for the root).
 	Prefix string
-	// Compression is the one used (what Auto decided).
+	// Compression is the one used by every layer (what Auto decided), or
+	// Auto when layers differ (see Layer.Compression).
 	Compression Compression
 
 	workDir    string
@@ -75,6 +79,9 @@ func (r *Result) Close() error {
 		return os.RemoveAll(r.workDir)
 	}
 	for _, l := range r.Layers {
+		if l == nil || l.path == "" {
+			continue
+		}
 		if err := os.Remove(l.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
@@ -175,18 +182,16 @@ func Build(ctx context.Context, dir string, opts ...Option) (_ *Result, err erro
 		}
 	}()
 
-	comp := o.compression
-	if comp == Auto {
-		if comp, err = decideAuto(entries, w.fileSize); err != nil {
-			return nil, err
-		}
-	}
-	res.Compression = comp
-	layer, err := writeLayer(ctx, res.workDir, entries, comp, created)
+	res.Layers, err = buildLayers(ctx, res.workDir, planLayers(entries, o.layers), &o, created)
 	if err != nil {
 		return nil, err
 	}
-	res.Layers = []*Layer{layer}
+	res.Compression = res.Layers[0].compression
+	for _, l := range res.Layers[1:] {
+		if l.compression != res.Compression {
+			res.Compression = Auto // mixed: see each layer's Compression
+		}
+	}
 
 	ann := map[string]string{AnnotationCreated: created.Format(time.RFC3339)}
 	if gi.source != "" {
@@ -227,3 +232,118 @@ func Build(ctx context.Context, dir string, opts ...Option) (_ *Result, err erro
 }
 
 func unixEpoch() time.Time { return time.Unix(0, 0).UTC() }
+
+// buildLayers encodes the planned layers, up to jobs at a time, largest
+// first. Each layer's bytes depend only on its entries, so neither the job
+// count nor the scheduling can change a digest.
+func buildLayers(ctx context.Context, workDir string, plan [][]entry, o *options, mtime time.Time) ([]*Layer, error) {
+	var cache *layerCache
+	if o.cacheDir != "" {
+		cache = &layerCache{dir: o.cacheDir}
+	}
+	now := time.Now()
+	sizes := make([]int64, len(plan))
+	order := make([]int, len(plan))
+	for i, es := range plan {
+		order[i] = i
+		for j := range es {
+			sizes[i] += es[j].size
+		}
+	}
+	sort.SliceStable(order, func(a, b int) bool { return sizes[order[a]] > sizes[order[b]] })
+	jobs := o.jobs
+	if jobs <= 0 {
+		jobs = runtime.GOMAXPROCS(0)
+	}
+	out := make([]*Layer, len(plan))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(jobs)
+	for _, i := range order {
+		g.Go(func() error {
+			l, err := buildLayer(gctx, workDir, plan[i], sizes[i], o, mtime, cache, now)
+			out[i] = l
+			if err == nil && o.layerDone != nil {
+				o.layerDone(l)
+			}
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		for _, l := range out {
+			if l != nil && l.path != "" {
+				os.Remove(l.path)
+			}
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+func buildLayer(ctx context.Context, workDir string, entries []entry, bytes int64, o *options, mtime time.Time, cache *layerCache, now time.Time) (*Layer, error) {
+	comp := o.compression
+	var key string
+	cacheable := false
+	if cache != nil {
+		key, cacheable = cache.key(entries, comp, mtime, now)
+	}
+	if cacheable {
+		if s, c, ok := cache.get(key); ok {
+			l := newLayer(s, c, entries, mtime)
+			l.cached = true
+			l.onStale = func() { cache.drop(key) }
+			if o.deferred {
+				return l, nil
+			}
+			// A stored layer is needed: link the previous output's blob, else
+			// encode it again below (as cheap as deferring it would be).
+			if linkReused(o.reuseDir, workDir, l) {
+				return l, nil
+			}
+		}
+	}
+	if comp == Auto {
+		var err error
+		if comp, err = decideAuto(entries, bytes); err != nil {
+			return nil, err
+		}
+	}
+	var l *Layer
+	if o.deferred && comp == None {
+		s, err := encodeLayer(ctx, io.Discard, entries, comp, mtime)
+		if err != nil {
+			return nil, err
+		}
+		l = newLayer(s, comp, entries, mtime)
+	} else {
+		var err error
+		if l, err = writeLayer(ctx, workDir, entries, comp, mtime); err != nil {
+			return nil, err
+		}
+	}
+	if cacheable {
+		cache.put(key, l)
+		l.onStale = func() { cache.drop(key) }
+	}
+	return l, nil
+}
+
+// linkReused hard-links l's blob from dir into workDir when it is there with
+// the right size, and sets l.path.
+func linkReused(dir, workDir string, l *Layer) bool {
+	if dir == "" {
+		return false
+	}
+	src := filepath.Join(dir, l.digest.Hex)
+	if st, err := os.Stat(src); err != nil || !st.Mode().IsRegular() || st.Size() != l.size {
+		return false
+	}
+	dst := filepath.Join(workDir, "sha256-"+l.digest.Hex)
+	if err := os.Link(src, dst); err != nil {
+		return false
+	}
+	l.path = dst
+	return true
+}

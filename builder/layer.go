@@ -43,19 +43,36 @@ const gzipLevel = 6
 
 // Layer is a layer blob stored in a file. It implements v1.Layer.
 type Layer struct {
-	path        string
+	path        string // "" for a deferred layer, encoded again when read
 	digest      v1.Hash
 	diffID      v1.Hash
 	size        int64
 	uncompSize  int64
 	compression Compression
+	cached      bool // sums came from the build cache: no file was read
+
+	entries []entry // kept to encode a deferred layer again
+	mtime   time.Time
+	onStale func() // called when a deferred layer no longer matches its digest
 }
 
 var _ v1.Layer = (*Layer)(nil)
 
 // Path is the file holding the compressed blob, for callers that can
-// hard-link it instead of copying.
+// hard-link it instead of copying. It is "" for a deferred layer (see
+// WithDeferredLayers and WithCache), whose blob is produced again from the
+// files by Compressed.
 func (l *Layer) Path() string { return l.path }
+
+// Deferred reports whether the blob is produced on demand rather than stored.
+func (l *Layer) Deferred() bool { return l.path == "" }
+
+// Cached reports whether the layer's digests came from the build cache, so
+// that the build did not read its files.
+func (l *Layer) Cached() bool { return l.cached }
+
+// Compression is the layer's compression (never Auto).
+func (l *Layer) Compression() Compression { return l.compression }
 
 // Digest is the sha256 of the compressed blob.
 func (l *Layer) Digest() (v1.Hash, error) { return l.digest, nil }
@@ -73,11 +90,16 @@ func (l *Layer) UncompressedSize() int64 { return l.uncompSize }
 func (l *Layer) MediaType() (types.MediaType, error) { return l.compression.mediaType(), nil }
 
 // Compressed opens the blob.
-func (l *Layer) Compressed() (io.ReadCloser, error) { return os.Open(l.path) }
+func (l *Layer) Compressed() (io.ReadCloser, error) {
+	if l.path == "" {
+		return l.stream(), nil
+	}
+	return os.Open(l.path)
+}
 
 // Uncompressed opens the blob and decompresses it.
 func (l *Layer) Uncompressed() (io.ReadCloser, error) {
-	f, err := os.Open(l.path)
+	f, err := l.Compressed()
 	if err != nil {
 		return nil, err
 	}
@@ -120,23 +142,18 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
-// writeLayer streams the sorted entries through tar, the compressor and two
-// sha256 hashers into one file in dir, in a single pass: no layer is ever held
-// in memory and no file is read twice.
-func writeLayer(ctx context.Context, dir string, entries []entry, c Compression, mtime time.Time) (_ *Layer, err error) {
-	f, err := os.CreateTemp(dir, "layer-*.tmp")
-	if err != nil {
-		return nil, fmt.Errorf("creating layer file in %q: %w", dir, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
+// layerSums is what one encoding pass of a layer yields.
+type layerSums struct {
+	digest, diffID   v1.Hash
+	size, uncompSize int64
+}
+
+// encodeLayer streams the sorted entries through tar, the compressor and two
+// sha256 hashers into dst (which may be io.Discard), in a single pass: no
+// layer is ever held in memory and no file is read twice in one pass.
+func encodeLayer(ctx context.Context, dst io.Writer, entries []entry, c Compression, mtime time.Time) (layerSums, error) {
 	blobHash := sha256.New()
-	blob := &countingWriter{w: io.MultiWriter(bw, blobHash)}
+	blob := &countingWriter{w: io.MultiWriter(dst, blobHash)}
 
 	var comp io.WriteCloser
 	diffHash := blobHash
@@ -144,7 +161,7 @@ func writeLayer(ctx context.Context, dir string, entries []entry, c Compression,
 	case Gzip:
 		zw, err := gzip.NewWriterLevel(blob, gzipLevel)
 		if err != nil {
-			return nil, err
+			return layerSums{}, err
 		}
 		comp = zw
 		diffHash = sha256.New()
@@ -153,7 +170,7 @@ func writeLayer(ctx context.Context, dir string, entries []entry, c Compression,
 		zw, err := zstd.NewWriter(blob, zstd.WithEncoderLevel(zstd.SpeedDefault),
 			zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(true))
 		if err != nil {
-			return nil, err
+			return layerSums{}, err
 		}
 		comp = zw
 		diffHash = sha256.New()
@@ -170,18 +187,38 @@ func writeLayer(ctx context.Context, dir string, entries []entry, c Compression,
 	for i := range entries {
 		if i%64 == 0 {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return layerSums{}, err
 			}
 		}
 		if err := writeEntry(ctx, tw, &entries[i], mtime); err != nil {
-			return nil, err
+			return layerSums{}, err
 		}
 	}
 	if err := tw.Close(); err != nil {
-		return nil, fmt.Errorf("finishing layer: %w", err)
+		return layerSums{}, fmt.Errorf("finishing layer: %w", err)
 	}
 	if err := comp.Close(); err != nil {
-		return nil, fmt.Errorf("finishing layer compression: %w", err)
+		return layerSums{}, fmt.Errorf("finishing layer compression: %w", err)
+	}
+	return layerSums{digest: sum(blobHash), diffID: sum(diffHash), size: blob.n, uncompSize: raw.n}, nil
+}
+
+// writeLayer encodes a layer into a file in dir, named after its digest.
+func writeLayer(ctx context.Context, dir string, entries []entry, c Compression, mtime time.Time) (_ *Layer, err error) {
+	f, err := os.CreateTemp(dir, "layer-*.tmp")
+	if err != nil {
+		return nil, fmt.Errorf("creating layer file in %q: %w", dir, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	s, err := encodeLayer(ctx, bw, entries, c, mtime)
+	if err != nil {
+		return nil, err
 	}
 	if err := bw.Flush(); err != nil {
 		return nil, fmt.Errorf("writing layer to %q: %w", f.Name(), err)
@@ -189,18 +226,40 @@ func writeLayer(ctx context.Context, dir string, entries []entry, c Compression,
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("writing layer to %q: %w", f.Name(), err)
 	}
-	l := &Layer{
-		digest:      sum(blobHash),
-		diffID:      sum(diffHash),
-		size:        blob.n,
-		uncompSize:  raw.n,
-		compression: c,
-	}
+	l := newLayer(s, c, entries, mtime)
 	l.path = filepath.Join(dir, "sha256-"+l.digest.Hex)
 	if err := os.Rename(f.Name(), l.path); err != nil {
 		return nil, fmt.Errorf("storing layer: %w", err)
 	}
 	return l, nil
+}
+
+func newLayer(s layerSums, c Compression, entries []entry, mtime time.Time) *Layer {
+	return &Layer{digest: s.digest, diffID: s.diffID, size: s.size, uncompSize: s.uncompSize,
+		compression: c, entries: entries, mtime: mtime}
+}
+
+// stream encodes a deferred layer again, into a pipe, and fails the read at
+// the end when the bytes no longer match the digest (a file changed since it
+// was hashed). Whoever closes the reader early stops the encoder.
+func (l *Layer) stream() io.ReadCloser {
+	pr, pw := io.Pipe()
+	go func() {
+		bw := bufio.NewWriterSize(pw, 1<<20)
+		s, err := encodeLayer(context.Background(), bw, l.entries, l.compression, l.mtime)
+		if err == nil && s.digest != l.digest {
+			if l.onStale != nil {
+				l.onStale()
+			}
+			err = fmt.Errorf("layer %s: %w: the files changed after the build hashed them (got %s); run the build again",
+				l.digest, ErrFileChanged, s.digest)
+		}
+		if err == nil {
+			err = bw.Flush()
+		}
+		pw.CloseWithError(err)
+	}()
+	return pr
 }
 
 func sum(h hash.Hash) v1.Hash {

@@ -144,6 +144,12 @@ type options struct {
 	annotations map[string]string
 	labels      map[string]string
 	workDir     string
+	layers      LayerMode
+	deferred    bool
+	cacheDir    string
+	reuseDir    string
+	jobs        int
+	layerDone   func(*Layer)
 }
 
 // Option configures Build.
@@ -152,9 +158,10 @@ type Option func(*options) error
 func defaultOptions() options {
 	return options{
 		platforms:   []v1.Platform{{OS: "linux", Architecture: "amd64"}},
-		compression: Gzip,
+		compression: Auto,
 		useGit:      true,
 		symlinks:    SymlinksPreserve,
+		layers:      LayersAuto,
 	}
 }
 
@@ -182,7 +189,8 @@ func WithPlatforms(ps ...v1.Platform) Option {
 	}
 }
 
-// WithCompression sets the layer compression. The default is Gzip.
+// WithCompression sets the layer compression. The default is Auto, decided
+// for each layer from its content.
 func WithCompression(c Compression) Option {
 	return func(o *options) error {
 		cc, err := ParseCompression(string(c))
@@ -278,4 +286,66 @@ func WithWorkDir(dir string) Option {
 		o.workDir = dir
 		return nil
 	}
+}
+
+// WithLayers sets how files are split into layers. The default is LayersAuto.
+func WithLayers(m LayerMode) Option {
+	return func(o *options) error {
+		mm, err := ParseLayerMode(string(m))
+		o.layers = mm
+		return err
+	}
+}
+
+// WithDeferredLayers, when true, hashes uncompressed layers during Build
+// without storing them in the work directory: Layer.Compressed encodes such
+// a layer again from the files (checking that the bytes still match the
+// digest). Use it when the image is only pushed: a registry that already
+// has a layer never reads it, and the build skips writing every byte to disk
+// once. Compressed layers are always stored, because compressing twice
+// costs more than writing once.
+func WithDeferredLayers(deferred bool) Option {
+	return func(o *options) error { o.deferred = deferred; return nil }
+}
+
+// WithCache keeps, in dir, the digests of each layer under a key made of the
+// options and the identity of its files (path, size, mode, inode, device,
+// modification and change times). A later build whose files have the same
+// identity skips reading them: its layer is deferred (see
+// WithDeferredLayers) and encoded again only if something reads it, for
+// example a registry that lacks the blob, which also re-checks the digest.
+// Files changed in the last two seconds are never cached, so that an edit
+// within the file system's timestamp granularity is not missed. "" (the
+// default) disables the cache.
+func WithCache(dir string) Option {
+	return func(o *options) error { o.cacheDir = dir; return nil }
+}
+
+// WithJobs bounds how many layers are built at once. The default (0) is
+// runtime.GOMAXPROCS. The output never depends on it.
+func WithJobs(n int) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return optionError("jobs must not be negative")
+		}
+		o.jobs = n
+		return nil
+	}
+}
+
+// WithReuseDir names a directory of blobs named by their hex digest (an OCI
+// layout's blobs/sha256). On a build cache hit for a layer that must be
+// stored (not deferred), the blob is hard-linked from there when present with
+// the expected size, instead of being encoded again.
+func WithReuseDir(dir string) Option {
+	return func(o *options) error { o.reuseDir = dir; return nil }
+}
+
+// WithLayerDone calls f with each layer as soon as it is complete (its
+// digests are known), before Build returns, from the goroutine that built
+// it: f must be safe for concurrent use and should not block. Use it to start
+// uploading early. The layer stays valid until Result.Close; if Build fails,
+// layers already handed to f are removed.
+func WithLayerDone(f func(*Layer)) Option {
+	return func(o *options) error { o.layerDone = f; return nil }
 }

@@ -45,6 +45,7 @@ type Config struct {
 	Push        bool              `json:"push,omitempty"`
 	Platforms   []string          `json:"platforms,omitempty"`
 	Compression string            `json:"compression,omitempty"`
+	Layers      string            `json:"layers,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 	Labels      map[string]string `json:"labels,omitempty"`
 	Excludes    []string          `json:"excludes,omitempty"`

@@ -28,6 +28,7 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{"nested unknown key", "sign:\n  key: k\n  keyles: true\n", []string{"assetpack.yaml:3:", "sign.keyles"}},
 		{"wrong type", "source: ./site\npush: yes please\n", []string{"assetpack.yaml:2:", "push", "boolean"}},
 		{"bad enum", "compression: brotli\n", []string{"assetpack.yaml:1:", "compression", "gzip"}},
+		{"bad layers", "source: .\nlayers: many\n", []string{"assetpack.yaml:2:", "layers", "single"}},
 		{"bad platform", "platforms:\n  - linux/amd64\n  - Linux\n", []string{"assetpack.yaml:3:", "platforms.1"}},
 		{"relative mount path", "kubernetes:\n  workload: deployment/web\n  mountPath: html\n", []string{"assetpack.yaml:3:", "kubernetes.mountPath"}},
 		{"missing required", "source: x\nkubernetes:\n  workload: deployment/web\n", []string{"assetpack.yaml:2:", "kubernetes", "mountPath"}},

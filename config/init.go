@@ -21,7 +21,8 @@ tags:
 push: false
 
 # platforms: [linux/amd64]         # several give an image index
-# compression: gzip                # gzip, zstd, none or auto
+# compression: auto                # auto (none for incompressible data, else gzip), gzip, zstd or none
+# layers: auto                     # auto (large files alone, the rest in groups) or single
 # annotations: {org.opencontainers.image.description: "Marketing site"}
 # labels: {team: web}
 # excludes: ["*.psd", "/drafts/"]  # added to .assetignore

@@ -305,6 +305,25 @@ func TestImageVolumeThroughContainerd(t *testing.T) {
 	}
 	rootRef, subRef := strings.TrimSpace(root.stdout), strings.TrimSpace(sub.stdout)
 
+	// A tree that --layers auto (the default) splits: a large file of its
+	// own and groups of small files, each layer repeating the directories
+	// it needs. containerd must unpack them into one tree.
+	multi := filepath.Join(work, "multi")
+	makeSource(t, multi)
+	writeSplitTree(t, multi)
+	wantMulti := normalised(snapshot(t, multi))
+	mr := runEnv(t, work, nil, "", bin, "build", multi, "--git=false", "--prefix", "m", "-t", reg.Host+"/content:multi", "--push", "--json")
+	if mr.code != 0 {
+		t.Fatalf("pushing the split tree: %s", mr.stderr)
+	}
+	var mj struct {
+		Reference string `json:"reference"`
+		Layers    []any  `json:"layers"`
+	}
+	if err := json.Unmarshal([]byte(mr.stdout), &mj); err != nil || len(mj.Layers) < 3 {
+		t.Fatalf("split tree: %d layers (%v), want 3 or more:\n%s", len(mj.Layers), err, mr.stdout)
+	}
+
 	c := startContainerd(t, reg.Host, pause)
 	c.must("pull", pause)
 
@@ -314,6 +333,7 @@ func TestImageVolumeThroughContainerd(t *testing.T) {
 	}{
 		{"pod-root", []string{"patch", rootRef, "--format", "pod", "--mount-path", "/data", "--container", "reader"}},
 		{"pod-subpath", []string{"patch", subRef, "--format", "pod", "--mount-path", "/data", "--sub-path", "site", "--container", "reader"}},
+		{"pod-multi-layer", []string{"patch", mj.Reference, "--format", "pod", "--mount-path", "/data", "--sub-path", "m", "--container", "reader"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := runEnv(t, work, nil, "", bin, tc.args...)
@@ -324,7 +344,11 @@ func TestImageVolumeThroughContainerd(t *testing.T) {
 			if err := yaml.UnmarshalStrict([]byte(p.stdout), &pod); err != nil {
 				t.Fatal(err)
 			}
-			compareTrees(t, c.readVolumes(t, tc.name, pod.Spec, "reader", pause, "/data"), want)
+			w := want
+			if tc.name == "pod-multi-layer" {
+				w = wantMulti
+			}
+			compareTrees(t, c.readVolumes(t, tc.name, pod.Spec, "reader", pause, "/data"), w)
 		})
 	}
 

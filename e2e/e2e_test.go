@@ -37,6 +37,8 @@ func TestMain(m *testing.M) {
 	if err := cmd.Run(); err != nil {
 		panic("building assetpack: " + err.Error())
 	}
+	// Keep the build cache out of the user's cache directory.
+	os.Setenv("ASSETPACK_CACHE_DIR", filepath.Join(dir, "cache"))
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -68,6 +68,21 @@ func (o *Output) Target() Target { return o.target }
 // blobs that Write can then hard-link instead of copying.
 func (o *Output) WorkDir() string { return filepath.Join(o.stage, "work") }
 
+// ReuseDir is the blob directory of the OCI image layout this output
+// replaces, or "" (an archive, or nothing there yet). A build can hard-link
+// unchanged layers from it (builder.WithReuseDir) instead of encoding them
+// again.
+func (o *Output) ReuseDir() string {
+	if o.target.Kind != Layout {
+		return ""
+	}
+	d := filepath.Join(o.final, "blobs", "sha256")
+	if st, err := os.Stat(filepath.Join(o.final, "oci-layout")); err != nil || !st.Mode().IsRegular() {
+		return ""
+	}
+	return d
+}
+
 // SkipPaths are the paths a build must not pack, in case the output lies
 // inside the source tree.
 func (o *Output) SkipPaths() []string { return []string{o.final, o.stage} }

@@ -32,6 +32,12 @@ var (
 	ErrUnreachable = errors.New("registry unreachable")
 )
 
+// DefaultBackoff is how an upload or request that failed in a retryable way
+// is tried again: five attempts, 1, 2, 4 and 8 seconds apart (ggcr's own
+// default gives up after three, which a registry behind a flaky proxy can
+// exhaust on one blob: a 429 on the PATCH and a reset on the PUT).
+var DefaultBackoff = remote.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.1, Steps: 5}
+
 // DefaultJobs is how many blobs upload at once unless WithJobs says otherwise.
 const DefaultJobs = 4
 
@@ -84,7 +90,7 @@ func WithProgress(f func(Progress)) RegistryOption {
 }
 
 // WithRetryBackoff sets ggcr's retry schedule for transient failures (5xx,
-// 429, resets, timeouts). The default is 3 attempts, waiting 1 s then 3 s.
+// 429, resets, timeouts). The default is DefaultBackoff.
 // A Retry-After header (up to 30 s) is honoured on top of it.
 func WithRetryBackoff(b remote.Backoff) RegistryOption {
 	return func(r *Registry) error { r.backoff = &b; return nil }
@@ -225,9 +231,11 @@ func (r *Registry) remoteOptions(ctx context.Context, stats *pushStats) []remote
 		remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusTooManyRequests,
 			http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout),
 	}
+	backoff := DefaultBackoff
 	if r.backoff != nil {
-		opts = append(opts, remote.WithRetryBackoff(*r.backoff))
+		backoff = *r.backoff
 	}
+	opts = append(opts, remote.WithRetryBackoff(backoff))
 	return append(opts, remote.WithRetryPredicate(retryable))
 }
 
@@ -296,6 +304,13 @@ type PushResult struct {
 // registry mount blobs from the first. After the push every tag is read
 // back and must resolve to the digest we computed.
 func (r *Registry) Push(ctx context.Context, art Artifact, tags []name.Tag) (*PushResult, error) {
+	return r.push(ctx, art, tags, &pushStats{}, nil)
+}
+
+// push pushes art; writeFirst, when set, replaces the write to the first
+// repository (see Uploader.Push).
+func (r *Registry) push(ctx context.Context, art Artifact, tags []name.Tag, stats *pushStats,
+	writeFirst func(context.Context, name.Tag, Artifact) error) (*PushResult, error) {
 	if len(tags) == 0 {
 		return nil, fmt.Errorf("%w: at least one tag is needed to push", ErrInvalidReference)
 	}
@@ -304,7 +319,6 @@ func (r *Registry) Push(ctx context.Context, art Artifact, tags []name.Tag) (*Pu
 		return nil, err
 	}
 	res := &PushResult{Digest: digest, Tags: tags}
-	stats := &pushStats{}
 
 	// Group tags by repository, keeping the order given.
 	var repos []name.Repository
@@ -326,7 +340,11 @@ func (r *Registry) Push(ctx context.Context, art Artifact, tags []name.Tag) (*Pu
 			toPush = mountable(art, r.mountFrom.Tag("latest"))
 		}
 		first := byRepo[repo.String()][0]
-		if err := r.write(ctx, first, toPush, stats); err != nil {
+		write := r.write
+		if i == 0 && writeFirst != nil {
+			write = func(ctx context.Context, t name.Tag, a Artifact, _ *pushStats) error { return writeFirst(ctx, t, a) }
+		}
+		if err := write(ctx, first, toPush, stats); err != nil {
 			return nil, r.explain(err, "pushing to", first.String())
 		}
 		for _, t := range byRepo[repo.String()][1:] {

@@ -78,6 +78,9 @@ type pushStats struct {
 	skippedBlobs atomic.Int64
 	skippedBytes atomic.Int64
 	mu           sync.Mutex
+	// uploaded holds "REPO@DIGEST" of the blobs this push uploaded:
+	// finding them in that repository again later is not a skip.
+	uploaded map[string]bool
 	// reported maps "repo/manifests/ref" to the Docker-Content-Digest the
 	// registry answered a manifest PUT with.
 	reported map[string]string
@@ -90,6 +93,21 @@ func (s *pushStats) report(key, digest string) {
 		s.reported = map[string]string{}
 	}
 	s.reported[key] = digest
+}
+
+func (s *pushStats) markUploaded(digest string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.uploaded == nil {
+		s.uploaded = map[string]bool{}
+	}
+	s.uploaded[digest] = true
+}
+
+func (s *pushStats) wasUploaded(digest string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.uploaded[digest]
 }
 
 func (s *pushStats) reportedDigest(key string) string {
@@ -163,12 +181,19 @@ func (t *policyTransport) observe(req *http.Request, resp *http.Response) {
 	p := req.URL.Path
 	switch {
 	case req.Method == http.MethodHead && strings.Contains(p, "/blobs/sha256:") && resp.StatusCode == http.StatusOK:
+		if t.stats.wasUploaded(blobRepo(p) + "@" + p[strings.LastIndex(p, "/")+1:]) {
+			return
+		}
 		t.stats.skippedBlobs.Add(1)
 		if resp.ContentLength > 0 {
 			t.stats.skippedBytes.Add(resp.ContentLength)
 		}
 	case req.Method == http.MethodPost && strings.Contains(p, "/blobs/uploads/") && req.URL.Query().Get("mount") != "" && resp.StatusCode == http.StatusCreated:
 		t.stats.skippedBlobs.Add(1) // mounted from another repository
+	case req.Method == http.MethodPut && strings.Contains(p, "/blobs/uploads/") && resp.StatusCode < 300:
+		if d := req.URL.Query().Get("digest"); d != "" {
+			t.stats.markUploaded(blobRepo(p) + "@" + d)
+		}
 	case req.Method == http.MethodPut && strings.Contains(p, "/manifests/") && resp.StatusCode < 300:
 		if d := resp.Header.Get("Docker-Content-Digest"); d != "" {
 			t.stats.report(strings.TrimPrefix(p, "/v2/"), d)
@@ -220,4 +245,13 @@ func (c *countingBody) Read(p []byte) (int, error) {
 	n, err := c.ReadCloser.Read(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// blobRepo is the repository of a /v2/REPO/blobs/... path.
+func blobRepo(p string) string {
+	p = strings.TrimPrefix(p, "/v2/")
+	if i := strings.LastIndex(p, "/blobs/"); i >= 0 {
+		return p[:i]
+	}
+	return p
 }

@@ -38,6 +38,8 @@ prefix: site
 repository: ` + host + `/web/site
 tags: ["{{.ShortCommit}}", latest]
 push: true
+compression: zstd
+layers: single
 annotations: {org.opencontainers.image.description: "from config"}
 kubernetes:
   workload: deployment/web
@@ -54,12 +56,16 @@ kubernetes:
 		Reference, Prefix string
 		Annotations       map[string]string
 		Push              struct{ Tags []string }
+		Layers            []struct{ MediaType string }
 	}
 	json.Unmarshal([]byte(r.stdout), &j)
 	short := hash.String()[:12]
 	if !strings.HasPrefix(j.Reference, host+"/web/site@sha256:") || j.Prefix != "/site" || j.Annotations["org.opencontainers.image.description"] != "from config" ||
 		strings.Join(j.Push.Tags, ",") != host+"/web/site:"+short+","+host+"/web/site:latest" {
 		t.Errorf("build from config: %s", r.stdout)
+	}
+	if len(j.Layers) != 1 || j.Layers[0].MediaType != "application/vnd.oci.image.layer.v1.tar+zstd" {
+		t.Errorf("compression and layers from config: %+v", j.Layers)
 	}
 	if b, err := os.ReadFile(filepath.Join(work, "k8s", "patch.yaml")); err != nil || !strings.Contains(string(b), "subPath: site") {
 		t.Errorf("kubernetes output: %v %s", err, b)

@@ -23,7 +23,15 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	// Keep the build cache out of the user's cache directory.
+	cache, err := os.MkdirTemp("", "assetpack-test-cache-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("ASSETPACK_CACHE_DIR", cache)
+	code := m.Run()
+	os.RemoveAll(cache)
+	os.Exit(code)
 }
 
 type result struct {

@@ -160,7 +160,21 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 					return err
 				}
 				defer local.Close()
-				opts = append(opts, builder.WithWorkDir(local.WorkDir()), builder.WithSkipPaths(local.SkipPaths()...))
+				opts = append(opts, builder.WithWorkDir(local.WorkDir()), builder.WithSkipPaths(local.SkipPaths()...),
+					builder.WithReuseDir(local.ReuseDir()))
+			}
+			// Only pushing: uncompressed layers need not be written to disk
+			// first; the registry reads them from the files.
+			opts = append(opts, builder.WithDeferredLayers(local == nil))
+			// Upload each layer as soon as it is built, while the others are
+			// still being compressed and hashed.
+			var up *publish.Uploader
+			if to.Push {
+				if up, err = reg.NewUploader(ctx, tags); err != nil {
+					return err
+				}
+				defer up.Abort() // no-op after Push; stops uploads on any error
+				opts = append(opts, builder.WithLayerDone(func(l *builder.Layer) { up.Add(l) }))
 			}
 			res, err := builder.Build(ctx, src, opts...)
 			if err != nil {
@@ -188,7 +202,7 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 			}
 			var pushed *publish.PushResult
 			if to.Push {
-				pushed, err = reg.Push(ctx, res.Artifact(), tags)
+				pushed, err = up.Push(ctx, res.Artifact(), tags)
 				finish()
 				if err != nil {
 					return err

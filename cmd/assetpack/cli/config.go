@@ -45,6 +45,9 @@ func applyConfig(c *cobra.Command, cfg *config.Config, bo *options.Build, to *op
 	if set("compression") && cfg.Compression != "" {
 		bo.Compression = cfg.Compression
 	}
+	if set("layers") && cfg.Layers != "" {
+		bo.Layers = cfg.Layers
+	}
 	bo.Excludes = append(append([]string{}, cfg.Excludes...), bo.Excludes...)
 	var ann, labels []string
 	for k, v := range cfg.Annotations {

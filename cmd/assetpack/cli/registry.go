@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -53,6 +54,7 @@ func isTerminal(w io.Writer) bool {
 
 // progressLine draws "pushing 12.3 MiB / 45.6 MiB (3.4 MiB/s)" in place.
 type progressLine struct {
+	mu    sync.Mutex
 	w     io.Writer
 	start time.Time
 	last  time.Time
@@ -60,6 +62,8 @@ type progressLine struct {
 }
 
 func (p *progressLine) update(u publish.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	now := time.Now()
 	if now.Sub(p.last) < 100*time.Millisecond && u.Complete < u.Total {
 		return
@@ -71,6 +75,8 @@ func (p *progressLine) update(u publish.Progress) {
 }
 
 func (p *progressLine) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.drawn {
 		fmt.Fprint(p.w, "\r\033[K")
 	}

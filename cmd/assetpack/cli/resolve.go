@@ -106,10 +106,10 @@ $ASSETPACK_REPOSITORY. Comments and key order are kept.`,
 	c.Flags().StringArrayVarP(&files, "file", "f", nil, "YAML file, or directory searched for *.yaml and *.yml (repeatable)")
 	c.Flags().StringVar(&repository, "repository", "", "where to push: REGISTRY/PATH; each directory goes to REGISTRY/PATH/<directory name> (default $ASSETPACK_REPOSITORY)")
 	c.Flags().StringVar(&tag, "tag", "latest", "tag to push each directory under (the YAML gets the digest)")
-	c.Flags().StringVar(&bo.Compression, "compression", string(builder.Gzip), "layer compression: gzip, zstd, none or auto")
+	bo = options.DefaultBuild()
+	c.Flags().StringVar(&bo.Compression, "compression", string(builder.Auto), "layer compression: auto, gzip, zstd or none")
 	c.Flags().StringSliceVar(&bo.Platforms, "platform", []string{"linux/amd64"}, "platform(s) to declare")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing on stderr but errors")
-	bo.Prefix, bo.Symlinks, bo.Git = "/", string(builder.SymlinksPreserve), true
 	ro.AddFlags(c.Flags())
 	return c
 }

@@ -30,6 +30,9 @@ type Build struct {
 	Annotations     []string
 	Labels          []string
 	Git             bool
+	Layers          string
+	NoCache         bool
+	CacheDir        string
 }
 
 // AddFlags registers the build flags.
@@ -37,7 +40,10 @@ func (b *Build) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&b.Output, "output", "o", "", "where to write the image: oci:DIR (OCI image layout) or tar:FILE (OCI archive) (default oci:"+DefaultOutputDir+"/<source dir name>)")
 	fs.StringVar(&b.Prefix, "prefix", "/", "directory inside the image that holds the files; mount with subPath set to it (e.g. --prefix site, subPath: site)")
 	fs.StringSliceVar(&b.Platforms, "platform", []string{"linux/amd64"}, "platform(s) to declare, comma-separated; two or more produce an image index sharing one set of layers")
-	fs.StringVar(&b.Compression, "compression", string(builder.Gzip), "layer compression: gzip, zstd, none or auto")
+	fs.StringVar(&b.Compression, "compression", string(builder.Auto), "layer compression: auto (per layer: none for incompressible data such as model weights, else gzip), gzip, zstd or none")
+	fs.StringVar(&b.Layers, "layers", string(builder.LayersAuto), "layer split: auto (files of 32 MiB or more in their own layers, the rest in groups of a few MiB, so one changed file re-uploads one layer) or single")
+	fs.BoolVar(&b.NoCache, "no-cache", false, "read every file, ignoring the build cache of layer digests")
+	fs.StringVar(&b.CacheDir, "cache-dir", "", "build cache directory (default $ASSETPACK_CACHE_DIR, else assetpack/layers in the user cache directory)")
 	fs.StringVar(&b.SourceDateEpoch, "source-date-epoch", "", "timestamp for every file and the image, in seconds since 1970 (default $SOURCE_DATE_EPOCH, else the HEAD commit time inside a git work tree, else 0)")
 	fs.StringVar(&b.Symlinks, "symlinks", string(builder.SymlinksPreserve), "symlinks: preserve (relative links inside the tree stay links; others are errors) or follow (store the target's content)")
 	fs.StringArrayVar(&b.Excludes, "exclude", nil, "gitignore-style pattern of paths to leave out (repeatable; added to the root's "+builder.IgnoreFile+"; .git is always left out)")
@@ -74,6 +80,10 @@ func (b *Build) BuilderOptions() ([]builder.Option, error) {
 	if err != nil {
 		return nil, flagErr("--compression", err)
 	}
+	lm, err := builder.ParseLayerMode(b.Layers)
+	if err != nil {
+		return nil, flagErr("--layers", err)
+	}
 	sm, err := builder.ParseSymlinkMode(b.Symlinks)
 	if err != nil {
 		return nil, flagErr("--symlinks", err)
@@ -99,6 +109,10 @@ func (b *Build) BuilderOptions() ([]builder.Option, error) {
 		builder.WithAnnotations(ann),
 		builder.WithLabels(labels),
 		builder.WithGit(b.Git),
+		builder.WithLayers(lm),
+	}
+	if dir := b.cacheDir(); dir != "" {
+		opts = append(opts, builder.WithCache(dir))
 	}
 	if len(ps) > 0 {
 		opts = append(opts, builder.WithPlatforms(ps...))
@@ -123,4 +137,28 @@ func (b *Build) BuilderOptions() ([]builder.Option, error) {
 
 func flagErr(flag string, err error) error {
 	return fmt.Errorf("%s: %w", flag, err)
+}
+
+// DefaultBuild returns the flag defaults, for commands that build without
+// registering every build flag.
+func DefaultBuild() Build {
+	return Build{Prefix: "/", Compression: string(builder.Auto), Symlinks: string(builder.SymlinksPreserve),
+		Git: true, Layers: string(builder.LayersAuto)}
+}
+
+// cacheDir is the build cache in use, or "" when disabled or unavailable.
+func (b *Build) cacheDir() string {
+	switch {
+	case b.NoCache:
+		return ""
+	case b.CacheDir != "":
+		return b.CacheDir
+	case os.Getenv("ASSETPACK_CACHE_DIR") != "":
+		return os.Getenv("ASSETPACK_CACHE_DIR")
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "" // no home or XDG_CACHE_HOME: build without a cache
+	}
+	return filepath.Join(d, "assetpack", "layers")
 }

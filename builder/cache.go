@@ -1,0 +1,113 @@
+package builder
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// cacheVersion is part of every key: bump it when the layer encoding changes.
+const cacheVersion = "assetpack-layer-cache-v1"
+
+// racyWindow: files whose change time is this recent are not cached, since
+// a second write within the file system's clock granularity could keep the
+// same identity.
+var racyWindow = 2 * time.Second
+
+type cacheRecord struct {
+	Digest           string      `json:"digest"`
+	DiffID           string      `json:"diffID"`
+	Size             int64       `json:"size"`
+	UncompressedSize int64       `json:"uncompressedSize"`
+	Compression      Compression `json:"compression"`
+}
+
+// layerCache maps the identity of a layer's inputs to its sums.
+type layerCache struct{ dir string }
+
+// key hashes the layer's options and the identity of every entry. ok is
+// false when some file's identity is unknown or too recent to trust.
+func (c *layerCache) key(entries []entry, comp Compression, mtime time.Time, now time.Time) (string, bool) {
+	h := sha256.New()
+	var num [8]byte
+	putInt := func(v int64) {
+		binary.LittleEndian.PutUint64(num[:], uint64(v))
+		h.Write(num[:])
+	}
+	putStr := func(s string) {
+		putInt(int64(len(s)))
+		h.Write([]byte(s))
+	}
+	putStr(cacheVersion)
+	putStr(string(comp))
+	putInt(mtime.Unix())
+	for i := range entries {
+		e := &entries[i]
+		putStr(e.name)
+		putInt(int64(e.kind))
+		putInt(e.mode)
+		putInt(e.size)
+		putStr(e.linkname)
+		if e.kind != kindFile {
+			continue
+		}
+		id, ok := fileIdentity(e.info)
+		if !ok || now.Sub(time.Unix(0, id[3])) < racyWindow || now.Sub(time.Unix(0, id[2])) < racyWindow {
+			return "", false
+		}
+		putStr(e.src)
+		for _, v := range id {
+			putInt(v)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), true
+}
+
+func (c *layerCache) path(key string) string { return filepath.Join(c.dir, key[:2], key) }
+
+func (c *layerCache) get(key string) (layerSums, Compression, bool) {
+	raw, err := os.ReadFile(c.path(key))
+	if err != nil {
+		return layerSums{}, "", false
+	}
+	var r cacheRecord
+	if json.Unmarshal(raw, &r) != nil {
+		return layerSums{}, "", false
+	}
+	d, err1 := v1.NewHash(r.Digest)
+	diff, err2 := v1.NewHash(r.DiffID)
+	switch {
+	case err1 != nil, err2 != nil, r.Size <= 0, r.UncompressedSize <= 0:
+		return layerSums{}, "", false
+	case r.Compression != Gzip && r.Compression != Zstd && r.Compression != None:
+		return layerSums{}, "", false
+	}
+	return layerSums{digest: d, diffID: diff, size: r.Size, uncompSize: r.UncompressedSize}, r.Compression, true
+}
+
+// put records a layer; failures only cost a cache miss later.
+func (c *layerCache) put(key string, l *Layer) {
+	raw, _ := json.Marshal(cacheRecord{Digest: l.digest.String(), DiffID: l.diffID.String(), Size: l.size,
+		UncompressedSize: l.uncompSize, Compression: l.compression})
+	p := c.path(key)
+	if os.MkdirAll(filepath.Dir(p), 0o700) != nil {
+		return
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+	if err != nil {
+		return
+	}
+	_, err = f.Write(raw)
+	if cerr := f.Close(); err == nil && cerr == nil && os.Rename(f.Name(), p) == nil {
+		return
+	}
+	os.Remove(f.Name())
+}
+
+func (c *layerCache) drop(key string) { os.Remove(c.path(key)) }

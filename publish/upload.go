@@ -1,0 +1,206 @@
+package publish
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Uploader sends layers to the first repository of a push while the image
+// is still being built, so that compressing and hashing overlap with
+// uploading. Uploader.Push then finds those blobs in place and sends only
+// what is left (config, manifest, other repositories); its result counts the
+// early uploads as sent, not skipped.
+type Uploader struct {
+	r      *Registry
+	ctx    context.Context
+	cancel context.CancelFunc
+	repo   name.Repository
+	stats  *pushStats
+	sem    chan struct{}
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	err      error
+	seen     map[v1.Hash]bool
+	total    int64
+	complete map[v1.Hash]int64
+}
+
+// NewUploader prepares early uploads for a push to tags (the first tag's
+// repository receives them). Call Push, or Abort when the build fails.
+func (r *Registry) NewUploader(ctx context.Context, tags []name.Tag) (*Uploader, error) {
+	if len(tags) == 0 {
+		return nil, fmt.Errorf("%w: at least one tag is needed to push", ErrInvalidReference)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	return &Uploader{r: r, ctx: ctx, cancel: cancel, repo: tags[0].Context(), stats: &pushStats{},
+		sem: make(chan struct{}, r.jobs), seen: map[v1.Hash]bool{}, complete: map[v1.Hash]int64{}}, nil
+}
+
+// Add starts uploading l (unless a blob with its digest was added before)
+// and returns at once; at most the registry's job count upload together. A
+// blob the registry already has is skipped after one HEAD request.
+func (u *Uploader) Add(l v1.Layer) {
+	d, err := l.Digest()
+	if err != nil {
+		u.fail(err)
+		return
+	}
+	size, _ := l.Size()
+	u.mu.Lock()
+	if u.seen[d] {
+		u.mu.Unlock()
+		return
+	}
+	u.seen[d] = true
+	u.total += size
+	u.mu.Unlock()
+	u.wg.Add(1)
+	go func() {
+		defer u.wg.Done()
+		select {
+		case u.sem <- struct{}{}:
+		case <-u.ctx.Done():
+			return
+		}
+		defer func() { <-u.sem }()
+		if err := u.upload(d, l); err != nil {
+			u.fail(err)
+		}
+	}()
+}
+
+func (u *Uploader) upload(d v1.Hash, l v1.Layer) error {
+	layer := l
+	if m := u.r.mountFrom; m != nil && m.RegistryStr() == u.repo.RegistryStr() && m.String() != u.repo.String() {
+		layer = &remote.MountableLayer{Layer: l, Reference: m.Tag("latest")}
+	}
+	opts := u.r.remoteOptions(u.ctx, u.stats)
+	var done chan struct{}
+	if u.r.progress != nil {
+		updates := make(chan v1.Update, 16)
+		done = make(chan struct{})
+		opts = append(opts, remote.WithProgress(updates))
+		go func() {
+			defer close(done)
+			for up := range updates {
+				if up.Error == nil {
+					u.progress(d, up.Complete)
+				}
+			}
+		}()
+	}
+	err := remote.WriteLayer(u.repo, layer, opts...)
+	if done != nil {
+		<-done
+	}
+	if err != nil {
+		return u.r.explain(err, "uploading layer "+d.String()+" to", u.repo.String())
+	}
+	return nil
+}
+
+// progress reports the sum over the uploads; calls are serialised, so the
+// callback never runs concurrently.
+func (u *Uploader) progress(d v1.Hash, complete int64) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.complete[d] = complete
+	var sum int64
+	for _, c := range u.complete {
+		sum += c
+	}
+	u.r.progress(Progress{Complete: sum, Total: u.total})
+}
+
+func (u *Uploader) fail(err error) {
+	u.mu.Lock()
+	if u.err == nil && u.ctx.Err() == nil {
+		u.err = err
+	}
+	u.mu.Unlock()
+	u.cancel()
+}
+
+// wait waits for every started upload and returns the first error.
+func (u *Uploader) wait() error {
+	u.wg.Wait()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.err != nil {
+		return u.err
+	}
+	return u.ctx.Err()
+}
+
+// Abort cancels the uploads in flight and waits for them. Blobs already
+// uploaded stay in the registry, untagged, like after an interrupted push.
+func (u *Uploader) Abort() {
+	u.cancel()
+	u.wg.Wait()
+}
+
+// Push waits for the early uploads, then pushes art like Registry.Push.
+func (u *Uploader) Push(ctx context.Context, art Artifact, tags []name.Tag) (*PushResult, error) {
+	defer u.cancel()
+	if err := u.wait(); err != nil {
+		return nil, err
+	}
+	return u.r.push(ctx, art, tags, u.stats, u.putManifests)
+}
+
+// putManifests finishes the first repository: every blob goes through the
+// uploader (a no-op for the layers it has already sent), then the manifests
+// are PUT without ggcr checking each blob once more with a HEAD request.
+func (u *Uploader) putManifests(ctx context.Context, tag name.Tag, art Artifact) error {
+	var imgs []v1.Image
+	var digests []v1.Hash
+	switch a := art.(type) {
+	case v1.Image:
+		imgs = append(imgs, a)
+	case v1.ImageIndex:
+		im, err := a.IndexManifest()
+		if err != nil {
+			return err
+		}
+		for _, d := range im.Manifests {
+			img, err := a.Image(d.Digest)
+			if err != nil {
+				return err
+			}
+			imgs = append(imgs, img)
+			digests = append(digests, d.Digest)
+		}
+	default:
+		return fmt.Errorf("cannot push %T: not an image or an index", art)
+	}
+	for _, img := range imgs {
+		ls, err := img.Layers()
+		if err != nil {
+			return err
+		}
+		cfg, err := partial.ConfigLayer(img)
+		if err != nil {
+			return err
+		}
+		for _, l := range append(ls, cfg) {
+			u.Add(l)
+		}
+	}
+	if err := u.wait(); err != nil {
+		return err
+	}
+	opts := u.r.remoteOptions(ctx, u.stats)
+	for i, d := range digests {
+		if err := remote.Put(tag.Context().Digest(d.String()), imgs[i], opts...); err != nil {
+			return err
+		}
+	}
+	return remote.Put(tag, art.(remote.Taggable), opts...)
+}
