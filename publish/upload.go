@@ -3,6 +3,7 @@ package publish
 import (
 	"context"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -22,6 +23,7 @@ type Uploader struct {
 	cancel context.CancelFunc
 	repo   name.Repository
 	stats  *pushStats
+	pusher *remote.Pusher // one for all uploads: one ping, one token per repository
 	sem    chan struct{}
 	wg     sync.WaitGroup
 
@@ -39,8 +41,15 @@ func (r *Registry) NewUploader(ctx context.Context, tags []name.Tag) (*Uploader,
 		return nil, fmt.Errorf("%w: at least one tag is needed to push", ErrInvalidReference)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	return &Uploader{r: r, ctx: ctx, cancel: cancel, repo: tags[0].Context(), stats: &pushStats{},
-		sem: make(chan struct{}, r.jobs), seen: map[v1.Hash]bool{}, complete: map[v1.Hash]int64{}}, nil
+	u := &Uploader{r: r, ctx: ctx, cancel: cancel, repo: tags[0].Context(), stats: &pushStats{},
+		sem: make(chan struct{}, r.jobs), seen: map[v1.Hash]bool{}, complete: map[v1.Hash]int64{}}
+	p, err := remote.NewPusher(r.remoteOptions(ctx, u.stats)...)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	u.pusher = p
+	return u, nil
 }
 
 // Add starts uploading l (unless a blob with its digest was added before)
@@ -77,41 +86,65 @@ func (u *Uploader) Add(l v1.Layer) {
 }
 
 func (u *Uploader) upload(d v1.Hash, l v1.Layer) error {
-	layer := l
-	if m := u.r.mountFrom; m != nil && m.RegistryStr() == u.repo.RegistryStr() && m.String() != u.repo.String() {
-		layer = &remote.MountableLayer{Layer: l, Reference: m.Tag("latest")}
-	}
-	opts := u.r.remoteOptions(u.ctx, u.stats)
-	var done chan struct{}
+	var layer v1.Layer = l
 	if u.r.progress != nil {
-		updates := make(chan v1.Update, 16)
-		done = make(chan struct{})
-		opts = append(opts, remote.WithProgress(updates))
-		go func() {
-			defer close(done)
-			for up := range updates {
-				if up.Error == nil {
-					u.progress(d, up.Complete)
-				}
-			}
-		}()
+		layer = &countingLayer{Layer: l, add: func(n int64) { u.progress(d, n, false) }}
 	}
-	err := remote.WriteLayer(u.repo, layer, opts...)
-	if done != nil {
-		<-done
+	if m := u.r.mountFrom; m != nil && m.RegistryStr() == u.repo.RegistryStr() && m.String() != u.repo.String() {
+		layer = &remote.MountableLayer{Layer: layer, Reference: m.Tag("latest")}
 	}
-	if err != nil {
+	if err := u.pusher.Upload(u.ctx, u.repo, layer); err != nil {
 		return u.r.explain(err, "uploading layer "+d.String()+" to", u.repo.String())
+	}
+	if u.r.progress != nil {
+		size, _ := l.Size()
+		u.progress(d, size, true)
 	}
 	return nil
 }
 
-// progress reports the sum over the uploads; calls are serialised, so the
-// callback never runs concurrently.
-func (u *Uploader) progress(d v1.Hash, complete int64) {
+// countingLayer reports the bytes read from a layer's blob as they go out.
+type countingLayer struct {
+	v1.Layer
+	add func(n int64)
+}
+
+func (c *countingLayer) Compressed() (io.ReadCloser, error) {
+	rc, err := c.Layer.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	c.add(-1) // a new attempt starts from zero
+	return &countingReader{ReadCloser: rc, add: c.add}, nil
+}
+
+type countingReader struct {
+	io.ReadCloser
+	add func(n int64)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	if n > 0 {
+		c.add(int64(n))
+	}
+	return n, err
+}
+
+// progress records n more bytes sent of blob d (n < 0: an attempt restarts;
+// done: the blob is in place, sent or skipped) and reports the sum over all
+// blobs. Calls are serialised, so the callback never runs concurrently.
+func (u *Uploader) progress(d v1.Hash, n int64, done bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	u.complete[d] = complete
+	switch {
+	case done:
+		u.complete[d] = n
+	case n < 0:
+		u.complete[d] = 0
+	default:
+		u.complete[d] += n
+	}
 	var sum int64
 	for _, c := range u.complete {
 		sum += c
@@ -196,7 +229,7 @@ func (u *Uploader) putManifests(ctx context.Context, tag name.Tag, art Artifact)
 	if err := u.wait(); err != nil {
 		return err
 	}
-	opts := u.r.remoteOptions(ctx, u.stats)
+	opts := append(u.r.remoteOptions(ctx, u.stats), remote.Reuse(u.pusher))
 	for i, d := range digests {
 		if err := remote.Put(tag.Context().Digest(d.String()), imgs[i], opts...); err != nil {
 			return err

@@ -34,7 +34,9 @@ func TestUploaderOverlapsBuild(t *testing.T) {
 			h.ServeHTTP(w, req)
 		})
 	})
-	r, err := publish.NewRegistry(publish.WithRetryBackoff(fast))
+	var last publish.Progress
+	var calls int
+	r, err := publish.NewRegistry(publish.WithRetryBackoff(fast), publish.WithProgress(func(p publish.Progress) { last = p; calls++ }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +62,9 @@ func TestUploaderOverlapsBuild(t *testing.T) {
 	}
 	if pr.SkippedBlobs != 2 { // only the mirror's mounts
 		t.Errorf("SkippedBlobs = %d, want 2 (the mirror's mounts); early uploads are not skips", pr.SkippedBlobs)
+	}
+	if size, _ := res.Layers[0].Size(); calls == 0 || last.Total < size || last.Complete != last.Total {
+		t.Errorf("progress: %d calls, last %+v; want it to end complete", calls, last)
 	}
 	if puts.Load() != 2 {
 		t.Errorf("%d blob uploads, want 2 (layer added twice is uploaded once, and the config)", puts.Load())
