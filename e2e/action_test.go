@@ -3,9 +3,16 @@
 package e2e
 
 import (
+	"archive/tar"
+	"compress/gzip"
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -166,5 +173,117 @@ func TestWorkflowsLint(t *testing.T) {
 	r := runEnv(t, repoRoot(t), nil, "", actionlint, append([]string{"-no-color"}, files...)...)
 	if r.code != 0 {
 		t.Errorf("actionlint: %s%s", r.stdout, r.stderr)
+	}
+}
+
+// TestActionInstallsRelease runs the action's install step the way a
+// workflow with `version:` does, against a release served from 127.0.0.1
+// (the `release-url` input, as for a mirror): an archive named and laid out
+// like GoReleaser's with its checksums.txt is installed and runs; a tampered
+// archive, an unlisted one and a missing release are refused.
+func TestActionInstallsRelease(t *testing.T) {
+	var a actionFile
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "action.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.UnmarshalStrict(b, &a); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := a.Inputs["release-url"]; !ok {
+		t.Fatal("action.yml has no release-url input")
+	}
+	install := -1
+	for i, s := range a.Runs.Steps {
+		if strings.Contains(s.Run, "install.sh") {
+			install = i
+		}
+	}
+	if install < 0 {
+		t.Fatal("no install step in action.yml")
+	}
+	step := a.Runs.Steps[install]
+
+	// The release directory: v1.2.3/assetpack_1.2.3_OS_ARCH.tar.gz + checksums.txt.
+	releases := t.TempDir()
+	rel := filepath.Join(releases, "v1.2.3")
+	os.MkdirAll(rel, 0o755)
+	archive := fmt.Sprintf("assetpack_1.2.3_%s_%s.tar.gz", runtime.GOOS, runtime.GOARCH)
+	writeTarGz(t, filepath.Join(rel, archive), map[string]string{"assetpack": bin, "README.md": filepath.Join(repoRoot(t), "README.md")})
+	sum := func() string {
+		data, _ := os.ReadFile(filepath.Join(rel, archive))
+		return fmt.Sprintf("%x  %s\n", sha256.Sum256(data), archive)
+	}
+	os.WriteFile(filepath.Join(rel, "checksums.txt"), []byte(sum()), 0o644)
+	srv := httptest.NewServer(http.FileServer(http.Dir(releases)))
+	defer srv.Close()
+
+	runInstall := func(version string) (cmdResult, string) {
+		work := t.TempDir()
+		ghPath := filepath.Join(work, "github-path")
+		env := []string{"RUNNER_TEMP=" + filepath.Join(work, "tmp"), "GITHUB_PATH=" + ghPath}
+		for k, v := range step.Env {
+			switch {
+			case strings.Contains(v, "inputs.version"):
+				v = version
+			case strings.Contains(v, "inputs.release-url"):
+				v = srv.URL
+			case strings.Contains(v, "github.action_path"):
+				v = repoRoot(t)
+			}
+			env = append(env, k+"="+v)
+		}
+		r := runEnv(t, work, env, "", "bash", "-c", strings.ReplaceAll(step.Run, "${{ github.action_path }}", repoRoot(t)))
+		p, _ := os.ReadFile(ghPath)
+		return r, strings.TrimSpace(string(p))
+	}
+
+	r, dir := runInstall("v1.2.3")
+	if r.code != 0 || dir == "" {
+		t.Fatalf("install v1.2.3: exit %d: %s", r.code, r.stderr)
+	}
+	if v := runEnv(t, dir, nil, "", filepath.Join(dir, "assetpack"), "version"); v.code != 0 {
+		t.Fatalf("installed binary: exit %d: %s", v.code, v.stderr)
+	}
+
+	// One byte changed after checksums.txt was written: refused.
+	f, _ := os.OpenFile(filepath.Join(rel, archive), os.O_APPEND|os.O_WRONLY, 0)
+	f.Write([]byte{0})
+	f.Close()
+	if r, dir := runInstall("v1.2.3"); r.code == 0 || !strings.Contains(r.stderr, "checksum mismatch") || dir != "" {
+		t.Errorf("tampered archive: exit %d, GITHUB_PATH %q: %s", r.code, dir, r.stderr)
+	}
+	os.WriteFile(filepath.Join(rel, "checksums.txt"), []byte("0000  other.tar.gz\n"), 0o644)
+	if r, _ := runInstall("v1.2.3"); r.code == 0 || !strings.Contains(r.stderr, "does not list") {
+		t.Errorf("archive not in checksums.txt: exit %d: %s", r.code, r.stderr)
+	}
+	if r, _ := runInstall("v9.9.9"); r.code == 0 || !strings.Contains(r.stderr, "is v9.9.9 a release?") {
+		t.Errorf("missing release: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// writeTarGz writes a GoReleaser-like archive: name in archive → file on disk.
+func writeTarGz(t *testing.T, dst string, files map[string]string) {
+	t.Helper()
+	f, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zw := gzip.NewWriter(f)
+	tw := tar.NewWriter(zw)
+	for name, src := range files {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Size: int64(len(data)), Typeflag: tar.TypeReg})
+		tw.Write(data)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

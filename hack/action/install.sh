@@ -16,14 +16,16 @@ else
   version="${INPUT_VERSION#v}"
   os="$(uname -s | tr '[:upper:]' '[:lower:]')"
   arch="$(uname -m)"; case "$arch" in x86_64) arch=amd64 ;; aarch64|arm64) arch=arm64 ;; esac
-  base="https://github.com/assetpack/assetpack/releases/download/v${version}"
+  base="${INPUT_RELEASE_URL:-https://github.com/assetpack/assetpack/releases/download}"
+  base="${base%/}/v${version}"
   archive="assetpack_${version}_${os}_${arch}.tar.gz"
   tmp="$(mktemp -d)"
-  curl -fsSL --retry 3 -o "$tmp/$archive" "$base/$archive"
-  curl -fsSL --retry 3 -o "$tmp/checksums.txt" "$base/checksums.txt"
-  (cd "$tmp" && grep " ${archive}\$" checksums.txt | sha256sum -c -) || { echo "::error::checksum mismatch for $archive" >&2; exit 1; }
+  trap 'rm -rf "$tmp"' EXIT
+  curl -fsSL --retry 3 -o "$tmp/$archive" "$base/$archive" || { echo "::error::cannot download $base/$archive: is $INPUT_VERSION a release?" >&2; exit 1; }
+  curl -fsSL --retry 3 -o "$tmp/checksums.txt" "$base/checksums.txt" || { echo "::error::cannot download $base/checksums.txt" >&2; exit 1; }
+  grep -q " ${archive}\$" "$tmp/checksums.txt" || { echo "::error::checksums.txt of $INPUT_VERSION does not list $archive" >&2; exit 1; }
+  (cd "$tmp" && grep " ${archive}\$" checksums.txt | sha256sum -c --quiet -) || { echo "::error::checksum mismatch for $archive: not installing it" >&2; exit 1; }
   tar -xzf "$tmp/$archive" -C "$dest" assetpack
-  rm -rf "$tmp"
 fi
 echo "$dest" >> "${GITHUB_PATH:-/dev/null}"
 "$dest/assetpack" version >&2
