@@ -43,6 +43,8 @@ bench: ## Go benchmarks (throughput and allocations are reported, not asserted)
 BENCH_DATA ?= /var/tmp/assetpack-bench
 BENCH_SETS ?= opa,site,model
 BENCH_RUNS ?= 3
+BENCH_PEERS ?= crane,oras,imgpkg
+BENCH_FLAGS ?=
 BENCH_MARKDOWN ?=
 
 bench-data: ## generate the benchmark datasets into BENCH_DATA (fixed seeds; skipped when present)
@@ -54,7 +56,7 @@ bench-data: ## generate the benchmark datasets into BENCH_DATA (fixed seeds; ski
 	done
 
 bench-compare: build bench-data ## assetpack vs crane, oras, imgpkg and the physical floors on a local registry (BENCH_MARKDOWN=docs/benchmarks.md writes the table)
-	eval "$$(hack/install-bench-tools.sh --print-path)" && $(GO) run ./bench/compare -data "$(BENCH_DATA)" -sets "$(BENCH_SETS)" -runs $(BENCH_RUNS) -assetpack $(BIN) $(if $(BENCH_MARKDOWN),-markdown $(BENCH_MARKDOWN))
+	eval "$$(hack/install-bench-tools.sh --print-path)" && $(GO) run ./bench/compare -data "$(BENCH_DATA)" -sets "$(BENCH_SETS)" -runs $(BENCH_RUNS) -peers "$(BENCH_PEERS)" $(BENCH_FLAGS) -assetpack $(BIN) $(if $(BENCH_MARKDOWN),-markdown $(BENCH_MARKDOWN))
 
 fuzz: ## run every fuzz target for FUZZTIME (default 30s); the seed corpora run in make unit
 	@set -e; for pkg in ./builder ./publish ./kube ./config; do \

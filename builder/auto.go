@@ -20,31 +20,33 @@ const (
 // files of at least 1 MiB (two 64 KiB windows each, in path order) and
 // weighs klauspost/compress's compressibility estimate by file size. Small
 // files are never opened here, so text sites pay nothing extra.
-func decideAuto(entries []entry, totalBytes int64) (Compression, error) {
+func decideAuto(in *layerInput, totalBytes int64) (Compression, error) {
 	var large int64
 	var weighted float64
 	buf := make([]byte, autoSample)
-	for i := range entries {
-		e := &entries[i]
+	err := in.each(func(e *entry) error {
 		if e.kind != kindFile || e.size < autoMinFile {
-			continue
+			return nil
 		}
-		f, err := os.Open(e.src)
+		f, err := os.Open(e.src())
 		if err != nil {
-			return "", &PathError{Op: "reading", Path: e.display, Err: unwrapPathError(err)}
+			return &PathError{Op: "reading", Path: e.display(), Err: unwrapPathError(err)}
 		}
+		defer f.Close()
 		est := 0.0
 		for _, off := range []int64{0, e.size / 2} {
 			n, err := f.ReadAt(buf, off)
 			if err != nil && err != io.EOF {
-				f.Close()
-				return "", &PathError{Op: "reading", Path: e.display, Err: unwrapPathError(err)}
+				return &PathError{Op: "reading", Path: e.display(), Err: unwrapPathError(err)}
 			}
 			est += compress.Estimate(buf[:n]) / 2
 		}
-		f.Close()
 		large += e.size
 		weighted += est * float64(e.size)
+		return nil
+	})
+	if err != nil {
+		return "", err
 	}
 	if totalBytes == 0 || float64(large) < autoLargeShare*float64(totalBytes) {
 		return Gzip, nil

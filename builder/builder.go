@@ -139,6 +139,7 @@ func Build(ctx context.Context, dir string, opts ...Option) (_ *Result, err erro
 	if o.prefix != "" {
 		for i := range entries {
 			entries[i].name = o.prefix + "/" + entries[i].name
+			entries[i].rel = entries[i].name[len(o.prefix)+1:] // shares the bytes
 		}
 		parts := strings.Split(o.prefix, "/")
 		for i := range parts {
@@ -236,7 +237,7 @@ func unixEpoch() time.Time { return time.Unix(0, 0).UTC() }
 // buildLayers encodes the planned layers, up to jobs at a time, largest
 // first. Each layer's bytes depend only on its entries, so neither the job
 // count nor the scheduling can change a digest.
-func buildLayers(ctx context.Context, workDir string, plan [][]entry, o *options, mtime time.Time) ([]*Layer, error) {
+func buildLayers(ctx context.Context, workDir string, plan []layerInput, o *options, mtime time.Time) ([]*Layer, error) {
 	var cache *layerCache
 	if o.cacheDir != "" {
 		cache = &layerCache{dir: o.cacheDir}
@@ -244,11 +245,9 @@ func buildLayers(ctx context.Context, workDir string, plan [][]entry, o *options
 	now := time.Now()
 	sizes := make([]int64, len(plan))
 	order := make([]int, len(plan))
-	for i, es := range plan {
+	for i := range plan {
 		order[i] = i
-		for j := range es {
-			sizes[i] += es[j].size
-		}
+		sizes[i] = plan[i].bytes()
 	}
 	sort.SliceStable(order, func(a, b int) bool { return sizes[order[a]] > sizes[order[b]] })
 	jobs := o.jobs
@@ -260,7 +259,7 @@ func buildLayers(ctx context.Context, workDir string, plan [][]entry, o *options
 	g.SetLimit(jobs)
 	for _, i := range order {
 		g.Go(func() error {
-			l, err := buildLayer(gctx, workDir, plan[i], sizes[i], o, mtime, cache, now)
+			l, err := buildLayer(gctx, workDir, &plan[i], sizes[i], o, mtime, cache, now)
 			out[i] = l
 			if err == nil && o.layerDone != nil {
 				o.layerDone(l)
@@ -282,16 +281,16 @@ func buildLayers(ctx context.Context, workDir string, plan [][]entry, o *options
 	return out, nil
 }
 
-func buildLayer(ctx context.Context, workDir string, entries []entry, bytes int64, o *options, mtime time.Time, cache *layerCache, now time.Time) (*Layer, error) {
+func buildLayer(ctx context.Context, workDir string, in *layerInput, bytes int64, o *options, mtime time.Time, cache *layerCache, now time.Time) (*Layer, error) {
 	comp := o.compression
 	var key string
 	cacheable := false
 	if cache != nil {
-		key, cacheable = cache.key(entries, comp, mtime, now)
+		key, cacheable = cache.key(in, comp, mtime, now)
 	}
 	if cacheable {
 		if s, c, ok := cache.get(key); ok {
-			l := newLayer(s, c, entries, mtime)
+			l := newLayer(s, c, in, mtime)
 			l.cached = true
 			l.onStale = func() { cache.drop(key) }
 			if o.deferred {
@@ -306,20 +305,20 @@ func buildLayer(ctx context.Context, workDir string, entries []entry, bytes int6
 	}
 	if comp == Auto {
 		var err error
-		if comp, err = decideAuto(entries, bytes); err != nil {
+		if comp, err = decideAuto(in, bytes); err != nil {
 			return nil, err
 		}
 	}
 	var l *Layer
 	if o.deferred && comp == None {
-		s, err := encodeLayer(ctx, io.Discard, entries, comp, mtime)
+		s, err := encodeLayer(ctx, io.Discard, in, comp, mtime)
 		if err != nil {
 			return nil, err
 		}
-		l = newLayer(s, comp, entries, mtime)
+		l = newLayer(s, comp, in, mtime)
 	} else {
 		var err error
-		if l, err = writeLayer(ctx, workDir, entries, comp, mtime); err != nil {
+		if l, err = writeLayer(ctx, workDir, in, comp, mtime); err != nil {
 			return nil, err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"time"
@@ -28,12 +29,15 @@ type cacheRecord struct {
 	Compression      Compression `json:"compression"`
 }
 
+// errStop ends a walk over a layer's entries early.
+var errStop = errors.New("stop")
+
 // layerCache maps the identity of a layer's inputs to its sums.
 type layerCache struct{ dir string }
 
 // key hashes the layer's options and the identity of every entry. ok is
 // false when some file's identity is unknown or too recent to trust.
-func (c *layerCache) key(entries []entry, comp Compression, mtime time.Time, now time.Time) (string, bool) {
+func (c *layerCache) key(in *layerInput, comp Compression, mtime time.Time, now time.Time) (string, bool) {
 	h := sha256.New()
 	var num [8]byte
 	putInt := func(v int64) {
@@ -47,24 +51,29 @@ func (c *layerCache) key(entries []entry, comp Compression, mtime time.Time, now
 	putStr(cacheVersion)
 	putStr(string(comp))
 	putInt(mtime.Unix())
-	for i := range entries {
-		e := &entries[i]
+	ok := true
+	in.each(func(e *entry) error {
 		putStr(e.name)
 		putInt(int64(e.kind))
 		putInt(e.mode)
 		putInt(e.size)
 		putStr(e.linkname)
 		if e.kind != kindFile {
-			continue
+			return nil
 		}
-		id, ok := fileIdentity(e.info)
-		if !ok || now.Sub(time.Unix(0, id[3])) < racyWindow || now.Sub(time.Unix(0, id[2])) < racyWindow {
-			return "", false
+		id := e.id
+		if !id.full || now.Sub(time.Unix(0, id.ctime)) < racyWindow || now.Sub(time.Unix(0, id.mtime)) < racyWindow {
+			ok = false
+			return errStop
 		}
-		putStr(e.src)
-		for _, v := range id {
+		putStr(e.src())
+		for _, v := range []int64{int64(id.dev), int64(id.ino), id.size, id.mtime, id.ctime} {
 			putInt(v)
 		}
+		return nil
+	})
+	if !ok {
+		return "", false
 	}
 	return hex.EncodeToString(h.Sum(nil)), true
 }

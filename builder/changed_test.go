@@ -51,7 +51,7 @@ func TestFileChangedWhileRead(t *testing.T) {
 				defer func() { testHookAfterCopy = nil }()
 			}
 			work := t.TempDir()
-			_, err := writeLayer(context.Background(), work, w.entries, Gzip, unixEpoch())
+			_, err := writeLayer(context.Background(), work, &layerInput{span: w.entries}, Gzip, unixEpoch())
 			if err == nil {
 				t.Fatal("writeLayer() succeeded on a changing file")
 			}

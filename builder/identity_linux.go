@@ -5,13 +5,12 @@ import (
 	"syscall"
 )
 
-// fileIdentity returns what the build cache compares instead of reading a
-// file: device, inode, and modification and change times in nanoseconds.
-// ok is false when the platform does not expose them.
-func fileIdentity(fi os.FileInfo) (id [5]int64, ok bool) {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return id, false
+// fileIdentity returns what the build keeps of a file's metadata: enough to
+// notice that it was replaced or modified, and the build cache's key.
+func fileIdentity(fi os.FileInfo) fileID {
+	id := fileID{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		id.dev, id.ino, id.ctime, id.full = uint64(st.Dev), st.Ino, st.Ctim.Nano(), true
 	}
-	return [5]int64{int64(st.Dev), int64(st.Ino), st.Mtim.Nano(), st.Ctim.Nano(), fi.Size()}, true
+	return id
 }

@@ -51,7 +51,7 @@ type Layer struct {
 	compression Compression
 	cached      bool // sums came from the build cache: no file was read
 
-	entries []entry // kept to encode a deferred layer again
+	in      layerInput // kept to encode a deferred layer again
 	mtime   time.Time
 	onStale func() // called when a deferred layer no longer matches its digest
 }
@@ -151,7 +151,7 @@ type layerSums struct {
 // encodeLayer streams the sorted entries through tar, the compressor and two
 // sha256 hashers into dst (which may be io.Discard), in a single pass: no
 // layer is ever held in memory and no file is read twice in one pass.
-func encodeLayer(ctx context.Context, dst io.Writer, entries []entry, c Compression, mtime time.Time) (layerSums, error) {
+func encodeLayer(ctx context.Context, dst io.Writer, in *layerInput, c Compression, mtime time.Time) (layerSums, error) {
 	blobHash := sha256.New()
 	blob := &countingWriter{w: io.MultiWriter(dst, blobHash)}
 
@@ -184,15 +184,17 @@ func encodeLayer(ctx context.Context, dst io.Writer, entries []entry, c Compress
 	raw := &countingWriter{w: tarSink}
 	tw := tar.NewWriter(raw)
 
-	for i := range entries {
-		if i%64 == 0 {
+	i := 0
+	err := in.each(func(e *entry) error {
+		if i++; i%64 == 0 {
 			if err := ctx.Err(); err != nil {
-				return layerSums{}, err
+				return err
 			}
 		}
-		if err := writeEntry(ctx, tw, &entries[i], mtime); err != nil {
-			return layerSums{}, err
-		}
+		return writeEntry(ctx, tw, e, mtime)
+	})
+	if err != nil {
+		return layerSums{}, err
 	}
 	if err := tw.Close(); err != nil {
 		return layerSums{}, fmt.Errorf("finishing layer: %w", err)
@@ -204,7 +206,7 @@ func encodeLayer(ctx context.Context, dst io.Writer, entries []entry, c Compress
 }
 
 // writeLayer encodes a layer into a file in dir, named after its digest.
-func writeLayer(ctx context.Context, dir string, entries []entry, c Compression, mtime time.Time) (_ *Layer, err error) {
+func writeLayer(ctx context.Context, dir string, in *layerInput, c Compression, mtime time.Time) (_ *Layer, err error) {
 	f, err := os.CreateTemp(dir, "layer-*.tmp")
 	if err != nil {
 		return nil, fmt.Errorf("creating layer file in %q: %w", dir, err)
@@ -216,7 +218,7 @@ func writeLayer(ctx context.Context, dir string, entries []entry, c Compression,
 		}
 	}()
 	bw := bufio.NewWriterSize(f, 1<<20)
-	s, err := encodeLayer(ctx, bw, entries, c, mtime)
+	s, err := encodeLayer(ctx, bw, in, c, mtime)
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +228,7 @@ func writeLayer(ctx context.Context, dir string, entries []entry, c Compression,
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("writing layer to %q: %w", f.Name(), err)
 	}
-	l := newLayer(s, c, entries, mtime)
+	l := newLayer(s, c, in, mtime)
 	l.path = filepath.Join(dir, "sha256-"+l.digest.Hex)
 	if err := os.Rename(f.Name(), l.path); err != nil {
 		return nil, fmt.Errorf("storing layer: %w", err)
@@ -234,9 +236,9 @@ func writeLayer(ctx context.Context, dir string, entries []entry, c Compression,
 	return l, nil
 }
 
-func newLayer(s layerSums, c Compression, entries []entry, mtime time.Time) *Layer {
+func newLayer(s layerSums, c Compression, in *layerInput, mtime time.Time) *Layer {
 	return &Layer{digest: s.digest, diffID: s.diffID, size: s.size, uncompSize: s.uncompSize,
-		compression: c, entries: entries, mtime: mtime}
+		compression: c, in: *in, mtime: mtime}
 }
 
 // stream encodes a deferred layer again, into a pipe, and fails the read at
@@ -246,7 +248,7 @@ func (l *Layer) stream() io.ReadCloser {
 	pr, pw := io.Pipe()
 	go func() {
 		bw := bufio.NewWriterSize(pw, 1<<20)
-		s, err := encodeLayer(context.Background(), bw, l.entries, l.compression, l.mtime)
+		s, err := encodeLayer(context.Background(), bw, &l.in, l.compression, l.mtime)
 		if err == nil && s.digest != l.digest {
 			if l.onStale != nil {
 				l.onStale()
@@ -297,34 +299,34 @@ func header(e *entry, mtime time.Time) *tar.Header {
 func writeEntry(ctx context.Context, tw *tar.Writer, e *entry, mtime time.Time) error {
 	if e.kind != kindFile {
 		if err := tw.WriteHeader(header(e, mtime)); err != nil {
-			return fmt.Errorf("writing tar entry for %q: %w", e.display, err)
+			return fmt.Errorf("writing tar entry for %q: %w", e.display(), err)
 		}
 		return nil
 	}
 	changed := func(detail string) error {
-		return &PathError{Op: "reading", Path: e.display, Err: ErrFileChanged, Detail: detail,
+		return &PathError{Op: "reading", Path: e.display(), Err: ErrFileChanged, Detail: detail,
 			Hint: "run the build again when nothing is writing to the tree"}
 	}
-	f, err := os.Open(e.src)
+	f, err := os.Open(e.src())
 	if err != nil {
 		switch {
 		case errors.Is(err, os.ErrPermission):
-			return badPath("reading", e.display, ErrUnreadable, "", "make it readable, or exclude it with --exclude or "+IgnoreFile)
+			return badPath("reading", e.display(), ErrUnreadable, "", "make it readable, or exclude it with --exclude or "+IgnoreFile)
 		case errors.Is(err, os.ErrNotExist):
 			return changed("it was removed after the tree was listed")
 		}
-		return &PathError{Op: "reading", Path: e.display, Err: unwrapPathError(err)}
+		return &PathError{Op: "reading", Path: e.display(), Err: unwrapPathError(err)}
 	}
 	defer f.Close()
 	before, err := f.Stat()
 	if err != nil {
-		return &PathError{Op: "reading", Path: e.display, Err: unwrapPathError(err)}
+		return &PathError{Op: "reading", Path: e.display(), Err: unwrapPathError(err)}
 	}
-	if !os.SameFile(before, e.info) || before.Size() != e.size || !before.ModTime().Equal(e.info.ModTime()) {
+	if !fileIdentity(before).same(e.id) || before.Size() != e.size {
 		return changed("it was replaced or modified after the tree was listed")
 	}
 	if err := tw.WriteHeader(header(e, mtime)); err != nil {
-		return fmt.Errorf("writing tar entry for %q: %w", e.display, err)
+		return fmt.Errorf("writing tar entry for %q: %w", e.display(), err)
 	}
 	bufp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bufp)
@@ -334,10 +336,10 @@ func writeEntry(ctx context.Context, tw *tar.Writer, e *entry, mtime time.Time) 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return &PathError{Op: "reading", Path: e.display, Err: unwrapPathError(err)}
+		return &PathError{Op: "reading", Path: e.display(), Err: unwrapPathError(err)}
 	}
 	if testHookAfterCopy != nil {
-		testHookAfterCopy(e.src)
+		testHookAfterCopy(e.src())
 	}
 	if n != e.size {
 		return changed(fmt.Sprintf("it shrank from %d to %d bytes while it was read", e.size, n))
@@ -348,7 +350,7 @@ func writeEntry(ctx context.Context, tw *tar.Writer, e *entry, mtime time.Time) 
 	}
 	after, err := f.Stat()
 	if err != nil {
-		return &PathError{Op: "reading", Path: e.display, Err: unwrapPathError(err)}
+		return &PathError{Op: "reading", Path: e.display(), Err: unwrapPathError(err)}
 	}
 	if after.Size() != e.size || !after.ModTime().Equal(before.ModTime()) {
 		return changed("it was modified while it was read")

@@ -46,12 +46,55 @@ const (
 	entryOverhead  = 512      // a tar header, counted so that many empty files still split
 )
 
+// layerInput is one planned layer without copying the tree: a run of the
+// sorted entries (skipping the large files that have layers of their own)
+// plus the directories leading to it that lie outside the run.
+type layerInput struct {
+	span    []entry
+	parents []entry // sorted; directories only
+	skipOwn bool    // leave out entries marked own (a group of small files)
+}
+
+// each calls f with the layer's entries in bytewise name order.
+func (in *layerInput) each(f func(*entry) error) error {
+	p := 0
+	for i := range in.span {
+		e := &in.span[i]
+		if in.skipOwn && e.own {
+			continue
+		}
+		for p < len(in.parents) && in.parents[p].name < e.name {
+			if err := f(&in.parents[p]); err != nil {
+				return err
+			}
+			p++
+		}
+		if err := f(e); err != nil {
+			return err
+		}
+	}
+	for ; p < len(in.parents); p++ {
+		if err := f(&in.parents[p]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bytes adds up the file sizes of the layer.
+func (in *layerInput) bytes() int64 {
+	var n int64
+	in.each(func(e *entry) error { n += e.size; return nil })
+	return n
+}
+
 // planLayers splits the sorted entries into layers. Every layer is sorted
 // and carries the directories leading to its entries, so that each one
-// unpacks on its own with the same modes.
-func planLayers(entries []entry, mode LayerMode) [][]entry {
+// unpacks on its own with the same modes. Large files with layers of their
+// own are marked own in entries.
+func planLayers(entries []entry, mode LayerMode) []layerInput {
 	if mode != LayersAuto {
-		return [][]entry{entries}
+		return []layerInput{{span: entries}}
 	}
 	var large []int
 	for i := range entries {
@@ -64,15 +107,12 @@ func planLayers(entries []entry, mode LayerMode) [][]entry {
 		large = large[:maxOwnLayers]
 		sort.Ints(large)
 	}
-	own := map[int]bool{}
-	for _, i := range large {
-		own[i] = true
-	}
-	var rest []entry
 	var restBytes int64
+	for _, i := range large {
+		entries[i].own = true
+	}
 	for i := range entries {
-		if !own[i] {
-			rest = append(rest, entries[i])
+		if !entries[i].own {
 			restBytes += entries[i].size + entryOverhead
 		}
 	}
@@ -86,42 +126,59 @@ func planLayers(entries []entry, mode LayerMode) [][]entry {
 	var groups [][]entry
 	for {
 		if restBytes <= 2*target {
-			groups = [][]entry{rest}
+			groups = [][]entry{entries}
 			break
 		}
-		groups = cutGroups(rest, target)
+		groups = cutGroups(entries, target)
 		if len(groups)+len(large) <= maxLayers {
 			break
 		}
 		target *= 2
 	}
-	var out [][]entry
+	var out []layerInput
 	for _, g := range groups {
-		if len(g) == 0 {
+		in := layerInput{span: g, skipOwn: true}
+		if in.empty() {
 			continue
 		}
-		out = append(out, withParents(g))
+		in.parents = missingParents(&in)
+		out = append(out, in)
 	}
 	for _, i := range large {
-		out = append(out, withParents([]entry{entries[i]}))
+		in := layerInput{span: entries[i : i+1]}
+		in.parents = missingParents(&in)
+		out = append(out, in)
 	}
 	if len(out) == 0 {
-		out = [][]entry{nil}
+		out = []layerInput{{}}
 	}
 	return out
 }
 
-// cutGroups cuts entries, in order, into groups of about target bytes.
-// A group ends after an entry whose name hashes below a threshold
-// proportional to the entry's size (content-defined chunking on names), once
-// the group holds a quarter of the target, or when it reaches twice the
-// target. Changing, adding or removing one file therefore moves at most the
-// boundaries next to it.
+func (in *layerInput) empty() bool {
+	for i := range in.span {
+		if !in.skipOwn || !in.span[i].own {
+			return false
+		}
+	}
+	return true
+}
+
+// cutGroups cuts entries, in order, into runs of about target bytes of
+// entries that are not own (own entries count for nothing and stay inside
+// the runs, to be skipped). A run ends after an entry whose name hashes below
+// a threshold proportional to the entry's size (content-defined chunking on
+// names), once the run holds a quarter of the target, or when it reaches
+// twice the target. Changing, adding or removing one file therefore moves at
+// most the boundaries next to it.
 func cutGroups(entries []entry, target int64) [][]entry {
 	var groups [][]entry
 	start := 0
 	var acc int64
 	for i := range entries {
+		if entries[i].own {
+			continue
+		}
 		n := entries[i].size + entryOverhead
 		acc += n
 		cut := acc >= 2*target
@@ -142,22 +199,24 @@ func cutGroups(entries []entry, target int64) [][]entry {
 	return groups
 }
 
-// withParents returns a sorted copy of es with the directory entries of
-// every ancestor that es lacks (mode 0755, like every directory).
-func withParents(es []entry) []entry {
+// missingParents returns, sorted, a directory entry (mode 0755, like every
+// directory) for each ancestor of the layer's entries that the layer lacks.
+func missingParents(in *layerInput) []entry {
 	have := map[string]bool{}
-	for i := range es {
-		if es[i].kind == kindDir {
-			have[es[i].name] = true
+	in.each(func(e *entry) error {
+		if e.kind == kindDir {
+			have[e.name] = true
 		}
-	}
-	out := append([]entry(nil), es...)
-	for i := range es {
-		for d := path.Dir(es[i].name); d != "." && d != "/" && !have[d]; d = path.Dir(d) {
+		return nil
+	})
+	var out []entry
+	in.each(func(e *entry) error {
+		for d := path.Dir(e.name); d != "." && d != "/" && !have[d]; d = path.Dir(d) {
 			have[d] = true
-			out = append(out, entry{name: d, kind: kindDir, mode: 0o755, display: d})
+			out = append(out, entry{name: d, kind: kindDir, mode: 0o755})
 		}
-	}
+		return nil
+	})
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out
 }

@@ -26,9 +26,29 @@ type entry struct {
 	mode     int64
 	size     int64
 	linkname string
-	src      string      // OS path to read (files only)
-	display  string      // path as the user knows it, for error messages
-	info     os.FileInfo // what the walk saw; checked again when the file is read
+	rel      string // path relative to the source directory (shares name's bytes)
+	t        *tree  // the source directory; nil for directories the prefix adds
+	id       fileID // what the walk saw of a file; checked again when it is read
+	own      bool   // a large file in a layer of its own (LayersAuto)
+}
+
+// tree is the source directory, shared by its entries: the OS path of an
+// entry and the path shown in errors are derived from it when needed rather
+// than stored for each of possibly a million files.
+type tree struct {
+	root    string // real (symlink-free) absolute path
+	display string // as the user named it
+}
+
+// src is the OS path to read.
+func (e *entry) src() string { return filepath.Join(e.t.root, filepath.FromSlash(e.rel)) }
+
+// display is the path as the user knows it, for error messages.
+func (e *entry) display() string {
+	if e.t == nil {
+		return e.name
+	}
+	return filepath.Join(e.t.display, filepath.FromSlash(e.rel))
 }
 
 // walker collects the entries of a source tree.
@@ -40,8 +60,16 @@ type walker struct {
 	skip     map[string]bool // absolute paths never packed (the build's own output)
 	skipAnc  map[string]bool // directories inside the tree that lead to a skip path
 	entries  []entry
+	t        *tree
 	files    int
 	fileSize int64
+}
+
+func (w *walker) tree() *tree {
+	if w.t == nil {
+		w.t = &tree{root: w.root, display: w.display}
+	}
+	return w.t
 }
 
 func (w *walker) displayPath(rel string) string {
@@ -127,7 +155,7 @@ func (w *walker) add(abs, rel string, info os.FileInfo, stack []os.FileInfo) err
 	case mode.IsDir():
 		return w.addDir(abs, rel, info, stack)
 	case mode.IsRegular():
-		w.addFile(abs, rel, info)
+		w.addFile(rel, info)
 		return nil
 	case mode&fs.ModeSymlink != 0:
 		if w.o.symlinks == SymlinksFollow {
@@ -147,7 +175,7 @@ func (w *walker) addDir(abs, rel string, info os.FileInfo, stack []os.FileInfo) 
 		}
 	}
 	at := len(w.entries)
-	w.entries = append(w.entries, entry{name: rel, kind: kindDir, mode: 0o755, display: w.displayPath(rel)})
+	w.entries = append(w.entries, entry{name: rel, rel: rel, t: w.tree(), kind: kindDir, mode: 0o755})
 	if err := w.walkDir(abs, rel, append(stack, info)); err != nil {
 		return err
 	}
@@ -158,13 +186,15 @@ func (w *walker) addDir(abs, rel string, info os.FileInfo, stack []os.FileInfo) 
 	return nil
 }
 
-func (w *walker) addFile(src, rel string, info os.FileInfo) {
+// addFile records a regular file; it is read from the source directory
+// joined with rel (entry.src).
+func (w *walker) addFile(rel string, info os.FileInfo) {
 	mode := int64(0o644)
 	if info.Mode().Perm()&0o111 != 0 {
 		mode = 0o755
 	}
-	w.entries = append(w.entries, entry{name: rel, kind: kindFile, mode: mode, size: info.Size(),
-		src: src, display: w.displayPath(rel), info: info})
+	w.entries = append(w.entries, entry{name: rel, rel: rel, t: w.tree(), kind: kindFile, mode: mode, size: info.Size(),
+		id: fileIdentity(info)})
 	w.files++
 	w.fileSize += info.Size()
 }
@@ -197,7 +227,7 @@ func (w *walker) addSymlink(abs, rel string) error {
 	if !within(w.root, real) {
 		return badPath("packing symlink", disp, ErrSymlinkEscape, fmt.Sprintf("it points to %q, which resolves to %q", target, real), escapeHint)
 	}
-	w.entries = append(w.entries, entry{name: rel, kind: kindSymlink, mode: 0o777, linkname: slashTarget, display: disp})
+	w.entries = append(w.entries, entry{name: rel, rel: rel, t: w.tree(), kind: kindSymlink, mode: 0o777, linkname: slashTarget})
 	w.files++
 	return nil
 }
@@ -220,7 +250,7 @@ func (w *walker) follow(abs, rel string, stack []os.FileInfo) error {
 	case info.IsDir():
 		return w.addDir(abs, rel, info, stack)
 	case info.Mode().IsRegular():
-		w.addFile(abs, rel, info)
+		w.addFile(rel, info)
 		return nil
 	}
 	return badPath("following symlink", w.displayPath(rel), ErrUnsupportedFile, "its target is a "+describeType(info.Mode()),

@@ -39,6 +39,7 @@ var (
 	markdown = flag.String("markdown", "", "also write the table, with machine, date and versions, to this file")
 	peers    = flag.String("peers", "crane,oras,imgpkg", "peers to run, comma-separated")
 	work     = flag.String("work", "", "scratch directory (default a new one under $TMPDIR); it holds registry storage")
+	light    = flag.Bool("light", false, "for the scaled datasets: only the cat and sha256 floors and assetpack's build, push and re-push")
 )
 
 func main() {
@@ -282,6 +283,9 @@ func run() error {
 			return nil
 		}
 		for _, c := range floors {
+			if *light && !strings.Contains(c.name, "cat") && !strings.Contains(c.name, "sha256 (one") {
+				continue
+			}
 			if err := add("floor", c.name, func(int) (sample, error) { return measure(c.cmd(dir, "", scratch), nil) }); err != nil {
 				return err
 			}
@@ -298,25 +302,11 @@ func run() error {
 		}); err != nil {
 			return err
 		}
-		// The registry's own floor: pushing an image that is already built
-		// (an OCI layout) into an empty registry; the registry hashes and
-		// stores every byte on the same cores.
-		prebuilt := filepath.Join(scratch, "prebuilt")
-		os.RemoveAll(prebuilt)
-		if _, err := measure(fmt.Sprintf("%q build %q -o oci:%s --no-cache", ap, dir, prebuilt), nil); err != nil {
-			return err
-		}
-		if err := add("floor", "floor: registry ingest (assetpack push of a built layout)", func(i int) (sample, error) {
-			r, err := reg()
-			if err != nil {
-				return sample{}, err
+		if !*light {
+			if err := ingestFloor(add, reg, ap, dir, filepath.Join(scratch, "prebuilt")); err != nil {
+				return err
 			}
-			defer r.stop()
-			return measure(fmt.Sprintf("%q push oci:%s %s/bench/ingest:v1", ap, prebuilt, r.addr), nil)
-		}); err != nil {
-			return err
 		}
-		os.RemoveAll(prebuilt)
 		// First push into an empty registry, each tool.
 		type named struct {
 			key string
@@ -363,6 +353,9 @@ func run() error {
 			}
 		}
 		// One file changed: assetpack's re-push (what it uploads is in its report).
+		if *light {
+			continue
+		}
 		if err := add("push", "assetpack build --push, one file changed", func(i int) (sample, error) {
 			r, err := reg()
 			if err != nil {
@@ -400,6 +393,25 @@ func run() error {
 		fmt.Fprintf(os.Stderr, "wrote %s\n", *markdown)
 	}
 	return nil
+}
+
+// ingestFloor measures the registry's own floor: pushing an image that is
+// already built (an OCI layout) into an empty registry, which hashes and
+// stores every byte on the same cores.
+func ingestFloor(add func(group, name string, f func(i int) (sample, error)) error, reg func() (*registry, error), ap, dir, prebuilt string) error {
+	os.RemoveAll(prebuilt)
+	defer os.RemoveAll(prebuilt)
+	if _, err := measure(fmt.Sprintf("%q build %q -o oci:%s --no-cache", ap, dir, prebuilt), nil); err != nil {
+		return err
+	}
+	return add("floor", "floor: registry ingest (assetpack push of a built layout)", func(i int) (sample, error) {
+		r, err := reg()
+		if err != nil {
+			return sample{}, err
+		}
+		defer r.stop()
+		return measure(fmt.Sprintf("%q push oci:%s %s/bench/ingest:v1", ap, prebuilt, r.addr), nil)
+	})
 }
 
 func find(results []*result, set, prefix string) *result {
@@ -496,6 +508,17 @@ func render(results []*result) string {
 			fmt.Fprintf(&b, "5. %s, one file changed: %s (target: the file's bytes + 5%% of the total; see the report in bench/README.md)\n", set, uploaded(ch))
 		}
 	}
+	for _, pair := range [][2]string{{"site", "site10"}, {"model", "model20"}} {
+		for _, c := range []string{"assetpack build -o oci:DIR", "assetpack build --push"} {
+			base, big := find(results, pair[0], c), find(results, pair[1], c)
+			if base == nil || big == nil {
+				continue
+			}
+			x := big.wall().Seconds() / (10 * base.wall().Seconds())
+			fmt.Fprintf(&b, "6. %s vs %s, %s: %.2f s vs %.2f s, %.2f× ten times the base (target ≤ 1.2×): %s\n",
+				pair[1], pair[0], c, big.wall().Seconds(), base.wall().Seconds(), x, check(x <= 1.2))
+		}
+	}
 	var worst int64
 	for _, r := range results {
 		if strings.HasPrefix(r.name, "assetpack") {
@@ -537,7 +560,16 @@ func header() string {
 	for _, t := range [][]string{{"crane", "version"}, {"oras", "version"}, {"imgpkg", "version"}, {*binary, "version"}} {
 		out, err := exec.Command(t[0], t[1:]...).CombinedOutput()
 		if err == nil {
-			vers = append(vers, filepath.Base(t[0])+": "+strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0]))
+			v := strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+			if t[0] == "imgpkg" {
+				// Built from hack/tools/imgpkg without version stamping.
+				if mod, err := os.ReadFile("hack/tools/imgpkg/go.mod"); err == nil {
+					if i := strings.Index(string(mod), "carvel.dev/imgpkg v"); i >= 0 {
+						v = strings.Fields(string(mod)[i:])[1] + " (hack/tools/imgpkg)"
+					}
+				}
+			}
+			vers = append(vers, filepath.Base(t[0])+": "+v)
 		}
 	}
 	if out, err := exec.Command("dpkg-query", "-W", "-f=${Version}", "docker-registry").Output(); err == nil {
