@@ -193,6 +193,11 @@ func TestLayersAutoLocality(t *testing.T) {
 	if n := changed(digests(build(t, dir))); n != 1 {
 		t.Errorf("one small file changed: %d new layers, want 1", n)
 	}
+	// A new size: the boundaries depend on names, not sizes.
+	os.WriteFile(p, b[:len(b)/3], 0o644)
+	if n := changed(digests(build(t, dir))); n != 1 {
+		t.Errorf("one small file shrank: %d new layers, want 1", n)
+	}
 	b[0] ^= 1
 	os.WriteFile(p, b, 0o644)
 	// A large file.

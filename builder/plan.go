@@ -107,13 +107,14 @@ func planLayers(entries []entry, mode LayerMode) []layerInput {
 		large = large[:maxOwnLayers]
 		sort.Ints(large)
 	}
-	var restBytes int64
+	var restBytes, restCount int64
 	for _, i := range large {
 		entries[i].own = true
 	}
 	for i := range entries {
 		if !entries[i].own {
 			restBytes += entries[i].size + entryOverhead
+			restCount++
 		}
 	}
 	target := int64(groupMinTarget)
@@ -129,7 +130,7 @@ func planLayers(entries []entry, mode LayerMode) []layerInput {
 			groups = [][]entry{entries}
 			break
 		}
-		groups = cutGroups(entries, target)
+		groups = cutGroups(entries, target, restBytes/max(restCount, 1))
 		if len(groups)+len(large) <= maxLayers {
 			break
 		}
@@ -166,12 +167,16 @@ func (in *layerInput) empty() bool {
 
 // cutGroups cuts entries, in order, into runs of about target bytes of
 // entries that are not own (own entries count for nothing and stay inside
-// the runs, to be skipped). A run ends after an entry whose name hashes below
-// a threshold proportional to the entry's size (content-defined chunking on
-// names), once the run holds a quarter of the target, or when it reaches
-// twice the target. Changing, adding or removing one file therefore moves at
-// most the boundaries next to it.
-func cutGroups(entries []entry, target int64) [][]entry {
+// the runs, to be skipped). Once a run holds a quarter of the target, it
+// ends after an entry whose name hashes below unit/target of the hash space
+// (unit: the mean entry size, so a run averages about 1.25 × target), and
+// at the latest when it reaches twice the target. The choice depends on
+// names, not on each file's size: changing a file, even its size, moves no
+// boundary except one forced by the run's byte limits (the mean moves by a
+// hair, which flips a boundary with a chance of about the size change over
+// the target), and adding or removing a file moves at most the boundaries
+// next to it.
+func cutGroups(entries []entry, target, unit int64) [][]entry {
 	var groups [][]entry
 	start := 0
 	var acc int64
@@ -185,8 +190,7 @@ func cutGroups(entries []entry, target int64) [][]entry {
 		if !cut && acc >= target/4 {
 			h := fnv.New64a()
 			h.Write([]byte(entries[i].name))
-			// P(cut) = n/target, so groups average about 1.25 × target.
-			cut = float64(h.Sum64()) < float64(n)/float64(target)*float64(^uint64(0))
+			cut = float64(h.Sum64()) < float64(unit)/float64(target)*float64(^uint64(0))
 		}
 		if cut {
 			groups = append(groups, entries[start:i+1])
