@@ -35,26 +35,13 @@ GO_TOOLS=(
   "actionlint|github.com/rhysd/actionlint/cmd/actionlint|v1.7.12"
 )
 
-TOOLS_DIR="${ASSETPACK_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/assetpack/tools}"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 print_path=false
 if [ "${1:-}" = "--print-path" ]; then print_path=true; fi
 
-log() { echo "$@" >&2; }
-
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
-done
-if ((${#missing[@]})); then
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  log "installing Debian packages: ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+apt_install "${APT_PACKAGES[@]}"
 
 paths=()
 for t in "${GO_TOOLS[@]}"; do

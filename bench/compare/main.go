@@ -505,7 +505,7 @@ func render(results []*result) string {
 	}
 	for _, set := range []string{"model", "site"} {
 		if ch := find(results, set, "assetpack build --push, one file changed"); ch != nil {
-			fmt.Fprintf(&b, "5. %s, one file changed: %s (target: the file's bytes + 5%% of the total; see the report in bench/README.md)\n", set, uploaded(ch))
+			fmt.Fprintf(&b, "5. %s, one file changed: %s (target: the file's bytes + 5%% of the total)\n", set, uploaded(ch))
 		}
 	}
 	for _, pair := range [][2]string{{"site", "site10"}, {"model", "model20"}} {
