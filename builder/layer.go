@@ -92,7 +92,7 @@ func (l *Layer) MediaType() (types.MediaType, error) { return l.compression.medi
 // Compressed opens the blob.
 func (l *Layer) Compressed() (io.ReadCloser, error) {
 	if l.path == "" {
-		return l.stream(), nil
+		return l.stream(true), nil
 	}
 	return os.Open(l.path)
 }
@@ -152,8 +152,22 @@ type layerSums struct {
 // sha256 hashers into dst (which may be io.Discard), in a single pass: no
 // layer is ever held in memory and no file is read twice in one pass.
 func encodeLayer(ctx context.Context, dst io.Writer, in *layerInput, c Compression, mtime time.Time) (layerSums, error) {
-	blobHash := sha256.New()
-	blob := &countingWriter{w: io.MultiWriter(dst, blobHash)}
+	return encode(ctx, dst, in, c, mtime, true)
+}
+
+// encode is encodeLayer; without hashing (the sums are then zero) every file
+// must also keep its change time, which any write or chmod moves and no
+// program can set back, in place of the digest check that the caller leaves
+// to the reader.
+func encode(ctx context.Context, dst io.Writer, in *layerInput, c Compression, mtime time.Time, hashing bool) (layerSums, error) {
+	var blobHash hash.Hash = nopHash{}
+	if hashing {
+		blobHash = sha256.New()
+	}
+	blob := &countingWriter{w: dst}
+	if hashing {
+		blob.w = io.MultiWriter(dst, blobHash)
+	}
 
 	var comp io.WriteCloser
 	diffHash := blobHash
@@ -164,7 +178,7 @@ func encodeLayer(ctx context.Context, dst io.Writer, in *layerInput, c Compressi
 			return layerSums{}, err
 		}
 		comp = zw
-		diffHash = sha256.New()
+		diffHash = newHash(hashing)
 	case Zstd:
 		// One goroutine: the stream's framing must not depend on scheduling.
 		zw, err := zstd.NewWriter(blob, zstd.WithEncoderLevel(zstd.SpeedDefault),
@@ -173,12 +187,12 @@ func encodeLayer(ctx context.Context, dst io.Writer, in *layerInput, c Compressi
 			return layerSums{}, err
 		}
 		comp = zw
-		diffHash = sha256.New()
+		diffHash = newHash(hashing)
 	default:
 		comp = nopWriteCloser{blob}
 	}
 	var tarSink io.Writer = comp
-	if c != None {
+	if c != None && hashing {
 		tarSink = io.MultiWriter(comp, diffHash)
 	}
 	raw := &countingWriter{w: tarSink}
@@ -191,7 +205,7 @@ func encodeLayer(ctx context.Context, dst io.Writer, in *layerInput, c Compressi
 				return err
 			}
 		}
-		return writeEntry(ctx, tw, e, mtime)
+		return writeEntry(ctx, tw, e, mtime, !hashing)
 	})
 	if err != nil {
 		return layerSums{}, err
@@ -202,8 +216,27 @@ func encodeLayer(ctx context.Context, dst io.Writer, in *layerInput, c Compressi
 	if err := comp.Close(); err != nil {
 		return layerSums{}, fmt.Errorf("finishing layer compression: %w", err)
 	}
+	if !hashing {
+		return layerSums{size: blob.n, uncompSize: raw.n}, nil
+	}
 	return layerSums{digest: sum(blobHash), diffID: sum(diffHash), size: blob.n, uncompSize: raw.n}, nil
 }
+
+func newHash(hashing bool) hash.Hash {
+	if hashing {
+		return sha256.New()
+	}
+	return nopHash{}
+}
+
+// nopHash stands in for sha256 when encode does not hash.
+type nopHash struct{}
+
+func (nopHash) Write(p []byte) (int, error) { return len(p), nil }
+func (nopHash) Sum(b []byte) []byte         { return b }
+func (nopHash) Reset()                      {}
+func (nopHash) Size() int                   { return 0 }
+func (nopHash) BlockSize() int              { return 64 }
 
 // writeLayer encodes a layer into a file in dir, named after its digest.
 func writeLayer(ctx context.Context, dir string, in *layerInput, c Compression, mtime time.Time) (_ *Layer, err error) {
@@ -241,20 +274,42 @@ func newLayer(s layerSums, c Compression, in *layerInput, mtime time.Time) *Laye
 		compression: c, in: *in, mtime: mtime}
 }
 
-// stream encodes a deferred layer again, into a pipe, and fails the read at
-// the end when the bytes no longer match the digest (a file changed since it
-// was hashed). Whoever closes the reader early stops the encoder.
-func (l *Layer) stream() io.ReadCloser {
+// CompressedForRegistry opens the blob for a reader that checks its digest
+// itself, as a registry does with every upload (the request that completes
+// an upload names the digest, and a registry refuses bytes that do not match
+// it). A deferred layer that this process hashed is then encoded again
+// without a second sha256 pass; instead, each file must still have the
+// identity it had when it was hashed, change time included (see encode).
+// Any other layer, a cached one included (its digest was not computed from
+// these files by this process), opens as with Compressed.
+func (l *Layer) CompressedForRegistry() (io.ReadCloser, error) {
+	if l.path != "" || l.cached {
+		return l.Compressed()
+	}
+	return l.stream(false), nil
+}
+
+// stream encodes a deferred layer again, into a pipe. With hashing, it
+// fails the read at the end when the bytes no longer match the digest (a file
+// changed since it was hashed); without, when a file's identity changed (see
+// encode) or the size differs. Whoever closes the reader early stops the
+// encoder.
+func (l *Layer) stream(hashing bool) io.ReadCloser {
 	pr, pw := io.Pipe()
 	go func() {
 		bw := bufio.NewWriterSize(pw, 1<<20)
-		s, err := encodeLayer(context.Background(), bw, &l.in, l.compression, l.mtime)
-		if err == nil && s.digest != l.digest {
+		s, err := encode(context.Background(), bw, &l.in, l.compression, l.mtime, hashing)
+		switch {
+		case err != nil:
+		case hashing && s.digest != l.digest:
 			if l.onStale != nil {
 				l.onStale()
 			}
 			err = fmt.Errorf("layer %s: %w: the files changed after the build hashed them (got %s); run the build again",
 				l.digest, ErrFileChanged, s.digest)
+		case !hashing && s.size != l.size:
+			err = fmt.Errorf("layer %s: %w: it is %d bytes now, %d when it was hashed; run the build again",
+				l.digest, ErrFileChanged, s.size, l.size)
 		}
 		if err == nil {
 			err = bw.Flush()
@@ -296,7 +351,9 @@ func header(e *entry, mtime time.Time) *tar.Header {
 	return h
 }
 
-func writeEntry(ctx context.Context, tw *tar.Writer, e *entry, mtime time.Time) error {
+// writeEntry writes e's header and bytes. strict also requires the file's
+// change time to be the one the walk saw (see encode).
+func writeEntry(ctx context.Context, tw *tar.Writer, e *entry, mtime time.Time, strict bool) error {
 	if e.kind != kindFile {
 		if err := tw.WriteHeader(header(e, mtime)); err != nil {
 			return fmt.Errorf("writing tar entry for %q: %w", e.display(), err)
@@ -322,7 +379,7 @@ func writeEntry(ctx context.Context, tw *tar.Writer, e *entry, mtime time.Time) 
 	if err != nil {
 		return &PathError{Op: "reading", Path: e.display(), Err: unwrapPathError(err)}
 	}
-	if !fileIdentity(before).same(e.id) || before.Size() != e.size {
+	if id := fileIdentity(before); !id.same(e.id) || before.Size() != e.size || strict && id.ctime != e.id.ctime {
 		return changed("it was replaced or modified after the tree was listed")
 	}
 	if err := tw.WriteHeader(header(e, mtime)); err != nil {
@@ -352,7 +409,7 @@ func writeEntry(ctx context.Context, tw *tar.Writer, e *entry, mtime time.Time) 
 	if err != nil {
 		return &PathError{Op: "reading", Path: e.display(), Err: unwrapPathError(err)}
 	}
-	if after.Size() != e.size || !after.ModTime().Equal(before.ModTime()) {
+	if after.Size() != e.size || !after.ModTime().Equal(before.ModTime()) || strict && fileIdentity(after).ctime != e.id.ctime {
 		return changed("it was modified while it was read")
 	}
 	return nil

@@ -296,7 +296,78 @@ func TestDeferredLayers(t *testing.T) {
 
 func blobDigest(t *testing.T, l *builder.Layer) v1.Hash {
 	t.Helper()
-	rc, err := l.Compressed()
+	return readAll(t, l.Compressed)
+}
+
+// TestCompressedForRegistry: the registry's read of a deferred layer gives
+// the same bytes without hashing them again, and still notices a file whose
+// bytes changed with its size and modification time put back (only the
+// change time moves), which the digest check of Compressed would catch.
+func TestCompressedForRegistry(t *testing.T) {
+	defer builder.SetRacyWindow(0)()
+	dir := t.TempDir()
+	writeTree(t, dir, siteTree)
+	cache := t.TempDir()
+	res := build(t, dir, builder.WithCompression(builder.None), builder.WithDeferredLayers(true), builder.WithCache(cache))
+	l := res.Layers[0]
+	if got := readAll(t, l.CompressedForRegistry); got != digestOf(l) {
+		t.Fatalf("CompressedForRegistry hashes to %s, want %s", got, digestOf(l))
+	}
+
+	// The same bytes at the same size and mtime: only ctime tells.
+	p := filepath.Join(dir, "css", "site.css")
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // let the change time move on coarse clocks
+	if err := os.WriteFile(p, []byte("body { margin: 9 }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(p, st.ModTime(), st.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	for name, open := range map[string]func() (io.ReadCloser, error){
+		"CompressedForRegistry": l.CompressedForRegistry, "Compressed": l.Compressed} {
+		rc, err := open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = io.Copy(io.Discard, rc)
+		rc.Close()
+		if !errors.Is(err, builder.ErrFileChanged) {
+			t.Errorf("%s after a same-size, same-mtime edit: %v, want ErrFileChanged", name, err)
+		}
+	}
+
+	// A layer from the cache (its digest was not computed from these files
+	// by this build) is verified as by Compressed.
+	if err := os.WriteFile(p, []byte("body { margin: 0 }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	builder.SetRacyWindow(0)
+	build(t, dir, builder.WithCompression(builder.None), builder.WithCache(cache))
+	hit := build(t, dir, builder.WithCompression(builder.None), builder.WithDeferredLayers(true), builder.WithCache(cache)).Layers[0]
+	if !hit.Cached() || !hit.Deferred() {
+		t.Fatalf("cached %v deferred %v, want both", hit.Cached(), hit.Deferred())
+	}
+	recs := cacheRecords(t, cache)
+	for _, r := range recs {
+		raw, _ := os.ReadFile(r)
+		os.WriteFile(r, []byte(strings.Replace(string(raw), digestOf(hit).Hex[:8], "00000000", 1)), 0o644)
+	}
+	lying := build(t, dir, builder.WithCompression(builder.None), builder.WithDeferredLayers(true), builder.WithCache(cache)).Layers[0]
+	rc, _ := lying.CompressedForRegistry()
+	_, err = io.Copy(io.Discard, rc)
+	rc.Close()
+	if !errors.Is(err, builder.ErrFileChanged) {
+		t.Fatalf("CompressedForRegistry of a lying cache record: %v, want ErrFileChanged", err)
+	}
+}
+
+func readAll(t *testing.T, open func() (io.ReadCloser, error)) v1.Hash {
+	t.Helper()
+	rc, err := open()
 	if err != nil {
 		t.Fatal(err)
 	}

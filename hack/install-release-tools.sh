@@ -1,15 +1,30 @@
 #!/usr/bin/env bash
-# Installs GoReleaser for `make release-check`, cached by version like the
-# e2e tools. Prints an `export PATH=...` line with --print-path.
+# Installs the release tools, cached by version like the e2e tools:
+# GoReleaser (`make release-check`, `make release-snapshot`) and syft, which
+# GoReleaser runs to write one SBOM per archive. Prints an `export PATH=...`
+# line with --print-path.
 set -euo pipefail
 TOOLS_DIR="${ASSETPACK_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/assetpack/tools}"
-version=v2.15.1 # newer releases need Go 1.27 or modules this machine cannot reach
-dir="$TOOLS_DIR/goreleaser-$version/bin"
-if [ ! -x "$dir/goreleaser" ]; then
-  echo "installing goreleaser $version with go install (cached in $dir)" >&2
-  mkdir -p "$TOOLS_DIR"
-  tmp="$(mktemp -d "$TOOLS_DIR/.tmp.XXXXXX")"
-  CGO_ENABLED=0 GOBIN="$tmp" go install "github.com/goreleaser/goreleaser/v2@$version" >&2 || { rm -rf "$tmp"; exit 1; }
-  mkdir -p "$(dirname "$dir")" && rm -rf "$dir" && mv "$tmp" "$dir"
+
+# install NAME VERSION PACKAGE: go install PACKAGE@VERSION into
+# $TOOLS_DIR/NAME-VERSION/bin unless it is already there; echoes that dir.
+install() {
+  local name=$1 version=$2 pkg=$3 dir="$TOOLS_DIR/$1-$2/bin"
+  if [ ! -x "$dir/$name" ]; then
+    echo "installing $name $version with go install (cached in $dir)" >&2
+    mkdir -p "$TOOLS_DIR"
+    local tmp
+    tmp="$(mktemp -d "$TOOLS_DIR/.tmp.XXXXXX")"
+    CGO_ENABLED=0 GOBIN="$tmp" go install "$pkg@$version" >&2 || { rm -rf "$tmp"; exit 1; }
+    mkdir -p "$(dirname "$dir")" && rm -rf "$dir" && mv "$tmp" "$dir"
+  fi
+  echo "$dir"
+}
+
+# Newer GoReleaser releases need Go 1.27 or modules this machine cannot reach.
+goreleaser_dir="$(install goreleaser v2.15.1 github.com/goreleaser/goreleaser/v2)"
+path="$goreleaser_dir"
+if [ "${1:-}" = "--print-path" ] && [ "${2:-}" = "--with-sbom" ]; then
+  path="$path:$(install syft v1.57.1 github.com/anchore/syft/cmd/syft)"
 fi
-if [ "${1:-}" = "--print-path" ]; then echo "export PATH=$dir:\$PATH"; fi
+if [ "${1:-}" = "--print-path" ]; then echo "export PATH=$path:\$PATH"; fi

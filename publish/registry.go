@@ -428,6 +428,12 @@ func (r *Registry) explain(err error, action, ref string) error {
 		case http.StatusNotFound:
 			return fmt.Errorf("%s %s: %s: %v; check the repository name (some registries need the repository created first)", action, ref, status, terr.Error())
 		}
+		for _, d := range terr.Errors {
+			if d.Code == transport.DigestInvalidErrorCode {
+				return fmt.Errorf("%s %s: %w: the registry refused the bytes it received (%s: %v): a file changed while it was uploaded, or a proxy altered it; run the build again",
+					action, ref, ErrDigestMismatch, status, terr.Error())
+			}
+		}
 		return fmt.Errorf("%s %s: %s: %v", action, ref, status, terr.Error())
 	}
 	if errors.Is(err, errPlainHTTP) {

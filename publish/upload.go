@@ -32,6 +32,10 @@ type Uploader struct {
 	seen     map[v1.Hash]bool
 	total    int64
 	complete map[v1.Hash]int64
+	// pending holds the layers that came from the build cache: they are
+	// checked only if the registry lacks the manifest (see putManifests).
+	pending  []v1.Layer
+	flushing bool // Push has begun: start every layer at once
 }
 
 // NewUploader prepares early uploads for a push to tags (the first tag's
@@ -54,7 +58,10 @@ func (r *Registry) NewUploader(ctx context.Context, tags []name.Tag) (*Uploader,
 
 // Add starts uploading l (unless a blob with its digest was added before)
 // and returns at once; at most the registry's job count upload together. A
-// blob the registry already has is skipped after one HEAD request.
+// blob the registry already has is skipped after one HEAD request. A layer
+// from the build cache (one with a Cached method that reports true) waits
+// for Push instead: an unchanged rebuild then costs one HEAD request for the
+// manifest, not one per layer.
 func (u *Uploader) Add(l v1.Layer) {
 	d, err := l.Digest()
 	if err != nil {
@@ -69,7 +76,16 @@ func (u *Uploader) Add(l v1.Layer) {
 	}
 	u.seen[d] = true
 	u.total += size
+	if c, ok := l.(interface{ Cached() bool }); ok && c.Cached() && !u.flushing {
+		u.pending = append(u.pending, l)
+		u.mu.Unlock()
+		return
+	}
 	u.mu.Unlock()
+	u.start(d, l)
+}
+
+func (u *Uploader) start(d v1.Hash, l v1.Layer) {
 	u.wg.Add(1)
 	go func() {
 		defer u.wg.Done()
@@ -87,6 +103,9 @@ func (u *Uploader) Add(l v1.Layer) {
 
 func (u *Uploader) upload(d v1.Hash, l v1.Layer) error {
 	var layer v1.Layer = l
+	if rr, ok := l.(registryReader); ok {
+		layer = &registryLayer{Layer: l, open: rr.CompressedForRegistry}
+	}
 	if u.r.progress != nil {
 		layer = &countingLayer{Layer: l, add: func(n int64) { u.progress(d, n, false) }}
 	}
@@ -102,6 +121,20 @@ func (u *Uploader) upload(d v1.Hash, l v1.Layer) error {
 	}
 	return nil
 }
+
+// registryReader is a layer with a cheaper way to read its blob for a reader
+// that checks the digest itself, as a registry does with every upload (see
+// builder.Layer.CompressedForRegistry: no second hash pass over the files).
+type registryReader interface {
+	CompressedForRegistry() (io.ReadCloser, error)
+}
+
+type registryLayer struct {
+	v1.Layer
+	open func() (io.ReadCloser, error)
+}
+
+func (r *registryLayer) Compressed() (io.ReadCloser, error) { return r.open() }
 
 // countingLayer reports the bytes read from a layer's blob as they go out.
 type countingLayer struct {
@@ -191,27 +224,18 @@ func (u *Uploader) Push(ctx context.Context, art Artifact, tags []name.Tag) (*Pu
 // putManifests finishes the first repository: every blob goes through the
 // uploader (a no-op for the layers it has already sent), then the manifests
 // are PUT without ggcr checking each blob once more with a HEAD request.
+// When every layer not yet sent came from the build cache and the registry
+// already has the manifest by digest, the blobs are not checked one by one:
+// a registry accepts a manifest only once it has every blob it names, and
+// keeps those blobs while the manifest exists.
 func (u *Uploader) putManifests(ctx context.Context, tag name.Tag, art Artifact) error {
-	var imgs []v1.Image
-	var digests []v1.Hash
-	switch a := art.(type) {
-	case v1.Image:
-		imgs = append(imgs, a)
-	case v1.ImageIndex:
-		im, err := a.IndexManifest()
-		if err != nil {
-			return err
-		}
-		for _, d := range im.Manifests {
-			img, err := a.Image(d.Digest)
-			if err != nil {
-				return err
-			}
-			imgs = append(imgs, img)
-			digests = append(digests, d.Digest)
-		}
-	default:
-		return fmt.Errorf("cannot push %T: not an image or an index", art)
+	opts := append(u.r.remoteOptions(ctx, u.stats), remote.Reuse(u.pusher))
+	if u.skipPending(tag, art) {
+		return u.put(tag, art, opts)
+	}
+	imgs, _, err := images(art)
+	if err != nil {
+		return err
 	}
 	for _, img := range imgs {
 		ls, err := img.Layers()
@@ -229,11 +253,80 @@ func (u *Uploader) putManifests(ctx context.Context, tag name.Tag, art Artifact)
 	if err := u.wait(); err != nil {
 		return err
 	}
-	opts := append(u.r.remoteOptions(ctx, u.stats), remote.Reuse(u.pusher))
+	return u.put(tag, art, opts)
+}
+
+// skipPending reports whether the registry has art's manifest in tag's
+// repository; if so it counts the cached layers as skipped, else it starts
+// them like any other.
+func (u *Uploader) skipPending(tag name.Tag, art Artifact) bool {
+	u.mu.Lock()
+	pending := u.pending
+	u.pending, u.flushing = nil, true
+	u.mu.Unlock()
+	if len(pending) == 0 {
+		return false
+	}
+	d, err := art.Digest()
+	if err == nil {
+		_, err = remote.Head(tag.Context().Digest(d.String()), u.r.remoteOptions(u.ctx, nil)...)
+	}
+	if err != nil { // absent, or unknown: check every blob
+		for _, l := range pending {
+			ld, _ := l.Digest()
+			u.start(ld, l)
+		}
+		return false
+	}
+	for _, l := range pending {
+		ld, _ := l.Digest()
+		size, _ := l.Size()
+		u.stats.skippedBlobs.Add(1)
+		u.stats.skippedBytes.Add(size)
+		if u.r.progress != nil {
+			u.progress(ld, size, true)
+		}
+	}
+	return true
+}
+
+// put PUTs art's manifests: the children of an index by digest, then art
+// under tag.
+func (u *Uploader) put(tag name.Tag, art Artifact, opts []remote.Option) error {
+	imgs, digests, err := images(art)
+	if err != nil {
+		return err
+	}
 	for i, d := range digests {
 		if err := remote.Put(tag.Context().Digest(d.String()), imgs[i], opts...); err != nil {
 			return err
 		}
 	}
 	return remote.Put(tag, art.(remote.Taggable), opts...)
+}
+
+// images lists art's images: art itself, or an index's children with their
+// digests.
+func images(art Artifact) ([]v1.Image, []v1.Hash, error) {
+	switch a := art.(type) {
+	case v1.Image:
+		return []v1.Image{a}, nil, nil
+	case v1.ImageIndex:
+		im, err := a.IndexManifest()
+		if err != nil {
+			return nil, nil, err
+		}
+		var imgs []v1.Image
+		var digests []v1.Hash
+		for _, d := range im.Manifests {
+			img, err := a.Image(d.Digest)
+			if err != nil {
+				return nil, nil, err
+			}
+			imgs = append(imgs, img)
+			digests = append(digests, d.Digest)
+		}
+		return imgs, digests, nil
+	}
+	return nil, nil, fmt.Errorf("cannot push %T: not an image or an index", art)
 }

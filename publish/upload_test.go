@@ -1,15 +1,21 @@
 package publish_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/assetpack/assetpack/builder"
@@ -165,5 +171,168 @@ func TestUploaderIndex(t *testing.T) {
 	}
 	if err := validate.Index(idx); err != nil {
 		t.Errorf("validate.Index = %v", err)
+	}
+}
+
+// registryReadLayer offers a separate read for registries, like
+// builder.Layer; body, when set, is what that read returns instead of the
+// layer's bytes (a file that changed after it was hashed).
+type registryReadLayer struct {
+	v1.Layer
+	calls atomic.Int64
+	body  []byte
+}
+
+func (l *registryReadLayer) CompressedForRegistry() (io.ReadCloser, error) {
+	l.calls.Add(1)
+	if l.body != nil {
+		return io.NopCloser(bytes.NewReader(l.body)), nil
+	}
+	return l.Layer.Compressed()
+}
+
+// TestUploaderReadsForRegistry: the uploader reads a layer through
+// CompressedForRegistry (the registry checks the digest), and bytes that do
+// not match the digest make the push fail with ErrDigestMismatch and a hint,
+// not a tag.
+func TestUploaderReadsForRegistry(t *testing.T) {
+	host := newServer(t, nil)
+	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast))
+	for _, tc := range []struct {
+		name   string
+		change bool
+	}{{"same-bytes", false}, {"changed-bytes", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			base, err := random.Layer(4096, types.OCIUncompressedLayer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := &registryReadLayer{Layer: base}
+			if tc.change {
+				rc, _ := base.Compressed()
+				l.body, _ = io.ReadAll(rc)
+				rc.Close()
+				l.body[100] ^= 0xff
+			}
+			img, err := mutate.AppendLayers(empty.Image, l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts := tags(t, r, host+"/web/"+tc.name+":v1")
+			up, _ := r.NewUploader(context.Background(), ts)
+			defer up.Abort()
+			up.Add(l)
+			_, err = up.Push(context.Background(), img, ts)
+			if l.calls.Load() == 0 {
+				t.Fatal("the uploader did not read the layer through CompressedForRegistry")
+			}
+			if l.body == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, publish.ErrDigestMismatch) || !strings.Contains(err.Error(), "changed while it was uploaded") {
+				t.Fatalf("Push of bytes that do not match the digest = %v, want ErrDigestMismatch with a hint", err)
+			}
+			if _, err := remote.Head(ts[0]); err == nil {
+				t.Error("the tag exists after a refused upload")
+			}
+		})
+	}
+}
+
+// cachedLayer is a layer whose digest came from the build cache.
+type cachedLayer struct{ v1.Layer }
+
+func (cachedLayer) Cached() bool { return true }
+
+// TestUploaderCachedLayers: an unchanged rebuild (every layer from the build
+// cache) costs one HEAD for the manifest instead of one per blob, and counts
+// the layers as skipped; where the manifest is missing, every blob is
+// checked and sent as usual.
+func TestUploaderCachedLayers(t *testing.T) {
+	var blobHeads, manifestHeads, blobPuts atomic.Int64
+	host := newServer(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			switch {
+			case req.Method == http.MethodHead && strings.Contains(req.URL.Path, "/blobs/"):
+				blobHeads.Add(1)
+			case req.Method == http.MethodHead && strings.Contains(req.URL.Path, "/manifests/sha256:"):
+				manifestHeads.Add(1)
+			case req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/blobs/"):
+				blobPuts.Add(1)
+			}
+			h.ServeHTTP(w, req)
+		})
+	})
+	var ls []v1.Layer
+	for i := 0; i < 5; i++ {
+		l, err := random.Layer(2048, types.OCIUncompressedLayer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, cachedLayer{l})
+	}
+	img, err := mutate.AppendLayers(empty.Image, ls...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last publish.Progress
+	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast), publish.WithProgress(func(p publish.Progress) { last = p }))
+	push := func(ref string) *publish.PushResult {
+		t.Helper()
+		blobHeads.Store(0)
+		manifestHeads.Store(0)
+		blobPuts.Store(0)
+		ts := tags(t, r, ref)
+		up, _ := r.NewUploader(context.Background(), ts)
+		defer up.Abort()
+		for _, l := range ls {
+			up.Add(l)
+		}
+		pr, err := up.Push(context.Background(), img, ts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, _ := img.Digest(); pr.Digest != d {
+			t.Fatalf("pushed %s, want %s", pr.Digest, d)
+		}
+		return pr
+	}
+
+	// The registry lacks the manifest: every blob is checked and sent.
+	first := push(host + "/web/cached:v1")
+	if blobPuts.Load() != int64(len(ls)+1) || first.SkippedBlobs != 0 {
+		t.Fatalf("first push: %d blob uploads, %d skipped; want %d, 0", blobPuts.Load(), first.SkippedBlobs, len(ls)+1)
+	}
+	if last.Complete != last.Total || last.Total == 0 {
+		t.Errorf("first push progress ended at %+v", last)
+	}
+
+	// Unchanged: one HEAD for the manifest, none per blob, nothing sent.
+	again := push(host + "/web/cached:v2")
+	if blobHeads.Load() != 0 || blobPuts.Load() != 0 {
+		t.Errorf("unchanged push: %d blob HEADs, %d uploads; want none", blobHeads.Load(), blobPuts.Load())
+	}
+	if manifestHeads.Load() < 1 {
+		t.Errorf("unchanged push: no HEAD for the manifest by digest")
+	}
+	if again.SkippedBlobs != int64(len(ls)) || again.SentBytes != 0 {
+		t.Errorf("unchanged push: %+v; want %d skipped, 0 bytes sent", again, len(ls))
+	}
+	if last.Complete != last.Total || last.Total == 0 {
+		t.Errorf("unchanged push progress ended at %+v", last)
+	}
+	if got, err := remote.Image(tags(t, r, host+"/web/cached:v2")[0]); err != nil {
+		t.Fatal(err)
+	} else if err := validate.Image(got, validate.Fast); err != nil {
+		t.Errorf("validate.Image = %v", err)
+	}
+
+	// Another repository lacks the manifest: blobs are checked again.
+	push(host + "/other/cached:v1")
+	if blobHeads.Load() < int64(len(ls)) {
+		t.Errorf("push to a new repository: %d blob HEADs, want one per layer at least", blobHeads.Load())
 	}
 }
