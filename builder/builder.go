@@ -311,11 +311,15 @@ func buildLayer(ctx context.Context, workDir string, in *layerInput, bytes int64
 	}
 	var l *Layer
 	if o.deferred && comp == None {
+		l = newLayer(layerSums{}, comp, in, mtime)
+		if o.layerStart != nil {
+			o.layerStart(l, func() io.ReadCloser { return streamLayer(in, comp, mtime, false, nil) })
+		}
 		s, err := encodeLayer(ctx, io.Discard, in, comp, mtime)
 		if err != nil {
 			return nil, err
 		}
-		l = newLayer(s, comp, in, mtime)
+		l.digest, l.diffID, l.size, l.uncompSize = s.digest, s.diffID, s.size, s.uncompSize
 	} else {
 		var err error
 		if l, err = writeLayer(ctx, workDir, in, comp, mtime); err != nil {

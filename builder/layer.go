@@ -295,21 +295,32 @@ func (l *Layer) CompressedForRegistry() (io.ReadCloser, error) {
 // encode) or the size differs. Whoever closes the reader early stops the
 // encoder.
 func (l *Layer) stream(hashing bool) io.ReadCloser {
-	pr, pw := io.Pipe()
-	go func() {
-		bw := bufio.NewWriterSize(pw, 1<<20)
-		s, err := encode(context.Background(), bw, &l.in, l.compression, l.mtime, hashing)
+	return streamLayer(&l.in, l.compression, l.mtime, hashing, func(s layerSums) error {
 		switch {
-		case err != nil:
 		case hashing && s.digest != l.digest:
 			if l.onStale != nil {
 				l.onStale()
 			}
-			err = fmt.Errorf("layer %s: %w: the files changed after the build hashed them (got %s); run the build again",
+			return fmt.Errorf("layer %s: %w: the files changed after the build hashed them (got %s); run the build again",
 				l.digest, ErrFileChanged, s.digest)
 		case !hashing && s.size != l.size:
-			err = fmt.Errorf("layer %s: %w: it is %d bytes now, %d when it was hashed; run the build again",
+			return fmt.Errorf("layer %s: %w: it is %d bytes now, %d when it was hashed; run the build again",
 				l.digest, ErrFileChanged, s.size, l.size)
+		}
+		return nil
+	})
+}
+
+// streamLayer encodes in into a pipe (see encode); check, if set, may fail
+// the read at the end from the sums. Whoever closes the reader early stops
+// the encoder.
+func streamLayer(in *layerInput, c Compression, mtime time.Time, hashing bool, check func(layerSums) error) io.ReadCloser {
+	pr, pw := io.Pipe()
+	go func() {
+		bw := bufio.NewWriterSize(pw, 1<<20)
+		s, err := encode(context.Background(), bw, in, c, mtime, hashing)
+		if err == nil && check != nil {
+			err = check(s)
 		}
 		if err == nil {
 			err = bw.Flush()

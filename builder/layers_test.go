@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -377,4 +378,43 @@ func readAll(t *testing.T, open func() (io.ReadCloser, error)) v1.Hash {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// TestLayerStart: a deferred uncompressed layer is handed over before it is
+// hashed, with a reader of the very bytes its digest covers; stored layers
+// are not.
+func TestLayerStart(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, siteTree)
+	var mu sync.Mutex
+	started := map[*builder.Layer]func() io.ReadCloser{}
+	var doneBeforeStart bool
+	res := build(t, dir, builder.WithCompression(builder.None), builder.WithDeferredLayers(true),
+		builder.WithLayerStart(func(l *builder.Layer, open func() io.ReadCloser) {
+			mu.Lock()
+			started[l] = open
+			mu.Unlock()
+		}),
+		builder.WithLayerDone(func(l *builder.Layer) {
+			mu.Lock()
+			if started[l] == nil {
+				doneBeforeStart = true
+			}
+			mu.Unlock()
+		}))
+	if doneBeforeStart || len(started) != len(res.Layers) {
+		t.Fatalf("%d layers started of %d (done before start: %v)", len(started), len(res.Layers), doneBeforeStart)
+	}
+	for _, l := range res.Layers {
+		open := started[l]
+		if got := readAll(t, func() (io.ReadCloser, error) { return open(), nil }); got != digestOf(l) {
+			t.Errorf("the started layer's bytes hash to %s, its digest is %s", got, digestOf(l))
+		}
+	}
+	var stored int
+	build(t, dir, builder.WithCompression(builder.Gzip), builder.WithDeferredLayers(true),
+		builder.WithLayerStart(func(*builder.Layer, func() io.ReadCloser) { stored++ }))
+	if stored != 0 {
+		t.Errorf("%d gzip (stored) layers were started early", stored)
+	}
 }

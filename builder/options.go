@@ -2,6 +2,7 @@ package builder
 
 import (
 	"fmt"
+	"io"
 	"path"
 	"strconv"
 	"strings"
@@ -150,6 +151,7 @@ type options struct {
 	reuseDir    string
 	jobs        int
 	layerDone   func(*Layer)
+	layerStart  func(*Layer, func() io.ReadCloser)
 }
 
 // Option configures Build.
@@ -348,4 +350,17 @@ func WithReuseDir(dir string) Option {
 // layers already handed to f are removed.
 func WithLayerDone(f func(*Layer)) Option {
 	return func(o *options) error { o.layerDone = f; return nil }
+}
+
+// WithLayerStart calls f for each layer that is about to be hashed without
+// being stored (an uncompressed layer of a build WithDeferredLayers), before
+// its digest is known, with a function that opens its blob: the bytes the
+// hash will cover, with each file checked as by Layer.CompressedForRegistry.
+// A reader that checks the digest itself, like a registry, can start at
+// once instead of waiting for the hash; the digest comes with the call of
+// WithLayerDone for the same *Layer, and f must not use the layer's methods
+// before that. f runs on the goroutine that builds the layer and should not
+// block.
+func WithLayerStart(f func(l *Layer, open func() io.ReadCloser)) Option {
+	return func(o *options) error { o.layerStart = f; return nil }
 }

@@ -31,11 +31,12 @@ type Uploader struct {
 	err      error
 	seen     map[v1.Hash]bool
 	total    int64
-	complete map[v1.Hash]int64
+	complete map[any]int64 // by digest, or by layer during an early upload
 	// pending holds the layers that came from the build cache: they are
 	// checked only if the registry lacks the manifest (see putManifests).
 	pending  []v1.Layer
 	flushing bool // Push has begun: start every layer at once
+	earlyState
 }
 
 // NewUploader prepares early uploads for a push to tags (the first tag's
@@ -46,7 +47,7 @@ func (r *Registry) NewUploader(ctx context.Context, tags []name.Tag) (*Uploader,
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	u := &Uploader{r: r, ctx: ctx, cancel: cancel, repo: tags[0].Context(), stats: &pushStats{},
-		sem: make(chan struct{}, r.jobs), seen: map[v1.Hash]bool{}, complete: map[v1.Hash]int64{}}
+		sem: make(chan struct{}, r.jobs), seen: map[v1.Hash]bool{}, complete: map[any]int64{}}
 	p, err := remote.NewPusher(r.remoteOptions(ctx, u.stats)...)
 	if err != nil {
 		cancel()
@@ -68,14 +69,11 @@ func (u *Uploader) Add(l v1.Layer) {
 		u.fail(err)
 		return
 	}
-	size, _ := l.Size()
-	u.mu.Lock()
-	if u.seen[d] {
-		u.mu.Unlock()
+	first := u.claim(l)
+	if u.decide(d, l, first) || !first {
 		return
 	}
-	u.seen[d] = true
-	u.total += size
+	u.mu.Lock()
 	if c, ok := l.(interface{ Cached() bool }); ok && c.Cached() && !u.flushing {
 		u.pending = append(u.pending, l)
 		u.mu.Unlock()
@@ -107,7 +105,7 @@ func (u *Uploader) upload(d v1.Hash, l v1.Layer) error {
 		layer = &registryLayer{Layer: l, open: rr.CompressedForRegistry}
 	}
 	if u.r.progress != nil {
-		layer = &countingLayer{Layer: l, add: func(n int64) { u.progress(d, n, false) }}
+		layer = &countingLayer{Layer: layer, add: func(n int64) { u.progress(d, n, false) }}
 	}
 	if m := u.r.mountFrom; m != nil && m.RegistryStr() == u.repo.RegistryStr() && m.String() != u.repo.String() {
 		layer = &remote.MountableLayer{Layer: layer, Reference: m.Tag("latest")}
@@ -115,10 +113,8 @@ func (u *Uploader) upload(d v1.Hash, l v1.Layer) error {
 	if err := u.pusher.Upload(u.ctx, u.repo, layer); err != nil {
 		return u.r.explain(err, "uploading layer "+d.String()+" to", u.repo.String())
 	}
-	if u.r.progress != nil {
-		size, _ := l.Size()
-		u.progress(d, size, true)
-	}
+	size, _ := l.Size()
+	u.progress(d, size, true)
 	return nil
 }
 
@@ -164,25 +160,30 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// progress records n more bytes sent of blob d (n < 0: an attempt restarts;
-// done: the blob is in place, sent or skipped) and reports the sum over all
-// blobs. Calls are serialised, so the callback never runs concurrently.
-func (u *Uploader) progress(d v1.Hash, n int64, done bool) {
+// progress records n more bytes sent of blob key (a digest, or a layer
+// during its early upload; n < 0: an attempt restarts; done: the count is n,
+// for a blob in place, sent or skipped) and reports the sum over all blobs,
+// at most the total (an early upload sends before its size is counted).
+// Calls are serialised, so the callback never runs concurrently.
+func (u *Uploader) progress(key any, n int64, done bool) {
+	if u.r.progress == nil {
+		return
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	switch {
 	case done:
-		u.complete[d] = n
+		u.complete[key] = n
 	case n < 0:
-		u.complete[d] = 0
+		u.complete[key] = 0
 	default:
-		u.complete[d] += n
+		u.complete[key] += n
 	}
 	var sum int64
 	for _, c := range u.complete {
 		sum += c
 	}
-	u.r.progress(Progress{Complete: sum, Total: u.total})
+	u.r.progress(Progress{Complete: min(sum, u.total), Total: u.total})
 }
 
 func (u *Uploader) fail(err error) {
@@ -278,15 +279,39 @@ func (u *Uploader) skipPending(tag name.Tag, art Artifact) bool {
 		}
 		return false
 	}
+	// The configs are in place too: count them like the layers.
+	if imgs, _, err := images(art); err == nil {
+		for _, img := range imgs {
+			if cfg, err := partial.ConfigLayer(img); err == nil && u.claim(cfg) {
+				pending = append(pending, cfg)
+			}
+		}
+	}
 	for _, l := range pending {
 		ld, _ := l.Digest()
 		size, _ := l.Size()
 		u.stats.skippedBlobs.Add(1)
 		u.stats.skippedBytes.Add(size)
-		if u.r.progress != nil {
-			u.progress(ld, size, true)
-		}
+		u.progress(ld, size, true)
 	}
+	return true
+}
+
+// claim marks l's blob as handled and adds its size to the total; false if
+// it was handled before.
+func (u *Uploader) claim(l v1.Layer) bool {
+	d, err := l.Digest()
+	if err != nil {
+		return false
+	}
+	size, _ := l.Size()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.seen[d] {
+		return false
+	}
+	u.seen[d] = true
+	u.total += size
 	return true
 }
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,7 +168,8 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 			// first; the registry reads them from the files.
 			opts = append(opts, builder.WithDeferredLayers(local == nil))
 			// Upload each layer as soon as it is built, while the others are
-			// still being compressed and hashed.
+			// still being compressed and hashed; a deferred layer starts
+			// uploading while it is being hashed.
 			var up *publish.Uploader
 			if to.Push {
 				if up, err = reg.NewUploader(ctx, tags); err != nil {
@@ -175,6 +177,9 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 				}
 				defer up.Abort() // no-op after Push; stops uploads on any error
 				opts = append(opts, builder.WithLayerDone(func(l *builder.Layer) { up.Add(l) }))
+				if local == nil {
+					opts = append(opts, builder.WithLayerStart(func(l *builder.Layer, open func() io.ReadCloser) { up.Start(l, open) }))
+				}
 			}
 			res, err := builder.Build(ctx, src, opts...)
 			if err != nil {

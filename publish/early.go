@@ -1,0 +1,276 @@
+package publish
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// An early upload streams a layer to the registry while the builder is still
+// hashing it, so that a large layer's upload does not wait for a whole hash
+// pass. The registry's upload protocol allows it: the digest is named only
+// by the request that completes the upload (POST starts a session, PATCH
+// streams the bytes, PUT ?digest= completes it, and the registry refuses
+// bytes that do not match). When the hash is known, one HEAD request tells
+// whether the registry had the blob all along; if it had, the early upload
+// is cancelled and its session deleted, so at most the bytes sent while
+// hashing are wasted. Anything that goes wrong falls back to the ordinary
+// upload (HEAD, then ggcr's upload with its retries).
+//
+// ggcr has no API for this (its Pusher needs the digest before it starts,
+// and streams only its own stream.Layer), so the three requests are made
+// here, over ggcr's authenticating transport and the Registry's policy
+// transport (plain-HTTP rules, statistics, Retry-After).
+
+// early is one early upload.
+type early struct {
+	cancel   context.CancelFunc
+	decision chan earlyDecision
+}
+
+// earlyDecision is what the uploader learned once the layer was hashed.
+type earlyDecision struct {
+	digest v1.Hash
+	layer  v1.Layer
+	exists bool // the registry already has the blob: drop the early upload
+}
+
+// Start begins uploading a layer whose digest is not known yet: open
+// streams its blob. key is the layer that Add will receive with the digest
+// (see builder.WithLayerStart); until then nothing else about it is used.
+// Start does nothing when blobs are mounted from another repository of the
+// same registry (the mount is cheaper).
+func (u *Uploader) Start(key v1.Layer, open func() io.ReadCloser) {
+	if m := u.r.mountFrom; m != nil && m.RegistryStr() == u.repo.RegistryStr() {
+		return
+	}
+	ctx, cancel := context.WithCancel(u.ctx)
+	e := &early{cancel: cancel, decision: make(chan earlyDecision, 1)}
+	u.mu.Lock()
+	if u.early == nil {
+		u.early = map[v1.Layer]*early{}
+	}
+	u.early[key] = e
+	u.mu.Unlock()
+	u.wg.Add(1)
+	go func() {
+		defer u.wg.Done()
+		defer cancel()
+		select {
+		case u.sem <- struct{}{}:
+		case <-u.ctx.Done():
+			return
+		}
+		defer func() { <-u.sem }()
+		location, sendErr := u.stream(ctx, key, open)
+		var dec earlyDecision
+		select {
+		case dec = <-e.decision:
+		case <-u.ctx.Done():
+			u.deleteUpload(location)
+			return
+		}
+		u.progress(key, 0, true) // from here on the count is under the digest
+		switch {
+		case dec.exists:
+			u.deleteUpload(location)
+			return
+		case sendErr == nil:
+			if err := u.commit(location, dec.digest); err == nil {
+				size, _ := dec.layer.Size()
+				u.progress(dec.digest, size, true)
+				return
+			}
+		}
+		u.deleteUpload(location)
+		// Fall back to an ordinary upload, in this goroutine's slot.
+		if err := u.upload(dec.digest, dec.layer); err != nil {
+			u.fail(err)
+		}
+	}()
+}
+
+// decide hands an early upload what is now known about its layer, and
+// reports whether l had one. first is false when another layer with the same
+// digest was added before: that one's upload stands, this one is dropped.
+func (u *Uploader) decide(d v1.Hash, l v1.Layer, first bool) bool {
+	u.mu.Lock()
+	e := u.early[l]
+	delete(u.early, l)
+	u.mu.Unlock()
+	if e == nil {
+		return false
+	}
+	if !first {
+		e.cancel()
+		e.decision <- earlyDecision{digest: d, layer: l, exists: true}
+		return true
+	}
+	u.wg.Add(1)
+	go func() {
+		defer u.wg.Done()
+		exists, _ := u.blobExists(d) // an error: let the upload finish, or fall back
+		if exists {
+			e.cancel()
+			size, _ := l.Size()
+			u.progress(d, size, true)
+		}
+		e.decision <- earlyDecision{digest: d, layer: l, exists: exists}
+	}()
+	return true
+}
+
+// client returns an HTTP client that authenticates pushes to the
+// uploader's repository; made once.
+func (u *Uploader) client() (*http.Client, error) {
+	u.clientOnce.Do(func() {
+		auth, err := authn.Resolve(u.ctx, u.r.keychain, u.repo)
+		if err != nil {
+			u.clientErr = err
+			return
+		}
+		rt, err := transport.NewWithContext(u.ctx, u.repo.Registry, auth, u.r.transport(u.stats),
+			[]string{u.repo.Scope(transport.PushScope)})
+		if err != nil {
+			u.clientErr = err
+			return
+		}
+		u.httpClient = &http.Client{Transport: rt}
+	})
+	return u.httpClient, u.clientErr
+}
+
+func (u *Uploader) url(path string) string {
+	return (&url.URL{Scheme: u.repo.Scheme(), Host: u.repo.RegistryStr(), Path: "/v2/" + u.repo.RepositoryStr() + path}).String()
+}
+
+// stream opens an upload session and sends the whole blob in one PATCH; it
+// returns the session's location (also after a failure, to delete it).
+func (u *Uploader) stream(ctx context.Context, key v1.Layer, open func() io.ReadCloser) (string, error) {
+	c, err := u.client()
+	if err != nil {
+		return "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.url("/blobs/uploads/"), nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	resp.Body.Close()
+	if err := transport.CheckError(resp, http.StatusAccepted); err != nil {
+		return "", err
+	}
+	loc, err := resp.Location()
+	if err != nil {
+		return "", err
+	}
+	body := open()
+	defer body.Close()
+	counted := &countingReader{ReadCloser: body, add: func(n int64) { u.progress(key, n, false) }}
+	req, err = http.NewRequestWithContext(ctx, http.MethodPatch, loc.String(), counted)
+	if err != nil {
+		return loc.String(), err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err = c.Do(req)
+	if err != nil {
+		return loc.String(), err
+	}
+	resp.Body.Close()
+	if err := transport.CheckError(resp, http.StatusAccepted, http.StatusNoContent, http.StatusCreated); err != nil {
+		return loc.String(), err
+	}
+	next, err := resp.Location()
+	if err != nil {
+		return loc.String(), err
+	}
+	return next.String(), nil
+}
+
+// commit completes an upload session with the blob's digest.
+func (u *Uploader) commit(location string, d v1.Hash) error {
+	c, err := u.client()
+	if err != nil {
+		return err
+	}
+	sep := "?"
+	if strings.Contains(location, "?") {
+		sep = "&"
+	}
+	req, err := http.NewRequestWithContext(u.ctx, http.MethodPut, location+sep+"digest="+url.QueryEscape(d.String()), http.NoBody)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return transport.CheckError(resp, http.StatusCreated, http.StatusNoContent, http.StatusAccepted)
+}
+
+// blobExists asks the registry for the blob by digest.
+func (u *Uploader) blobExists(d v1.Hash) (bool, error) {
+	c, err := u.client()
+	if err != nil {
+		return false, err
+	}
+	req, err := http.NewRequestWithContext(u.ctx, http.MethodHead, u.url("/blobs/"+d.String()), nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return false, err
+	}
+	resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return true, nil
+	case http.StatusNotFound:
+		return false, nil
+	}
+	return false, fmt.Errorf("HEAD %s: HTTP %d", req.URL.Redacted(), resp.StatusCode)
+}
+
+// deleteUpload abandons an upload session, if one was opened; best effort,
+// since registries expire abandoned sessions anyway.
+func (u *Uploader) deleteUpload(location string) {
+	if location == "" {
+		return
+	}
+	c, err := u.client()
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, location, nil)
+	if err != nil {
+		return
+	}
+	if resp, err := c.Do(req); err == nil {
+		resp.Body.Close()
+	}
+}
+
+// earlyState is the part of an Uploader that early uploads use.
+type earlyState struct {
+	early      map[v1.Layer]*early
+	clientOnce sync.Once
+	httpClient *http.Client
+	clientErr  error
+}

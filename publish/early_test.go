@@ -1,0 +1,223 @@
+package publish_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/assetpack/assetpack/publish"
+)
+
+// blobCounts counts the blob requests a registry receives.
+type blobCounts struct {
+	posts, patches, puts, deletes, heads atomic.Int64
+	patchStarted                         chan struct{}
+}
+
+func countingServer(t *testing.T) (string, *blobCounts) {
+	t.Helper()
+	c := &blobCounts{patchStarted: make(chan struct{}, 16)}
+	host := newServer(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if strings.Contains(req.URL.Path, "/blobs/") {
+				switch req.Method {
+				case http.MethodPost:
+					c.posts.Add(1)
+				case http.MethodPatch:
+					c.patches.Add(1)
+					c.patchStarted <- struct{}{}
+				case http.MethodPut:
+					c.puts.Add(1)
+				case http.MethodDelete:
+					c.deletes.Add(1)
+				case http.MethodHead:
+					c.heads.Add(1)
+				}
+			}
+			h.ServeHTTP(w, req)
+		})
+	})
+	return host, c
+}
+
+// slowReader hands out its bytes slowly, so that an early upload is still
+// running when the hash is known.
+type slowReader struct {
+	r     io.Reader
+	delay time.Duration
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	time.Sleep(s.delay)
+	return s.r.Read(p[:min(len(p), 512)])
+}
+
+func blobBytes(t *testing.T, l v1.Layer) []byte {
+	t.Helper()
+	rc, err := l.Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func pushEarly(t *testing.T, r *publish.Registry, ref string, l v1.Layer, open func() io.ReadCloser, c *blobCounts, wait bool) (*publish.PushResult, error) {
+	t.Helper()
+	img, err := mutate.AppendLayers(empty.Image, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := tags(t, r, ref)
+	up, err := r.NewUploader(context.Background(), ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Abort()
+	up.Start(l, open)
+	if wait { // the layer is "hashed" only once its upload is under way
+		select {
+		case <-c.patchStarted:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the early upload did not start")
+		}
+	}
+	up.Add(l)
+	return up.Push(context.Background(), img, ts)
+}
+
+// TestEarlyUpload: a layer handed over before its digest is known is
+// streamed at once and completed with the digest when it comes; the image
+// reads back whole and the bytes count as sent once.
+func TestEarlyUpload(t *testing.T) {
+	host, c := countingServer(t)
+	var last publish.Progress
+	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast), publish.WithProgress(func(p publish.Progress) { last = p }))
+	l, _ := random.Layer(64<<10, types.OCIUncompressedLayer)
+	body := blobBytes(t, l)
+	open := func() io.ReadCloser { return io.NopCloser(bytes.NewReader(body)) }
+	pr, err := pushEarly(t, r, host+"/web/early:v1", l, open, c, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size, _ := l.Size()
+	if c.patches.Load() != 2 || c.puts.Load() != 2 { // the layer early, the config as usual
+		t.Errorf("%d PATCH, %d PUT; want 2 each (one per blob: the layer was not sent twice)", c.patches.Load(), c.puts.Load())
+	}
+	if pr.SentBytes < size || pr.SkippedBlobs != 0 {
+		t.Errorf("PushResult %+v; want the layer's %d bytes sent, nothing skipped", pr, size)
+	}
+	if last.Complete != last.Total || last.Total < size {
+		t.Errorf("progress ended at %+v", last)
+	}
+	img, err := remote.Image(tags(t, r, host+"/web/early:v1")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, _ := img.Layers()
+	if got := blobBytes(t, ls[0]); !bytes.Equal(got, body) {
+		t.Error("the layer reads back different")
+	}
+}
+
+// TestEarlyUploadBlobExists: when the registry turns out to have the blob,
+// the early upload is dropped (its session deleted) and the blob counts as
+// skipped.
+func TestEarlyUploadBlobExists(t *testing.T) {
+	host, c := countingServer(t)
+	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast))
+	l, _ := random.Layer(64<<10, types.OCIUncompressedLayer)
+	body := blobBytes(t, l)
+	if _, err := pushEarly(t, r, host+"/web/exists:v1", l, func() io.ReadCloser { return io.NopCloser(bytes.NewReader(body)) }, c, false); err != nil {
+		t.Fatal(err)
+	}
+	c.puts.Store(0)
+	c.deletes.Store(0)
+	for len(c.patchStarted) > 0 { // the first push's PATCH requests
+		<-c.patchStarted
+	}
+	slow := func() io.ReadCloser {
+		return io.NopCloser(&slowReader{r: bytes.NewReader(body), delay: 5 * time.Millisecond})
+	}
+	pr, err := pushEarly(t, r, host+"/web/exists:v2", l, slow, c, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.deletes.Load() != 1 {
+		t.Errorf("%d DELETE requests, want the early session deleted once", c.deletes.Load())
+	}
+	if got := c.puts.Load(); got != 0 {
+		t.Errorf("%d blob PUT requests, want none (no upload completed)", got)
+	}
+	if pr.SkippedBlobs < 1 {
+		t.Errorf("PushResult %+v; want the layer skipped", pr)
+	}
+}
+
+// TestEarlyUploadFallsBack: an early upload whose bytes do not match the
+// digest is refused by the registry; the layer is then uploaded the
+// ordinary way and the push succeeds. Two layer values with one digest
+// upload once and do not hang.
+func TestEarlyUploadFallsBack(t *testing.T) {
+	host, c := countingServer(t)
+	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast))
+	l, _ := random.Layer(64<<10, types.OCIUncompressedLayer)
+	wrong := blobBytes(t, l)
+	wrong[0] ^= 0xff
+	pr, err := pushEarly(t, r, host+"/web/fallback:v1", l, func() io.ReadCloser { return io.NopCloser(bytes.NewReader(wrong)) }, c, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size, _ := l.Size(); pr.SentBytes < size {
+		t.Errorf("PushResult %+v", pr)
+	}
+	img, err := remote.Image(tags(t, r, host+"/web/fallback:v1")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, _ := img.Layers()
+	if want, got := blobBytes(t, l), blobBytes(t, ls[0]); !bytes.Equal(got, want) {
+		t.Error("the layer reads back different")
+	}
+
+	// Same digest, two layer values, both started.
+	twin := &registryReadLayer{Layer: l}
+	ts := tags(t, r, host+"/web/twins:v1")
+	up, _ := r.NewUploader(context.Background(), ts)
+	defer up.Abort()
+	open := func() io.ReadCloser { return io.NopCloser(bytes.NewReader(blobBytes(t, l))) }
+	up.Start(l, open)
+	up.Start(twin, open)
+	up.Add(l)
+	up.Add(twin)
+	done := make(chan error, 1)
+	go func() {
+		img, _ := mutate.AppendLayers(empty.Image, l)
+		_, err := up.Push(context.Background(), img, ts)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Push hangs with two early uploads of one digest")
+	}
+}
