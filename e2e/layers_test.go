@@ -104,6 +104,23 @@ func TestLayersAndCache(t *testing.T) {
 		t.Errorf("unchanged re-push: digest %s, sent %d bytes; want %s and 0", again.Digest, again.Push.SentBytes, one.Digest)
 	}
 
+	// Without the cache the shard streams to the registry while it is being
+	// hashed (an early upload, completed with the digest); pushed again, the
+	// registry already has every blob: the early upload is dropped and
+	// nothing counts as sent. Both read back whole (skopeo checks digests).
+	cold := buildOut(t, work, nil, src, "--git=false", "-t", reg.Host+"/perf/cold:v1", "--push", "--no-cache", "--json")
+	if cold.Digest != one.Digest || cold.Push.SentBytes < first.Push.SentBytes {
+		t.Errorf("push without cache: digest %s (want %s), sent %d bytes (want %d)", cold.Digest, one.Digest, cold.Push.SentBytes, first.Push.SentBytes)
+	}
+	cold2 := buildOut(t, work, nil, src, "--git=false", "-t", reg.Host+"/perf/cold:v2", "--push", "--no-cache", "--json")
+	if cold2.Digest != one.Digest || cold2.Push.SentBytes != 0 || cold2.Push.SkippedBlobs != int64(len(one.Layers)+1) {
+		t.Errorf("unchanged push without cache: digest %s, sent %d bytes, skipped %d blobs; want %s, 0, %d",
+			cold2.Digest, cold2.Push.SentBytes, cold2.Push.SkippedBlobs, one.Digest, len(one.Layers)+1)
+	}
+	for _, tag := range []string{"v1", "v2"} {
+		run(t, work, tool(t, "skopeo"), "copy", "--src-tls-verify=false", "docker://"+reg.Host+"/perf/cold:"+tag, "oci:cold-"+tag+":x")
+	}
+
 	page := filepath.Join(src, "pages", "s1", "page-101.html")
 	os.WriteFile(page, []byte("<p>changed</p>\n"), 0o644)
 	time.Sleep(2100 * time.Millisecond)

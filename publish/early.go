@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/logs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
@@ -138,7 +139,17 @@ func (u *Uploader) client() (*http.Client, error) {
 			u.clientErr = err
 			return
 		}
-		rt, err := transport.NewWithContext(u.ctx, u.repo.Registry, auth, u.r.transport(u.stats),
+		// Wrapped like ggcr's remote wraps its own (request log with
+		// --debug, user agent), but without its retries (a failed early
+		// upload falls back to the ordinary one, which retries) and
+		// without its logger, which would dump a PATCH body of gigabytes
+		// into memory (its way to leave bodies out is internal to ggcr).
+		var base http.RoundTripper = u.r.transport(u.stats)
+		if logs.Enabled(logs.Debug) {
+			base = debugTransport{base}
+		}
+		base = transport.NewUserAgent(base, "assetpack")
+		rt, err := transport.NewWithContext(u.ctx, u.repo.Registry, auth, base,
 			[]string{u.repo.Scope(transport.PushScope)})
 		if err != nil {
 			u.clientErr = err
@@ -273,4 +284,20 @@ type earlyState struct {
 	clientOnce sync.Once
 	httpClient *http.Client
 	clientErr  error
+}
+
+// debugTransport logs each request's method, URL and status to ggcr's debug
+// log (--debug), never headers or bodies.
+type debugTransport struct{ inner http.RoundTripper }
+
+func (t debugTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	logs.Debug.Printf("--> %s %s [early upload; headers and body not logged]", req.Method, req.URL.Redacted())
+	start := time.Now()
+	resp, err := t.inner.RoundTrip(req)
+	if err != nil {
+		logs.Debug.Printf("<-- %v %s %s (%s)", err, req.Method, req.URL.Redacted(), time.Since(start))
+		return nil, err
+	}
+	logs.Debug.Printf("<-- %d %s %s (%s)", resp.StatusCode, req.Method, req.URL.Redacted(), time.Since(start))
+	return resp, nil
 }
