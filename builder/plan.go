@@ -169,28 +169,37 @@ func (in *layerInput) empty() bool {
 // entries that are not own (own entries count for nothing and stay inside
 // the runs, to be skipped). Once a run holds a quarter of the target, it
 // ends after an entry whose name hashes below unit/target of the hash space
-// (unit: the mean entry size, so a run averages about 1.25 × target), and
-// at the latest when it reaches twice the target. The choice depends on
-// names, not on each file's size: changing a file, even its size, moves no
-// boundary except one forced by the run's byte limits (the mean moves by a
-// hair, which flips a boundary with a chance of about the size change over
-// the target), and adding or removing a file moves at most the boundaries
-// next to it.
+// (unit: the mean entry size, so a run averages about 1.25 × target). A run
+// that reaches twice the target ends after a name that hashes below eight
+// times that share (about target/8 bytes later), and at the latest at four
+// times the target (a chance of about e^-16). The choice depends on names,
+// not on each file's size: changing a file, even its size, moves no
+// boundary except where the change carries a run across one of its byte
+// limits (the mean moves by a hair too, which flips a boundary with a chance
+// of about the size change over the target), and adding or removing a file
+// moves at most the boundaries next to it. A long run ends at a name, not at
+// a byte count, so that a page changed inside it does not shift the runs
+// after it.
 func cutGroups(entries []entry, target, unit int64) [][]entry {
 	var groups [][]entry
 	start := 0
 	var acc int64
+	share := float64(unit) / float64(target) * float64(^uint64(0))
 	for i := range entries {
 		if entries[i].own {
 			continue
 		}
 		n := entries[i].size + entryOverhead
 		acc += n
-		cut := acc >= 2*target
+		cut := acc >= 4*target
 		if !cut && acc >= target/4 {
 			h := fnv.New64a()
 			h.Write([]byte(entries[i].name))
-			cut = float64(h.Sum64()) < float64(unit)/float64(target)*float64(^uint64(0))
+			limit := share
+			if acc >= 2*target {
+				limit = min(8*share, float64(^uint64(0)))
+			}
+			cut = float64(h.Sum64()) < limit
 		}
 		if cut {
 			groups = append(groups, entries[start:i+1])
