@@ -73,7 +73,7 @@ release-check: ## goreleaser check, then a snapshot build for this platform (ins
 
 release-snapshot: ## a snapshot of the whole release (every target, archives, checksums, SBOMs; no signing or publishing; installs syft v1.57.1 too); ~15 min on 2 cores
 	eval "$$(hack/install-release-tools.sh --print-path --with-sbom)" && goreleaser release --snapshot --clean --skip=sign,publish
-	hack/check-release-snapshot.sh dist
+	hack/check-release.sh dist
 
 clean: ## remove build outputs
 	rm -rf bin dist assetpack-out

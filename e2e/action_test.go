@@ -163,13 +163,19 @@ func TestGitHubAction(t *testing.T) {
 	}
 }
 
-// TestWorkflowsLint runs actionlint over the example workflows.
+// TestWorkflowsLint runs actionlint over the example workflows and the
+// project's own release workflow.
 func TestWorkflowsLint(t *testing.T) {
 	actionlint := tool(t, "actionlint")
 	files, _ := filepath.Glob(filepath.Join(repoRoot(t), "examples", "github-actions", "*.yml"))
 	if len(files) < 2 {
 		t.Fatalf("found %d example workflows", len(files))
 	}
+	own, _ := filepath.Glob(filepath.Join(repoRoot(t), ".github", "workflows", "*.yml"))
+	if len(own) < 1 {
+		t.Fatal("no release workflow in .github/workflows")
+	}
+	files = append(files, own...)
 	r := runEnv(t, repoRoot(t), nil, "", actionlint, append([]string{"-no-color"}, files...)...)
 	if r.code != 0 {
 		t.Errorf("actionlint: %s%s", r.stdout, r.stderr)

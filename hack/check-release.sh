@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Checks what `goreleaser release --snapshot` wrote into DIST (default dist):
-# one archive per platform of .goreleaser.yaml, each listed with its sha256 in
-# checksums.txt, each with an SPDX SBOM that names the archive, and the
-# binary for this machine's platform reports the snapshot version.
+# Checks what `goreleaser release` (or `--snapshot`) wrote into DIST
+# (default dist): every file checksums.txt lists has that sha256, there is
+# one archive per platform of .goreleaser.yaml, listed in checksums.txt, and
+# each has an SPDX SBOM that catalogues the Go modules compiled in.
 set -euo pipefail
 dist="${1:-dist}"
 cd "$dist"
-fail() { echo "release snapshot: $*" >&2; exit 1; }
+fail() { echo "release: $*" >&2; exit 1; }
 [ -f checksums.txt ] || fail "no checksums.txt in $dist"
 sha256sum --check --strict --quiet checksums.txt || fail "checksums.txt does not match the files in $dist"
 n=0
@@ -30,4 +30,4 @@ PY
     n=$((n + 1))
   done
 done
-echo "release snapshot: $n archives, each in checksums.txt and with an SPDX SBOM"
+echo "release: $n archives, each in checksums.txt and with an SPDX SBOM"
