@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo deve
 LDFLAGS := -s -w -X github.com/assetpack/assetpack/cmd/assetpack/cli.version=$(VERSION)
 BIN := bin/assetpack
 
-.PHONY: help build install test unit e2e e2e-tools lint fmt bench bench-data bench-compare fuzz docs release-check release-snapshot clean
+.PHONY: help build install test unit e2e e2e-tools lint fmt bench bench-data bench-compare bench-cri fuzz docs release-check release-snapshot clean
 FUZZTIME ?= 30s
 
 help: ## list targets
@@ -46,6 +46,7 @@ BENCH_RUNS ?= 3
 BENCH_PEERS ?= crane,oras,imgpkg
 BENCH_FLAGS ?=
 BENCH_MARKDOWN ?=
+BENCH_CRI_RUNS ?= 3
 
 bench-data: ## generate the benchmark datasets into BENCH_DATA (fixed seeds; skipped when present)
 	@set -e; for s in $$(echo $(BENCH_SETS) | tr , ' '); do \
@@ -57,6 +58,10 @@ bench-data: ## generate the benchmark datasets into BENCH_DATA (fixed seeds; ski
 
 bench-compare: build bench-data ## assetpack vs crane, oras, imgpkg and the physical floors on a local registry (BENCH_MARKDOWN=docs/benchmarks.md writes the table)
 	eval "$$(hack/install-bench-tools.sh --print-path)" && $(GO) run ./bench/compare -data "$(BENCH_DATA)" -sets "$(BENCH_SETS)" -runs $(BENCH_RUNS) -peers "$(BENCH_PEERS)" $(BENCH_FLAGS) -assetpack $(BIN) $(if $(BENCH_MARKDOWN),-markdown $(BENCH_MARKDOWN))
+
+bench-cri: ## containerd CRI pull + mount + read of the model, split vs one layer (root; BENCH_DATA's model when generated, else 2x128 MiB)
+	eval "$$(hack/install-e2e-tools.sh --print-path)" && ASSETPACK_BENCH_MODEL=$$(test -d "$(BENCH_DATA)/model" && echo "$(BENCH_DATA)/model") \
+	  $(GO) test -tags e2e -run '^$$' -bench BenchmarkContainerdPullAndMount -benchtime $(BENCH_CRI_RUNS)x ./e2e/
 
 fuzz: ## run every fuzz target for FUZZTIME (default 30s); the seed corpora run in make unit
 	@set -e; for pkg in ./builder ./publish ./kube ./config; do \

@@ -26,7 +26,7 @@ import (
 
 // cri is a private containerd 2.x with its CRI plugin, driven by crictl.
 type cri struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	sock   string
 	crictl string
@@ -36,7 +36,7 @@ type cri struct {
 // socket, with the settings this sandbox needs (see the README's "What the
 // end-to-end tests prove"): restrict_oom_score_adj, NRI off, a pause image from
 // the local registry, plain HTTP to the local registry, host networking.
-func startContainerd(t *testing.T, registryHost, pauseImage string) *cri {
+func startContainerd(t testing.TB, registryHost, pauseImage string) *cri {
 	t.Helper()
 	containerd := tool(t, "containerd")
 	tool(t, "containerd-shim-runc-v2")
@@ -160,7 +160,7 @@ func (c *cri) removeAll() {
 }
 
 // listing parses the output of "tool list".
-func listing(t *testing.T, out string) map[string]node {
+func listing(t testing.TB, out string) map[string]node {
 	t.Helper()
 	m := map[string]node{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
@@ -181,7 +181,7 @@ func listing(t *testing.T, out string) map[string]node {
 // readVolumes runs the given container of a pod spec through the CRI with
 // every image volume it mounts translated into CRI image mounts (what the
 // kubelet does), and returns what "tool list" sees below listDir.
-func (c *cri) readVolumes(t *testing.T, name string, spec corev1.PodSpec, container, toolImage, listDir string) map[string]node {
+func (c *cri) readVolumes(t testing.TB, name string, spec corev1.PodSpec, container, toolImage, listDir string) map[string]node {
 	t.Helper()
 	images := map[string]*corev1.ImageVolumeSource{}
 	for _, v := range spec.Volumes {
@@ -255,19 +255,10 @@ func (c *cri) readVolumes(t *testing.T, name string, spec corev1.PodSpec, contai
 	return listing(t, logs.stdout)
 }
 
-// TestImageVolumeThroughContainerd is the whole user flow, checked by a
-// real runtime: assetpack builds and pushes, writes the Pod (patch --format
-// pod) or migrates the old init-container manifest, and containerd's CRI
-// mounts the image volumes exactly as those manifests say; a container reads
-// the files, which must match the source byte for byte.
-func TestImageVolumeThroughContainerd(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("containerd needs root")
-	}
-	reg := startRegistry(t, registryOpts{})
-	work := t.TempDir()
-
-	// The helper image: a static binary used as pause (sandbox) and reader.
+// pushToolImage pushes the helper image (a static binary used as the pause
+// sandbox and as the reader container) and returns its reference.
+func pushToolImage(t testing.TB, reg *registryServer, work string) string {
+	t.Helper()
 	toolDir := filepath.Join(work, "toolimg")
 	os.MkdirAll(toolDir, 0o755)
 	build := exec.Command("go", "build", "-o", filepath.Join(toolDir, "tool"), "./testdata/tool")
@@ -293,6 +284,21 @@ func TestImageVolumeThroughContainerd(t *testing.T) {
 	if err := remote.Write(pauseRef, img); err != nil {
 		t.Fatal(err)
 	}
+	return pause
+}
+
+// TestImageVolumeThroughContainerd is the whole user flow, checked by a
+// real runtime: assetpack builds and pushes, writes the Pod (patch --format
+// pod) or migrates the old init-container manifest, and containerd's CRI
+// mounts the image volumes exactly as those manifests say; a container reads
+// the files, which must match the source byte for byte.
+func TestImageVolumeThroughContainerd(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("containerd needs root")
+	}
+	reg := startRegistry(t, registryOpts{})
+	work := t.TempDir()
+	pause := pushToolImage(t, reg, work)
 
 	// The content: the source tree at the root, and under /site.
 	src := filepath.Join(work, "site")
@@ -365,13 +371,13 @@ func TestImageVolumeThroughContainerd(t *testing.T) {
 	})
 }
 
-func repoRoot(t *testing.T) string {
+func repoRoot(t testing.TB) string {
 	t.Helper()
 	wd, _ := os.Getwd()
 	return filepath.Dir(wd)
 }
 
-func writeJSON(t *testing.T, p string, v any) {
+func writeJSON(t testing.TB, p string, v any) {
 	t.Helper()
 	b, _ := json.MarshalIndent(v, "", "  ")
 	if err := os.WriteFile(p, b, 0o644); err != nil {

@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func tool(t *testing.T, name string) string {
+func tool(t testing.TB, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
@@ -53,7 +53,7 @@ func tool(t *testing.T, name string) string {
 	return p
 }
 
-func run(t *testing.T, dir, name string, args ...string) string {
+func run(t testing.TB, dir, name string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
@@ -66,7 +66,7 @@ func run(t *testing.T, dir, name string, args ...string) string {
 }
 
 // makeSource writes a tree with the shapes that matter.
-func makeSource(t *testing.T, root string) {
+func makeSource(t testing.TB, root string) {
 	t.Helper()
 	files := map[string]string{
 		"index.html":         "<!doctype html><h1>hi</h1>\n",
@@ -101,7 +101,7 @@ type node struct {
 }
 
 // snapshot describes a tree the way an image volume shows it.
-func snapshot(t *testing.T, root string) map[string]node {
+func snapshot(t testing.TB, root string) map[string]node {
 	t.Helper()
 	out := map[string]node{}
 	err := filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
@@ -153,7 +153,7 @@ func normalised(src map[string]node) map[string]node {
 	return out
 }
 
-func compareTrees(t *testing.T, got, want map[string]node) {
+func compareTrees(t testing.TB, got, want map[string]node) {
 	t.Helper()
 	for p, w := range want {
 		g, ok := got[p]
@@ -172,7 +172,7 @@ func compareTrees(t *testing.T, got, want map[string]node) {
 	}
 }
 
-func digestOf(t *testing.T, stdout string) string {
+func digestOf(t testing.TB, stdout string) string {
 	t.Helper()
 	i := strings.LastIndex(stdout, "@")
 	if i < 0 || !strings.HasPrefix(stdout[i+1:], "sha256:") {

@@ -25,7 +25,7 @@ import (
 )
 
 // freePort returns a port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -37,7 +37,7 @@ func freePort(t *testing.T) int {
 
 // startProcess starts a long-running tool and stops it (by PID, with its
 // process group) when the test ends.
-func startProcess(t *testing.T, logName string, name string, args ...string) *exec.Cmd {
+func startProcess(t testing.TB, logName string, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	logf, err := os.Create(filepath.Join(t.TempDir(), logName))
 	if err != nil {
@@ -90,7 +90,7 @@ type registryOpts struct {
 	auth bool
 }
 
-func startRegistry(t *testing.T, o registryOpts) *registryServer {
+func startRegistry(t testing.TB, o registryOpts) *registryServer {
 	t.Helper()
 	bin := tool(t, "docker-registry")
 	dir := t.TempDir()
@@ -153,7 +153,7 @@ http:
 }
 
 // makeCerts writes a CA and a server certificate for 127.0.0.1.
-func makeCerts(t *testing.T, dir string) (crtFile, keyFile, caFile string) {
+func makeCerts(t testing.TB, dir string) (crtFile, keyFile, caFile string) {
 	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caTmpl := &x509.Certificate{
@@ -194,7 +194,7 @@ type cmdResult struct {
 }
 
 // runEnv runs a command with extra environment and stdin, never failing the test itself.
-func runEnv(t *testing.T, dir string, env []string, stdin string, name string, args ...string) cmdResult {
+func runEnv(t testing.TB, dir string, env []string, stdin string, name string, args ...string) cmdResult {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir

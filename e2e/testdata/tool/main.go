@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -39,12 +40,17 @@ func main() {
 			case info.Mode()&os.ModeSymlink != 0:
 				data, _ = os.Readlink(p)
 			case info.Mode().IsRegular():
-				b, err := os.ReadFile(p)
+				f, err := os.Open(p)
 				if err != nil {
 					return err
 				}
-				sum := sha256.Sum256(b)
-				data = hex.EncodeToString(sum[:])
+				h := sha256.New()
+				_, err = io.Copy(h, f) // streamed: model shards are gigabytes
+				f.Close()
+				if err != nil {
+					return err
+				}
+				data = hex.EncodeToString(h.Sum(nil))
 			}
 			fmt.Printf("%s\t%d\t%s\n", rel, uint32(info.Mode()), data)
 			return nil
