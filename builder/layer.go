@@ -92,7 +92,7 @@ func (l *Layer) MediaType() (types.MediaType, error) { return l.compression.medi
 // Compressed opens the blob.
 func (l *Layer) Compressed() (io.ReadCloser, error) {
 	if l.path == "" {
-		return l.stream(true), nil
+		return l.stream(), nil
 	}
 	return os.Open(l.path)
 }
@@ -160,17 +160,15 @@ func encodeLayer(ctx context.Context, dst io.Writer, in *layerInput, c Compressi
 // program can set back, in place of the digest check that the caller leaves
 // to the reader.
 func encode(ctx context.Context, dst io.Writer, in *layerInput, c Compression, mtime time.Time, hashing bool) (layerSums, error) {
-	var blobHash hash.Hash = nopHash{}
-	if hashing {
-		blobHash = sha256.New()
-	}
+	var blobHash, diffHash hash.Hash // nil without hashing
 	blob := &countingWriter{w: dst}
 	if hashing {
+		blobHash = sha256.New()
 		blob.w = io.MultiWriter(dst, blobHash)
+		diffHash = blobHash // uncompressed: one stream, one hash
 	}
 
 	var comp io.WriteCloser
-	diffHash := blobHash
 	switch c {
 	case Gzip:
 		zw, err := gzip.NewWriterLevel(blob, gzipLevel)
@@ -178,7 +176,9 @@ func encode(ctx context.Context, dst io.Writer, in *layerInput, c Compression, m
 			return layerSums{}, err
 		}
 		comp = zw
-		diffHash = newHash(hashing)
+		if hashing {
+			diffHash = sha256.New()
+		}
 	case Zstd:
 		// One goroutine: the stream's framing must not depend on scheduling.
 		zw, err := zstd.NewWriter(blob, zstd.WithEncoderLevel(zstd.SpeedDefault),
@@ -187,7 +187,9 @@ func encode(ctx context.Context, dst io.Writer, in *layerInput, c Compression, m
 			return layerSums{}, err
 		}
 		comp = zw
-		diffHash = newHash(hashing)
+		if hashing {
+			diffHash = sha256.New()
+		}
 	default:
 		comp = nopWriteCloser{blob}
 	}
@@ -221,22 +223,6 @@ func encode(ctx context.Context, dst io.Writer, in *layerInput, c Compression, m
 	}
 	return layerSums{digest: sum(blobHash), diffID: sum(diffHash), size: blob.n, uncompSize: raw.n}, nil
 }
-
-func newHash(hashing bool) hash.Hash {
-	if hashing {
-		return sha256.New()
-	}
-	return nopHash{}
-}
-
-// nopHash stands in for sha256 when encode does not hash.
-type nopHash struct{}
-
-func (nopHash) Write(p []byte) (int, error) { return len(p), nil }
-func (nopHash) Sum(b []byte) []byte         { return b }
-func (nopHash) Reset()                      {}
-func (nopHash) Size() int                   { return 0 }
-func (nopHash) BlockSize() int              { return 64 }
 
 // writeLayer encodes a layer into a file in dir, named after its digest.
 func writeLayer(ctx context.Context, dir string, in *layerInput, c Compression, mtime time.Time) (_ *Layer, err error) {
@@ -286,28 +272,22 @@ func (l *Layer) CompressedForRegistry() (io.ReadCloser, error) {
 	if l.path != "" || l.cached {
 		return l.Compressed()
 	}
-	return l.stream(false), nil
+	return streamLayer(&l.in, l.compression, l.mtime, false, nil), nil
 }
 
-// stream encodes a deferred layer again, into a pipe. With hashing, it
-// fails the read at the end when the bytes no longer match the digest (a file
-// changed since it was hashed); without, when a file's identity changed (see
-// encode) or the size differs. Whoever closes the reader early stops the
-// encoder.
-func (l *Layer) stream(hashing bool) io.ReadCloser {
-	return streamLayer(&l.in, l.compression, l.mtime, hashing, func(s layerSums) error {
-		switch {
-		case hashing && s.digest != l.digest:
-			if l.onStale != nil {
-				l.onStale()
-			}
-			return fmt.Errorf("layer %s: %w: the files changed after the build hashed them (got %s); run the build again",
-				l.digest, ErrFileChanged, s.digest)
-		case !hashing && s.size != l.size:
-			return fmt.Errorf("layer %s: %w: it is %d bytes now, %d when it was hashed; run the build again",
-				l.digest, ErrFileChanged, s.size, l.size)
+// stream encodes a deferred layer again, into a pipe, and fails the read at
+// the end when the bytes no longer match the digest (a file changed since it
+// was hashed). Whoever closes the reader early stops the encoder.
+func (l *Layer) stream() io.ReadCloser {
+	return streamLayer(&l.in, l.compression, l.mtime, true, func(s layerSums) error {
+		if s.digest == l.digest {
+			return nil
 		}
-		return nil
+		if l.onStale != nil {
+			l.onStale()
+		}
+		return fmt.Errorf("layer %s: %w: the files changed after the build hashed them (got %s); run the build again",
+			l.digest, ErrFileChanged, s.digest)
 	})
 }
 

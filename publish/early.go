@@ -179,8 +179,9 @@ func (u *Uploader) stream(ctx context.Context, key v1.Layer, open func() io.Read
 	if err != nil {
 		return "", err
 	}
+	err = transport.CheckError(resp, http.StatusAccepted) // reads the error body, if any
 	resp.Body.Close()
-	if err := transport.CheckError(resp, http.StatusAccepted); err != nil {
+	if err != nil {
 		return "", err
 	}
 	loc, err := resp.Location()
@@ -199,8 +200,9 @@ func (u *Uploader) stream(ctx context.Context, key v1.Layer, open func() io.Read
 	if err != nil {
 		return loc.String(), err
 	}
+	err = transport.CheckError(resp, http.StatusAccepted, http.StatusNoContent, http.StatusCreated)
 	resp.Body.Close()
-	if err := transport.CheckError(resp, http.StatusAccepted, http.StatusNoContent, http.StatusCreated); err != nil {
+	if err != nil {
 		return loc.String(), err
 	}
 	next, err := resp.Location()
@@ -229,7 +231,7 @@ func (u *Uploader) commit(location string, d v1.Hash) error {
 	if err != nil {
 		return err
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
 	return transport.CheckError(resp, http.StatusCreated, http.StatusNoContent, http.StatusAccepted)
 }
 

@@ -225,10 +225,10 @@ func (u *Uploader) Push(ctx context.Context, art Artifact, tags []name.Tag) (*Pu
 // putManifests finishes the first repository: every blob goes through the
 // uploader (a no-op for the layers it has already sent), then the manifests
 // are PUT without ggcr checking each blob once more with a HEAD request.
-// When every layer not yet sent came from the build cache and the registry
-// already has the manifest by digest, the blobs are not checked one by one:
-// a registry accepts a manifest only once it has every blob it names, and
-// keeps those blobs while the manifest exists.
+// When layers from the build cache were held back (see Add) and the
+// registry already has the manifest by digest, those blobs and the configs
+// are not checked one by one: a registry accepts a manifest only once it has
+// every blob it names, and keeps those blobs while the manifest exists.
 func (u *Uploader) putManifests(ctx context.Context, tag name.Tag, art Artifact) error {
 	opts := append(u.r.remoteOptions(ctx, u.stats), remote.Reuse(u.pusher))
 	if u.skipPending(tag, art) {
