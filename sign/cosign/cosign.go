@@ -10,6 +10,7 @@ package cosign
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -21,7 +22,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/sigstore/cosign/v2/cmd/cosign/cli/rekor"
 	sigcosign "github.com/sigstore/cosign/v2/pkg/cosign"
 	cbundle "github.com/sigstore/cosign/v2/pkg/cosign/bundle"
 	cremote "github.com/sigstore/cosign/v2/pkg/cosign/remote"
@@ -29,11 +29,13 @@ import (
 	"github.com/sigstore/cosign/v2/pkg/oci/mutate"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 	"github.com/sigstore/cosign/v2/pkg/oci/static"
-	sigs "github.com/sigstore/cosign/v2/pkg/signature"
 	ctypes "github.com/sigstore/cosign/v2/pkg/types"
+	rekor "github.com/sigstore/rekor/pkg/client"
 	rekorclient "github.com/sigstore/rekor/pkg/generated/client"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/dsse"
+	"github.com/sigstore/sigstore/pkg/signature/kms"
 	sigpayload "github.com/sigstore/sigstore/pkg/signature/payload"
 
 	// KMS providers, as in the cosign CLI: any KMS URI cosign supports works.
@@ -136,16 +138,43 @@ func NewKeySigner(ctx context.Context, keyRef string, pass PassFunc, opts ...Opt
 			return nil, fmt.Errorf("%w: %q is not a cosign private key (no PEM private key block); is it the .pub file?", ErrKey, keyRef)
 		}
 	}
-	sv, err := sigs.SignerVerifierFromKeyRef(ctx, keyRef, sigcosign.PassFunc(func(bool) ([]byte, error) {
-		if pass == nil {
-			return nil, errors.New("no password")
-		}
-		return pass()
-	}), nil)
+	sv, err := loadSigner(ctx, keyRef, pass)
 	if err != nil {
 		return nil, keyError(keyRef, err)
 	}
 	return &Signer{sv: sv, o: makeOptions(opts), keyRef: keyRef}, nil
+}
+
+// loadSigner opens a KMS key or a cosign key file. cosign's
+// pkg/signature.SignerVerifierFromKeyRef does the same and more (Kubernetes
+// secrets, GitLab variables, PKCS#11), but links Kubernetes clients whose
+// initialization slows every assetpack command; assetpack takes only files
+// and the KMS schemes above.
+func loadSigner(ctx context.Context, keyRef string, pass PassFunc) (signature.SignerVerifier, error) {
+	if isKMS(keyRef) {
+		return kms.Get(ctx, keyRef, crypto.SHA256)
+	}
+	raw, err := os.ReadFile(keyRef)
+	if err != nil {
+		return nil, err
+	}
+	if pass == nil {
+		return nil, errors.New("no password")
+	}
+	pw, err := pass()
+	if err != nil {
+		return nil, err
+	}
+	return sigcosign.LoadPrivateKey(raw, pw, nil)
+}
+
+// publicKeyPEM is the PEM of a signer's public key.
+func publicKeyPEM(sv signature.SignerVerifier) ([]byte, error) {
+	pub, err := sv.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	return cryptoutils.MarshalPublicKeyToPEM(pub)
 }
 
 func isKMS(ref string) bool {
@@ -182,7 +211,7 @@ func keyError(keyRef string, err error) error {
 
 // PublicKeyPEM returns the signer's public key.
 func (s *Signer) PublicKeyPEM() ([]byte, error) {
-	return sigs.PublicKeyPem(s.sv)
+	return publicKeyPEM(s.sv)
 }
 
 // Sign attaches a signature of the simple-signing payload for ref (a digest,
@@ -311,7 +340,7 @@ func (s *Signer) uploadTlogDSSE(ctx context.Context, env []byte) (static.Option,
 
 // rekor returns the Rekor client and what the log entry is verified with.
 func (s *Signer) rekor() (*rekorclient.Rekor, []byte, error) {
-	rc, err := rekor.NewClient(s.o.rekorURL)
+	rc, err := rekor.GetRekorClient(s.o.rekorURL, rekor.WithUserAgent(userAgent))
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating the Rekor client for %s: %w", s.o.rekorURL, err)
 	}
@@ -324,7 +353,7 @@ func (s *Signer) verificationMaterial() ([]byte, error) {
 	if s.cert != nil {
 		return s.cert, nil
 	}
-	return sigs.PublicKeyPem(s.sv)
+	return publicKeyPEM(s.sv)
 }
 
 var _ oci.Signature

@@ -2,16 +2,20 @@ package cosign
 
 import (
 	"context"
+	"crypto"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	sigcosign "github.com/sigstore/cosign/v2/pkg/cosign"
-	sigs "github.com/sigstore/cosign/v2/pkg/signature"
 	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/sigstore/sigstore/pkg/signature/kms"
 
 	"github.com/assetpack/assetpack/sign"
 )
@@ -59,7 +63,7 @@ func NewVerifier(ctx context.Context, vo VerifyOptions, opts ...Option) (*Verifi
 		if strings.Contains(vo.KeyRef, "://") && !isKMS(vo.KeyRef) {
 			return nil, fmt.Errorf("%w: %q: unsupported key scheme; use a public key file or one of %s", ErrKey, redactRef(vo.KeyRef), strings.Join(KMSSchemes, ", "))
 		}
-		v, err := sigs.PublicKeyFromKeyRef(ctx, vo.KeyRef)
+		v, err := loadVerifier(ctx, vo.KeyRef)
 		if err != nil {
 			return nil, fmt.Errorf("%w: loading the public key %q: %v", ErrKey, redactRef(vo.KeyRef), err)
 		}
@@ -140,4 +144,21 @@ func explainVerify(ref string, err error) error {
 		return fmt.Errorf("%w: %s: no signature matches this key or identity: %v", ErrNoSignature, ref, err)
 	}
 	return fmt.Errorf("%w: %s: %v", ErrNoSignature, ref, err)
+}
+
+// loadVerifier opens a KMS key or a PEM public key file (see loadSigner for
+// why not cosign's PublicKeyFromKeyRef).
+func loadVerifier(ctx context.Context, keyRef string) (signature.Verifier, error) {
+	if isKMS(keyRef) {
+		return kms.Get(ctx, keyRef, crypto.SHA256)
+	}
+	raw, err := os.ReadFile(keyRef)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := cryptoutils.UnmarshalPEMToPublicKey(raw)
+	if err != nil {
+		return nil, fmt.Errorf("pem to public key: %w", err)
+	}
+	return signature.LoadVerifier(pub, crypto.SHA256)
 }
