@@ -17,11 +17,7 @@ import (
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	yamlv3 "go.yaml.in/yaml/v3"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
 	"sigs.k8s.io/yaml"
 )
 
@@ -79,28 +75,6 @@ type Kubernetes struct {
 	File       string   `json:"file,omitempty"`
 }
 
-var compiled *jsonschema.Schema
-
-func schema() (*jsonschema.Schema, error) {
-	if compiled != nil {
-		return compiled, nil
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(Schema))
-	if err != nil {
-		return nil, err
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("assetpack.schema.json", doc); err != nil {
-		return nil, err
-	}
-	s, err := c.Compile("assetpack.schema.json")
-	if err != nil {
-		return nil, err
-	}
-	compiled = s
-	return s, nil
-}
-
 // Load reads and validates a configuration file.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
@@ -126,23 +100,21 @@ func Parse(data []byte, name string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, name, err)
 	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(j))
-	if err != nil {
+	var inst any
+	if err := json.Unmarshal(j, &inst); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, name, err)
 	}
 	if inst == nil {
 		inst = map[string]any{}
 	}
-	s, err := schema()
+	s, err := compiled()
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Validate(inst); err != nil {
-		var ve *jsonschema.ValidationError
-		if errors.As(err, &ve) {
-			return nil, fmt.Errorf("%w: %s", ErrInvalid, describe(ve, &root, name))
-		}
-		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, name, err)
+	var vs []violation
+	s.validate(inst, nil, &vs)
+	if len(vs) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, describe(vs, &root, name))
 	}
 	var c Config
 	if string(bytes.TrimSpace(j)) != "null" {
@@ -153,32 +125,16 @@ func Parse(data []byte, name string) (*Config, error) {
 	return &c, nil
 }
 
-var printer = message.NewPrinter(language.English)
-
-// describe turns schema errors into "file:line: key: what is wrong" lines.
-func describe(ve *jsonschema.ValidationError, root *yamlv3.Node, name string) string {
-	var lines []string
-	var walk func(e *jsonschema.ValidationError)
-	walk = func(e *jsonschema.ValidationError) {
-		if len(e.Causes) > 0 {
-			for _, c := range e.Causes {
-				walk(c)
-			}
-			return
-		}
-		loc := append([]string(nil), e.InstanceLocation...)
-		msg := e.ErrorKind.LocalizedString(printer)
-		if ap, ok := e.ErrorKind.(*kind.AdditionalProperties); ok && len(ap.Properties) > 0 {
-			loc = append(loc, ap.Properties[0])
-			msg = fmt.Sprintf("unknown key %q (see the schema in assetpack.schema.json; keys are camelCase)", ap.Properties[0])
-		}
-		key := strings.Join(loc, ".")
+// describe turns schema violations into "file:line: key: what is wrong" lines.
+func describe(vs []violation, root *yamlv3.Node, name string) string {
+	lines := make([]string, 0, len(vs))
+	for _, v := range vs {
+		key := strings.Join(v.loc, ".")
 		if key == "" {
 			key = "(top level)"
 		}
-		lines = append(lines, fmt.Sprintf("%s:%d: %s: %s", name, lineOf(root, loc), key, msg))
+		lines = append(lines, fmt.Sprintf("%s:%d: %s: %s", name, lineOf(root, v.loc), key, v.msg))
 	}
-	walk(ve)
 	sort.Strings(lines)
 	return strings.Join(lines, "; ")
 }
