@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -193,6 +194,7 @@ func (w *walker) walkDir(s *shard, abs, rel string, parts []string, stack []stat
 		w.fail(rel, w.readError("reading directory", rel, err))
 		return
 	}
+	s.entries = slices.Grow(s.entries, len(names)) // one allocation per directory, not a doubling series
 	type subdir struct {
 		name string
 		info statInfo

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/assetpack/assetpack/cmd/assetpack/cli"
+	"github.com/assetpack/assetpack/cmd/assetpack/cli/docgen"
 )
 
 func main() {
@@ -15,7 +15,7 @@ func main() {
 	if len(os.Args) > 1 {
 		dir = os.Args[1]
 	}
-	if err := cli.GenDocs(dir); err != nil {
+	if err := docgen.GenDocs(dir); err != nil {
 		fmt.Fprintln(os.Stderr, "gendocs:", err)
 		os.Exit(1)
 	}

@@ -1,4 +1,4 @@
-package cli
+package docgen
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ func TestCLIReferenceIsCurrent(t *testing.T) {
 	if err := GenDocs(dir); err != nil {
 		t.Fatal(err)
 	}
-	committed := filepath.Join("..", "..", "..", "docs", "cli")
+	committed := filepath.Join("..", "..", "..", "..", "docs", "cli")
 	got, _ := filepath.Glob(filepath.Join(dir, "*.md"))
 	want, _ := filepath.Glob(filepath.Join(committed, "*.md"))
 	if len(got) != len(want) {

@@ -1,4 +1,8 @@
-package cli
+// Package docgen writes the CLI reference (docs/cli) from assetpack's cobra
+// commands. It is its own package so that the assetpack binary does not link
+// cobra/doc and its Markdown and man-page renderers (their package
+// initialization slowed every command).
+package docgen
 
 import (
 	"io"
@@ -8,11 +12,13 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
+
+	"github.com/assetpack/assetpack/cmd/assetpack/cli"
 )
 
 // GenDocs writes one Markdown page per command into dir (replacing it).
 func GenDocs(dir string) error {
-	root := NewRoot(os.Stdin, io.Discard, io.Discard)
+	root := cli.NewRoot(os.Stdin, io.Discard, io.Discard)
 	root.DisableAutoGenTag = true // no date: the pages must be reproducible
 	for _, c := range root.Commands() {
 		disableAutoGen(c)
