@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -137,18 +138,18 @@ func Build(ctx context.Context, dir string, opts ...Option) (_ *Result, err erro
 
 	entries := w.entries
 	if o.prefix != "" {
-		for i := range entries {
-			entries[i].name = o.prefix + "/" + entries[i].name
-			entries[i].rel = entries[i].name[len(o.prefix)+1:] // shares the bytes
+		for _, e := range entries {
+			e.name = o.prefix + "/" + e.name
 		}
+		w.t.cut = len(o.prefix) + 1
 		parts := strings.Split(o.prefix, "/")
 		for i := range parts {
-			entries = append(entries, entry{name: strings.Join(parts[:i+1], "/"), kind: kindDir, mode: 0o755})
+			entries = append(entries, &entry{name: strings.Join(parts[:i+1], "/"), kind: kindDir, mode: 0o755})
 		}
 	}
 	// Bytewise order of full paths: parents sort before their children, and
 	// the order depends on nothing but the names.
-	sort.Slice(entries, func(i, j int) bool { return entries[i].name < entries[j].name })
+	slices.SortFunc(entries, func(a, b *entry) int { return strings.Compare(a.name, b.name) })
 
 	var gi gitInfo
 	if o.useGit {

@@ -55,7 +55,7 @@ func (c *layerCache) key(in *layerInput, comp Compression, mtime time.Time, now 
 	in.each(func(e *entry) error {
 		putStr(e.name)
 		putInt(int64(e.kind))
-		putInt(e.mode)
+		putInt(int64(e.mode))
 		putInt(e.size)
 		putStr(e.linkname)
 		if e.kind != kindFile {

@@ -324,7 +324,7 @@ func (nopWriteCloser) Close() error { return nil }
 func header(e *entry, mtime time.Time) *tar.Header {
 	h := &tar.Header{
 		Name:    e.name,
-		Mode:    e.mode,
+		Mode:    int64(e.mode),
 		ModTime: mtime,
 		Format:  tar.FormatPAX,
 	}

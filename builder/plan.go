@@ -50,7 +50,7 @@ const (
 // sorted entries (skipping the large files that have layers of their own)
 // plus the directories leading to it that lie outside the run.
 type layerInput struct {
-	span    []entry
+	span    []*entry
 	parents []entry // sorted; directories only
 	skipOwn bool    // leave out entries marked own (a group of small files)
 }
@@ -59,7 +59,7 @@ type layerInput struct {
 func (in *layerInput) each(f func(*entry) error) error {
 	p := 0
 	for i := range in.span {
-		e := &in.span[i]
+		e := in.span[i]
 		if in.skipOwn && e.own {
 			continue
 		}
@@ -92,7 +92,7 @@ func (in *layerInput) bytes() int64 {
 // and carries the directories leading to its entries, so that each one
 // unpacks on its own with the same modes. Large files with layers of their
 // own are marked own in entries.
-func planLayers(entries []entry, mode LayerMode) []layerInput {
+func planLayers(entries []*entry, mode LayerMode) []layerInput {
 	if mode != LayersAuto {
 		return []layerInput{{span: entries}}
 	}
@@ -124,10 +124,10 @@ func planLayers(entries []entry, mode LayerMode) []layerInput {
 	if target > groupMinTarget && target > restBytes/groupDivisor {
 		target /= 2 // the power of two at or below 1/32 of the bytes
 	}
-	var groups [][]entry
+	var groups [][]*entry
 	for {
 		if restBytes <= 2*target {
-			groups = [][]entry{entries}
+			groups = [][]*entry{entries}
 			break
 		}
 		groups = cutGroups(entries, target, restBytes/max(restCount, 1))
@@ -180,8 +180,8 @@ func (in *layerInput) empty() bool {
 // moves at most the boundaries next to it. A long run ends at a name, not at
 // a byte count, so that a page changed inside it does not shift the runs
 // after it.
-func cutGroups(entries []entry, target, unit int64) [][]entry {
-	var groups [][]entry
+func cutGroups(entries []*entry, target, unit int64) [][]*entry {
+	var groups [][]*entry
 	start := 0
 	var acc int64
 	share := float64(unit) / float64(target) * float64(^uint64(0))

@@ -11,12 +11,12 @@ import (
 // run too, and re-upload two layers for one changed page).
 func TestCutGroupsLongRunLocality(t *testing.T) {
 	const target, size = 1 << 20, 10_000
-	entries := make([]entry, 3000)
+	entries := make([]*entry, 3000)
 	for i := range entries {
-		entries[i] = entry{name: fmt.Sprintf("pages/p%05d.html", i), kind: kindFile, size: size}
+		entries[i] = &entry{name: fmt.Sprintf("pages/p%05d.html", i), kind: kindFile, size: size}
 	}
 	unit := int64(size + entryOverhead)
-	ends := func(groups [][]entry) map[string]bool {
+	ends := func(groups [][]*entry) map[string]bool {
 		m := map[string]bool{}
 		for _, g := range groups {
 			m[g[len(g)-1].name] = true

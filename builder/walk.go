@@ -16,7 +16,7 @@ import (
 	"syscall"
 )
 
-type entryKind int
+type entryKind uint8
 
 const (
 	kindDir entryKind = iota
@@ -25,16 +25,16 @@ const (
 )
 
 // entry is one tar entry, collected by the walk and written after sorting.
+// It is kept small (104 bytes): a build holds one per file.
 type entry struct {
 	name     string // slash path inside the image, prefix included, no trailing slash
 	kind     entryKind
-	mode     int64
+	own      bool  // a large file in a layer of its own (LayersAuto)
+	mode     int32 // 0o644, 0o755 or 0o777
 	size     int64
 	linkname string
-	rel      string // path relative to the source directory (shares name's bytes)
 	t        *tree  // the source directory; nil for directories the prefix adds
 	id       fileID // what the walk saw of a file; checked again when it is read
-	own      bool   // a large file in a layer of its own (LayersAuto)
 }
 
 // tree is the source directory, shared by its entries: the OS path of an
@@ -43,17 +43,21 @@ type entry struct {
 type tree struct {
 	root    string // real (symlink-free) absolute path
 	display string // as the user named it
+	cut     int    // length of the "prefix/" that names start with
 }
 
+// rel is the entry's path relative to the source directory.
+func (e *entry) rel() string { return e.name[e.t.cut:] }
+
 // src is the OS path to read.
-func (e *entry) src() string { return filepath.Join(e.t.root, filepath.FromSlash(e.rel)) }
+func (e *entry) src() string { return filepath.Join(e.t.root, filepath.FromSlash(e.rel())) }
 
 // display is the path as the user knows it, for error messages.
 func (e *entry) display() string {
 	if e.t == nil {
 		return e.name
 	}
-	return filepath.Join(e.t.display, filepath.FromSlash(e.rel))
+	return filepath.Join(e.t.display, filepath.FromSlash(e.rel()))
 }
 
 // walker collects the entries of a source tree. Directories are read in
@@ -67,24 +71,39 @@ type walker struct {
 	skip     map[string]bool // absolute paths never packed (the build's own output)
 	skipAnc  map[string]bool // directories inside the tree that lead to a skip path
 	t        *tree
-	entries  []entry // set by walk, in no particular order
+	entries  []*entry // set by walk, in no particular order
 	files    int
 	fileSize int64
 
 	sem    chan struct{} // a token per extra directory reader
 	wg     sync.WaitGroup
 	mu     sync.Mutex
-	shards []*shard
-	err    error  // the failure with the smallest path among those seen
-	errRel string //
+	shards []*shard // every shard made
+	free   []*shard // shards no goroutine is filling
+	err    error    // the failure with the smallest path among those seen
+	errRel string   //
 	failed atomic.Bool
 }
 
-// shard is what one goroutine of the walk collected.
+// shard is what one goroutine of the walk collected. Entries are stored in
+// fixed-size chunks that never move, and handed out by pointer: with 100,000s
+// of files, neither growing one slice of entries nor merging the shards into
+// one may hold the entries twice, and sorting moves pointers, not entries.
 type shard struct {
-	entries  []entry
+	entries  []*entry
+	chunk    []entry
 	files    int
 	fileSize int64
+}
+
+const entryChunk = 1024
+
+func (s *shard) add(e entry) {
+	if len(s.chunk) == cap(s.chunk) {
+		s.chunk = make([]entry, 0, entryChunk)
+	}
+	s.chunk = append(s.chunk, e)
+	s.entries = append(s.entries, &s.chunk[len(s.chunk)-1])
 }
 
 // walkers is how many directories are read at once: stat calls wait on the
@@ -140,26 +159,45 @@ func (w *walker) prepareSkips(paths []string) {
 func (w *walker) walk(rootInfo os.FileInfo) error {
 	w.tree()
 	w.sem = make(chan struct{}, walkers()-1)
-	s := &shard{}
-	w.walkDir(s, w.root, "", nil, []statInfo{statOf(rootInfo)})
+	w.walkDir(w.getShard(), w.root, "", nil, []statInfo{statOf(rootInfo)})
 	w.wg.Wait()
 	if w.err != nil {
 		return w.err
 	}
-	w.shards = append(w.shards, s)
 	n := 0
 	for _, s := range w.shards {
 		n += len(s.entries)
 	}
-	w.entries = make([]entry, 0, n)
+	w.entries = make([]*entry, 0, n)
 	for _, s := range w.shards {
 		w.entries = append(w.entries, s.entries...)
 		w.files += s.files
 		w.fileSize += s.fileSize
 	}
-	w.shards = nil
+	w.shards, w.free = nil, nil
 	w.dropSkipAncestors()
 	return nil
+}
+
+// getShard returns a shard for a goroutine of the walk to fill: one left by
+// a finished goroutine, so that there are at most as many as walkers.
+func (w *walker) getShard() *shard {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if n := len(w.free); n > 0 {
+		s := w.free[n-1]
+		w.free = w.free[:n-1]
+		return s
+	}
+	s := &shard{}
+	w.shards = append(w.shards, s)
+	return s
+}
+
+func (w *walker) putShard(s *shard) {
+	w.mu.Lock()
+	w.free = append(w.free, s)
+	w.mu.Unlock()
 }
 
 // fail records an error and stops the walk. Of several failures seen, the
@@ -194,7 +232,7 @@ func (w *walker) walkDir(s *shard, abs, rel string, parts []string, stack []stat
 		w.fail(rel, w.readError("reading directory", rel, err))
 		return
 	}
-	s.entries = slices.Grow(s.entries, len(names)) // one allocation per directory, not a doubling series
+	s.entries = slices.Grow(s.entries, len(names))
 	type subdir struct {
 		name string
 		info statInfo
@@ -268,19 +306,17 @@ func (w *walker) addDir(s *shard, abs, rel string, parts []string, info statInfo
 				"remove the link or use --symlinks preserve")
 		}
 	}
-	s.entries = append(s.entries, entry{name: rel, rel: rel, t: w.t, kind: kindDir, mode: 0o755})
+	s.add(entry{name: rel, t: w.t, kind: kindDir, mode: 0o755})
 	stack = append(stack[:len(stack):len(stack)], info) // a copy: goroutines share the parent's
 	select {
 	case w.sem <- struct{}{}:
 		w.wg.Add(1)
 		go func() {
 			defer w.wg.Done()
-			ns := &shard{}
+			ns := w.getShard()
 			w.walkDir(ns, abs, rel, parts, stack)
+			w.putShard(ns)
 			<-w.sem
-			w.mu.Lock()
-			w.shards = append(w.shards, ns)
-			w.mu.Unlock()
 		}()
 	default:
 		w.walkDir(s, abs, rel, parts, stack)
@@ -303,9 +339,9 @@ func (w *walker) dropSkipAncestors() {
 	children := map[string]int{}
 	var cands []string
 	for _, e := range w.entries {
-		children[parent(e.rel)]++
-		if e.kind == kindDir && w.skipAnc[filepath.Join(w.root, filepath.FromSlash(e.rel))] {
-			cands = append(cands, e.rel)
+		children[parent(e.rel())]++
+		if e.kind == kindDir && w.skipAnc[filepath.Join(w.root, filepath.FromSlash(e.rel()))] {
+			cands = append(cands, e.rel())
 		}
 	}
 	if len(cands) == 0 {
@@ -321,7 +357,7 @@ func (w *walker) dropSkipAncestors() {
 	}
 	kept := w.entries[:0]
 	for _, e := range w.entries {
-		if !(e.kind == kindDir && drop[e.rel]) {
+		if !(e.kind == kindDir && drop[e.rel()]) {
 			kept = append(kept, e)
 		}
 	}
@@ -331,11 +367,11 @@ func (w *walker) dropSkipAncestors() {
 // addFile records a regular file; it is read from the source directory
 // joined with rel (entry.src).
 func (s *shard) addFile(t *tree, rel string, info statInfo) {
-	mode := int64(0o644)
+	mode := int32(0o644)
 	if info.mode.Perm()&0o111 != 0 {
 		mode = 0o755
 	}
-	s.entries = append(s.entries, entry{name: rel, rel: rel, t: t, kind: kindFile, mode: mode, size: info.id.size, id: info.id})
+	s.add(entry{name: rel, t: t, kind: kindFile, mode: mode, size: info.id.size, id: info.id})
 	s.files++
 	s.fileSize += info.id.size
 }
@@ -368,7 +404,7 @@ func (w *walker) addSymlink(s *shard, abs, rel string) error {
 	if !within(w.root, real) {
 		return badPath("packing symlink", disp, ErrSymlinkEscape, fmt.Sprintf("it points to %q, which resolves to %q", target, real), escapeHint)
 	}
-	s.entries = append(s.entries, entry{name: rel, rel: rel, t: w.t, kind: kindSymlink, mode: 0o777, linkname: slashTarget})
+	s.add(entry{name: rel, t: w.t, kind: kindSymlink, mode: 0o777, linkname: slashTarget})
 	s.files++
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unsafe"
 )
 
 // BenchmarkWalk lists and lstats a site-shaped tree (15,000 files in 1,700
@@ -35,5 +36,13 @@ func BenchmarkWalk(b *testing.B) {
 		if w.files != 15000 {
 			b.Fatalf("walked %d files", w.files)
 		}
+	}
+}
+
+// TestEntrySize guards the per-file memory of a build (issue 8: 100 MiB
+// for 150,000 files, entries included).
+func TestEntrySize(t *testing.T) {
+	if n := unsafe.Sizeof(entry{}); n > 104 {
+		t.Errorf("entry is %d bytes, want at most 104", n)
 	}
 }
