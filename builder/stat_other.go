@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 )
 
-func dirFD(*os.File) int { return 0 }
-
 // lstatAt is os.Lstat of abs/name where there is no fstatat.
 func lstatAt(_ int, abs, name string) (statInfo, error) {
 	fi, err := os.Lstat(filepath.Join(abs, name))

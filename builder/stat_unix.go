@@ -4,15 +4,10 @@ package builder
 
 import (
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
-
-// dirFD is the descriptor lstatAt resolves names against; d stays open
-// while it is used.
-func dirFD(d *os.File) int { return int(d.Fd()) }
 
 // lstatAt is lstat of name in the open directory dir (abs is its path, for
 // errors). fstatat relative to the directory skips the lookup of every path

@@ -3,8 +3,10 @@
 package builder
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 )
@@ -21,13 +23,17 @@ func TestLstatAtMatchesLstat(t *testing.T) {
 	if err := syscall.Mkfifo(filepath.Join(dir, "p"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d, err := os.Open(dir)
+	d, names, err := openDir(dir, new([]byte))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
+	slices.Sort(names)
+	if want := []string{"d", "f", "l", "p", "x"}; !slices.Equal(names, want) {
+		t.Errorf("openDir listed %q, want %q", names, want)
+	}
 	for _, name := range []string{"f", "x", "d", "l", "p"} {
-		got, err := lstatAt(dirFD(d), dir, name)
+		got, err := lstatAt(d.fd(), dir, name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +49,34 @@ func TestLstatAtMatchesLstat(t *testing.T) {
 			t.Errorf("%s: not the same file as itself", name)
 		}
 	}
-	if _, err := lstatAt(dirFD(d), dir, "missing"); !os.IsNotExist(err) {
+	if _, err := lstatAt(d.fd(), dir, "missing"); !os.IsNotExist(err) {
 		t.Errorf("missing file: err = %v, want not-exist", err)
+	}
+}
+
+// TestOpenDirLargeDirectory: a listing longer than one read of the buffer
+// comes back whole.
+func TestOpenDirLargeDirectory(t *testing.T) {
+	dir := t.TempDir()
+	const n = 3000
+	for i := 0; i < n; i++ {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("a-rather-long-file-name-to-fill-the-buffer-%05d.html", i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, names, err := openDir(dir, new([]byte))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	seen := map[string]bool{}
+	for _, name := range names {
+		seen[name] = true
+	}
+	if len(names) != n || len(seen) != n {
+		t.Errorf("openDir listed %d names (%d distinct), want %d", len(names), len(seen), n)
+	}
+	if _, _, err := openDir(filepath.Join(dir, "missing"), new([]byte)); !os.IsNotExist(err) {
+		t.Errorf("missing directory: err = %v", err)
 	}
 }

@@ -94,6 +94,7 @@ type shard struct {
 	chunk    []entry
 	files    int
 	fileSize int64
+	buf      []byte // openDir's buffer
 }
 
 const entryChunk = 1024
@@ -221,14 +222,8 @@ func (w *walker) walkDir(s *shard, abs, rel string, parts []string, stack []stat
 	if testHookWalkDir != nil {
 		testHookWalkDir(abs)
 	}
-	d, err := os.Open(abs)
+	d, names, err := openDir(abs, &s.buf)
 	if err != nil {
-		w.fail(rel, w.readError("reading directory", rel, err))
-		return
-	}
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		d.Close()
 		w.fail(rel, w.readError("reading directory", rel, err))
 		return
 	}
@@ -238,7 +233,7 @@ func (w *walker) walkDir(s *shard, abs, rel string, parts []string, stack []stat
 		info statInfo
 	}
 	var subdirs []subdir
-	fd := dirFD(d)
+	fd := d.fd()
 	match := make([]string, len(parts)+1) // the path handed to the ignore matcher
 	copy(match, parts)
 	for _, name := range names {
