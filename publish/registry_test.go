@@ -466,3 +466,75 @@ func TestGitHubTokenKeychain(t *testing.T) {
 		t.Errorf("GITHUB_TOKEN offered to another registry: %v", a)
 	}
 }
+
+// stripDigest drops Docker-Content-Digest from a response, as registries
+// that do not report it.
+type stripDigest struct{ http.ResponseWriter }
+
+func (s stripDigest) WriteHeader(code int) {
+	s.Header().Del("Docker-Content-Digest")
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// TestReadBack: after the PUT, a tag's digest is read back with a HEAD request only when
+// the registry's answer to the PUT did not name it; a tag found pointing
+// elsewhere fails the push.
+func TestReadBack(t *testing.T) {
+	ctx := context.Background()
+	res := newImage(t)
+	var tagHeads atomic.Int64 // after the PUT (ggcr also checks the tag before)
+	var put atomic.Bool
+	moved := "sha256:" + strings.Repeat("1", 64)
+	serve := func(report, move bool) string {
+		return newServer(t, func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				isTag := strings.HasSuffix(req.URL.Path, "/manifests/v1")
+				if req.Method == http.MethodHead && isTag && put.Load() {
+					tagHeads.Add(1)
+					if move {
+						w.Header().Set("Docker-Content-Digest", moved)
+						w.Header().Set("Content-Type", string(res.MediaType))
+						w.Header().Set("Content-Length", "2")
+						w.WriteHeader(http.StatusOK)
+						return
+					}
+				}
+				if req.Method == http.MethodPut && isTag {
+					put.Store(true)
+					if !report {
+						w = stripDigest{w}
+					}
+				}
+				next.ServeHTTP(w, req)
+			})
+		})
+	}
+	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast))
+	for _, tc := range []struct {
+		name         string
+		report, move bool
+		wantHeads    int64
+		wantMismatch bool
+	}{
+		{"digest reported", true, false, 0, false},
+		{"digest not reported", false, false, 1, false},
+		{"tag moved", false, true, 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			host := serve(tc.report, tc.move)
+			tagHeads.Store(0)
+			put.Store(false)
+			_, err := r.Push(ctx, res.Artifact(), tags(t, r, host+"/site:v1"))
+			if tc.wantMismatch {
+				if !errors.Is(err, publish.ErrDigestMismatch) || !strings.Contains(err.Error(), moved) {
+					t.Errorf("Push = %v, want ErrDigestMismatch naming %s", err, moved)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if got := tagHeads.Load(); got != tc.wantHeads {
+				t.Errorf("%d HEAD requests for the tag, want %d", got, tc.wantHeads)
+			}
+		})
+	}
+}
