@@ -81,7 +81,7 @@ type walker struct {
 	shards []*shard // every shard made
 	free   []*shard // shards no goroutine is filling
 	err    error    // the failure with the smallest path among those seen
-	errRel string   // err's path, relative to the root
+	errRel string   //
 	failed atomic.Bool
 }
 

@@ -357,13 +357,7 @@ func (r *Registry) push(ctx context.Context, art Artifact, tags []name.Tag, stat
 	// Check what the registry says against what we computed.
 	for _, t := range tags {
 		key := t.RepositoryStr() + "/manifests/" + t.TagStr()
-		switch d := stats.reportedDigest(key); {
-		case d == digest.String():
-			// The registry named the digest in its answer to the PUT: that is
-			// the read-back (a HEAD now could not rule out a later push
-			// moving the tag either).
-			continue
-		case d != "":
+		if d := stats.reportedDigest(key); d != "" && d != digest.String() {
 			return nil, fmt.Errorf("%w: pushing %s: we computed %s, the registry answered %s", ErrDigestMismatch, t, digest, d)
 		}
 		desc, err := remote.Head(t, r.remoteOptions(ctx, nil)...)
