@@ -3,8 +3,6 @@ package builder
 import (
 	"os"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // fileIdentity returns what the build keeps of a file's metadata: enough to
@@ -15,10 +13,4 @@ func fileIdentity(fi os.FileInfo) fileID {
 		id.dev, id.ino, id.ctime, id.full = uint64(st.Dev), st.Ino, st.Ctimespec.Nano(), true
 	}
 	return id
-}
-
-// statID is fileIdentity of an fstatat result: the same values, so that
-// identities from the walk and from reading a file compare equal.
-func statID(st *unix.Stat_t) fileID {
-	return fileID{dev: uint64(st.Dev), ino: st.Ino, size: st.Size, mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano(), full: true}
 }

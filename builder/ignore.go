@@ -89,5 +89,11 @@ func validatePattern(p string) error {
 
 // ignored reports whether rel (slash-separated, relative to the root) is excluded.
 func (ig *ignorer) ignored(rel string, isDir bool) bool {
-	return ig.m.Match(strings.Split(rel, "/"), isDir)
+	return ig.ignoredPath(strings.Split(rel, "/"), isDir)
+}
+
+// ignoredPath is ignored for a path already split at "/" (the walk reuses
+// one slice per directory instead of splitting every file's path).
+func (ig *ignorer) ignoredPath(parts []string, isDir bool) bool {
+	return ig.m.Match(parts, isDir)
 }

@@ -27,6 +27,12 @@ func lstatAt(dir int, abs, name string) (statInfo, error) {
 	return statInfo{mode: unixMode(uint32(st.Mode)), id: statID(&st)}, nil
 }
 
+// statID is fileIdentity of an fstatat result: the same values, so that
+// identities from the walk and from reading a file compare equal.
+func statID(st *unix.Stat_t) fileID {
+	return fileID{dev: uint64(st.Dev), ino: st.Ino, size: st.Size, mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano(), full: true}
+}
+
 // unixMode converts st_mode as os.Lstat does, for the bits the walk uses.
 func unixMode(m uint32) fs.FileMode {
 	mode := fs.FileMode(m & 0o777)

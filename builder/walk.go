@@ -81,7 +81,7 @@ type walker struct {
 	shards []*shard // every shard made
 	free   []*shard // shards no goroutine is filling
 	err    error    // the failure with the smallest path among those seen
-	errRel string   //
+	errRel string   // err's path, relative to the root
 	failed atomic.Bool
 }
 
@@ -110,13 +110,6 @@ func (s *shard) add(e entry) {
 // walkers is how many directories are read at once: stat calls wait on the
 // kernel, so twice the cores keeps them busy.
 func walkers() int { return min(2*runtime.GOMAXPROCS(0), 16) }
-
-func (w *walker) tree() *tree {
-	if w.t == nil {
-		w.t = &tree{root: w.root, display: w.display}
-	}
-	return w.t
-}
 
 func (w *walker) displayPath(rel string) string {
 	return filepath.Join(w.display, filepath.FromSlash(rel))
@@ -158,7 +151,7 @@ func (w *walker) prepareSkips(paths []string) {
 }
 
 func (w *walker) walk(rootInfo os.FileInfo) error {
-	w.tree()
+	w.t = &tree{root: w.root, display: w.display}
 	w.sem = make(chan struct{}, walkers()-1)
 	w.walkDir(w.getShard(), w.root, "", nil, []statInfo{statOf(rootInfo)})
 	w.wg.Wait()
@@ -237,10 +230,7 @@ func (w *walker) walkDir(s *shard, abs, rel string, parts []string, stack []stat
 	match := make([]string, len(parts)+1) // the path handed to the ignore matcher
 	copy(match, parts)
 	for _, name := range names {
-		childRel := name
-		if rel != "" {
-			childRel = rel + "/" + name
-		}
+		childRel := joinRel(rel, name)
 		if len(w.skip) > 0 && w.skip[filepath.Join(abs, name)] {
 			continue
 		}
@@ -251,7 +241,7 @@ func (w *walker) walkDir(s *shard, abs, rel string, parts []string, stack []stat
 			return
 		}
 		match[len(parts)] = name
-		if w.ig.m.Match(match, info.mode.IsDir()) {
+		if w.ig.ignoredPath(match, info.mode.IsDir()) {
 			continue
 		}
 		mode := info.mode
@@ -281,15 +271,20 @@ func (w *walker) walkDir(s *shard, abs, rel string, parts []string, stack []stat
 	}
 	d.Close()
 	for _, sd := range subdirs {
-		childRel := sd.name
-		if rel != "" {
-			childRel = rel + "/" + sd.name
-		}
+		childRel := joinRel(rel, sd.name)
 		if err := w.addDir(s, filepath.Join(abs, sd.name), childRel, append(parts[:len(parts):len(parts)], sd.name), sd.info, stack); err != nil {
 			w.fail(childRel, err)
 			return
 		}
 	}
+}
+
+// joinRel is the relative path of name in the directory rel ("" for the root).
+func joinRel(rel, name string) string {
+	if rel == "" {
+		return name
+	}
+	return rel + "/" + name
 }
 
 // addDir records a directory and walks it, on another goroutine when one is

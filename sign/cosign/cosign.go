@@ -126,38 +126,36 @@ func NewKeySigner(ctx context.Context, keyRef string, pass PassFunc, opts ...Opt
 	if strings.Contains(keyRef, "://") && !isKMS(keyRef) {
 		return nil, fmt.Errorf("%w: %q: unsupported key scheme; use a cosign key file or one of %s", ErrKey, redactRef(keyRef), strings.Join(KMSSchemes, ", "))
 	}
-	if !isKMS(keyRef) {
-		raw, err := os.ReadFile(keyRef)
-		if errors.Is(err, fs.ErrNotExist) {
+	var sv signature.SignerVerifier
+	var err error
+	if isKMS(keyRef) {
+		sv, err = kms.Get(ctx, keyRef, crypto.SHA256)
+	} else {
+		raw, rerr := os.ReadFile(keyRef)
+		if errors.Is(rerr, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%w: key file %q does not exist; create one with 'assetpack generate-key-pair'", ErrKey, keyRef)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("%w: reading key file %q: %v", ErrKey, keyRef, err)
+		if rerr != nil {
+			return nil, fmt.Errorf("%w: reading key file %q: %v", ErrKey, keyRef, rerr)
 		}
 		if !bytes.Contains(raw, []byte("PRIVATE KEY")) {
 			return nil, fmt.Errorf("%w: %q is not a cosign private key (no PEM private key block); is it the .pub file?", ErrKey, keyRef)
 		}
+		sv, err = loadKeyFile(raw, pass)
 	}
-	sv, err := loadSigner(ctx, keyRef, pass)
 	if err != nil {
 		return nil, keyError(keyRef, err)
 	}
 	return &Signer{sv: sv, o: makeOptions(opts), keyRef: keyRef}, nil
 }
 
-// loadSigner opens a KMS key or a cosign key file. cosign's
-// pkg/signature.SignerVerifierFromKeyRef does the same and more (Kubernetes
-// secrets, GitLab variables, PKCS#11), but links Kubernetes clients whose
-// initialization slows every assetpack command; assetpack takes only files
-// and the KMS schemes above.
-func loadSigner(ctx context.Context, keyRef string, pass PassFunc) (signature.SignerVerifier, error) {
-	if isKMS(keyRef) {
-		return kms.Get(ctx, keyRef, crypto.SHA256)
-	}
-	raw, err := os.ReadFile(keyRef)
-	if err != nil {
-		return nil, err
-	}
+// loadKeyFile opens an encrypted cosign private key. Keys are loaded here
+// and with kms.Get rather than through cosign's
+// pkg/signature.SignerVerifierFromKeyRef, which also reads Kubernetes
+// secrets, GitLab variables and PKCS#11 tokens but links Kubernetes clients
+// whose initialization slowed every assetpack command; assetpack takes only
+// key files and the KMS schemes above.
+func loadKeyFile(raw []byte, pass PassFunc) (signature.SignerVerifier, error) {
 	if pass == nil {
 		return nil, errors.New("no password")
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"fmt"
-
 	"net/url"
 	"strings"
 

@@ -146,7 +146,7 @@ func explainVerify(ref string, err error) error {
 	return fmt.Errorf("%w: %s: %v", ErrNoSignature, ref, err)
 }
 
-// loadVerifier opens a KMS key or a PEM public key file (see loadSigner for
+// loadVerifier opens a KMS key or a PEM public key file (see loadKeyFile for
 // why not cosign's PublicKeyFromKeyRef).
 func loadVerifier(ctx context.Context, keyRef string) (signature.Verifier, error) {
 	if isKMS(keyRef) {
