@@ -6,10 +6,15 @@ import (
 	"io"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/logs"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	orasregistry "oras.land/oras-go/v2/registry"
+	orasremote "oras.land/oras-go/v2/registry/remote"
 )
 
 // Uploader sends layers to the first repository of a push while the image
@@ -109,6 +114,14 @@ func (u *Uploader) upload(d v1.Hash, l v1.Layer) error {
 	}
 	if m := u.r.mountFrom; m != nil && m.RegistryStr() == u.repo.RegistryStr() && m.String() != u.repo.String() {
 		layer = &remote.MountableLayer{Layer: layer, Reference: m.Tag("latest")}
+	} else if err := u.monolithic(d, layer); err == nil {
+		size, _ := l.Size()
+		u.progress(d, size, true)
+		return nil
+	} else if u.ctx.Err() != nil {
+		return u.ctx.Err()
+	} else {
+		logs.Debug.Printf("monolithic upload of %s: %v; uploading it again with retries", d, err)
 	}
 	if err := u.pusher.Upload(u.ctx, u.repo, layer); err != nil {
 		return u.r.explain(err, "uploading layer "+d.String()+" to", u.repo.String())
@@ -116,6 +129,45 @@ func (u *Uploader) upload(d v1.Hash, l v1.Layer) error {
 	size, _ := l.Size()
 	u.progress(d, size, true)
 	return nil
+}
+
+// monolithic sends a blob the registry lacks with two requests: POST opens
+// an upload session and one PUT carries the bytes and the digest (the OCI
+// distribution spec's monolithic upload, done by oras-go). ggcr's Pusher
+// streams a PATCH between the two, one request more per blob: for a site of
+// 50 layers, 50 round trips more to a remote registry, and about a fifth of
+// the local registry's CPU time per blob (measured: 21 vs 26 ms per 1.2 MB
+// blob). A HEAD first skips a blob the registry already has, as ggcr does.
+// Any failure is returned, and the caller uploads the blob again through
+// ggcr, which retries; oras-go does not.
+func (u *Uploader) monolithic(d v1.Hash, l v1.Layer) error {
+	c, err := u.client()
+	if err != nil {
+		return err
+	}
+	if ok, err := u.blobExists(d); err != nil || ok {
+		return err
+	}
+	size, err := l.Size()
+	if err != nil {
+		return err
+	}
+	mt, err := l.MediaType()
+	if err != nil {
+		return err
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	repo := &orasremote.Repository{
+		Reference: orasregistry.Reference{Registry: u.repo.RegistryStr(), Repository: u.repo.RepositoryStr()},
+		Client:    c,
+		PlainHTTP: u.repo.Scheme() == "http",
+	}
+	desc := ocispec.Descriptor{MediaType: string(mt), Digest: digest.Digest(d.String()), Size: size}
+	return repo.Blobs().Push(u.ctx, desc, rc)
 }
 
 // registryReader is a layer with a cheaper way to read its blob for a reader

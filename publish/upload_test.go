@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -335,5 +336,67 @@ func TestUploaderCachedLayers(t *testing.T) {
 	push(host + "/other/cached:v1")
 	if blobHeads.Load() < int64(len(ls)) {
 		t.Errorf("push to a new repository: %d blob HEADs, want one per layer at least", blobHeads.Load())
+	}
+}
+
+// TestUploaderMonolithic: a blob the registry lacks goes up in two requests
+// (POST, then a PUT that carries the bytes); a registry that refuses a PUT
+// with a body still gets every blob, through ggcr's chunked upload.
+func TestUploaderMonolithic(t *testing.T) {
+	for _, refuse := range []bool{false, true} {
+		t.Run(fmt.Sprintf("refuse-monolithic=%v", refuse), func(t *testing.T) {
+			var posts, patches, puts atomic.Int64
+			host := newServer(t, func(h http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+					if strings.Contains(req.URL.Path, "/blobs/uploads/") {
+						switch req.Method {
+						case http.MethodPost:
+							posts.Add(1)
+						case http.MethodPatch:
+							patches.Add(1)
+						case http.MethodPut:
+							puts.Add(1)
+							if refuse && req.ContentLength > 0 {
+								http.Error(w, `{"errors":[{"code":"BLOB_UPLOAD_INVALID","message":"monolithic uploads are not supported"}]}`, http.StatusBadRequest)
+								return
+							}
+						}
+					}
+					h.ServeHTTP(w, req)
+				})
+			})
+			r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast))
+			ts := tags(t, r, host+"/web/mono:v1")
+			up, _ := r.NewUploader(context.Background(), ts)
+			defer up.Abort()
+			res := newImage(t, builder.WithLayerDone(func(l *builder.Layer) { up.Add(l) }))
+			pr, err := up.Push(context.Background(), res.Artifact(), ts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			blobs := int64(len(res.Layers) + 1) // and the config
+			wantPatches, wantPuts := int64(0), blobs
+			if refuse {
+				wantPatches, wantPuts = blobs, 2*blobs // the refused PUT, then ggcr's PATCH + PUT
+			}
+			if patches.Load() != wantPatches || puts.Load() != wantPuts {
+				t.Errorf("%d POST, %d PATCH, %d PUT for %d blobs; want %d PATCH, %d PUT", posts.Load(), patches.Load(), puts.Load(), blobs, wantPatches, wantPuts)
+			}
+			var size int64
+			for _, l := range res.Layers {
+				s, _ := l.Size()
+				size += s
+			}
+			if pr.SentBytes < size || pr.SkippedBlobs != 0 {
+				t.Errorf("PushResult %+v; want the layers' %d bytes sent, nothing skipped", pr, size)
+			}
+			img, err := remote.Image(ts[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := validate.Image(img); err != nil {
+				t.Errorf("the image does not read back whole: %v", err)
+			}
+		})
 	}
 }
