@@ -7,10 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/logs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -130,36 +128,6 @@ func (u *Uploader) decide(d v1.Hash, l v1.Layer, first bool) bool {
 	return true
 }
 
-// client returns an HTTP client that authenticates pushes to the
-// uploader's repository; made once.
-func (u *Uploader) client() (*http.Client, error) {
-	u.clientOnce.Do(func() {
-		auth, err := authn.Resolve(u.ctx, u.r.keychain, u.repo)
-		if err != nil {
-			u.clientErr = err
-			return
-		}
-		// Wrapped like ggcr's remote wraps its own (request log with
-		// --debug, user agent), but without its retries (a failed early
-		// upload falls back to the ordinary one, which retries) and
-		// without its logger, which would dump a PATCH body of gigabytes
-		// into memory (its way to leave bodies out is internal to ggcr).
-		var base http.RoundTripper = u.r.transport(u.stats)
-		if logs.Enabled(logs.Debug) {
-			base = debugTransport{base}
-		}
-		base = transport.NewUserAgent(base, "assetpack")
-		rt, err := transport.NewWithContext(u.ctx, u.repo.Registry, auth, base,
-			[]string{u.repo.Scope(transport.PushScope)})
-		if err != nil {
-			u.clientErr = err
-			return
-		}
-		u.httpClient = &http.Client{Transport: rt}
-	})
-	return u.httpClient, u.clientErr
-}
-
 func (u *Uploader) url(path string) string {
 	return (&url.URL{Scheme: u.repo.Scheme(), Host: u.repo.RegistryStr(), Path: "/v2/" + u.repo.RepositoryStr() + path}).String()
 }
@@ -167,6 +135,7 @@ func (u *Uploader) url(path string) string {
 // stream opens an upload session and sends the whole blob in one PATCH; it
 // returns the session's location (also after a failure, to delete it).
 func (u *Uploader) stream(ctx context.Context, key v1.Layer, open func() io.ReadCloser) (string, error) {
+	ctx = singleShot(ctx)
 	c, err := u.client()
 	if err != nil {
 		return "", err
@@ -222,7 +191,7 @@ func (u *Uploader) commit(location string, d v1.Hash) error {
 	if strings.Contains(location, "?") {
 		sep = "&"
 	}
-	req, err := http.NewRequestWithContext(u.ctx, http.MethodPut, location+sep+"digest="+url.QueryEscape(d.String()), http.NoBody)
+	req, err := http.NewRequestWithContext(singleShot(u.ctx), http.MethodPut, location+sep+"digest="+url.QueryEscape(d.String()), http.NoBody)
 	if err != nil {
 		return err
 	}
@@ -241,7 +210,7 @@ func (u *Uploader) blobExists(d v1.Hash) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	req, err := http.NewRequestWithContext(u.ctx, http.MethodHead, u.url("/blobs/"+d.String()), nil)
+	req, err := http.NewRequestWithContext(singleShot(u.ctx), http.MethodHead, u.url("/blobs/"+d.String()), nil)
 	if err != nil {
 		return false, err
 	}
@@ -271,7 +240,7 @@ func (u *Uploader) deleteUpload(location string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, location, nil)
+	req, err := http.NewRequestWithContext(singleShot(ctx), http.MethodDelete, location, nil)
 	if err != nil {
 		return
 	}
@@ -282,10 +251,7 @@ func (u *Uploader) deleteUpload(location string) {
 
 // earlyState is the part of an Uploader that early uploads use.
 type earlyState struct {
-	early      map[v1.Layer]*early
-	clientOnce sync.Once
-	httpClient *http.Client
-	clientErr  error
+	early map[v1.Layer]*early
 }
 
 // debugTransport logs each request's method, URL and status to ggcr's debug

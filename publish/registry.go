@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -228,8 +229,7 @@ func (r *Registry) remoteOptions(ctx context.Context, stats *pushStats) []remote
 		remote.WithTransport(pt),
 		remote.WithJobs(r.jobs),
 		remote.WithUserAgent("assetpack"),
-		remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusTooManyRequests,
-			http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout),
+		remote.WithRetryStatusCodes(retryStatusCodes...),
 	}
 	backoff := DefaultBackoff
 	if r.backoff != nil {
@@ -239,13 +239,10 @@ func (r *Registry) remoteOptions(ctx context.Context, stats *pushStats) []remote
 	return append(opts, remote.WithRetryPredicate(retryable))
 }
 
-// retryStatus are HTTP statuses worth retrying: the registry or a proxy in
-// front of it is overloaded or flaking.
-var retryStatus = map[int]bool{
-	http.StatusRequestTimeout: true, http.StatusTooManyRequests: true,
-	http.StatusInternalServerError: true, http.StatusBadGateway: true,
-	http.StatusServiceUnavailable: true, http.StatusGatewayTimeout: true,
-}
+// retryStatusCodes are HTTP statuses worth retrying: the registry or a
+// proxy in front of it is overloaded or flaking.
+var retryStatusCodes = []int{http.StatusRequestTimeout, http.StatusTooManyRequests,
+	http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout}
 
 // retryable extends ggcr's default predicate: a 5xx or 429 during a blob
 // upload restarts that upload, even when the registry sent no error body.
@@ -264,7 +261,7 @@ func retryable(err error) bool {
 	}
 	var terr *transport.Error
 	if errors.As(err, &terr) {
-		return retryStatus[terr.StatusCode]
+		return slices.Contains(retryStatusCodes, terr.StatusCode)
 	}
 	var nerr net.Error
 	if errors.As(err, &nerr) && nerr.Timeout() {
@@ -307,10 +304,16 @@ func (r *Registry) Push(ctx context.Context, art Artifact, tags []name.Tag) (*Pu
 	return r.push(ctx, art, tags, &pushStats{}, nil)
 }
 
-// push pushes art; writeFirst, when set, replaces the write to the first
-// repository (see Uploader.Push).
-func (r *Registry) push(ctx context.Context, art Artifact, tags []name.Tag, stats *pushStats,
-	writeFirst func(context.Context, name.Tag, Artifact) error) (*PushResult, error) {
+// push pushes art. With an uploader, the uploader writes to the first
+// repository (see Uploader.Push), and every call on that repository goes
+// over the uploader's session.
+func (r *Registry) push(ctx context.Context, art Artifact, tags []name.Tag, stats *pushStats, u *Uploader) (*PushResult, error) {
+	opts := func(repo name.Repository) []remote.Option {
+		if u != nil && repo.String() == u.repo.String() {
+			return u.remoteOptions(ctx)
+		}
+		return r.remoteOptions(ctx, stats)
+	}
 	if len(tags) == 0 {
 		return nil, fmt.Errorf("%w: at least one tag is needed to push", ErrInvalidReference)
 	}
@@ -341,14 +344,16 @@ func (r *Registry) push(ctx context.Context, art Artifact, tags []name.Tag, stat
 		}
 		first := byRepo[repo.String()][0]
 		write := r.write
-		if i == 0 && writeFirst != nil {
-			write = func(ctx context.Context, t name.Tag, a Artifact, _ *pushStats) error { return writeFirst(ctx, t, a) }
+		if i == 0 && u != nil {
+			write = func(ctx context.Context, t name.Tag, a Artifact, _ *pushStats) error {
+				return u.putManifests(ctx, t, a)
+			}
 		}
 		if err := write(ctx, first, toPush, stats); err != nil {
 			return nil, r.explain(err, "pushing to", first.String())
 		}
 		for _, t := range byRepo[repo.String()][1:] {
-			if err := remote.Tag(t, art.(remote.Taggable), r.remoteOptions(ctx, stats)...); err != nil {
+			if err := remote.Tag(t, art.(remote.Taggable), opts(repo)...); err != nil {
 				return nil, r.explain(err, "tagging", t.String())
 			}
 		}
@@ -360,7 +365,7 @@ func (r *Registry) push(ctx context.Context, art Artifact, tags []name.Tag, stat
 		if d := stats.reportedDigest(key); d != "" && d != digest.String() {
 			return nil, fmt.Errorf("%w: pushing %s: we computed %s, the registry answered %s", ErrDigestMismatch, t, digest, d)
 		}
-		desc, err := remote.Head(t, r.remoteOptions(ctx, nil)...)
+		desc, err := remote.Head(t, opts(t.Context())...)
 		if err != nil {
 			return nil, r.explain(err, "reading back", t.String())
 		}

@@ -28,7 +28,6 @@ type Uploader struct {
 	cancel context.CancelFunc
 	repo   name.Repository
 	stats  *pushStats
-	pusher *remote.Pusher // one for all uploads: one ping, one token per repository
 	sem    chan struct{}
 	wg     sync.WaitGroup
 
@@ -42,6 +41,7 @@ type Uploader struct {
 	pending  []v1.Layer
 	flushing bool // Push has begun: start every layer at once
 	earlyState
+	sessionState
 }
 
 // NewUploader prepares early uploads for a push to tags (the first tag's
@@ -53,12 +53,7 @@ func (r *Registry) NewUploader(ctx context.Context, tags []name.Tag) (*Uploader,
 	ctx, cancel := context.WithCancel(ctx)
 	u := &Uploader{r: r, ctx: ctx, cancel: cancel, repo: tags[0].Context(), stats: &pushStats{},
 		sem: make(chan struct{}, r.jobs), seen: map[v1.Hash]bool{}, complete: map[any]int64{}}
-	p, err := remote.NewPusher(r.remoteOptions(ctx, u.stats)...)
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	u.pusher = p
+	u.warm()
 	return u, nil
 }
 
@@ -123,7 +118,11 @@ func (u *Uploader) upload(d v1.Hash, l v1.Layer) error {
 	} else {
 		logs.Debug.Printf("monolithic upload of %s: %v; uploading it again with retries", d, err)
 	}
-	if err := u.pusher.Upload(u.ctx, u.repo, layer); err != nil {
+	p, err := u.getPusher()
+	if err == nil {
+		err = p.Upload(u.ctx, u.repo, layer)
+	}
+	if err != nil {
 		return u.r.explain(err, "uploading layer "+d.String()+" to", u.repo.String())
 	}
 	size, _ := l.Size()
@@ -167,7 +166,7 @@ func (u *Uploader) monolithic(d v1.Hash, l v1.Layer) error {
 		PlainHTTP: u.repo.Scheme() == "http",
 	}
 	desc := ocispec.Descriptor{MediaType: string(mt), Digest: digest.Digest(d.String()), Size: size}
-	return repo.Blobs().Push(u.ctx, desc, rc)
+	return repo.Blobs().Push(singleShot(u.ctx), desc, rc)
 }
 
 // registryReader is a layer with a cheaper way to read its blob for a reader
@@ -271,7 +270,7 @@ func (u *Uploader) Push(ctx context.Context, art Artifact, tags []name.Tag) (*Pu
 	if err := u.wait(); err != nil {
 		return nil, err
 	}
-	return u.r.push(ctx, art, tags, u.stats, u.putManifests)
+	return u.r.push(ctx, art, tags, u.stats, u)
 }
 
 // putManifests finishes the first repository: every blob goes through the
@@ -282,7 +281,11 @@ func (u *Uploader) Push(ctx context.Context, art Artifact, tags []name.Tag) (*Pu
 // are not checked one by one: a registry accepts a manifest only once it has
 // every blob it names, and keeps those blobs while the manifest exists.
 func (u *Uploader) putManifests(ctx context.Context, tag name.Tag, art Artifact) error {
-	opts := append(u.r.remoteOptions(ctx, u.stats), remote.Reuse(u.pusher))
+	p, err := u.getPusher()
+	if err != nil {
+		return err
+	}
+	opts := append(u.remoteOptions(ctx), remote.Reuse(p))
 	if u.skipPending(tag, art) {
 		return u.put(tag, art, opts)
 	}
@@ -322,7 +325,7 @@ func (u *Uploader) skipPending(tag name.Tag, art Artifact) bool {
 	}
 	d, err := art.Digest()
 	if err == nil {
-		_, err = remote.Head(tag.Context().Digest(d.String()), u.r.remoteOptions(u.ctx, nil)...)
+		_, err = remote.Head(tag.Context().Digest(d.String()), u.remoteOptions(u.ctx)...)
 	}
 	if err != nil { // absent, or unknown: check every blob
 		for _, l := range pending {

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -398,5 +401,82 @@ func TestUploaderMonolithic(t *testing.T) {
 				t.Errorf("the image does not read back whole: %v", err)
 			}
 		})
+	}
+}
+
+// TestUploaderOneSession: against a registry with bearer tokens, a push
+// pings the registry and fetches a token once, however many calls it makes
+// (blob checks and uploads, manifest, read-back); an unchanged re-push then
+// makes three requests: the manifest by digest, the tag, the read-back.
+func TestUploaderOneSession(t *testing.T) {
+	var mu sync.Mutex
+	var log []string
+	host := newServer(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			mu.Lock()
+			log = append(log, req.Method+" "+req.URL.Path)
+			mu.Unlock()
+			if req.URL.Path == "/token" {
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, `{"token":"t0ken"}`)
+				return
+			}
+			if req.Header.Get("Authorization") != "Bearer t0ken" {
+				w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="http://%s/token",service="test"`, req.Host))
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			h.ServeHTTP(w, req)
+		})
+	})
+	var ls []v1.Layer
+	for i := 0; i < 4; i++ {
+		l, _ := random.Layer(2048, types.DockerLayer)
+		ls = append(ls, cachedLayer{l})
+	}
+	img, err := mutate.AppendLayers(empty.Image, ls...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast), publish.WithKeychain(authn.NewMultiKeychain()))
+	push := func(ref string) []string {
+		t.Helper()
+		mu.Lock()
+		log = nil
+		mu.Unlock()
+		ts := tags(t, r, ref)
+		up, _ := r.NewUploader(context.Background(), ts)
+		defer up.Abort()
+		for _, l := range ls {
+			up.Add(l)
+		}
+		if _, err := up.Push(context.Background(), img, ts); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(log)
+	}
+	count := func(reqs []string, prefix string) (n int) {
+		for _, r := range reqs {
+			if strings.HasPrefix(r, prefix) {
+				n++
+			}
+		}
+		return n
+	}
+	first := push(host + "/web/session:v1")
+	if count(first, "GET /v2/") != 1 || count(first, "GET /token") != 1 {
+		t.Errorf("first push: %d pings, %d token requests; want 1 each\n%s", count(first, "GET /v2/"), count(first, "GET /token"), strings.Join(first, "\n"))
+	}
+	if count(first, "PUT /v2/web/session/blobs/uploads/") != len(ls)+1 {
+		t.Errorf("first push did not upload every blob:\n%s", strings.Join(first, "\n"))
+	}
+	d, _ := img.Digest()
+	again := push(host + "/web/session:v1")
+	want := []string{"GET /v2/", "GET /token", // the session, made while the build would still run
+		"HEAD /v2/web/session/manifests/" + d.String(), "PUT /v2/web/session/manifests/v1", "HEAD /v2/web/session/manifests/v1"}
+	if !slices.Equal(again, want) {
+		t.Errorf("unchanged re-push made\n%s\nwant\n%s", strings.Join(again, "\n"), strings.Join(want, "\n"))
 	}
 }
