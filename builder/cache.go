@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -38,21 +39,35 @@ type layerCache struct{ dir string }
 // key hashes the layer's options and the identity of every entry. ok is
 // false when some file's identity is unknown or too recent to trust.
 func (c *layerCache) key(in *layerInput, comp Compression, mtime time.Time, now time.Time) (string, bool) {
+	// The fields are appended to a buffer that is hashed 32 KiB at a time:
+	// one hash.Write per field (tens of thousands for a site) and a string
+	// conversion per name cost more than the hashing itself.
 	h := sha256.New()
-	var num [8]byte
-	putInt := func(v int64) {
-		binary.LittleEndian.PutUint64(num[:], uint64(v))
-		h.Write(num[:])
+	buf := make([]byte, 0, 32<<10+4096)
+	flush := func() {
+		h.Write(buf)
+		buf = buf[:0]
 	}
+	putInt := func(v int64) { buf = binary.LittleEndian.AppendUint64(buf, uint64(v)) }
 	putStr := func(s string) {
 		putInt(int64(len(s)))
-		h.Write([]byte(s))
+		if len(buf)+len(s) > cap(buf) {
+			flush()
+		}
+		if len(s) > cap(buf) {
+			h.Write([]byte(s))
+			return
+		}
+		buf = append(buf, s...)
 	}
 	putStr(cacheVersion)
 	putStr(string(comp))
 	putInt(mtime.Unix())
 	ok := true
 	in.each(func(e *entry) error {
+		if len(buf) >= 32<<10 {
+			flush()
+		}
 		putStr(e.name)
 		putInt(int64(e.kind))
 		putInt(int64(e.mode))
@@ -66,15 +81,42 @@ func (c *layerCache) key(in *layerInput, comp Compression, mtime time.Time, now 
 			ok = false
 			return errStop
 		}
-		putStr(e.src())
-		for _, v := range []int64{int64(id.dev), int64(id.ino), id.size, id.mtime, id.ctime} {
-			putInt(v)
+		// e.src(), without making the string: the root, a separator
+		// unless the root ends in one, and the relative path.
+		root, rel := e.t.root, e.rel()
+		sep := !strings.HasSuffix(root, string(filepath.Separator))
+		n := len(root) + len(rel)
+		if sep {
+			n++
 		}
+		putInt(int64(n))
+		if len(buf)+n > cap(buf) {
+			flush()
+		}
+		buf = append(buf, root...)
+		if sep {
+			buf = append(buf, filepath.Separator)
+		}
+		start := len(buf)
+		buf = append(buf, rel...)
+		if filepath.Separator != '/' {
+			for i := start; i < len(buf); i++ {
+				if buf[i] == '/' {
+					buf[i] = filepath.Separator
+				}
+			}
+		}
+		putInt(int64(id.dev))
+		putInt(int64(id.ino))
+		putInt(id.size)
+		putInt(id.mtime)
+		putInt(id.ctime)
 		return nil
 	})
 	if !ok {
 		return "", false
 	}
+	flush()
 	return hex.EncodeToString(h.Sum(nil)), true
 }
 
