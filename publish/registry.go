@@ -365,6 +365,9 @@ func (r *Registry) push(ctx context.Context, art Artifact, tags []name.Tag, stat
 		if d := stats.reportedDigest(key); d != "" && d != digest.String() {
 			return nil, fmt.Errorf("%w: pushing %s: we computed %s, the registry answered %s", ErrDigestMismatch, t, digest, d)
 		}
+		if u != nil && u.alreadyTagged(t) {
+			continue // read just now, instead of a PUT
+		}
 		desc, err := remote.Head(t, opts(t.Context())...)
 		if err != nil {
 			return nil, r.explain(err, "reading back", t.String())

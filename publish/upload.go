@@ -39,7 +39,8 @@ type Uploader struct {
 	// pending holds the layers that came from the build cache: they are
 	// checked only if the registry lacks the manifest (see putManifests).
 	pending  []v1.Layer
-	flushing bool // Push has begun: start every layer at once
+	flushing bool   // Push has begun: start every layer at once
+	tagged   string // the tag found pointing at the image already (see skipPending)
 	earlyState
 	sessionState
 }
@@ -286,7 +287,12 @@ func (u *Uploader) putManifests(ctx context.Context, tag name.Tag, art Artifact)
 		return err
 	}
 	opts := append(u.remoteOptions(ctx), remote.Reuse(p))
-	if u.skipPending(tag, art) {
+	if skip, tagged := u.skipPending(tag, art); tagged {
+		u.mu.Lock()
+		u.tagged = tag.String()
+		u.mu.Unlock()
+		return nil
+	} else if skip {
 		return u.put(tag, art, opts)
 	}
 	imgs, _, err := images(art)
@@ -314,25 +320,37 @@ func (u *Uploader) putManifests(ctx context.Context, tag name.Tag, art Artifact)
 
 // skipPending reports whether the registry has art's manifest in tag's
 // repository; if so it counts the cached layers as skipped, else it starts
-// them like any other.
-func (u *Uploader) skipPending(tag name.Tag, art Artifact) bool {
+// them like any other. tagged reports that tag already points at art: an
+// unchanged re-push to the same tag, which then needs no PUT and no
+// read-back (this HEAD is the read-back). Both HEADs go out together, so
+// a push that is not unchanged waits no longer than before.
+func (u *Uploader) skipPending(tag name.Tag, art Artifact) (skip, tagged bool) {
 	u.mu.Lock()
 	pending := u.pending
 	u.pending, u.flushing = nil, true
 	u.mu.Unlock()
 	if len(pending) == 0 {
-		return false
+		return false, false
 	}
 	d, err := art.Digest()
 	if err == nil {
+		var cur *v1.Descriptor
+		var curErr error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			cur, curErr = remote.Head(tag, u.remoteOptions(u.ctx)...)
+		}()
 		_, err = remote.Head(tag.Context().Digest(d.String()), u.remoteOptions(u.ctx)...)
+		<-done
+		tagged = curErr == nil && cur.Digest == d
 	}
-	if err != nil { // absent, or unknown: check every blob
+	if err != nil && !tagged { // absent, or unknown: check every blob
 		for _, l := range pending {
 			ld, _ := l.Digest()
 			u.start(ld, l)
 		}
-		return false
+		return false, false
 	}
 	// The configs are in place too: count them like the layers.
 	if imgs, _, err := images(art); err == nil {
@@ -349,7 +367,14 @@ func (u *Uploader) skipPending(tag name.Tag, art Artifact) bool {
 		u.stats.skippedBytes.Add(size)
 		u.progress(ld, size, true)
 	}
-	return true
+	return true, tagged
+}
+
+// alreadyTagged reports whether skipPending found t pointing at the image.
+func (u *Uploader) alreadyTagged(t name.Tag) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.tagged == t.String()
 }
 
 // claim marks l's blob as handled and adds its size to the total; false if
