@@ -2,6 +2,7 @@ package builder
 
 import (
 	"io/fs"
+	"os"
 
 	"golang.org/x/sys/unix"
 )
@@ -47,4 +48,22 @@ func openDir(abs string, buf *[]byte) (dirHandle, []string, error) {
 		_, _, names = unix.ParseDirent((*buf)[:n], -1, names) // skips "." and ".."
 	}
 	return dirHandle(fd), names, nil
+}
+
+// openFile opens a file to read its bytes. os.Open would set the descriptor
+// non-blocking, try to add it to the network poller (which refuses regular
+// files) and set it blocking again: five system calls more per file, 75,000
+// for a 15,000-file site; os.NewFile only reads the flags once.
+func openFile(path string) (*os.File, error) {
+	var fd int
+	var err error
+	for {
+		if fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }

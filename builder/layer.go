@@ -355,7 +355,7 @@ func writeEntry(ctx context.Context, tw *tar.Writer, e *entry, mtime time.Time, 
 		return &PathError{Op: "reading", Path: e.display(), Err: ErrFileChanged, Detail: detail,
 			Hint: "run the build again when nothing is writing to the tree"}
 	}
-	f, err := os.Open(e.src())
+	f, err := openFile(e.src())
 	if err != nil {
 		switch {
 		case errors.Is(err, os.ErrPermission):
