@@ -300,8 +300,16 @@ type PushResult struct {
 // registry already has are skipped; tags in a second repository of the same
 // registry mount blobs from the first. After the push every tag is read
 // back and must resolve to the digest we computed.
+//
+// The first repository is written through an Uploader (one session, blobs
+// in two requests each; see Uploader), like build --push.
 func (r *Registry) Push(ctx context.Context, art Artifact, tags []name.Tag) (*PushResult, error) {
-	return r.push(ctx, art, tags, &pushStats{}, nil)
+	u, err := r.NewUploader(ctx, tags)
+	if err != nil {
+		return nil, err
+	}
+	defer u.Abort()
+	return u.Push(ctx, art, tags)
 }
 
 // push pushes art. With an uploader, the uploader writes to the first

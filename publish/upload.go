@@ -309,6 +309,10 @@ func (u *Uploader) putManifests(ctx context.Context, tag name.Tag, art Artifact)
 			return err
 		}
 		for _, l := range append(ls, cfg) {
+			// Foreign layers stay where they are, as with ggcr's Write.
+			if mt, err := l.MediaType(); err == nil && !mt.IsDistributable() {
+				continue
+			}
 			u.Add(l)
 		}
 	}

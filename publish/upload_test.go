@@ -497,3 +497,30 @@ func TestUploaderOneSession(t *testing.T) {
 		t.Errorf("the tag points at %v (%v), want %s", desc, err, d)
 	}
 }
+
+// TestPushLeavesForeignLayers: Registry.Push (now through an Uploader) does
+// not upload non-distributable layers, as ggcr's Write did not.
+func TestPushLeavesForeignLayers(t *testing.T) {
+	var puts atomic.Int64
+	host := newServer(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/blobs/uploads/") {
+				puts.Add(1)
+			}
+			h.ServeHTTP(w, req)
+		})
+	})
+	foreign, _ := random.Layer(1024, types.DockerForeignLayer)
+	plain, _ := random.Layer(1024, types.DockerLayer)
+	img, err := mutate.AppendLayers(empty.Image, foreign, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast))
+	if _, err := r.Push(context.Background(), img, tags(t, r, host+"/web/foreign:v1")); err != nil {
+		t.Fatal(err)
+	}
+	if puts.Load() != 2 { // the plain layer and the config
+		t.Errorf("%d blob uploads, want 2: the foreign layer stays out", puts.Load())
+	}
+}
