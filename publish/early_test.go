@@ -26,7 +26,10 @@ type blobCounts struct {
 	patchStarted                         chan struct{}
 }
 
-func countingServer(t *testing.T) (string, *blobCounts) {
+// countingServer is a registry that counts blob requests; intercept, when
+// given, sees each request after it is counted and may answer it instead
+// (returning true).
+func countingServer(t *testing.T, intercept ...func(http.ResponseWriter, *http.Request) bool) (string, *blobCounts) {
 	t.Helper()
 	c := &blobCounts{patchStarted: make(chan struct{}, 16)}
 	host := newServer(t, func(h http.Handler) http.Handler {
@@ -37,13 +40,21 @@ func countingServer(t *testing.T) (string, *blobCounts) {
 					c.posts.Add(1)
 				case http.MethodPatch:
 					c.patches.Add(1)
-					c.patchStarted <- struct{}{}
+					select {
+					case c.patchStarted <- struct{}{}:
+					default: // nobody waits for this many
+					}
 				case http.MethodPut:
 					c.puts.Add(1)
 				case http.MethodDelete:
 					c.deletes.Add(1)
 				case http.MethodHead:
 					c.heads.Add(1)
+				}
+			}
+			for _, f := range intercept {
+				if f(w, req) {
+					return
 				}
 			}
 			h.ServeHTTP(w, req)

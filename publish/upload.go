@@ -148,11 +148,7 @@ func (u *Uploader) monolithic(d v1.Hash, l v1.Layer) error {
 	if ok, err := u.blobExists(d); err != nil || ok {
 		return err
 	}
-	size, err := l.Size()
-	if err != nil {
-		return err
-	}
-	mt, err := l.MediaType()
+	desc, err := partial.Descriptor(l)
 	if err != nil {
 		return err
 	}
@@ -166,8 +162,8 @@ func (u *Uploader) monolithic(d v1.Hash, l v1.Layer) error {
 		Client:    c,
 		PlainHTTP: u.repo.Scheme() == "http",
 	}
-	desc := ocispec.Descriptor{MediaType: string(mt), Digest: digest.Digest(d.String()), Size: size}
-	return repo.Blobs().Push(singleShot(u.ctx), desc, rc)
+	return repo.Blobs().Push(singleShot(u.ctx), ocispec.Descriptor{
+		MediaType: string(desc.MediaType), Digest: digest.Digest(d.String()), Size: desc.Size}, rc)
 }
 
 // registryReader is a layer with a cheaper way to read its blob for a reader

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -30,20 +31,7 @@ import (
 // uploaded before the push, counted as sent (not skipped), and the image
 // reads back whole.
 func TestUploaderOverlapsBuild(t *testing.T) {
-	var heads, puts atomic.Int64
-	host := newServer(t, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-			if strings.Contains(req.URL.Path, "/blobs/") {
-				switch req.Method {
-				case http.MethodHead:
-					heads.Add(1)
-				case http.MethodPut:
-					puts.Add(1)
-				}
-			}
-			h.ServeHTTP(w, req)
-		})
-	})
+	host, c := countingServer(t)
 	var last publish.Progress
 	var calls int
 	r, err := publish.NewRegistry(publish.WithRetryBackoff(fast), publish.WithProgress(func(p publish.Progress) { last = p; calls++ }))
@@ -76,8 +64,8 @@ func TestUploaderOverlapsBuild(t *testing.T) {
 	if size, _ := res.Layers[0].Size(); calls == 0 || last.Total < size || last.Complete != last.Total {
 		t.Errorf("progress: %d calls, last %+v; want it to end complete", calls, last)
 	}
-	if puts.Load() != 2 {
-		t.Errorf("%d blob uploads, want 2 (layer added twice is uploaded once, and the config)", puts.Load())
+	if c.puts.Load() != 2 {
+		t.Errorf("%d blob uploads, want 2 (layer added twice is uploaded once, and the config)", c.puts.Load())
 	}
 	for _, tag := range ts {
 		img, err := remote.Image(tag)
@@ -101,6 +89,21 @@ func TestUploaderOverlapsBuild(t *testing.T) {
 	}
 }
 
+// buildAndPush builds newImage's tree, hands each layer to an Uploader as
+// soon as it is built, and pushes the image to ref.
+func buildAndPush(t *testing.T, r *publish.Registry, ref string) (*builder.Result, []name.Tag, *publish.PushResult, error) {
+	t.Helper()
+	ts := tags(t, r, ref)
+	up, err := r.NewUploader(context.Background(), ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Abort()
+	res := newImage(t, builder.WithLayerDone(func(l *builder.Layer) { up.Add(l) }))
+	pr, err := up.Push(context.Background(), res.Artifact(), ts)
+	return res, ts, pr, err
+}
+
 // TestUploaderFails: an upload that fails makes Push fail with the
 // registry's answer, and no tag is written.
 func TestUploaderFails(t *testing.T) {
@@ -114,11 +117,7 @@ func TestUploaderFails(t *testing.T) {
 		})
 	})
 	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast))
-	ts := tags(t, r, host+"/web/site:v1")
-	up, _ := r.NewUploader(context.Background(), ts)
-	defer up.Abort()
-	res := newImage(t, builder.WithLayerDone(func(l *builder.Layer) { up.Add(l) }))
-	_, err := up.Push(context.Background(), res.Artifact(), ts)
+	res, ts, _, err := buildAndPush(t, r, host+"/web/site:v1")
 	if err == nil || !strings.Contains(err.Error(), "quota exceeded") || !strings.Contains(err.Error(), host+"/web/site") {
 		t.Fatalf("Push after a failed upload = %v, want the registry's message and the repository", err)
 	}
@@ -348,32 +347,15 @@ func TestUploaderCachedLayers(t *testing.T) {
 func TestUploaderMonolithic(t *testing.T) {
 	for _, refuse := range []bool{false, true} {
 		t.Run(fmt.Sprintf("refuse-monolithic=%v", refuse), func(t *testing.T) {
-			var posts, patches, puts atomic.Int64
-			host := newServer(t, func(h http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-					if strings.Contains(req.URL.Path, "/blobs/uploads/") {
-						switch req.Method {
-						case http.MethodPost:
-							posts.Add(1)
-						case http.MethodPatch:
-							patches.Add(1)
-						case http.MethodPut:
-							puts.Add(1)
-							if refuse && req.ContentLength > 0 {
-								http.Error(w, `{"errors":[{"code":"BLOB_UPLOAD_INVALID","message":"monolithic uploads are not supported"}]}`, http.StatusBadRequest)
-								return
-							}
-						}
-					}
-					h.ServeHTTP(w, req)
-				})
+			host, c := countingServer(t, func(w http.ResponseWriter, req *http.Request) bool {
+				if refuse && req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/blobs/uploads/") && req.ContentLength > 0 {
+					http.Error(w, `{"errors":[{"code":"BLOB_UPLOAD_INVALID","message":"monolithic uploads are not supported"}]}`, http.StatusBadRequest)
+					return true
+				}
+				return false
 			})
 			r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast))
-			ts := tags(t, r, host+"/web/mono:v1")
-			up, _ := r.NewUploader(context.Background(), ts)
-			defer up.Abort()
-			res := newImage(t, builder.WithLayerDone(func(l *builder.Layer) { up.Add(l) }))
-			pr, err := up.Push(context.Background(), res.Artifact(), ts)
+			res, ts, pr, err := buildAndPush(t, r, host+"/web/mono:v1")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -382,8 +364,8 @@ func TestUploaderMonolithic(t *testing.T) {
 			if refuse {
 				wantPatches, wantPuts = blobs, 2*blobs // the refused PUT, then ggcr's PATCH + PUT
 			}
-			if patches.Load() != wantPatches || puts.Load() != wantPuts {
-				t.Errorf("%d POST, %d PATCH, %d PUT for %d blobs; want %d PATCH, %d PUT", posts.Load(), patches.Load(), puts.Load(), blobs, wantPatches, wantPuts)
+			if c.patches.Load() != wantPatches || c.puts.Load() != wantPuts {
+				t.Errorf("%d POST, %d PATCH, %d PUT for %d blobs; want %d PATCH, %d PUT", c.posts.Load(), c.patches.Load(), c.puts.Load(), blobs, wantPatches, wantPuts)
 			}
 			var size int64
 			for _, l := range res.Layers {
@@ -501,15 +483,7 @@ func TestUploaderOneSession(t *testing.T) {
 // TestPushLeavesForeignLayers: Registry.Push (now through an Uploader) does
 // not upload non-distributable layers, as ggcr's Write did not.
 func TestPushLeavesForeignLayers(t *testing.T) {
-	var puts atomic.Int64
-	host := newServer(t, func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-			if req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/blobs/uploads/") {
-				puts.Add(1)
-			}
-			h.ServeHTTP(w, req)
-		})
-	})
+	host, c := countingServer(t)
 	foreign, _ := random.Layer(1024, types.DockerForeignLayer)
 	plain, _ := random.Layer(1024, types.DockerLayer)
 	img, err := mutate.AppendLayers(empty.Image, foreign, plain)
@@ -520,7 +494,7 @@ func TestPushLeavesForeignLayers(t *testing.T) {
 	if _, err := r.Push(context.Background(), img, tags(t, r, host+"/web/foreign:v1")); err != nil {
 		t.Fatal(err)
 	}
-	if puts.Load() != 2 { // the plain layer and the config
-		t.Errorf("%d blob uploads, want 2: the foreign layer stays out", puts.Load())
+	if c.puts.Load() != 2 { // the plain layer and the config
+		t.Errorf("%d blob uploads, want 2: the foreign layer stays out", c.puts.Load())
 	}
 }
