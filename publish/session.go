@@ -13,11 +13,10 @@ import (
 
 // An Uploader talks to its repository over one authenticated session: the
 // registry is pinged (and a bearer token fetched) once, while the build is
-// still walking the files, instead of once per ggcr call. Before, an
-// unchanged re-push pinged three times after the build (manifest HEAD, tag
-// PUT, read-back HEAD, each with its own ping and, on a registry with
-// tokens, its own token request): against a remote registry that is six
-// round trips where three are needed.
+// still walking the files, instead of once per ggcr call (each of which
+// pinged, and on a registry with tokens fetched a token, before its own
+// request: three extra round trips after the build of an unchanged
+// re-push, more for a first push).
 //
 // ggcr takes an already authenticated transport when it is a
 // transport.Wrapper (what transport.NewWithContext returns), and then adds
