@@ -8,7 +8,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -81,31 +80,12 @@ func (c *layerCache) key(in *layerInput, comp Compression, mtime time.Time, now 
 			ok = false
 			return errStop
 		}
-		// e.src(), without making the string: the root, a separator
-		// unless the root ends in one, and the relative path.
-		root, rel := e.t.root, e.rel()
-		sep := !strings.HasSuffix(root, string(filepath.Separator))
-		n := len(root) + len(rel)
-		if sep {
-			n++
-		}
-		putInt(int64(n))
-		if len(buf)+n > cap(buf) {
-			flush()
-		}
-		buf = append(buf, root...)
-		if sep {
-			buf = append(buf, filepath.Separator)
-		}
-		start := len(buf)
-		buf = append(buf, rel...)
-		if filepath.Separator != '/' {
-			for i := start; i < len(buf); i++ {
-				if buf[i] == '/' {
-					buf[i] = filepath.Separator
-				}
-			}
-		}
+		// putStr(e.src()) without making the string: the length is
+		// written once the path is in place.
+		at := len(buf)
+		putInt(0)
+		buf = e.appendSrc(buf)
+		binary.LittleEndian.PutUint64(buf[at:], uint64(len(buf)-at-8))
 		putInt(int64(id.dev))
 		putInt(int64(id.ino))
 		putInt(id.size)

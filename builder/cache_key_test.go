@@ -45,7 +45,7 @@ func keyV1(in *layerInput, comp Compression, mtime time.Time, now time.Time) (st
 			ok = false
 			return errStop
 		}
-		putStr(e.src())
+		putStr(filepath.Join(e.t.root, filepath.FromSlash(e.rel()))) // src() as first written
 		for _, v := range []int64{int64(id.dev), int64(id.ino), id.size, id.mtime, id.ctime} {
 			putInt(v)
 		}

@@ -19,15 +19,9 @@ func (d dirHandle) Close() error { return unix.Close(int(d)) }
 // and try to add it to the network poller: four more system calls per
 // directory that a directory never needs.
 func openDir(abs string, buf *[]byte) (dirHandle, []string, error) {
-	var fd int
-	var err error
-	for {
-		if fd, err = unix.Open(abs, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != unix.EINTR {
-			break
-		}
-	}
+	fd, err := openRead(abs, unix.O_DIRECTORY)
 	if err != nil {
-		return -1, nil, &fs.PathError{Op: "open", Path: abs, Err: err}
+		return -1, nil, err
 	}
 	if *buf == nil {
 		*buf = make([]byte, 32<<10)
@@ -55,15 +49,24 @@ func openDir(abs string, buf *[]byte) (dirHandle, []string, error) {
 // files) and set it blocking again: five system calls more per file, 75,000
 // for a 15,000-file site; os.NewFile only reads the flags once.
 func openFile(path string) (*os.File, error) {
-	var fd int
-	var err error
-	for {
-		if fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != unix.EINTR {
-			break
-		}
-	}
+	fd, err := openRead(path, 0)
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+		return nil, err
 	}
 	return os.NewFile(uintptr(fd), path), nil
+}
+
+// openRead is open(2) for reading with extra flags, retried on EINTR, with
+// os.Open's error type.
+func openRead(path string, flags int) (int, error) {
+	for {
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|flags, 0)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return -1, &fs.PathError{Op: "open", Path: path, Err: err}
+		}
+		return fd, nil
+	}
 }

@@ -49,8 +49,31 @@ type tree struct {
 // rel is the entry's path relative to the source directory.
 func (e *entry) rel() string { return e.name[e.t.cut:] }
 
-// src is the OS path to read.
-func (e *entry) src() string { return filepath.Join(e.t.root, filepath.FromSlash(e.rel())) }
+// src is the OS path to read: filepath.Join(root, FromSlash(rel)), which
+// for a clean root and a clean relative path is this concatenation.
+func (e *entry) src() string {
+	return string(e.appendSrc(make([]byte, 0, len(e.t.root)+1+len(e.name)-e.t.cut)))
+}
+
+// appendSrc appends src's bytes to b (the cache key hashes them without
+// making the string).
+func (e *entry) appendSrc(b []byte) []byte {
+	root := e.t.root
+	b = append(b, root...)
+	if !strings.HasSuffix(root, string(filepath.Separator)) {
+		b = append(b, filepath.Separator)
+	}
+	start := len(b)
+	b = append(b, e.rel()...)
+	if filepath.Separator != '/' {
+		for i := start; i < len(b); i++ {
+			if b[i] == '/' {
+				b[i] = filepath.Separator
+			}
+		}
+	}
+	return b
+}
 
 // display is the path as the user knows it, for error messages.
 func (e *entry) display() string {

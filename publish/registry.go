@@ -312,12 +312,11 @@ func (r *Registry) Push(ctx context.Context, art Artifact, tags []name.Tag) (*Pu
 	return u.Push(ctx, art, tags)
 }
 
-// push pushes art. With an uploader, the uploader writes to the first
-// repository (see Uploader.Push), and every call on that repository goes
-// over the uploader's session.
+// push pushes art: u writes to the first repository (see Uploader.Push),
+// and every call on that repository goes over u's session.
 func (r *Registry) push(ctx context.Context, art Artifact, tags []name.Tag, stats *pushStats, u *Uploader) (*PushResult, error) {
 	opts := func(repo name.Repository) []remote.Option {
-		if u != nil && repo.String() == u.repo.String() {
+		if repo.String() == u.repo.String() {
 			return u.remoteOptions(ctx)
 		}
 		return r.remoteOptions(ctx, stats)
@@ -352,7 +351,7 @@ func (r *Registry) push(ctx context.Context, art Artifact, tags []name.Tag, stat
 		}
 		first := byRepo[repo.String()][0]
 		write := r.write
-		if i == 0 && u != nil {
+		if i == 0 {
 			write = func(ctx context.Context, t name.Tag, a Artifact, _ *pushStats) error {
 				return u.putManifests(ctx, t, a)
 			}
@@ -373,7 +372,7 @@ func (r *Registry) push(ctx context.Context, art Artifact, tags []name.Tag, stat
 		if d := stats.reportedDigest(key); d != "" && d != digest.String() {
 			return nil, fmt.Errorf("%w: pushing %s: we computed %s, the registry answered %s", ErrDigestMismatch, t, digest, d)
 		}
-		if u != nil && u.alreadyTagged(t) {
+		if u.alreadyTagged(t) {
 			continue // read just now, instead of a PUT
 		}
 		desc, err := remote.Head(t, opts(t.Context())...)
