@@ -1,15 +1,21 @@
 package publish_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -64,15 +70,20 @@ func countingServer(t *testing.T, intercept ...func(http.ResponseWriter, *http.R
 }
 
 // slowReader hands out its bytes slowly, so that an early upload is still
-// running when the hash is known.
+// running when the hash is known: after delay, at most max bytes (512 if
+// unset) per call.
 type slowReader struct {
 	r     io.Reader
 	delay time.Duration
+	max   int
 }
 
 func (s *slowReader) Read(p []byte) (int, error) {
 	time.Sleep(s.delay)
-	return s.r.Read(p[:min(len(p), 512)])
+	if s.max == 0 {
+		s.max = 512
+	}
+	return s.r.Read(p[:min(len(p), s.max)])
 }
 
 func blobBytes(t *testing.T, l v1.Layer) []byte {
@@ -232,4 +243,129 @@ func TestEarlyUploadFallsBack(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("Push hangs with two early uploads of one digest")
 	}
+}
+
+// TestEarlyUploadChunks: an early upload's PATCH reaches the registry in
+// HTTP chunks of up to 1 MiB, not in net/http's 32 KiB pieces (each one a
+// chunk, a write(2) and a TCP segment: 32,768 of them per GiB), and the
+// bytes and the sent-byte count are whole.
+func TestEarlyUploadChunks(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recordingListener{Listener: ln}
+	s := httptest.NewUnstartedServer(registry.New(registry.Logger(nopLogger())))
+	s.Listener.Close()
+	s.Listener = rec
+	s.Start()
+	t.Cleanup(s.Close)
+	host := strings.TrimPrefix(s.URL, "http://")
+
+	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast))
+	l, _ := random.Layer(3<<20, types.OCIUncompressedLayer)
+	body := blobBytes(t, l)
+	// A reader that hands out at most 32 KiB per call, as a pipe fed by
+	// small writes would.
+	open := func() io.ReadCloser {
+		return io.NopCloser(&slowReader{r: bytes.NewReader(body), max: 32 << 10})
+	}
+	pr, err := pushEarly(t, r, host+"/web/chunks:v1", l, open, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr.SentBytes < int64(len(body)) {
+		t.Errorf("%d bytes counted as sent; the layer has %d", pr.SentBytes, len(body))
+	}
+	sizes := rec.patchChunks(t)
+	total := 0
+	for _, n := range sizes {
+		total += n
+	}
+	if total != len(body) {
+		t.Fatalf("the PATCH carried %d bytes in %d chunks; want the layer's %d", total, len(sizes), len(body))
+	}
+	if want := (len(body) + (1<<20 - 1)) / (1 << 20); len(sizes) > want {
+		t.Errorf("the PATCH carried %d bytes in %d chunks %v; want at most %d", total, len(sizes), sizes, want)
+	}
+}
+
+// recordingListener keeps every byte its connections receive.
+type recordingListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns []*recordingConn
+}
+
+type recordingConn struct {
+	net.Conn
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *recordingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	rc := &recordingConn{Conn: c}
+	l.mu.Lock()
+	l.conns = append(l.conns, rc)
+	l.mu.Unlock()
+	return rc, nil
+}
+
+func (c *recordingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.mu.Lock()
+	c.buf.Write(p[:n])
+	c.mu.Unlock()
+	return n, err
+}
+
+// patchChunks returns the chunk sizes of the one chunked PATCH request
+// received.
+func (l *recordingListener) patchChunks(t *testing.T) []int {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.conns {
+		c.mu.Lock()
+		raw := bytes.Clone(c.buf.Bytes())
+		c.mu.Unlock()
+		i := bytes.Index(raw, []byte("PATCH "))
+		if i < 0 {
+			continue
+		}
+		br := bufio.NewReader(bytes.NewReader(raw[i:]))
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(req.TransferEncoding) == 0 || req.TransferEncoding[0] != "chunked" {
+			t.Fatalf("the PATCH was sent with Transfer-Encoding %v; want chunked", req.TransferEncoding)
+		}
+		// http.ReadRequest hides the framing; read it from br, which is
+		// left at the start of the body.
+		var sizes []int
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatalf("reading the PATCH body's chunks: %v", err)
+			}
+			n, err := strconv.ParseInt(strings.TrimSpace(line), 16, 64)
+			if err != nil {
+				t.Fatalf("chunk size line %q: %v", line, err)
+			}
+			if n == 0 {
+				return sizes
+			}
+			sizes = append(sizes, int(n))
+			if _, err := br.Discard(int(n) + 2); err != nil {
+				t.Fatalf("reading the PATCH body's chunks: %v", err)
+			}
+		}
+	}
+	t.Fatal("no PATCH request reached the registry")
+	return nil
 }
