@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,7 +30,7 @@ const (
 func newBaseTransport(skipVerify bool, responseTimeout time.Duration) *http.Transport {
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: min(dialTimeout, responseTimeout), KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           bigWrites((&net.Dialer{Timeout: min(dialTimeout, responseTimeout), KeepAlive: 30 * time.Second}).DialContext),
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          100,
 		MaxIdleConnsPerHost:   50,
@@ -41,6 +42,44 @@ func newBaseTransport(skipVerify bool, responseTimeout time.Duration) *http.Tran
 		// reads on Unix) verifies registries; --insecure-registry skips it.
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: skipVerify, MinVersion: tls.VersionTLS12},
 	}
+}
+
+// bigWrites wraps each plain connection so that a request body of known
+// length goes out in writes of up to 1 MiB. net/http sends such a body
+// (a monolithic blob upload: POST, then a PUT with the bytes) through
+// io.Copy onto the connection, and a TCP connection copies anything but a
+// file through a 32 KiB buffer: 65,536 write(2) calls for the model's two
+// 1 GiB shards (pushing its built layout: 0.5 s of assetpack's CPU more).
+// Over TLS the wrapper is below the TLS connection and only passes writes on.
+func bigWrites(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return bigWriteConn{c}, nil
+	}
+}
+
+type bigWriteConn struct{ net.Conn }
+
+// ReadFrom copies r through a 1 MiB buffer, except a file, which the
+// connection may send with sendfile(2).
+func (c bigWriteConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok && isFile(r) {
+		return rf.ReadFrom(r)
+	}
+	bufp := bodyBufs.Get().(*[]byte)
+	defer bodyBufs.Put(bufp)
+	return io.CopyBuffer(struct{ io.Writer }{c.Conn}, r, *bufp)
+}
+
+func isFile(r io.Reader) bool {
+	if lr, ok := r.(*io.LimitedReader); ok {
+		r = lr.R
+	}
+	_, ok := r.(*os.File)
+	return ok
 }
 
 // policyTransport enforces the plain-HTTP policy, honours Retry-After, and
@@ -247,7 +286,8 @@ func (c *countingBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// bodyBufs holds the pieces that countingBody.WriteTo sends.
+// bodyBufs holds the pieces that countingBody.WriteTo and
+// bigWriteConn.ReadFrom send.
 var bodyBufs = sync.Pool{New: func() any { b := make([]byte, bodyPiece); return &b }}
 
 const bodyPiece = 1 << 20
