@@ -389,7 +389,8 @@ func TestUploaderMonolithic(t *testing.T) {
 // TestUploaderOneSession: against a registry with bearer tokens, a push
 // pings the registry and fetches a token once, however many calls it makes
 // (blob checks and uploads, manifest, read-back); an unchanged re-push then
-// makes three requests: the manifest by digest, the tag, the read-back.
+// makes, after its ping and token, two HEADs: the manifest by digest, and
+// the tag, whose answer is also the read-back.
 func TestUploaderOneSession(t *testing.T) {
 	var mu sync.Mutex
 	var log []string
