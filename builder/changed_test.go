@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestFileChangedWhileRead covers files that change between the walk and
@@ -18,18 +19,31 @@ func TestFileChangedWhileRead(t *testing.T) {
 		during func(p string) // after the bytes were copied
 		detail string
 	}{
-		{name: "modified after listing", before: func(p string) { os.WriteFile(p, []byte("longer content"), 0o644) }, detail: "modified after"},
+		{name: "modified after listing", before: func(p string) { os.WriteFile(p, []byte("longer content"), 0o644) }, detail: "grew from 10 to 14 bytes after"},
+		{name: "modified in place after listing", before: func(p string) {
+			os.WriteFile(p, []byte("abcdefghij"), 0o644)
+			os.Chtimes(p, time.Unix(1e9, 0), time.Unix(1e9, 0))
+		}, detail: "replaced or modified after"},
+		{name: "replaced by a directory", before: func(p string) {
+			os.Remove(p)
+			os.Mkdir(p, 0o755)
+		}, detail: "replaced or modified after"},
 		{name: "replaced after listing", before: func(p string) {
 			os.Remove(p)
 			os.WriteFile(p, []byte("0123456789"), 0o644)
-		}, detail: "replaced"},
+		}, detail: "replaced or modified after"},
 		{name: "removed after listing", before: func(p string) { os.Remove(p) }, detail: "removed"},
 		{name: "grew while read", during: func(p string) {
 			f, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
 			f.WriteString("more")
 			f.Close()
-		}, detail: "grew"},
-		{name: "truncated while read", during: func(p string) { os.Truncate(p, 3) }, detail: "modified while"},
+		}, detail: "grew from 10 to 14 bytes"},
+		{name: "truncated while read", during: func(p string) { os.Truncate(p, 3) }, detail: "shrank from 10 to 3 bytes"},
+		{name: "truncated before read", before: func(p string) { os.Truncate(p, 4) }, detail: "shrank from 10 to 4 bytes"},
+		{name: "rewritten while read", during: func(p string) {
+			os.WriteFile(p, []byte("abcdefghij"), 0o644)
+			os.Chtimes(p, time.Unix(1e9, 0), time.Unix(1e9, 0))
+		}, detail: "replaced or modified after"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

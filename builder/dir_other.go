@@ -23,5 +23,20 @@ func openDir(abs string, _ *[]byte) (dirHandle, []string, error) {
 	return dirHandle{f}, names, nil
 }
 
+// fileReader reads a file's bytes.
+type fileReader struct{ *os.File }
+
 // openFile opens a file to read its bytes.
-func openFile(path string) (*os.File, error) { return os.Open(path) }
+func openFile(path string) (fileReader, error) {
+	f, err := os.Open(path)
+	return fileReader{f}, err
+}
+
+// identity is the open file's fileID, comparable with the walk's.
+func (f fileReader) identity() (fileID, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return fileID{}, err
+	}
+	return fileIdentity(fi), nil
+}

@@ -366,13 +366,6 @@ func writeEntry(ctx context.Context, tw *tar.Writer, e *entry, mtime time.Time, 
 		return &PathError{Op: "reading", Path: e.display(), Err: unwrapPathError(err)}
 	}
 	defer f.Close()
-	before, err := f.Stat()
-	if err != nil {
-		return &PathError{Op: "reading", Path: e.display(), Err: unwrapPathError(err)}
-	}
-	if id := fileIdentity(before); !id.same(e.id) || before.Size() != e.size || strict && id.ctime != e.id.ctime {
-		return changed("it was replaced or modified after the tree was listed")
-	}
 	if err := tw.WriteHeader(header(e, mtime)); err != nil {
 		return fmt.Errorf("writing tar entry for %q: %w", e.display(), err)
 	}
@@ -384,24 +377,36 @@ func writeEntry(ctx context.Context, tw *tar.Writer, e *entry, mtime time.Time, 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if id, ierr := f.identity(); ierr == nil && !id.same(e.id) {
+			return changed("it was replaced or modified after the tree was listed") // by a directory, say
+		}
 		return &PathError{Op: "reading", Path: e.display(), Err: unwrapPathError(err)}
 	}
 	if testHookAfterCopy != nil {
 		testHookAfterCopy(e.src())
 	}
-	if n != e.size {
-		return changed(fmt.Sprintf("it shrank from %d to %d bytes while it was read", e.size, n))
-	}
-	var one [1]byte
-	if k, _ := f.Read(one[:]); k > 0 {
-		return changed("it grew while it was read")
-	}
-	after, err := f.Stat()
+	// One fstat after the bytes were read checks the file against what the
+	// walk saw: a file replaced or modified after the listing, before or
+	// while it was read, has another inode, size or time by now (a stat
+	// before the read, or a read to check for EOF, would add nothing but
+	// system calls: two per file).
+	id, err := f.identity()
 	if err != nil {
 		return &PathError{Op: "reading", Path: e.display(), Err: unwrapPathError(err)}
 	}
-	if after.Size() != e.size || !after.ModTime().Equal(before.ModTime()) || strict && fileIdentity(after).ctime != e.id.ctime {
-		return changed("it was modified while it was read")
+	switch {
+	case n != e.size || id.size != e.size:
+		size := id.size
+		if n != e.size {
+			size = n
+		}
+		verb := "grew"
+		if size < e.size {
+			verb = "shrank"
+		}
+		return changed(fmt.Sprintf("it %s from %d to %d bytes after the tree was listed", verb, e.size, size))
+	case !id.same(e.id) || strict && id.ctime != e.id.ctime:
+		return changed("it was replaced or modified after the tree was listed")
 	}
 	return nil
 }
