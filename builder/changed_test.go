@@ -99,3 +99,20 @@ func TestDirectoryRemovedDuringWalk(t *testing.T) {
 		t.Errorf("Build() = %v, want ErrFileChanged naming a/b", err)
 	}
 }
+
+// TestProcFileNotPackedEmpty: a /proc file says it has size 0 whatever it
+// holds; reached through a followed symlink it must fail the build, not be
+// packed as an empty file.
+func TestProcFileNotPackedEmpty(t *testing.T) {
+	if _, err := os.Stat("/proc/version"); err != nil {
+		t.Skip("no /proc/version here")
+	}
+	dir := t.TempDir()
+	if err := os.Symlink("/proc/version", filepath.Join(dir, "version")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Build(context.Background(), dir, WithSymlinks(SymlinksFollow), WithGit(false), WithWorkDir(t.TempDir()))
+	if !errors.Is(err, ErrFileChanged) || !strings.Contains(err.Error(), "size 0") {
+		t.Fatalf("Build() = %v, want ErrFileChanged about a size-0 file", err)
+	}
+}

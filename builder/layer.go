@@ -385,6 +385,17 @@ func writeEntry(ctx context.Context, tw *tar.Writer, e *entry, mtime time.Time, 
 	if testHookAfterCopy != nil {
 		testHookAfterCopy(e.src())
 	}
+	// A file that says it is empty gets one read more: /proc and /sys
+	// files report size 0 whatever they hold, and must fail rather than
+	// be packed empty.
+	if e.size == 0 {
+		var one [1]byte
+		if k, _ := f.Read(one[:]); k > 0 {
+			return &PathError{Op: "reading", Path: e.display(), Err: ErrFileChanged,
+				Detail: "it reports size 0 but has bytes: a /proc or /sys file, or one written after the tree was listed",
+				Hint:   "pack a regular copy of it, or run the build again when nothing is writing to the tree"}
+		}
+	}
 	// One fstat after the bytes were read checks the file against what the
 	// walk saw: a file replaced or modified after the listing, before or
 	// while it was read, has another inode, size or time by now (a stat
