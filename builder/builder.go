@@ -59,6 +59,10 @@ type Result struct {
 	// Compression is the one used by every layer (what Auto decided), or
 	// Auto when layers differ (see Layer.Compression).
 	Compression Compression
+	// CacheError is the first failure to record a layer in the build cache
+	// (WithCache), such as a directory that is not writable. The build
+	// itself succeeded, but the next one will read every file again.
+	CacheError error
 
 	workDir    string
 	ownWorkDir bool
@@ -184,9 +188,16 @@ func Build(ctx context.Context, dir string, opts ...Option) (_ *Result, err erro
 		}
 	}()
 
-	res.Layers, err = buildLayers(ctx, res.workDir, planLayers(entries, o.layers), &o, created)
+	var cache *layerCache
+	if o.cacheDir != "" {
+		cache = &layerCache{dir: o.cacheDir}
+	}
+	res.Layers, err = buildLayers(ctx, res.workDir, planLayers(entries, o.layers), &o, cache, created)
 	if err != nil {
 		return nil, err
+	}
+	if cache != nil {
+		res.CacheError = cache.err
 	}
 	res.Compression = res.Layers[0].compression
 	for _, l := range res.Layers[1:] {
@@ -238,11 +249,7 @@ func unixEpoch() time.Time { return time.Unix(0, 0).UTC() }
 // buildLayers encodes the planned layers, up to jobs at a time, largest
 // first. Each layer's bytes depend only on its entries, so neither the job
 // count nor the scheduling can change a digest.
-func buildLayers(ctx context.Context, workDir string, plan []layerInput, o *options, mtime time.Time) ([]*Layer, error) {
-	var cache *layerCache
-	if o.cacheDir != "" {
-		cache = &layerCache{dir: o.cacheDir}
-	}
+func buildLayers(ctx context.Context, workDir string, plan []layerInput, o *options, cache *layerCache, mtime time.Time) ([]*Layer, error) {
 	now := time.Now()
 	sizes := make([]int64, len(plan))
 	order := make([]int, len(plan))

@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -33,7 +35,17 @@ type cacheRecord struct {
 var errStop = errors.New("stop")
 
 // layerCache maps the identity of a layer's inputs to its sums.
-type layerCache struct{ dir string }
+type layerCache struct {
+	dir     string
+	errOnce sync.Once
+	err     error // the first failure to record a layer
+}
+
+// failed keeps the first error of put: a cache that cannot be written
+// costs every later build a full read, which the user should hear about.
+func (c *layerCache) failed(err error) {
+	c.errOnce.Do(func() { c.err = fmt.Errorf("writing the build cache in %q: %w", c.dir, unwrapPathError(err)) })
+}
 
 // key hashes the layer's options and the identity of every entry. ok is
 // false when some file's identity is unknown or too recent to trust.
@@ -122,23 +134,32 @@ func (c *layerCache) get(key string) (layerSums, Compression, bool) {
 	return layerSums{digest: d, diffID: diff, size: r.Size, uncompSize: r.UncompressedSize}, r.Compression, true
 }
 
-// put records a layer; failures only cost a cache miss later.
+// put records a layer. A failure fails nothing but costs a cache miss
+// later; the first one is kept in err.
 func (c *layerCache) put(key string, l *Layer) {
 	raw, _ := json.Marshal(cacheRecord{Digest: l.digest.String(), DiffID: l.diffID.String(), Size: l.size,
 		UncompressedSize: l.uncompSize, Compression: l.compression})
 	p := c.path(key)
-	if os.MkdirAll(filepath.Dir(p), 0o700) != nil {
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		c.failed(err)
 		return
 	}
 	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
 	if err != nil {
+		c.failed(err)
 		return
 	}
 	_, err = f.Write(raw)
-	if cerr := f.Close(); err == nil && cerr == nil && os.Rename(f.Name(), p) == nil {
-		return
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	os.Remove(f.Name())
+	if err == nil {
+		err = os.Rename(f.Name(), p)
+	}
+	if err != nil {
+		c.failed(err)
+		os.Remove(f.Name())
+	}
 }
 
 func (c *layerCache) drop(key string) { os.Remove(c.path(key)) }

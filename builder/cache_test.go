@@ -70,6 +70,27 @@ func TestCache(t *testing.T) {
 	}
 }
 
+// TestCacheNotWritable: a cache directory that cannot be created costs no
+// build, but the result says so, naming the directory.
+func TestCacheNotWritable(t *testing.T) {
+	defer builder.SetRacyWindow(0)()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "index.html"), []byte("<h1>hi</h1>"), 0o644)
+	blocker := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(blocker, nil, 0o644)
+	cache := filepath.Join(blocker, "cache") // below a regular file: even root cannot create it
+	res := build(t, dir, builder.WithCache(cache))
+	if res.CacheError == nil || !strings.Contains(res.CacheError.Error(), cache) {
+		t.Fatalf("CacheError = %v, want an error naming %s", res.CacheError, cache)
+	}
+	if want := build(t, dir); res.Digest != want.Digest {
+		t.Errorf("digest with an unwritable cache %s, without a cache %s", res.Digest, want.Digest)
+	}
+	if ok := build(t, dir, builder.WithCache(t.TempDir())); ok.CacheError != nil {
+		t.Errorf("CacheError = %v with a writable cache", ok.CacheError)
+	}
+}
+
 // TestCacheRecordThatLies: a record whose digest no longer matches the
 // files fails when the blob is produced, and is dropped.
 func TestCacheRecordThatLies(t *testing.T) {

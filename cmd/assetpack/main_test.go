@@ -125,6 +125,28 @@ func TestBuildDefaultOutput(t *testing.T) {
 	}
 }
 
+// TestBuildCacheNotWritable: a build cache that cannot be written is a
+// warning naming it (not with -q), never a failed build.
+func TestBuildCacheNotWritable(t *testing.T) {
+	work := t.TempDir()
+	copyTree(t, filepath.Join(work, "site"))
+	os.WriteFile(filepath.Join(work, "blocker"), nil, 0o644)
+	// Files changed in the last two seconds are never cached (README).
+	time.Sleep(2100 * time.Millisecond)
+	cache := filepath.Join(work, "blocker", "cache")
+	r := assetpack(t, work, nil, "build", "site", "--git=false", "--cache-dir", cache)
+	if r.code != 0 || !refRE.MatchString(r.stdout) {
+		t.Fatalf("exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "warning: writing the build cache in \""+cache+"\"") || !strings.Contains(r.stderr, "--no-cache") {
+		t.Errorf("stderr = %q, want a warning naming the cache directory", r.stderr)
+	}
+	q := assetpack(t, work, nil, "build", "site", "--git=false", "--cache-dir", cache, "-q")
+	if q.code != 0 || q.stderr != "" {
+		t.Errorf("-q: exit %d, stderr %q", q.code, q.stderr)
+	}
+}
+
 // TestBuildEnvironmentIndependence runs the CLI under other time zones,
 // locales and umasks, and with the output inside the source tree.
 func TestBuildEnvironmentIndependence(t *testing.T) {

@@ -186,6 +186,7 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 				return err
 			}
 			defer res.Close()
+			warnCache(stderr, out.Quiet, res)
 
 			ref := ""
 			if local != nil {
@@ -261,6 +262,14 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 	ro.AddFlags(c.Flags())
 	out.AddFlags(c.Flags())
 	return c
+}
+
+// warnCache says once that the build cache could not be written: the
+// build is fine, but the next one reads every file again.
+func warnCache(stderr io.Writer, quiet bool, res *builder.Result) {
+	if res.CacheError != nil && !quiet {
+		fmt.Fprintf(stderr, "warning: %v: the next build reads every file again (pass another --cache-dir or set ASSETPACK_CACHE_DIR, or --no-cache)\n", res.CacheError)
+	}
 }
 
 func blobBytes(res *builder.Result) int64 {

@@ -77,6 +77,7 @@ $ASSETPACK_REPOSITORY. Comments and key order are kept.`,
 					return "", err
 				}
 				defer res.Close()
+				warnCache(stderr, quiet, res)
 				pushed, err := reg.Push(ctx, res.Artifact(), []gname.Tag{t})
 				if err != nil {
 					return "", err
