@@ -251,6 +251,9 @@ func unixEpoch() time.Time { return time.Unix(0, 0).UTC() }
 // count nor the scheduling can change a digest.
 func buildLayers(ctx context.Context, workDir string, plan []layerInput, o *options, cache *layerCache, mtime time.Time) ([]*Layer, error) {
 	now := time.Now()
+	if cache != nil && o.deferred {
+		cache.lookContent(mtime)
+	}
 	sizes := make([]int64, len(plan))
 	order := make([]int, len(plan))
 	for i := range plan {
@@ -291,16 +294,17 @@ func buildLayers(ctx context.Context, workDir string, plan []layerInput, o *opti
 
 func buildLayer(ctx context.Context, workDir string, in *layerInput, bytes int64, o *options, mtime time.Time, cache *layerCache, now time.Time) (*Layer, error) {
 	comp := o.compression
-	var key string
-	cacheable := false
+	var record string // the identity record's path, when the files allow one
 	if cache != nil {
-		key, cacheable = cache.key(in, comp, mtime, now)
+		if key, ok := cache.key(in, comp, mtime, now); ok {
+			record = cache.path(key)
+		}
 	}
-	if cacheable {
-		if s, c, ok := cache.get(key); ok {
+	if record != "" {
+		if s, c, ok := cache.get(record); ok {
 			l := newLayer(s, c, in, mtime)
 			l.cached = true
-			l.onStale = func() { cache.drop(key) }
+			l.onStale = func() { cache.drop(record) }
 			if o.deferred {
 				return l, nil
 			}
@@ -315,6 +319,27 @@ func buildLayer(ctx context.Context, workDir string, in *layerInput, bytes int64
 		var err error
 		if comp, err = decideAuto(in, bytes); err != nil {
 			return nil, err
+		}
+	}
+	// Only pushing, a compressed layer whose files are not known by
+	// identity (a fresh checkout: new inodes and change times) may still
+	// hold content built before, if a layer was ever recorded with this
+	// timestamp. Hashing its tar costs a read and a sha256 pass, a fraction
+	// of compressing it; on a hit the blob is only made if the registry
+	// lacks it (and checked against the record then), on a miss the files
+	// are read once more, from the page cache, to compress.
+	if cache != nil && o.deferred && comp != None && cache.hasContent(comp) {
+		l, err := cachedByContent(ctx, cache, in, comp, mtime)
+		if err != nil {
+			return nil, err
+		}
+		if l != nil {
+			if record != "" {
+				cache.put(record, l)
+				content := cache.contentPath(comp, mtime, l.diffID)
+				l.onStale = func() { cache.drop(record, content) }
+			}
+			return l, nil
 		}
 	}
 	var l *Layer
@@ -334,12 +359,39 @@ func buildLayer(ctx context.Context, workDir string, in *layerInput, bytes int64
 			return nil, err
 		}
 	}
-	if cacheable {
-		cache.put(key, l)
-		l.onStale = func() { cache.drop(key) }
+	if record != "" {
+		cache.put(record, l)
+		l.onStale = func() { cache.drop(record) }
+	}
+	if cache != nil && comp != None {
+		cache.put(cache.contentPath(comp, mtime, l.diffID), l)
 	}
 	return l, nil
 }
+
+// cachedByContent hashes in's tar and returns the layer recorded for that
+// content and compression, or nil when there is none.
+func cachedByContent(ctx context.Context, cache *layerCache, in *layerInput, comp Compression, mtime time.Time) (*Layer, error) {
+	if testHookContentLookup != nil {
+		testHookContentLookup()
+	}
+	tar, err := encodeLayer(ctx, io.Discard, in, None, mtime) // uncompressed: its digest is the diffID
+	if err != nil {
+		return nil, err
+	}
+	p := cache.contentPath(comp, mtime, tar.digest)
+	s, c, ok := cache.get(p)
+	if !ok || c != comp || s.diffID != tar.digest || s.uncompSize != tar.size {
+		return nil, nil
+	}
+	l := newLayer(s, c, in, mtime)
+	l.cached = true
+	l.onStale = func() { cache.drop(p) }
+	return l, nil
+}
+
+// testHookContentLookup lets tests count lookups by content.
+var testHookContentLookup func()
 
 // linkReused hard-links l's blob from dir into workDir when it is there with
 // the right size, and sets l.path.

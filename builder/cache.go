@@ -39,6 +39,8 @@ type layerCache struct {
 	dir     string
 	errOnce sync.Once
 	err     error // the first failure to record a layer
+
+	content map[Compression]bool // see lookContent
 }
 
 // failed keeps the first error of put: a cache that cannot be written
@@ -112,10 +114,50 @@ func (c *layerCache) key(in *layerInput, comp Compression, mtime time.Time, now 
 	return hex.EncodeToString(h.Sum(nil)), true
 }
 
+// path is where the record of an identity key is kept.
 func (c *layerCache) path(key string) string { return filepath.Join(c.dir, key[:2], key) }
 
-func (c *layerCache) get(key string) (layerSums, Compression, bool) {
-	raw, err := os.ReadFile(c.path(key))
+// contentDir holds the records keyed by content (see contentPath).
+const contentDir = "content"
+
+// contentPath is where the record of a layer with this content is kept: a
+// key made of the digest of its uncompressed tar (its diffID) and the
+// compression. Encoding is deterministic, so the two decide the blob; unlike
+// an identity key, this one survives a fresh checkout of unchanged files
+// (new inodes and change times), where it saves compressing them again.
+// Records are grouped by compression and timestamp (see contentGroup).
+func (c *layerCache) contentPath(comp Compression, mtime time.Time, diffID v1.Hash) string {
+	sum := sha256.Sum256([]byte(cacheVersion + "\x00content\x00" + string(comp) + "\x00" + diffID.String()))
+	key := hex.EncodeToString(sum[:])
+	return filepath.Join(c.contentGroup(comp, mtime), key[:2], key)
+}
+
+// contentGroup is the directory of the content records of one compression
+// and timestamp. Every entry's timestamp is in the tar, so a build with a
+// timestamp never seen before (a new git commit's time) cannot find its
+// layers by content, and skips hashing them to look.
+func (c *layerCache) contentGroup(comp Compression, mtime time.Time) string {
+	return filepath.Join(c.dir, contentDir, fmt.Sprintf("%s-%d", comp, mtime.Unix()))
+}
+
+// lookContent notes, before any layer is built, which compressions have
+// content records with this timestamp; the layers recorded by this build
+// must not count.
+func (c *layerCache) lookContent(mtime time.Time) {
+	c.content = map[Compression]bool{}
+	for _, comp := range []Compression{Gzip, Zstd} {
+		fi, err := os.Stat(c.contentGroup(comp, mtime))
+		c.content[comp] = err == nil && fi.IsDir()
+	}
+}
+
+// hasContent reports whether any layer of this compression and the build's
+// timestamp was recorded by content before the build (see lookContent).
+func (c *layerCache) hasContent(comp Compression) bool { return c.content[comp] }
+
+// get reads the record at p (from path or contentPath).
+func (c *layerCache) get(p string) (layerSums, Compression, bool) {
+	raw, err := os.ReadFile(p)
 	if err != nil {
 		return layerSums{}, "", false
 	}
@@ -134,12 +176,11 @@ func (c *layerCache) get(key string) (layerSums, Compression, bool) {
 	return layerSums{digest: d, diffID: diff, size: r.Size, uncompSize: r.UncompressedSize}, r.Compression, true
 }
 
-// put records a layer. A failure fails nothing but costs a cache miss
+// put records a layer at p. A failure fails nothing but costs a cache miss
 // later; the first one is kept in err.
-func (c *layerCache) put(key string, l *Layer) {
+func (c *layerCache) put(p string, l *Layer) {
 	raw, _ := json.Marshal(cacheRecord{Digest: l.digest.String(), DiffID: l.diffID.String(), Size: l.size,
 		UncompressedSize: l.uncompSize, Compression: l.compression})
-	p := c.path(key)
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		c.failed(err)
 		return
@@ -162,4 +203,9 @@ func (c *layerCache) put(key string, l *Layer) {
 	}
 }
 
-func (c *layerCache) drop(key string) { os.Remove(c.path(key)) }
+// drop removes the records at paths (ones that proved wrong).
+func (c *layerCache) drop(paths ...string) {
+	for _, p := range paths {
+		os.Remove(p)
+	}
+}

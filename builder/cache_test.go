@@ -7,14 +7,33 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/assetpack/assetpack/builder"
 )
 
+// cacheRecords lists the records keyed by file identity.
 func cacheRecords(t *testing.T, dir string) []string {
 	t.Helper()
 	var out []string
 	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		switch {
+		case err != nil:
+		case info.IsDir() && p == filepath.Join(dir, "content"):
+			return filepath.SkipDir
+		case info.Mode().IsRegular():
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+// contentRecords lists the records keyed by content.
+func contentRecords(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.Walk(filepath.Join(dir, "content"), func(p string, info os.FileInfo, err error) error {
 		if err == nil && info.Mode().IsRegular() {
 			out = append(out, p)
 		}
@@ -154,5 +173,148 @@ func TestCacheReuseDir(t *testing.T) {
 	p, _ := os.Stat(filepath.Join(prev, d.Hex))
 	if !os.SameFile(a, p) {
 		t.Error("the blob was not hard-linked from the reuse directory")
+	}
+}
+
+// TestCacheByContent: a fresh checkout of unchanged files (new inodes and
+// change times) misses every identity record, but when only pushing, its
+// compressed layers are found by content and not compressed again.
+func TestCacheByContent(t *testing.T) {
+	defer builder.SetRacyWindow(0)()
+	a, b := t.TempDir(), t.TempDir()
+	splitTree(t, a, nil)
+	small := splitTree(t, b, nil) // same bytes, other inodes
+	cache := t.TempDir()
+	first := build(t, a, builder.WithCache(cache))
+	compressed := 0
+	for _, l := range first.Layers {
+		if l.Compression() != builder.None {
+			compressed++
+		}
+	}
+	if compressed == 0 || compressed == len(first.Layers) {
+		t.Fatalf("%d of %d layers compressed: want both kinds", compressed, len(first.Layers))
+	}
+	if n := len(contentRecords(t, cache)); n != compressed {
+		t.Fatalf("%d content records for %d compressed layers", n, compressed)
+	}
+
+	fresh := build(t, b, builder.WithCache(cache), builder.WithDeferredLayers(true))
+	if fresh.Digest != first.Digest {
+		t.Fatalf("fresh checkout: %s, want %s", fresh.Digest, first.Digest)
+	}
+	for i, l := range fresh.Layers {
+		if want := l.Compression() != builder.None; l.Cached() != want {
+			t.Errorf("layer %d (%s): cached %v, want %v", i, l.Compression(), l.Cached(), want)
+		}
+		if l.Cached() {
+			if got := blobDigest(t, l); got != digestOf(l) {
+				t.Errorf("layer %d from a content record encodes to %s, want %s", i, got, digestOf(l))
+			}
+		}
+	}
+	// The hit also recorded the new identities.
+	again := build(t, b, builder.WithCache(cache), builder.WithDeferredLayers(true))
+	for i, l := range again.Layers {
+		if l.Compression() != builder.None && !l.Cached() {
+			t.Errorf("layer %d missed the identity record written by the content hit", i)
+		}
+	}
+
+	// Changed content misses in its layer only, and gives the uncached digest.
+	c := t.TempDir()
+	splitTree(t, c, nil)
+	os.WriteFile(filepath.Join(c, filepath.FromSlash(small[10])), []byte("new content"), 0o644)
+	changed := build(t, c, builder.WithCache(cache), builder.WithDeferredLayers(true))
+	if want := build(t, c); changed.Digest != want.Digest {
+		t.Fatalf("changed checkout: %s, uncached %s", changed.Digest, want.Digest)
+	}
+	misses := 0
+	for _, l := range changed.Layers {
+		if l.Compression() != builder.None && !l.Cached() {
+			misses++
+		}
+	}
+	if misses != 1 {
+		t.Errorf("%d compressed layers missed after one file changed, want 1", misses)
+	}
+
+	// A content record that lies fails when its blob is made, and is dropped.
+	recs := contentRecords(t, cache)
+	for _, p := range recs {
+		raw, _ := os.ReadFile(p)
+		i := strings.Index(string(raw), `"digest":"sha256:`) + len(`"digest":"sha256:`)
+		lie := "0000" // same length, valid hex, another digest
+		if string(raw[i:i+4]) == lie {
+			lie = "ffff"
+		}
+		copy(raw[i:], lie)
+		os.WriteFile(p, raw, 0o644)
+	}
+	d := t.TempDir()
+	splitTree(t, d, nil)
+	lied := build(t, d, builder.WithCache(cache), builder.WithDeferredLayers(true))
+	var l *builder.Layer
+	for _, x := range lied.Layers {
+		if x.Cached() {
+			l = x
+		}
+	}
+	if l == nil {
+		t.Fatal("no layer used the altered content records")
+	}
+	rc, _ := l.Compressed()
+	_, err := io.Copy(io.Discard, rc)
+	rc.Close()
+	if !errors.Is(err, builder.ErrFileChanged) {
+		t.Fatalf("reading a layer from a lying content record: %v, want ErrFileChanged", err)
+	}
+	if n := len(contentRecords(t, cache)); n != len(recs)-1 {
+		t.Errorf("%d content records left of %d, want the lying one dropped", n, len(recs))
+	}
+}
+
+// TestCacheByContentLookups: layers are hashed to be looked up by content
+// only when only pushing (a build that writes its layers must compress them
+// anyway) and when some layer was recorded with the same timestamp (every
+// entry's timestamp is in the tar: a new git commit's time cannot hit).
+func TestCacheByContentLookups(t *testing.T) {
+	defer builder.SetRacyWindow(0)()
+	lookups, restore := builder.CountContentLookups()
+	defer restore()
+	cache := t.TempDir()
+	fresh := func() string { // a fresh checkout: same bytes, new identities
+		d := t.TempDir()
+		writeTree(t, d, siteTree)
+		return d
+	}
+	build(t, fresh(), builder.WithCache(cache))
+	for _, tc := range []struct {
+		name    string
+		opts    []builder.Option
+		lookups int64
+		cached  bool
+	}{
+		{"stored", nil, 0, false},
+		{"pushing", []builder.Option{builder.WithDeferredLayers(true)}, 1, true},
+		{"pushing, another timestamp", []builder.Option{builder.WithDeferredLayers(true), builder.WithSourceDateEpoch(time.Unix(1800000000, 0))}, 0, false},
+		{"pushing, another compression", []builder.Option{builder.WithDeferredLayers(true), builder.WithCompression(builder.Zstd)}, 0, false},
+	} {
+		lookups.Store(0)
+		res := build(t, fresh(), append([]builder.Option{builder.WithCache(cache)}, tc.opts...)...)
+		if n := lookups.Load(); n != tc.lookups {
+			t.Errorf("%s: %d lookups by content, want %d", tc.name, n, tc.lookups)
+		}
+		if l := res.Layers[0]; l.Cached() != tc.cached || (!tc.cached && !l.Deferred() && l.Path() == "") {
+			t.Errorf("%s: cached %v, path %q; want cached %v", tc.name, l.Cached(), l.Path(), tc.cached)
+		}
+	}
+	// The layers a build records do not make its other layers look.
+	lookups.Store(0)
+	big := t.TempDir()
+	splitTree(t, big, nil)
+	res := build(t, big, builder.WithCache(cache), builder.WithDeferredLayers(true), builder.WithSourceDateEpoch(time.Unix(1900000000, 0)))
+	if n := lookups.Load(); n != 0 || len(res.Layers) < 3 {
+		t.Errorf("%d layers with a new timestamp: %d lookups by content, want 0", len(res.Layers), n)
 	}
 }
