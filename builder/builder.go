@@ -198,6 +198,7 @@ func Build(ctx context.Context, dir string, opts ...Option) (_ *Result, err erro
 	}
 	if cache != nil {
 		res.CacheError = cache.err
+		cache.trim(time.Now())
 	}
 	res.Compression = res.Layers[0].compression
 	for _, l := range res.Layers[1:] {

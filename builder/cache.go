@@ -7,8 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,7 +38,8 @@ type cacheRecord struct {
 // errStop ends a walk over a layer's entries early.
 var errStop = errors.New("stop")
 
-// layerCache maps the identity of a layer's inputs to its sums.
+// layerCache maps the identity of a layer's inputs (path) or its content
+// (contentPath) to its sums.
 type layerCache struct {
 	dir     string
 	errOnce sync.Once
@@ -157,7 +162,16 @@ func (c *layerCache) hasContent(comp Compression) bool { return c.content[comp] 
 
 // get reads the record at p (from path or contentPath).
 func (c *layerCache) get(p string) (layerSums, Compression, bool) {
-	raw, err := os.ReadFile(p)
+	f, err := os.Open(p)
+	if err != nil {
+		return layerSums{}, "", false
+	}
+	fi, err := f.Stat()
+	var raw []byte
+	if err == nil {
+		raw, err = io.ReadAll(io.LimitReader(f, 64<<10))
+	}
+	f.Close()
 	if err != nil {
 		return layerSums{}, "", false
 	}
@@ -173,7 +187,57 @@ func (c *layerCache) get(p string) (layerSums, Compression, bool) {
 	case r.Compression != Gzip && r.Compression != Zstd && r.Compression != None:
 		return layerSums{}, "", false
 	}
+	// Mark the record used, for trim (at most once an hour, like Go's
+	// build cache: one write per record a day at most).
+	if now := time.Now(); now.Sub(fi.ModTime()) > touchAfter {
+		os.Chtimes(p, now, now)
+	}
 	return layerSums{digest: d, diffID: diff, size: r.Size, uncompSize: r.UncompressedSize}, r.Compression, true
+}
+
+// Records not used for trimAge are removed, by a walk of the cache made at
+// most once per trimEvery (trimFile keeps the time of the last one), as Go
+// does with its build cache: with a new timestamp per git commit, every
+// commit adds a record or two per layer.
+const (
+	trimAge    = 30 * 24 * time.Hour
+	trimEvery  = 24 * time.Hour
+	touchAfter = time.Hour
+	trimFile   = "trim.txt"
+)
+
+// trim removes the records (and leftover temporary files) not used for
+// trimAge, unless the cache was trimmed less than trimEvery ago.
+func (c *layerCache) trim(now time.Time) {
+	mark := filepath.Join(c.dir, trimFile)
+	if b, err := os.ReadFile(mark); err == nil {
+		if t, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && now.Sub(time.Unix(t, 0)) < trimEvery {
+			return
+		}
+	}
+	// The mark first: builds that end together do not all walk the cache.
+	if os.WriteFile(mark, []byte(strconv.FormatInt(now.Unix(), 10)+"\n"), 0o600) != nil {
+		return
+	}
+	var dirs []string
+	filepath.WalkDir(c.dir, func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return nil
+		case d.IsDir():
+			if p != c.dir {
+				dirs = append(dirs, p)
+			}
+		case d.Type().IsRegular() && p != mark:
+			if fi, err := d.Info(); err == nil && now.Sub(fi.ModTime()) > trimAge {
+				os.Remove(p)
+			}
+		}
+		return nil
+	})
+	for i := len(dirs) - 1; i >= 0; i-- { // children first; only empty ones go
+		os.Remove(dirs[i])
+	}
 }
 
 // put records a layer at p. A failure fails nothing but costs a cache miss
@@ -186,6 +250,11 @@ func (c *layerCache) put(p string, l *Layer) {
 		return
 	}
 	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+	if errors.Is(err, fs.ErrNotExist) { // emptied and removed by another build's trim
+		if err = os.MkdirAll(filepath.Dir(p), 0o700); err == nil {
+			f, err = os.CreateTemp(filepath.Dir(p), ".tmp-*")
+		}
+	}
 	if err != nil {
 		c.failed(err)
 		return

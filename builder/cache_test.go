@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ func cacheRecords(t *testing.T, dir string) []string {
 		case err != nil:
 		case info.IsDir() && p == filepath.Join(dir, "content"):
 			return filepath.SkipDir
-		case info.Mode().IsRegular():
+		case info.Mode().IsRegular() && p != filepath.Join(dir, "trim.txt"):
 			out = append(out, p)
 		}
 		return nil
@@ -316,5 +317,48 @@ func TestCacheByContentLookups(t *testing.T) {
 	res := build(t, big, builder.WithCache(cache), builder.WithDeferredLayers(true), builder.WithSourceDateEpoch(time.Unix(1900000000, 0)))
 	if n := lookups.Load(); n != 0 || len(res.Layers) < 3 {
 		t.Errorf("%d layers with a new timestamp: %d lookups by content, want 0", len(res.Layers), n)
+	}
+}
+
+// TestCacheTrim: a build removes the records not used for TrimAge, at most
+// once a day, and a record that is used is kept.
+func TestCacheTrim(t *testing.T) {
+	defer builder.SetRacyWindow(0)()
+	dir := t.TempDir()
+	writeTree(t, dir, siteTree)
+	cache := t.TempDir()
+	build(t, dir, builder.WithCache(cache))
+	used := cacheRecords(t, cache)
+	if len(used) != 1 || len(contentRecords(t, cache)) != 1 {
+		t.Fatalf("%d identity and %d content records, want 1 each", len(used), len(contentRecords(t, cache)))
+	}
+	old := time.Now().Add(-builder.TrimAge - time.Hour)
+	stale := filepath.Join(cache, "ab", "abandoned")
+	os.MkdirAll(filepath.Dir(stale), 0o700)
+	os.WriteFile(stale, []byte("{}"), 0o600)
+	for _, p := range append([]string{stale}, append(used, contentRecords(t, cache)...)...) {
+		os.Chtimes(p, old, old)
+	}
+	// Trimmed today already: nothing goes.
+	build(t, dir, builder.WithCache(cache), builder.WithDeferredLayers(true))
+	if _, err := os.Stat(stale); err != nil {
+		t.Fatalf("a record went before a day since the last trim: %v", err)
+	}
+	// A day later: the unused record and its directory go; the identity
+	// record this build used was marked and stays; the content record,
+	// unused by a build that hit by identity, goes.
+	os.WriteFile(filepath.Join(cache, "trim.txt"), []byte(strconv.FormatInt(time.Now().Add(-25*time.Hour).Unix(), 10)), 0o600)
+	res := build(t, dir, builder.WithCache(cache), builder.WithDeferredLayers(true))
+	if !res.Layers[0].Cached() {
+		t.Fatal("the build missed its identity record")
+	}
+	if _, err := os.Stat(filepath.Dir(stale)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("unused record's directory after trim: %v, want it gone", err)
+	}
+	if got := cacheRecords(t, cache); len(got) != 1 || got[0] != used[0] {
+		t.Errorf("records after trim: %v, want %s", got, used[0])
+	}
+	if n := len(contentRecords(t, cache)); n != 0 {
+		t.Errorf("%d unused content records after trim, want 0", n)
 	}
 }

@@ -18,3 +18,6 @@ func CountContentLookups() (n *atomic.Int64, restore func()) {
 	testHookContentLookup = func() { n.Add(1) }
 	return n, func() { testHookContentLookup = nil }
 }
+
+// TrimAge is how long a build cache record may go unused.
+const TrimAge = trimAge
