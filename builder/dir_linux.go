@@ -28,10 +28,8 @@ func openDir(abs string, buf *[]byte) (dirHandle, []string, error) {
 	}
 	var names []string
 	for {
-		n, err := unix.Getdents(fd, *buf)
-		if err == unix.EINTR {
-			continue
-		}
+		var n int
+		err := ignoringEINTR(func() (err error) { n, err = unix.Getdents(fd, *buf); return err })
 		if err != nil {
 			unix.Close(fd)
 			return -1, nil, &fs.PathError{Op: "readdirent", Path: abs, Err: err}
@@ -63,34 +61,24 @@ func openFile(path string) (*fileReader, error) {
 	return &fileReader{fd: fd, path: path}, nil
 }
 
-func (f *fileReader) Read(p []byte) (int, error) {
-	for {
-		n, err := unix.Read(f.fd, p)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err != nil:
-			return 0, &fs.PathError{Op: "read", Path: f.path, Err: err}
-		case n == 0 && len(p) > 0:
-			return 0, io.EOF
-		}
-		return n, nil
+func (f *fileReader) Read(p []byte) (n int, err error) {
+	err = ignoringEINTR(func() error { n, err = unix.Read(f.fd, p); return err })
+	switch {
+	case err != nil:
+		return 0, &fs.PathError{Op: "read", Path: f.path, Err: err}
+	case n == 0 && len(p) > 0:
+		return 0, io.EOF
 	}
+	return n, nil
 }
 
 // identity is the open file's fileID, comparable with the walk's.
 func (f *fileReader) identity() (fileID, error) {
 	var st unix.Stat_t
-	for {
-		err := unix.Fstat(f.fd, &st)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err != nil:
-			return fileID{}, &fs.PathError{Op: "fstat", Path: f.path, Err: err}
-		}
-		return statID(&st), nil
+	if err := ignoringEINTR(func() error { return unix.Fstat(f.fd, &st) }); err != nil {
+		return fileID{}, &fs.PathError{Op: "fstat", Path: f.path, Err: err}
 	}
+	return statID(&st), nil
 }
 
 func (f *fileReader) Close() error { return unix.Close(f.fd) }
@@ -98,14 +86,10 @@ func (f *fileReader) Close() error { return unix.Close(f.fd) }
 // openRead is open(2) for reading with extra flags, retried on EINTR, with
 // os.Open's error type.
 func openRead(path string, flags int) (int, error) {
-	for {
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|flags, 0)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err != nil:
-			return -1, &fs.PathError{Op: "open", Path: path, Err: err}
-		}
-		return fd, nil
+	var fd int
+	err := ignoringEINTR(func() (err error) { fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|flags, 0); return err })
+	if err != nil {
+		return -1, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
+	return fd, nil
 }

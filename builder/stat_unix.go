@@ -15,16 +15,20 @@ import (
 // files this is most of the walk.
 func lstatAt(dir int, abs, name string) (statInfo, error) {
 	var st unix.Stat_t
-	var err error
-	for {
-		if err = unix.Fstatat(dir, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
+	if err := ignoringEINTR(func() error { return unix.Fstatat(dir, name, &st, unix.AT_SYMLINK_NOFOLLOW) }); err != nil {
 		return statInfo{}, &fs.PathError{Op: "lstat", Path: filepath.Join(abs, name), Err: err}
 	}
 	return statInfo{mode: unixMode(uint32(st.Mode)), id: statID(&st)}, nil
+}
+
+// ignoringEINTR calls f again while a signal interrupts it, as package os
+// does around its own system calls.
+func ignoringEINTR(f func() error) error {
+	for {
+		if err := f(); err != unix.EINTR {
+			return err
+		}
+	}
 }
 
 // statID is fileIdentity of an fstatat result: the same values, so that
