@@ -346,6 +346,17 @@ func buildLayer(ctx context.Context, workDir string, in *layerInput, bytes int64
 	var l *Layer
 	if o.deferred && comp == None {
 		l = newLayer(layerSums{}, comp, in, mtime)
+		// A sample of the files may predict the digest (see samplePath):
+		// only worth reading when something will start uploading early.
+		var sample string
+		if cache != nil && o.layerStart != nil {
+			if p, ok := cache.samplePath(in, mtime); ok {
+				sample = p
+				if s, c, ok := cache.get(p); ok && c == None {
+					l.predicted = s.digest
+				}
+			}
+		}
 		if o.layerStart != nil {
 			o.layerStart(l, func() io.ReadCloser { return streamLayer(in, comp, mtime, false, nil) })
 		}
@@ -354,6 +365,9 @@ func buildLayer(ctx context.Context, workDir string, in *layerInput, bytes int64
 			return nil, err
 		}
 		l.digest, l.diffID, l.size, l.uncompSize = s.digest, s.diffID, s.size, s.uncompSize
+		if sample != "" && l.predicted != l.digest {
+			cache.put(sample, l)
+		}
 	} else {
 		var err error
 		if l, err = writeLayer(ctx, workDir, in, comp, mtime); err != nil {

@@ -278,3 +278,102 @@ func (c *layerCache) drop(paths ...string) {
 		os.Remove(p)
 	}
 }
+
+// A sample record predicts the digest of an uncompressed layer that missed
+// by identity (a fresh checkout of unchanged model shards, say) before the
+// layer is hashed, so that an early upload can ask the registry first
+// instead of sending bytes it probably has (see Layer.Predicted). The key
+// covers every entry's header fields and sampleReads reads of sampleRead
+// bytes spread evenly over the layer's file bytes, the first and the last
+// included: a few hundred KiB read, where the layer may be gigabytes. Only
+// the upload's schedule depends on it, never a digest: a wrong guess costs
+// the overlap of hashing and uploading that layer, nothing else.
+const (
+	sampleDir   = "sample"
+	sampleReads = 64
+	sampleRead  = 4 << 10
+)
+
+// samplePath is where the sample record of in is kept; ok is false when
+// the layer has no file bytes, or a file could not be read or is not the
+// one the walk saw.
+func (c *layerCache) samplePath(in *layerInput, mtime time.Time) (string, bool) {
+	h := sha256.New()
+	var num [8]byte
+	putInt := func(v int64) {
+		binary.LittleEndian.PutUint64(num[:], uint64(v))
+		h.Write(num[:])
+	}
+	putStr := func(s string) {
+		putInt(int64(len(s)))
+		io.WriteString(h, s)
+	}
+	putStr(cacheVersion)
+	putStr(sampleDir)
+	putInt(mtime.Unix())
+	var files []*entry
+	var total int64
+	in.each(func(e *entry) error {
+		putStr(e.name)
+		putInt(int64(e.kind))
+		putInt(int64(e.mode))
+		putInt(e.size)
+		putStr(e.linkname)
+		if e.kind == kindFile && e.size > 0 {
+			files = append(files, e)
+			total += e.size
+		}
+		return nil
+	})
+	if total == 0 {
+		return "", false
+	}
+	buf := make([]byte, sampleRead)
+	var f interface { // *fileReader on Linux, fileReader elsewhere
+		io.ReaderAt
+		io.Closer
+		identity() (fileID, error)
+	}
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+	}()
+	open := -1     // the index in files of f
+	var base int64 // the offset of files[i] in the layer's file bytes
+	i := 0
+	for k := range int64(sampleReads) {
+		at := (total - 1) * k / (sampleReads - 1) // increasing, 0 to total-1
+		for at >= base+files[i].size {
+			base += files[i].size
+			i++
+		}
+		e := files[i]
+		if open != i {
+			if f != nil {
+				f.Close()
+				f = nil
+			}
+			r, err := openFile(e.src())
+			if err != nil {
+				return "", false
+			}
+			f = r
+			if id, err := f.identity(); err != nil || !id.same(e.id) {
+				return "", false
+			}
+			open = i
+		}
+		// A read of sampleRead bytes that ends in the file at the latest.
+		off := max(0, min(at-base, e.size-sampleRead))
+		n := min(int64(sampleRead), e.size)
+		if _, err := io.ReadFull(io.NewSectionReader(f, off, n), buf[:n]); err != nil {
+			return "", false
+		}
+		putInt(int64(i))
+		putInt(off)
+		h.Write(buf[:n])
+	}
+	key := hex.EncodeToString(h.Sum(nil))
+	return filepath.Join(c.dir, sampleDir, key[:2], key), true
+}

@@ -3,24 +3,28 @@ package builder_test
 import (
 	"errors"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/assetpack/assetpack/builder"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// cacheRecords lists the records keyed by file identity.
+// cacheRecords lists the records keyed by file identity (not by content,
+// not samples).
 func cacheRecords(t *testing.T, dir string) []string {
 	t.Helper()
 	var out []string
 	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
 		switch {
 		case err != nil:
-		case info.IsDir() && p == filepath.Join(dir, "content"):
+		case info.IsDir() && (p == filepath.Join(dir, "content") || p == filepath.Join(dir, "sample")):
 			return filepath.SkipDir
 		case info.Mode().IsRegular() && p != filepath.Join(dir, "trim.txt"):
 			out = append(out, p)
@@ -360,5 +364,87 @@ func TestCacheTrim(t *testing.T) {
 	}
 	if n := len(contentRecords(t, cache)); n != 0 {
 		t.Errorf("%d unused content records after trim, want 0", n)
+	}
+}
+
+// TestCachePredicted: an uncompressed layer that misses by identity (a
+// fresh checkout) gets the digest its sample record predicts before it is
+// hashed; a change outside the sample gives a wrong guess, which is then
+// replaced; a change inside it gives none. Builds that start no early
+// upload read no samples.
+func TestCachePredicted(t *testing.T) {
+	defer builder.SetRacyWindow(0)()
+	body := make([]byte, 1<<20)
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range body {
+		body[i] = byte(r.Uint32()) // incompressible: auto stores it uncompressed
+	}
+	tree := func(edit func([]byte)) string {
+		dir := t.TempDir()
+		b := slices.Clone(body)
+		if edit != nil {
+			edit(b)
+		}
+		for _, f := range []struct {
+			name string
+			b    []byte
+		}{{"weights.bin", b}, {"config.json", []byte(`{"layers": 2}`)}} {
+			if err := os.WriteFile(filepath.Join(dir, f.name), f.b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	cache := t.TempDir()
+	// push builds a tree as build --push does, and returns what Predicted
+	// said when the layer started and the digest it then had.
+	push := func(dir string) (predicted, got v1.Hash, ok bool) {
+		var l *builder.Layer
+		res := build(t, dir, builder.WithCache(cache), builder.WithDeferredLayers(true),
+			builder.WithLayerStart(func(x *builder.Layer, _ func() io.ReadCloser) {
+				l = x
+				predicted, ok = x.Predicted()
+			}))
+		if l == nil || len(res.Layers) != 1 || res.Layers[0] != l {
+			t.Fatalf("%s: want one layer started early, got %d layers (started: %v)", dir, len(res.Layers), l != nil)
+		}
+		return predicted, digestOf(l), ok
+	}
+
+	// -o DIR and inspect start no early upload: no sample is read or kept.
+	build(t, tree(nil), builder.WithCache(cache))
+	build(t, tree(nil), builder.WithCache(cache), builder.WithDeferredLayers(true))
+	if _, err := os.Stat(filepath.Join(cache, "sample")); !os.IsNotExist(err) {
+		t.Fatalf("a build without early uploads kept samples: %v", err)
+	}
+
+	if _, _, ok := push(tree(nil)); ok {
+		t.Fatal("first push: a prediction from an empty cache")
+	}
+	p, d, ok := push(tree(nil)) // a fresh copy: new inodes
+	if !ok || p != d {
+		t.Fatalf("fresh copy: predicted %v (%v), digest %s", p, ok, d)
+	}
+
+	// A byte between two samples (4 KiB reads 16 KiB apart; the first is in
+	// config.json, the second 16,631 bytes into weights.bin): the
+	// guess is the old digest, the build still hashes the new bytes, and
+	// the record now holds them.
+	between := func(b []byte) { b[10000] ^= 1 }
+	p, d, ok = push(tree(between))
+	if !ok || p == d {
+		t.Fatalf("changed between samples: predicted %v (%v), digest %s: want the old digest", p, ok, d)
+	}
+	if want := build(t, tree(between)); want.Layers[0].Compression() != builder.None || digestOf(want.Layers[0]) != d {
+		t.Fatalf("changed between samples: digest %s, an uncached build gives %s", d, digestOf(want.Layers[0]))
+	}
+	if p2, d2, ok := push(tree(between)); !ok || p2 != d2 || d2 != d {
+		t.Fatalf("after a wrong guess: predicted %v (%v), digest %s, want %s", p2, ok, d2, d)
+	}
+
+	// A byte in a sample (the last read ends at the layer's last byte): no
+	// guess at all.
+	if p, _, ok := push(tree(func(b []byte) { b[len(b)-1] ^= 1 })); ok {
+		t.Fatalf("changed in a sample: predicted %s", p)
 	}
 }

@@ -72,6 +72,18 @@ func (f *fileReader) Read(p []byte) (n int, err error) {
 	return n, nil
 }
 
+// ReadAt is pread(2), for the samples of sampleKey.
+func (f *fileReader) ReadAt(p []byte, off int64) (n int, err error) {
+	err = ignoringEINTR(func() error { n, err = unix.Pread(f.fd, p, off); return err })
+	switch {
+	case err != nil:
+		return 0, &fs.PathError{Op: "read", Path: f.path, Err: err}
+	case n < len(p):
+		return n, io.EOF
+	}
+	return n, nil
+}
+
 // identity is the open file's fileID, comparable with the walk's.
 func (f *fileReader) identity() (fileID, error) {
 	var st unix.Stat_t

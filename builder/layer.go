@@ -49,7 +49,8 @@ type Layer struct {
 	size        int64
 	uncompSize  int64
 	compression Compression
-	cached      bool // sums came from the build cache: no file was read
+	cached      bool    // sums came from the build cache: no file was read
+	predicted   v1.Hash // see Predicted
 
 	in      layerInput // kept to encode a deferred layer again
 	mtime   time.Time
@@ -70,6 +71,15 @@ func (l *Layer) Deferred() bool { return l.path == "" }
 // Cached reports whether the layer's digests came from the build cache, so
 // that the build did not read its files.
 func (l *Layer) Cached() bool { return l.cached }
+
+// Predicted is, for a layer being hashed (see WithLayerStart), the digest
+// that the build cache recorded for a layer with the same entries and the
+// same bytes at a sample of places in its files (the same model shards in a
+// fresh checkout, say), before the hash is known. It is a guess, not a
+// digest: the files may differ where the sample did not look. An uploader
+// can ask the registry for that blob and, if it is there, wait for the
+// digest instead of sending bytes the registry probably has.
+func (l *Layer) Predicted() (v1.Hash, bool) { return l.predicted, l.predicted != v1.Hash{} }
 
 // Compression is the layer's compression (never Auto).
 func (l *Layer) Compression() Compression { return l.compression }

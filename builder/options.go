@@ -359,8 +359,9 @@ func WithLayerDone(f func(*Layer)) Option {
 // A reader that checks the digest itself, like a registry, can start at
 // once instead of waiting for the hash; the digest comes with the call of
 // WithLayerDone for the same *Layer, and f must not use the layer's methods
-// before that. f runs on the goroutine that builds the layer and should not
-// block.
+// before that, except Predicted (with WithCache, a guess of the digest from a
+// sample of the files). f runs on the goroutine that builds the layer and
+// should not block.
 func WithLayerStart(f func(l *Layer, open func() io.ReadCloser)) Option {
 	return func(o *options) error { o.layerStart = f; return nil }
 }

@@ -142,3 +142,71 @@ func TestLayersAndCache(t *testing.T) {
 	run(t, work, tool(t, "umoci"), "unpack", "--rootless", "--image", "pulled:v1", "bundle")
 	compareTrees(t, snapshot(t, filepath.Join(work, "bundle", "rootfs")), normalised(snapshot(t, src)))
 }
+
+// TestFreshCopyPush: a fresh copy of pushed files (new inodes and change
+// times, as a CI checkout with the cache kept) misses every identity record.
+// Unchanged, it sends nothing: the compressed layers are found by content
+// and the uncompressed shard's digest is predicted from a sample of its
+// bytes, so it is not streamed while it is hashed. With one shard byte
+// changed where the sample does not look, the guess is wrong: the shard is
+// uploaded once hashed, and the image is the uncached build's and reads
+// back whole.
+func TestFreshCopyPush(t *testing.T) {
+	reg := startRegistry(t, registryOpts{})
+	work := t.TempDir()
+	src := filepath.Join(work, "src")
+	os.MkdirAll(src, 0o755)
+	writeSplitTree(t, src)
+	cache := filepath.Join(work, "cache")
+	repo := reg.Host + "/perf/fresh"
+	first := buildOut(t, work, nil, src, "--git=false", "-t", repo+":v1", "--push", "--cache-dir", cache, "--json")
+
+	push := func(dir, tag string) (buildJSON, string) {
+		t.Helper()
+		r := runEnv(t, work, nil, "", bin, "build", dir, "--git=false", "-t", repo+":"+tag, "--push", "--cache-dir", cache, "--json", "--debug")
+		if r.code != 0 {
+			t.Fatalf("push of %s: exit %d\n%s", dir, r.code, r.stderr)
+		}
+		var j buildJSON
+		if err := json.Unmarshal([]byte(r.stdout), &j); err != nil {
+			t.Fatalf("%v\n%s", err, r.stdout)
+		}
+		return j, r.stderr
+	}
+
+	same := filepath.Join(work, "same")
+	run(t, work, "cp", "-r", src, same)
+	got, log := push(same, "v2")
+	if got.Digest != first.Digest || got.Push.SentBytes != 0 || got.Push.SkippedBlobs != int64(len(first.Layers)+1) {
+		t.Errorf("unchanged fresh copy: digest %s, sent %d bytes, skipped %d blobs; want %s, 0, %d",
+			got.Digest, got.Push.SentBytes, got.Push.SkippedBlobs, first.Digest, len(first.Layers)+1)
+	}
+	if strings.Contains(log, "PATCH") {
+		t.Errorf("unchanged fresh copy streamed a layer:\n%s", log)
+	}
+
+	edited := filepath.Join(work, "edited")
+	run(t, work, "cp", "-r", src, edited)
+	shard := filepath.Join(edited, "weights", "shard.bin")
+	b, err := os.ReadFile(shard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[100000] ^= 1 // samples: 4 KiB every ~550 KB of the 33 MiB, from byte 0
+	if err := os.WriteFile(shard, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, log = push(edited, "v3")
+	want := buildOut(t, work, nil, edited, "--git=false", "-o", "oci:uncached", "--no-cache", "--json")
+	if got.Digest != want.Digest || got.Digest == first.Digest {
+		t.Fatalf("edited copy: digest %s, uncached %s, first %s", got.Digest, want.Digest, first.Digest)
+	}
+	if got.Push.SentBytes < 33<<20 || got.Push.SkippedBlobs != int64(len(first.Layers)-1) {
+		t.Errorf("edited copy: sent %d bytes, skipped %d blobs; want the shard sent and the %d other layers skipped",
+			got.Push.SentBytes, got.Push.SkippedBlobs, len(first.Layers)-1)
+	}
+	if strings.Contains(log, "PATCH") {
+		t.Errorf("edited copy streamed the shard while its predicted blob was in the registry:\n%s", log)
+	}
+	run(t, work, tool(t, "skopeo"), "copy", "--src-tls-verify=false", "docker://"+repo+"@"+got.Digest, "oci:pulled:v3")
+}

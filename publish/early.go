@@ -34,6 +34,7 @@ import (
 type early struct {
 	cancel   context.CancelFunc
 	decision chan earlyDecision
+	present  v1.Hash // the predicted digest, found in the registry (under Uploader.mu)
 }
 
 // earlyDecision is what the uploader learned once the layer was hashed.
@@ -48,6 +49,11 @@ type earlyDecision struct {
 // (see builder.WithLayerStart); until then nothing else about it is used.
 // Start does nothing when blobs are mounted from another repository of the
 // same registry (the mount is cheaper).
+//
+// A key with a Predicted method (builder.Layer) may name the digest the
+// layer probably has. If the registry has that blob, nothing is sent while
+// hashing: the digest decides, and a wrong guess gets an ordinary upload
+// once it is known.
 func (u *Uploader) Start(key v1.Layer, open func() io.ReadCloser) {
 	if m := u.r.mountFrom; m != nil && m.RegistryStr() == u.repo.RegistryStr() {
 		return
@@ -67,6 +73,11 @@ func (u *Uploader) Start(key v1.Layer, open func() io.ReadCloser) {
 		select {
 		case u.sem <- struct{}{}:
 		case <-u.ctx.Done():
+			return
+		}
+		if u.foundPredicted(ctx, e, key) {
+			<-u.sem // nothing to send while waiting for the digest
+			u.awaitPredicted(e, key)
 			return
 		}
 		defer func() { <-u.sem }()
@@ -98,6 +109,53 @@ func (u *Uploader) Start(key v1.Layer, open func() io.ReadCloser) {
 	}()
 }
 
+// foundPredicted asks the registry for the blob that key predicts, if any,
+// and notes it in e when it is there. The request is not counted as a
+// skipped blob: the guess may be wrong, and decide counts the real one.
+func (u *Uploader) foundPredicted(ctx context.Context, e *early, key v1.Layer) bool {
+	p, ok := key.(interface{ Predicted() (v1.Hash, bool) })
+	if !ok {
+		return false
+	}
+	d, ok := p.Predicted()
+	if !ok {
+		return false
+	}
+	if found, err := u.headBlob(uncounted(ctx), d); err != nil || !found {
+		return false
+	}
+	u.mu.Lock()
+	e.present = d
+	u.mu.Unlock()
+	return true
+}
+
+// awaitPredicted waits for the digest of a layer whose predicted blob the
+// registry has: a right guess leaves nothing to do, a wrong one uploads the
+// layer as Add would have.
+func (u *Uploader) awaitPredicted(e *early, key v1.Layer) {
+	var dec earlyDecision
+	select {
+	case dec = <-e.decision:
+	case <-u.ctx.Done():
+		return
+	}
+	u.progress(key, 0, true)
+	if dec.exists {
+		return
+	}
+	logs.Debug.Printf("layer %s is not the predicted one; uploading it", dec.digest)
+	select {
+	case u.sem <- struct{}{}:
+	case <-u.ctx.Done():
+		return
+	}
+	defer func() { <-u.sem }()
+	if err := u.upload(dec.digest, dec.layer); err != nil {
+		u.fail(err)
+	}
+}
+
 // decide hands an early upload what is now known about its layer, and
 // reports whether l had one. first is false when another layer with the same
 // digest was added before: that one's upload stands, this one is dropped.
@@ -105,12 +163,25 @@ func (u *Uploader) decide(d v1.Hash, l v1.Layer, first bool) bool {
 	u.mu.Lock()
 	e := u.early[l]
 	delete(u.early, l)
+	var present v1.Hash
+	if e != nil {
+		present = e.present
+	}
 	u.mu.Unlock()
 	if e == nil {
 		return false
 	}
 	if !first {
 		e.cancel()
+		e.decision <- earlyDecision{digest: d, layer: l, exists: true}
+		return true
+	}
+	if present == d { // predicted right, and found by foundPredicted
+		e.cancel()
+		size, _ := l.Size()
+		u.stats.skippedBlobs.Add(1)
+		u.stats.skippedBytes.Add(size)
+		u.progress(d, size, true)
 		e.decision <- earlyDecision{digest: d, layer: l, exists: true}
 		return true
 	}
@@ -205,12 +276,15 @@ func (u *Uploader) commit(location string, d v1.Hash) error {
 }
 
 // blobExists asks the registry for the blob by digest.
-func (u *Uploader) blobExists(d v1.Hash) (bool, error) {
+func (u *Uploader) blobExists(d v1.Hash) (bool, error) { return u.headBlob(u.ctx, d) }
+
+// headBlob is blobExists with a context.
+func (u *Uploader) headBlob(ctx context.Context, d v1.Hash) (bool, error) {
 	c, err := u.client()
 	if err != nil {
 		return false, err
 	}
-	req, err := http.NewRequestWithContext(singleShot(u.ctx), http.MethodHead, u.url("/blobs/"+d.String()), nil)
+	req, err := http.NewRequestWithContext(singleShot(ctx), http.MethodHead, u.url("/blobs/"+d.String()), nil)
 	if err != nil {
 		return false, err
 	}

@@ -369,3 +369,94 @@ func (l *recordingListener) patchChunks(t *testing.T) []int {
 	t.Fatal("no PATCH request reached the registry")
 	return nil
 }
+
+// predictedLayer is a layer whose digest was guessed before it was hashed
+// (as builder.Layer.Predicted does from the build cache).
+type predictedLayer struct {
+	v1.Layer
+	guess v1.Hash
+}
+
+func (l predictedLayer) Predicted() (v1.Hash, bool) { return l.guess, true }
+
+// TestEarlyUploadPredicted: a layer whose predicted blob the registry has
+// sends nothing while it is hashed; if the guess was right the blob counts
+// as skipped once, if wrong the layer is uploaded when its digest is known
+// and the guessed blob does not count. A guess the registry lacks changes
+// nothing: the upload starts early.
+func TestEarlyUploadPredicted(t *testing.T) {
+	host, c := countingServer(t)
+	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast))
+	old, _ := random.Layer(64<<10, types.OCIUncompressedLayer)
+	oldBody := blobBytes(t, old)
+	if _, err := pushEarly(t, r, host+"/web/predicted:v1", old, func() io.ReadCloser { return io.NopCloser(bytes.NewReader(oldBody)) }, c, false); err != nil {
+		t.Fatal(err)
+	}
+	oldDigest, _ := old.Digest()
+	var opened atomic.Int64
+	opener := func(body []byte) func() io.ReadCloser {
+		return func() io.ReadCloser { opened.Add(1); return io.NopCloser(bytes.NewReader(body)) }
+	}
+	reset := func() {
+		opened.Store(0)
+		c.posts.Store(0)
+		c.patches.Store(0)
+		c.puts.Store(0)
+		for len(c.patchStarted) > 0 {
+			<-c.patchStarted
+		}
+	}
+
+	t.Run("right", func(t *testing.T) {
+		reset()
+		pr, err := pushEarly(t, r, host+"/web/predicted:v2", predictedLayer{old, oldDigest}, opener(oldBody), c, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if opened.Load() != 0 || c.patches.Load() != 0 || c.puts.Load() != 0 {
+			t.Errorf("opened %d times, %d PATCH, %d PUT: want nothing sent", opened.Load(), c.patches.Load(), c.puts.Load())
+		}
+		size, _ := old.Size()
+		if pr.SentBytes != 0 || pr.SkippedBlobs != 2 || pr.SkippedBytes < size {
+			t.Errorf("PushResult %+v; want the layer and the config skipped once each", pr)
+		}
+	})
+
+	t.Run("wrong", func(t *testing.T) {
+		reset()
+		l, _ := random.Layer(64<<10, types.OCIUncompressedLayer)
+		body := blobBytes(t, l)
+		pr, err := pushEarly(t, r, host+"/web/predicted:v3", predictedLayer{l, oldDigest}, opener(body), c, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.patches.Load() != 0 {
+			t.Errorf("%d PATCH: want no early upload while the guess was standing", c.patches.Load())
+		}
+		size, _ := l.Size()
+		if pr.SentBytes < size || pr.SkippedBlobs != 0 {
+			t.Errorf("PushResult %+v; want the layer sent and the guessed blob not counted as skipped", pr)
+		}
+		img, err := remote.Image(tags(t, r, host+"/web/predicted:v3")[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls, _ := img.Layers()
+		if got := blobBytes(t, ls[0]); !bytes.Equal(got, body) {
+			t.Error("the layer reads back different")
+		}
+	})
+
+	t.Run("absent", func(t *testing.T) {
+		reset()
+		l, _ := random.Layer(64<<10, types.OCIUncompressedLayer)
+		body := blobBytes(t, l)
+		guess, _ := v1.NewHash("sha256:" + strings.Repeat("ab", 32))
+		if _, err := pushEarly(t, r, host+"/web/predicted:v4", predictedLayer{l, guess}, opener(body), c, true); err != nil {
+			t.Fatal(err)
+		}
+		if opened.Load() != 1 || c.patches.Load() != 1 {
+			t.Errorf("opened %d times, %d PATCH: want one early upload", opened.Load(), c.patches.Load())
+		}
+	})
+}

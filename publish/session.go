@@ -34,6 +34,14 @@ func singleShot(ctx context.Context) context.Context {
 	return context.WithValue(ctx, singleShotKey{}, true)
 }
 
+// uncountedKey marks a request context whose blob HEADs are not counted as
+// skipped blobs (see Uploader.foundPredicted).
+type uncountedKey struct{}
+
+func uncounted(ctx context.Context) context.Context {
+	return context.WithValue(ctx, uncountedKey{}, true)
+}
+
 // splitTransport sends single-shot requests through once, every other
 // request through retrying.
 type splitTransport struct{ once, retrying http.RoundTripper }

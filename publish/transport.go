@@ -220,7 +220,7 @@ func (t *policyTransport) observe(req *http.Request, resp *http.Response) {
 	p := req.URL.Path
 	switch {
 	case req.Method == http.MethodHead && strings.Contains(p, "/blobs/sha256:") && resp.StatusCode == http.StatusOK:
-		if t.stats.wasUploaded(blobRepo(p) + "@" + p[strings.LastIndex(p, "/")+1:]) {
+		if req.Context().Value(uncountedKey{}) != nil || t.stats.wasUploaded(blobRepo(p)+"@"+p[strings.LastIndex(p, "/")+1:]) {
 			return
 		}
 		t.stats.skippedBlobs.Add(1)
