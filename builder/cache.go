@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -298,27 +299,18 @@ const (
 // the layer has no file bytes, or a file could not be read or is not the
 // one the walk saw.
 func (c *layerCache) samplePath(in *layerInput, mtime time.Time) (string, bool) {
-	h := sha256.New()
-	var num [8]byte
-	putInt := func(v int64) {
-		binary.LittleEndian.PutUint64(num[:], uint64(v))
-		h.Write(num[:])
-	}
-	putStr := func(s string) {
-		putInt(int64(len(s)))
-		io.WriteString(h, s)
-	}
-	putStr(cacheVersion)
-	putStr(sampleDir)
-	putInt(mtime.Unix())
+	h := fieldHash{Hash: sha256.New()}
+	h.str(cacheVersion)
+	h.str(sampleDir)
+	h.int(mtime.Unix())
 	var files []*entry
 	var total int64
 	in.each(func(e *entry) error {
-		putStr(e.name)
-		putInt(int64(e.kind))
-		putInt(int64(e.mode))
-		putInt(e.size)
-		putStr(e.linkname)
+		h.str(e.name)
+		h.int(int64(e.kind))
+		h.int(int64(e.mode))
+		h.int(e.size)
+		h.str(e.linkname)
 		if e.kind == kindFile && e.size > 0 {
 			files = append(files, e)
 			total += e.size
@@ -370,10 +362,29 @@ func (c *layerCache) samplePath(in *layerInput, mtime time.Time) (string, bool) 
 		if _, err := io.ReadFull(io.NewSectionReader(f, off, n), buf[:n]); err != nil {
 			return "", false
 		}
-		putInt(int64(i))
-		putInt(off)
+		h.int(int64(i))
+		h.int(off)
 		h.Write(buf[:n])
 	}
 	key := hex.EncodeToString(h.Sum(nil))
 	return filepath.Join(c.dir, sampleDir, key[:2], key), true
+}
+
+// fieldHash hashes fields as the cache's keys do: an integer as 8 bytes,
+// little-endian; a string as its length, then its bytes. (key buffers its
+// writes: a site's tens of thousands of fields would cost more in calls
+// than in hashing; a sample has a few hundred.)
+type fieldHash struct {
+	hash.Hash
+	num [8]byte
+}
+
+func (f *fieldHash) int(v int64) {
+	binary.LittleEndian.PutUint64(f.num[:], uint64(v))
+	f.Write(f.num[:])
+}
+
+func (f *fieldHash) str(s string) {
+	f.int(int64(len(s)))
+	io.WriteString(f, s)
 }

@@ -100,6 +100,22 @@ func blobBytes(t *testing.T, l v1.Layer) []byte {
 	return b
 }
 
+// readsBack checks that the first layer of the image at ref holds body.
+func readsBack(t *testing.T, r *publish.Registry, ref string, body []byte) {
+	t.Helper()
+	img, err := remote.Image(tags(t, r, ref)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := img.Layers()
+	if err != nil || len(ls) == 0 {
+		t.Fatalf("layers of %s: %d, %v", ref, len(ls), err)
+	}
+	if got := blobBytes(t, ls[0]); !bytes.Equal(got, body) {
+		t.Errorf("the layer of %s reads back different", ref)
+	}
+}
+
 func pushEarly(t *testing.T, r *publish.Registry, ref string, l v1.Layer, open func() io.ReadCloser, c *blobCounts, wait bool) (*publish.PushResult, error) {
 	t.Helper()
 	img, err := mutate.AppendLayers(empty.Image, l)
@@ -149,14 +165,7 @@ func TestEarlyUpload(t *testing.T) {
 	if last.Complete != last.Total || last.Total < size {
 		t.Errorf("progress ended at %+v", last)
 	}
-	img, err := remote.Image(tags(t, r, host+"/web/early:v1")[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls, _ := img.Layers()
-	if got := blobBytes(t, ls[0]); !bytes.Equal(got, body) {
-		t.Error("the layer reads back different")
-	}
+	readsBack(t, r, host+"/web/early:v1", body)
 }
 
 // TestEarlyUploadBlobExists: when the registry turns out to have the blob,
@@ -210,14 +219,7 @@ func TestEarlyUploadFallsBack(t *testing.T) {
 	if size, _ := l.Size(); pr.SentBytes < size {
 		t.Errorf("PushResult %+v", pr)
 	}
-	img, err := remote.Image(tags(t, r, host+"/web/fallback:v1")[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls, _ := img.Layers()
-	if want, got := blobBytes(t, l), blobBytes(t, ls[0]); !bytes.Equal(got, want) {
-		t.Error("the layer reads back different")
-	}
+	readsBack(t, r, host+"/web/fallback:v1", blobBytes(t, l))
 
 	// Same digest, two layer values, both started.
 	twin := &registryReadLayer{Layer: l}
@@ -437,14 +439,7 @@ func TestEarlyUploadPredicted(t *testing.T) {
 		if pr.SentBytes < size || pr.SkippedBlobs != 0 {
 			t.Errorf("PushResult %+v; want the layer sent and the guessed blob not counted as skipped", pr)
 		}
-		img, err := remote.Image(tags(t, r, host+"/web/predicted:v3")[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls, _ := img.Layers()
-		if got := blobBytes(t, ls[0]); !bytes.Equal(got, body) {
-			t.Error("the layer reads back different")
-		}
+		readsBack(t, r, host+"/web/predicted:v3", body)
 	})
 
 	t.Run("absent", func(t *testing.T) {
