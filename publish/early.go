@@ -328,12 +328,13 @@ type earlyState struct {
 	early map[v1.Layer]*early
 }
 
-// debugTransport logs each request's method, URL and status to ggcr's debug
+// debugTransport logs each single-shot request's method, URL and status
+// (early and monolithic uploads, their HEADs) to ggcr's debug
 // log (--debug), never headers or bodies.
 type debugTransport struct{ inner http.RoundTripper }
 
 func (t debugTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	logs.Debug.Printf("--> %s %s [early upload; headers and body not logged]", req.Method, req.URL.Redacted())
+	logs.Debug.Printf("--> %s %s [sent once, not retried; headers and body not logged]", req.Method, req.URL.Redacted())
 	start := time.Now()
 	resp, err := t.inner.RoundTrip(req)
 	if err != nil {
