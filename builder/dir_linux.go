@@ -72,7 +72,7 @@ func (f *fileReader) Read(p []byte) (n int, err error) {
 	return n, nil
 }
 
-// ReadAt is pread(2), for the samples of sampleKey.
+// ReadAt is pread(2), for the samples of layerCache.samplePath.
 func (f *fileReader) ReadAt(p []byte, off int64) (n int, err error) {
 	err = ignoringEINTR(func() error { n, err = unix.Pread(f.fd, p, off); return err })
 	switch {
