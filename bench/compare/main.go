@@ -22,12 +22,14 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -56,11 +58,26 @@ func main() {
 		fmt.Fprintln(os.Stderr, "compare: -data is required (make bench-data makes the datasets)")
 		os.Exit(2)
 	}
+	// Interrupted (Ctrl-C, or a TERM from a CI timeout): the registries die
+	// with this process (Pdeathsig); remove the scratch directory too.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		if d := tempScratch.Load(); d != nil {
+			os.RemoveAll(*d)
+		}
+		fmt.Fprintln(os.Stderr, "compare: interrupted")
+		os.Exit(130)
+	}()
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "compare:", err)
 		os.Exit(1)
 	}
 }
+
+// tempScratch is the scratch directory run made, removed on interrupt.
+var tempScratch atomic.Pointer[string]
 
 // floorSHA256 is the physical floor of an uncompressed layer: one sha256
 // pass over every file, in one process.
@@ -173,6 +190,9 @@ func startRegistry(dir string) (*registry, error) {
 		return nil, err
 	}
 	cmd := exec.Command("docker-registry", "serve", cfgPath)
+	// Killed with this process, however it ends, so that no registry
+	// outlives an interrupted run.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	logf, err := os.Create(filepath.Join(dir, "registry.log"))
 	if err != nil {
 		return nil, err
@@ -261,6 +281,7 @@ func run() error {
 		}
 		defer os.RemoveAll(d)
 		scratch = d
+		tempScratch.Store(&d)
 	}
 	ap, err := filepath.Abs(*binary)
 	if err != nil {
