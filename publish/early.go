@@ -188,7 +188,7 @@ func (u *Uploader) decide(d v1.Hash, l v1.Layer, first bool) bool {
 	u.wg.Add(1)
 	go func() {
 		defer u.wg.Done()
-		exists, _ := u.blobExists(d) // an error: let the upload finish, or fall back
+		exists, _ := u.headBlob(u.ctx, d) // an error: let the upload finish, or fall back
 		if exists {
 			e.cancel()
 			size, _ := l.Size()
@@ -275,10 +275,7 @@ func (u *Uploader) commit(location string, d v1.Hash) error {
 	return transport.CheckError(resp, http.StatusCreated, http.StatusNoContent, http.StatusAccepted)
 }
 
-// blobExists asks the registry for the blob by digest.
-func (u *Uploader) blobExists(d v1.Hash) (bool, error) { return u.headBlob(u.ctx, d) }
-
-// headBlob is blobExists with a context.
+// headBlob asks the registry for the blob by digest.
 func (u *Uploader) headBlob(ctx context.Context, d v1.Hash) (bool, error) {
 	c, err := u.client()
 	if err != nil {

@@ -145,7 +145,7 @@ func (u *Uploader) monolithic(d v1.Hash, l v1.Layer) error {
 	if err != nil {
 		return err
 	}
-	if ok, err := u.blobExists(d); err != nil || ok {
+	if ok, err := u.headBlob(u.ctx, d); err != nil || ok {
 		return err
 	}
 	desc, err := partial.Descriptor(l)
