@@ -20,7 +20,8 @@ install: ## install assetpack into $(go env GOPATH)/bin (or GOBIN)
 
 test: lint unit e2e ## everything CI runs: lint, unit tests, end-to-end tests (installs their tools)
 
-lint: ## go vet and gofmt
+lint: ## go vet, gofmt and go mod tidy -diff (a release runs tidy first)
+	$(GO) mod tidy -diff
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./e2e/...
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -23,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/assetpack/assetpack/internal/testregistry"
 	"github.com/assetpack/assetpack/publish"
 )
 
@@ -38,7 +37,7 @@ type blobCounts struct {
 func countingServer(t *testing.T, intercept ...func(http.ResponseWriter, *http.Request) bool) (string, *blobCounts) {
 	t.Helper()
 	c := &blobCounts{patchStarted: make(chan struct{}, 16)}
-	host := newServer(t, func(h http.Handler) http.Handler {
+	host := testregistry.New(t, testregistry.WithWrap(func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			if strings.Contains(req.URL.Path, "/blobs/") {
 				switch req.Method {
@@ -65,7 +64,7 @@ func countingServer(t *testing.T, intercept ...func(http.ResponseWriter, *http.R
 			}
 			h.ServeHTTP(w, req)
 		})
-	})
+	}))
 	return host, c
 }
 
@@ -257,12 +256,7 @@ func TestEarlyUploadChunks(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := &recordingListener{Listener: ln}
-	s := httptest.NewUnstartedServer(registry.New(registry.Logger(nopLogger())))
-	s.Listener.Close()
-	s.Listener = rec
-	s.Start()
-	t.Cleanup(s.Close)
-	host := strings.TrimPrefix(s.URL, "http://")
+	host := testregistry.New(t, testregistry.WithListener(rec))
 
 	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast))
 	l, _ := random.Layer(3<<20, types.OCIUncompressedLayer)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,26 +17,15 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/assetpack/assetpack/builder"
+	"github.com/assetpack/assetpack/internal/testregistry"
 	"github.com/assetpack/assetpack/publish"
 )
 
 var fast = remote.Backoff{Duration: time.Millisecond, Factor: 2, Steps: 4}
-
-func newServer(t *testing.T, wrap func(http.Handler) http.Handler) string {
-	t.Helper()
-	var h http.Handler = registry.New(registry.Logger(nopLogger()))
-	if wrap != nil {
-		h = wrap(h)
-	}
-	s := httptest.NewServer(h)
-	t.Cleanup(s.Close)
-	return strings.TrimPrefix(s.URL, "http://")
-}
 
 func newImage(t *testing.T, opts ...builder.Option) *builder.Result {
 	t.Helper()
@@ -71,7 +59,7 @@ func tags(t *testing.T, r *publish.Registry, ss ...string) []name.Tag {
 }
 
 func TestPushAndReadBack(t *testing.T) {
-	host := newServer(t, nil)
+	host := testregistry.New(t)
 	r, err := publish.NewRegistry(publish.WithRetryBackoff(fast))
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +105,7 @@ func TestPushAndReadBack(t *testing.T) {
 }
 
 func TestPushIndex(t *testing.T) {
-	host := newServer(t, nil)
+	host := testregistry.New(t)
 	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast))
 	ps, _ := builder.ParsePlatforms([]string{"linux/amd64,linux/arm64"})
 	res := newImage(t, builder.WithPlatforms(ps...))
@@ -188,9 +176,9 @@ func flaky(counts *sync.Map) func(http.Handler) http.Handler {
 }
 
 func TestPushThroughFaults(t *testing.T) {
-	clean := newServer(t, nil)
+	clean := testregistry.New(t)
 	var counts sync.Map
-	faulty := newServer(t, flaky(&counts))
+	faulty := testregistry.New(t, testregistry.WithWrap(flaky(&counts)))
 	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast))
 	res := newImage(t)
 	want, err := r.Push(context.Background(), res.Artifact(), tags(t, r, clean+"/site:v1"))
@@ -218,7 +206,7 @@ func TestPushErrors(t *testing.T) {
 	res := newImage(t)
 
 	// 401 without credentials: names the registry and says how to log in.
-	auth := newServer(t, func(next http.Handler) http.Handler {
+	auth := testregistry.New(t, testregistry.WithWrap(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			if u, p, ok := req.BasicAuth(); !ok || u != "ci" || p != "s3cret" {
 				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
@@ -227,7 +215,7 @@ func TestPushErrors(t *testing.T) {
 			}
 			next.ServeHTTP(w, req)
 		})
-	})
+	}))
 	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast), publish.WithKeychain(authn.NewMultiKeychain()))
 	_, err := r.Push(ctx, res.Artifact(), tags(t, r, auth+"/site:v1"))
 	if !errors.Is(err, publish.ErrUnauthorized) || !strings.Contains(err.Error(), auth) || !strings.Contains(err.Error(), "assetpack login") || !strings.Contains(err.Error(), "401") {
@@ -246,7 +234,7 @@ func TestPushErrors(t *testing.T) {
 	}
 
 	// A registry reporting another digest for our manifest is caught.
-	liar := newServer(t, func(next http.Handler) http.Handler {
+	liar := testregistry.New(t, testregistry.WithWrap(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			if req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/manifests/") {
 				w.Header().Set("Docker-Content-Digest", "sha256:"+strings.Repeat("0", 64))
@@ -255,14 +243,14 @@ func TestPushErrors(t *testing.T) {
 			}
 			next.ServeHTTP(w, req)
 		})
-	})
+	}))
 	_, err = r.Push(ctx, res.Artifact(), tags(t, r, liar+"/site:v1"))
 	if !errors.Is(err, publish.ErrDigestMismatch) {
 		t.Errorf("lying registry: %v, want ErrDigestMismatch", err)
 	}
 
 	// A registry refusing the manifest: the tag is not created.
-	refuse := newServer(t, func(next http.Handler) http.Handler {
+	refuse := testregistry.New(t, testregistry.WithWrap(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			if req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/manifests/") {
 				http.Error(w, `{"errors":[{"code":"MANIFEST_INVALID","message":"nope"}]}`, http.StatusBadRequest)
@@ -270,7 +258,7 @@ func TestPushErrors(t *testing.T) {
 			}
 			next.ServeHTTP(w, req)
 		})
-	})
+	}))
 	_, err = r.Push(ctx, res.Artifact(), tags(t, r, refuse+"/site:v1"))
 	if err == nil || !strings.Contains(err.Error(), "400") || !strings.Contains(err.Error(), refuse+"/site:v1") {
 		t.Errorf("refused manifest: %v", err)
@@ -315,7 +303,7 @@ func TestPlainHTTPPolicy(t *testing.T) {
 
 func TestRetryAfter(t *testing.T) {
 	var throttled atomic.Int64
-	host := newServer(t, func(next http.Handler) http.Handler {
+	host := testregistry.New(t, testregistry.WithWrap(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			if req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/manifests/") && throttled.Add(1) == 1 {
 				w.Header().Set("Retry-After", "1")
@@ -324,7 +312,7 @@ func TestRetryAfter(t *testing.T) {
 			}
 			next.ServeHTTP(w, req)
 		})
-	})
+	}))
 	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast))
 	res := newImage(t)
 	if _, err := r.Push(context.Background(), res.Artifact(), tags(t, r, host+"/site:v1")); err != nil {
@@ -336,7 +324,7 @@ func TestRetryAfter(t *testing.T) {
 }
 
 func TestLoadAndPush(t *testing.T) {
-	host := newServer(t, nil)
+	host := testregistry.New(t)
 	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast))
 	for _, kind := range []publish.Kind{publish.Layout, publish.Archive} {
 		t.Run(string(kind), func(t *testing.T) {
@@ -380,7 +368,7 @@ func TestLoadAndPush(t *testing.T) {
 }
 
 func TestLogin(t *testing.T) {
-	auth := newServer(t, func(next http.Handler) http.Handler {
+	auth := testregistry.New(t, testregistry.WithWrap(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			if u, p, ok := req.BasicAuth(); !ok || u != "ci" || p != "s3cret" {
 				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
@@ -389,7 +377,7 @@ func TestLogin(t *testing.T) {
 			}
 			next.ServeHTTP(w, req)
 		})
-	})
+	}))
 	cfgDir := t.TempDir()
 	t.Setenv("DOCKER_CONFIG", cfgDir)
 	t.Setenv("HOME", t.TempDir())
@@ -424,7 +412,7 @@ func TestLogin(t *testing.T) {
 }
 
 func TestMountFrom(t *testing.T) {
-	host := newServer(t, nil)
+	host := testregistry.New(t)
 	res := newImage(t)
 	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast))
 	if _, err := r.Push(context.Background(), res.Artifact(), tags(t, r, host+"/staging/site:v1")); err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/assetpack/assetpack/builder"
+	"github.com/assetpack/assetpack/internal/testregistry"
 	"github.com/assetpack/assetpack/publish"
 )
 
@@ -107,7 +108,7 @@ func buildAndPush(t *testing.T, r *publish.Registry, ref string) (*builder.Resul
 // TestUploaderFails: an upload that fails makes Push fail with the
 // registry's answer, and no tag is written.
 func TestUploaderFails(t *testing.T) {
-	host := newServer(t, func(h http.Handler) http.Handler {
+	host := testregistry.New(t, testregistry.WithWrap(func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			if req.Method == http.MethodPatch || (req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/blobs/")) {
 				http.Error(w, `{"errors":[{"code":"DENIED","message":"quota exceeded"}]}`, http.StatusForbidden)
@@ -115,7 +116,7 @@ func TestUploaderFails(t *testing.T) {
 			}
 			h.ServeHTTP(w, req)
 		})
-	})
+	}))
 	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast))
 	res, ts, _, err := buildAndPush(t, r, host+"/web/site:v1")
 	if err == nil || !strings.Contains(err.Error(), "quota exceeded") || !strings.Contains(err.Error(), host+"/web/site") {
@@ -140,14 +141,14 @@ func TestUploaderFails(t *testing.T) {
 // blob once, and reads back whole.
 func TestUploaderIndex(t *testing.T) {
 	var heads atomic.Int64
-	host := newServer(t, func(h http.Handler) http.Handler {
+	host := testregistry.New(t, testregistry.WithWrap(func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			if req.Method == http.MethodHead && strings.Contains(req.URL.Path, "/blobs/") {
 				heads.Add(1)
 			}
 			h.ServeHTTP(w, req)
 		})
-	})
+	}))
 	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast))
 	ts := tags(t, r, host+"/web/multi:v1")
 	up, _ := r.NewUploader(context.Background(), ts)
@@ -199,7 +200,7 @@ func (l *registryReadLayer) CompressedForRegistry() (io.ReadCloser, error) {
 // not match the digest make the push fail with ErrDigestMismatch and a hint,
 // not a tag.
 func TestUploaderReadsForRegistry(t *testing.T) {
-	host := newServer(t, nil)
+	host := testregistry.New(t)
 	// With progress reporting, which wraps the layer once more.
 	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast), publish.WithProgress(func(publish.Progress) {}))
 	for _, tc := range []struct {
@@ -257,7 +258,7 @@ func (cachedLayer) Cached() bool { return true }
 // checked and sent as usual.
 func TestUploaderCachedLayers(t *testing.T) {
 	var blobHeads, manifestHeads, blobPuts atomic.Int64
-	host := newServer(t, func(h http.Handler) http.Handler {
+	host := testregistry.New(t, testregistry.WithWrap(func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			switch {
 			case req.Method == http.MethodHead && strings.Contains(req.URL.Path, "/blobs/"):
@@ -269,7 +270,7 @@ func TestUploaderCachedLayers(t *testing.T) {
 			}
 			h.ServeHTTP(w, req)
 		})
-	})
+	}))
 	var ls []v1.Layer
 	for i := 0; i < 5; i++ {
 		l, err := random.Layer(2048, types.OCIUncompressedLayer)
@@ -394,7 +395,7 @@ func TestUploaderMonolithic(t *testing.T) {
 func TestUploaderOneSession(t *testing.T) {
 	var mu sync.Mutex
 	var log []string
-	host := newServer(t, func(h http.Handler) http.Handler {
+	host := testregistry.New(t, testregistry.WithWrap(func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			mu.Lock()
 			log = append(log, req.Method+" "+req.URL.Path)
@@ -411,7 +412,7 @@ func TestUploaderOneSession(t *testing.T) {
 			}
 			h.ServeHTTP(w, req)
 		})
-	})
+	}))
 	var ls []v1.Layer
 	for i := 0; i < 4; i++ {
 		l, _ := random.Layer(2048, types.DockerLayer)

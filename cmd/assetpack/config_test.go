@@ -9,10 +9,12 @@ import (
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/assetpack/assetpack/internal/testregistry"
 )
 
 func TestConfigFile(t *testing.T) {
-	host := startRegistry(t, nil)
+	host := testregistry.New(t)
 	work := t.TempDir()
 	copyTree(t, filepath.Join(work, "site"))
 

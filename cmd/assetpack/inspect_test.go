@@ -6,10 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/assetpack/assetpack/internal/testregistry"
 )
 
 func TestInspectAndDiff(t *testing.T) {
-	host := startRegistry(t, nil)
+	host := testregistry.New(t)
 	work := t.TempDir()
 	copyTree(t, filepath.Join(work, "site"))
 	env := []string{"COSIGN_PASSWORD=pw", "HOME=" + work, "DOCKER_CONFIG=" + filepath.Join(work, ".docker")}

@@ -10,6 +10,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/assetpack/assetpack/internal/testregistry"
 )
 
 const deployYAML = `apiVersion: apps/v1
@@ -34,7 +36,7 @@ spec:
 `
 
 func TestBuildPushPatch(t *testing.T) {
-	host := startRegistry(t, nil)
+	host := testregistry.New(t)
 	work := t.TempDir()
 	copyTree(t, filepath.Join(work, "site"))
 	os.WriteFile(filepath.Join(work, "deploy.yaml"), []byte(deployYAML), 0o644)
@@ -134,7 +136,7 @@ func TestMigrateCommand(t *testing.T) {
 }
 
 func TestResolveCommand(t *testing.T) {
-	host := startRegistry(t, nil)
+	host := testregistry.New(t)
 	work := t.TempDir()
 	copyTree(t, filepath.Join(work, "site"))
 	os.MkdirAll(filepath.Join(work, "k8s"), 0o755)

@@ -2,10 +2,7 @@ package main
 
 import (
 	"encoding/json"
-	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,23 +11,13 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/assetpack/assetpack/internal/testregistry"
 )
 
-func startRegistry(t *testing.T, wrap func(http.Handler) http.Handler) string {
-	t.Helper()
-	var h http.Handler = registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	if wrap != nil {
-		h = wrap(h)
-	}
-	s := httptest.NewServer(h)
-	t.Cleanup(s.Close)
-	return strings.TrimPrefix(s.URL, "http://")
-}
-
 func TestBuildPush(t *testing.T) {
-	host := startRegistry(t, nil)
+	host := testregistry.New(t)
 	work := t.TempDir()
 	copyTree(t, filepath.Join(work, "site"))
 	ghOut := filepath.Join(work, "gh-output")
@@ -96,7 +83,7 @@ func TestBuildPush(t *testing.T) {
 }
 
 func TestPushUsageErrors(t *testing.T) {
-	host := startRegistry(t, nil)
+	host := testregistry.New(t)
 	work := t.TempDir()
 	copyTree(t, filepath.Join(work, "site"))
 	for _, tc := range []struct {
@@ -122,7 +109,7 @@ func TestPushUsageErrors(t *testing.T) {
 }
 
 func TestLoginCommand(t *testing.T) {
-	host := startRegistry(t, func(next http.Handler) http.Handler {
+	host := testregistry.New(t, testregistry.WithWrap(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			if u, p, ok := req.BasicAuth(); !ok || u != "ci" || p != "t0ken-VALUE" {
 				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
@@ -131,7 +118,7 @@ func TestLoginCommand(t *testing.T) {
 			}
 			next.ServeHTTP(w, req)
 		})
-	})
+	}))
 	work := t.TempDir()
 	copyTree(t, filepath.Join(work, "site"))
 	env := []string{"HOME=" + work, "DOCKER_CONFIG=" + filepath.Join(work, ".docker")}

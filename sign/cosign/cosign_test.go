@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,10 +11,10 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/assetpack/assetpack/builder"
+	"github.com/assetpack/assetpack/internal/testregistry"
 	"github.com/assetpack/assetpack/sign"
 	"github.com/assetpack/assetpack/sign/cosign"
 )
@@ -51,9 +48,7 @@ func keyPair(t *testing.T, pass string) (priv, pub string) {
 func passFn(p string) cosign.PassFunc { return func() ([]byte, error) { return []byte(p), nil } }
 
 func TestSignVerifyAttest(t *testing.T) {
-	s := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer s.Close()
-	host := strings.TrimPrefix(s.URL, "http://")
+	host := testregistry.New(t)
 	ctx := context.Background()
 	ref := pushed(t, host, "web/site", "<h1>signed</h1>")
 	priv, pub := keyPair(t, "s3cret-Pass")
