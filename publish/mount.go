@@ -12,7 +12,7 @@ import (
 func mountable(art Artifact, from name.Reference) Artifact {
 	switch a := art.(type) {
 	case v1.ImageIndex:
-		return &mountIndex{ImageIndex: a, from: from}
+		return &mountIndex{index: a, from: from}
 	case v1.Image:
 		return &mountImage{Image: a, from: from}
 	}
@@ -36,13 +36,18 @@ func (m *mountImage) Layers() ([]v1.Layer, error) {
 	return out, nil
 }
 
+// index names the embedded index so that its ImageIndex method is
+// promoted: a field named ImageIndex would hide it, and *mountIndex would
+// not be a v1.ImageIndex at all.
+type index = v1.ImageIndex
+
 type mountIndex struct {
-	v1.ImageIndex
+	index
 	from name.Reference
 }
 
 func (m *mountIndex) Image(h v1.Hash) (v1.Image, error) {
-	img, err := m.ImageIndex.Image(h)
+	img, err := m.index.Image(h)
 	if err != nil {
 		return nil, err
 	}
