@@ -131,7 +131,7 @@ func Build(ctx context.Context, dir string, opts ...Option) (_ *Result, err erro
 		return nil, err
 	}
 	w := &walker{root: root, display: dir, o: &o, ig: ig}
-	w.prepareSkips(o.skipPaths)
+	w.prepareSkips(o.hooks.SkipPaths)
 	if err := w.walk(rootInfo); err != nil {
 		return nil, err
 	}
@@ -174,7 +174,7 @@ func Build(ctx context.Context, dir string, opts ...Option) (_ *Result, err erro
 	}
 
 	res := &Result{Files: w.files, FileBytes: w.fileSize, Created: created, Prefix: o.prefix, Platforms: o.platforms}
-	res.workDir = o.workDir
+	res.workDir = o.hooks.WorkDir
 	if res.workDir == "" {
 		res.workDir, err = os.MkdirTemp("", "assetpack-build-*")
 		if err != nil {
@@ -252,7 +252,7 @@ func unixEpoch() time.Time { return time.Unix(0, 0).UTC() }
 // count nor the scheduling can change a digest.
 func buildLayers(ctx context.Context, workDir string, plan []layerInput, o *options, cache *layerCache, mtime time.Time) ([]*Layer, error) {
 	now := time.Now()
-	if cache != nil && o.deferred {
+	if cache != nil && o.hooks.Deferred {
 		cache.lookContent(mtime)
 	}
 	sizes := make([]int64, len(plan))
@@ -273,8 +273,8 @@ func buildLayers(ctx context.Context, workDir string, plan []layerInput, o *opti
 		g.Go(func() error {
 			l, err := buildLayer(gctx, workDir, &plan[i], sizes[i], o, mtime, cache, now)
 			out[i] = l
-			if err == nil && o.layerDone != nil {
-				o.layerDone(l)
+			if err == nil && o.hooks.LayerDone != nil {
+				o.hooks.LayerDone(l)
 			}
 			return err
 		})
@@ -306,12 +306,12 @@ func buildLayer(ctx context.Context, workDir string, in *layerInput, bytes int64
 			l := newLayer(s, c, in, mtime)
 			l.cached = true
 			l.onStale = func() { cache.drop(record) }
-			if o.deferred {
+			if o.hooks.Deferred {
 				return l, nil
 			}
 			// A stored layer is needed: link the previous output's blob, else
 			// encode it again below (as cheap as deferring it would be).
-			if linkReused(o.reuseDir, workDir, l) {
+			if linkReused(o.hooks.ReuseDir, workDir, l) {
 				return l, nil
 			}
 		}
@@ -329,7 +329,7 @@ func buildLayer(ctx context.Context, workDir string, in *layerInput, bytes int64
 	// of compressing it; on a hit the blob is only made if the registry
 	// lacks it (and checked against the record then), on a miss the files
 	// are read once more, from the page cache, to compress.
-	if cache != nil && o.deferred && comp != None && cache.hasContent(comp) {
+	if cache != nil && o.hooks.Deferred && comp != None && cache.hasContent(comp) {
 		l, err := cachedByContent(ctx, cache, in, comp, mtime)
 		if err != nil {
 			return nil, err
@@ -344,12 +344,12 @@ func buildLayer(ctx context.Context, workDir string, in *layerInput, bytes int64
 		}
 	}
 	var l *Layer
-	if o.deferred && comp == None {
+	if o.hooks.Deferred && comp == None {
 		l = newLayer(layerSums{}, comp, in, mtime)
 		// A sample of the files may predict the digest (see samplePath):
 		// only worth reading when something will start uploading early.
 		var sample string
-		if cache != nil && o.layerStart != nil {
+		if cache != nil && o.hooks.LayerStart != nil {
 			if p, ok := cache.samplePath(in, mtime); ok {
 				sample = p
 				if s, c, ok := cache.get(p); ok && c == None {
@@ -357,8 +357,8 @@ func buildLayer(ctx context.Context, workDir string, in *layerInput, bytes int64
 				}
 			}
 		}
-		if o.layerStart != nil {
-			o.layerStart(l, func() io.ReadCloser { return streamLayer(in, comp, mtime, false, nil) })
+		if o.hooks.LayerStart != nil {
+			o.hooks.LayerStart(l, func() io.ReadCloser { return streamLayer(in, comp, mtime, false, nil) })
 		}
 		s, err := encodeLayer(ctx, io.Discard, in, comp, mtime)
 		if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/opencontainers/image-spec/schema"
 
 	"github.com/assetpack/assetpack/builder"
+	"github.com/assetpack/assetpack/internal/hooks"
 )
 
 func TestLayerIsNormalised(t *testing.T) {
@@ -447,7 +448,7 @@ func TestSkipPaths(t *testing.T) {
 	dir := t.TempDir()
 	writeTree(t, dir, []treeFile{{path: "index.html", body: "x"}, {path: "out/keep.txt", body: "k"},
 		{path: "assetpack-out/site/index.json", body: "{}"}, {path: "out/img.tar", body: "tar"}})
-	res := build(t, dir, builder.WithSkipPaths(filepath.Join(dir, "assetpack-out", "site"), filepath.Join(dir, "out", "img.tar")))
+	res := build(t, dir, builder.WithHooks(hooks.Build{SkipPaths: []string{filepath.Join(dir, "assetpack-out", "site"), filepath.Join(dir, "out", "img.tar")}}))
 	var got []string
 	for _, e := range layerEntries(t, res) {
 		got = append(got, e.hdr.Name)

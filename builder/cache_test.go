@@ -12,8 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/assetpack/assetpack/builder"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/assetpack/assetpack/builder"
+	"github.com/assetpack/assetpack/internal/hooks"
 )
 
 // cacheRecords lists the records keyed by file identity (not by content,
@@ -57,7 +59,7 @@ func TestCache(t *testing.T) {
 		t.Fatalf("%d cache records for %d layers", n, len(first.Layers))
 	}
 	{
-		again := build(t, dir, builder.WithCache(cache), builder.WithDeferredLayers(true))
+		again := build(t, dir, builder.WithCache(cache), deferred)
 		if again.Digest != first.Digest {
 			t.Fatalf("cached build: %s, want %s", again.Digest, first.Digest)
 		}
@@ -74,7 +76,7 @@ func TestCache(t *testing.T) {
 	// A changed file misses the cache in its layer only, and the digest is
 	// the one a build without cache gives.
 	os.WriteFile(filepath.Join(dir, filepath.FromSlash(small[10])), []byte("new content"), 0o644)
-	changed := build(t, dir, builder.WithCache(cache), builder.WithDeferredLayers(true))
+	changed := build(t, dir, builder.WithCache(cache), deferred)
 	fresh := build(t, dir)
 	if changed.Digest != fresh.Digest {
 		t.Fatalf("cached build after a change: %s, uncached: %s", changed.Digest, fresh.Digest)
@@ -130,7 +132,7 @@ func TestCacheRecordThatLies(t *testing.T) {
 	raw, _ := os.ReadFile(recs[0])
 	lie := strings.Replace(string(raw), digestOf(first.Layers[0]).Hex[:8], "00000000", 1)
 	os.WriteFile(recs[0], []byte(lie), 0o644)
-	res := build(t, dir, builder.WithCache(cache), builder.WithDeferredLayers(true))
+	res := build(t, dir, builder.WithCache(cache), deferred)
 	rc, _ := res.Layers[0].Compressed()
 	_, err := io.Copy(io.Discard, rc)
 	rc.Close()
@@ -169,7 +171,7 @@ func TestCacheReuseDir(t *testing.T) {
 	b, _ := io.ReadAll(src)
 	src.Close()
 	os.WriteFile(filepath.Join(prev, d.Hex), b, 0o644)
-	res := build(t, dir, builder.WithCache(cache), builder.WithReuseDir(prev), builder.WithWorkDir(t.TempDir()))
+	res := build(t, dir, builder.WithCache(cache), builder.WithHooks(hooks.Build{ReuseDir: prev, WorkDir: t.TempDir()}))
 	l := res.Layers[0]
 	if l.Deferred() || !l.Cached() {
 		t.Fatalf("deferred %v cached %v; want a stored, cached layer", l.Deferred(), l.Cached())
@@ -204,7 +206,7 @@ func TestCacheByContent(t *testing.T) {
 		t.Fatalf("%d content records for %d compressed layers", n, compressed)
 	}
 
-	fresh := build(t, b, builder.WithCache(cache), builder.WithDeferredLayers(true))
+	fresh := build(t, b, builder.WithCache(cache), deferred)
 	if fresh.Digest != first.Digest {
 		t.Fatalf("fresh checkout: %s, want %s", fresh.Digest, first.Digest)
 	}
@@ -219,7 +221,7 @@ func TestCacheByContent(t *testing.T) {
 		}
 	}
 	// The hit also recorded the new identities.
-	again := build(t, b, builder.WithCache(cache), builder.WithDeferredLayers(true))
+	again := build(t, b, builder.WithCache(cache), deferred)
 	for i, l := range again.Layers {
 		if l.Compression() != builder.None && !l.Cached() {
 			t.Errorf("layer %d missed the identity record written by the content hit", i)
@@ -230,7 +232,7 @@ func TestCacheByContent(t *testing.T) {
 	c := t.TempDir()
 	splitTree(t, c, nil)
 	os.WriteFile(filepath.Join(c, filepath.FromSlash(small[10])), []byte("new content"), 0o644)
-	changed := build(t, c, builder.WithCache(cache), builder.WithDeferredLayers(true))
+	changed := build(t, c, builder.WithCache(cache), deferred)
 	if want := build(t, c); changed.Digest != want.Digest {
 		t.Fatalf("changed checkout: %s, uncached %s", changed.Digest, want.Digest)
 	}
@@ -258,7 +260,7 @@ func TestCacheByContent(t *testing.T) {
 	}
 	d := t.TempDir()
 	splitTree(t, d, nil)
-	lied := build(t, d, builder.WithCache(cache), builder.WithDeferredLayers(true))
+	lied := build(t, d, builder.WithCache(cache), deferred)
 	var l *builder.Layer
 	for _, x := range lied.Layers {
 		if x.Cached() {
@@ -301,9 +303,9 @@ func TestCacheByContentLookups(t *testing.T) {
 		cached  bool
 	}{
 		{"stored", nil, 0, false},
-		{"pushing", []builder.Option{builder.WithDeferredLayers(true)}, 1, true},
-		{"pushing, another timestamp", []builder.Option{builder.WithDeferredLayers(true), builder.WithSourceDateEpoch(time.Unix(1800000000, 0))}, 0, false},
-		{"pushing, another compression", []builder.Option{builder.WithDeferredLayers(true), builder.WithCompression(builder.Zstd)}, 0, false},
+		{"pushing", []builder.Option{deferred}, 1, true},
+		{"pushing, another timestamp", []builder.Option{deferred, builder.WithSourceDateEpoch(time.Unix(1800000000, 0))}, 0, false},
+		{"pushing, another compression", []builder.Option{deferred, builder.WithCompression(builder.Zstd)}, 0, false},
 	} {
 		lookups.Store(0)
 		res := build(t, fresh(), append([]builder.Option{builder.WithCache(cache)}, tc.opts...)...)
@@ -318,7 +320,7 @@ func TestCacheByContentLookups(t *testing.T) {
 	lookups.Store(0)
 	big := t.TempDir()
 	splitTree(t, big, nil)
-	res := build(t, big, builder.WithCache(cache), builder.WithDeferredLayers(true), builder.WithSourceDateEpoch(time.Unix(1900000000, 0)))
+	res := build(t, big, builder.WithCache(cache), deferred, builder.WithSourceDateEpoch(time.Unix(1900000000, 0)))
 	if n := lookups.Load(); n != 0 || len(res.Layers) < 3 {
 		t.Errorf("%d layers with a new timestamp: %d lookups by content, want 0", len(res.Layers), n)
 	}
@@ -344,7 +346,7 @@ func TestCacheTrim(t *testing.T) {
 		os.Chtimes(p, old, old)
 	}
 	// Trimmed today already: nothing goes.
-	build(t, dir, builder.WithCache(cache), builder.WithDeferredLayers(true))
+	build(t, dir, builder.WithCache(cache), deferred)
 	if _, err := os.Stat(stale); err != nil {
 		t.Fatalf("a record went before a day since the last trim: %v", err)
 	}
@@ -352,7 +354,7 @@ func TestCacheTrim(t *testing.T) {
 	// record this build used was marked and stays; the content record,
 	// unused by a build that hit by identity, goes.
 	os.WriteFile(filepath.Join(cache, "trim.txt"), []byte(strconv.FormatInt(time.Now().Add(-25*time.Hour).Unix(), 10)), 0o600)
-	res := build(t, dir, builder.WithCache(cache), builder.WithDeferredLayers(true))
+	res := build(t, dir, builder.WithCache(cache), deferred)
 	if !res.Layers[0].Cached() {
 		t.Fatal("the build missed its identity record")
 	}
@@ -400,11 +402,11 @@ func TestCachePredicted(t *testing.T) {
 	// said when the layer started and the digest it then had.
 	push := func(dir string) (predicted, got v1.Hash, ok bool) {
 		var l *builder.Layer
-		res := build(t, dir, builder.WithCache(cache), builder.WithDeferredLayers(true),
-			builder.WithLayerStart(func(x *builder.Layer, _ func() io.ReadCloser) {
-				l = x
-				predicted, ok = x.Predicted()
-			}))
+		res := build(t, dir, builder.WithCache(cache), builder.WithHooks(hooks.Build{Deferred: true,
+			LayerStart: func(x v1.Layer, _ func() io.ReadCloser) {
+				l = x.(*builder.Layer)
+				predicted, ok = l.Predicted()
+			}}))
 		if l == nil || len(res.Layers) != 1 || res.Layers[0] != l {
 			t.Fatalf("%s: want one layer started early, got %d layers (started: %v)", dir, len(res.Layers), l != nil)
 		}
@@ -413,7 +415,7 @@ func TestCachePredicted(t *testing.T) {
 
 	// -o DIR and inspect start no early upload: no sample is read or kept.
 	build(t, tree(nil), builder.WithCache(cache))
-	build(t, tree(nil), builder.WithCache(cache), builder.WithDeferredLayers(true))
+	build(t, tree(nil), builder.WithCache(cache), deferred)
 	if _, err := os.Stat(filepath.Join(cache, "sample")); !os.IsNotExist(err) {
 		t.Fatalf("a build without early uploads kept samples: %v", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/assetpack/assetpack/internal/hooks"
 )
 
 // TestFileChangedWhileRead covers files that change between the walk and
@@ -111,7 +113,7 @@ func TestProcFileNotPackedEmpty(t *testing.T) {
 	if err := os.Symlink("/proc/version", filepath.Join(dir, "version")); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Build(context.Background(), dir, WithSymlinks(SymlinksFollow), WithGit(false), WithWorkDir(t.TempDir()))
+	_, err := Build(context.Background(), dir, WithSymlinks(SymlinksFollow), WithGit(false), WithHooks(hooks.Build{WorkDir: t.TempDir()}))
 	if !errors.Is(err, ErrFileChanged) || !strings.Contains(err.Error(), "size 0") {
 		t.Fatalf("Build() = %v, want ErrFileChanged about a size-0 file", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/assetpack/assetpack/builder"
+	"github.com/assetpack/assetpack/internal/hooks"
 )
 
 // treeFile is one path of a test tree.
@@ -111,3 +112,7 @@ func layerEntries(t *testing.T, res *builder.Result) []tarEntry {
 		out = append(out, tarEntry{hdr: h, body: string(b)})
 	}
 }
+
+// deferred builds as a push-only pipeline does: uncompressed layers are
+// hashed, not stored.
+var deferred = builder.WithHooks(hooks.Build{Deferred: true})

@@ -60,9 +60,9 @@ type Layer struct {
 var _ v1.Layer = (*Layer)(nil)
 
 // Path is the file holding the compressed blob, for callers that can
-// hard-link it instead of copying. It is "" for a deferred layer (see
-// WithDeferredLayers and WithCache), whose blob is produced again from the
-// files by Compressed.
+// hard-link it instead of copying. It is "" for a deferred layer (one that
+// a push-only build or the build cache did not store), whose blob is
+// produced again from the files by Compressed.
 func (l *Layer) Path() string { return l.path }
 
 // Deferred reports whether the blob is produced on demand rather than stored.
@@ -72,8 +72,8 @@ func (l *Layer) Deferred() bool { return l.path == "" }
 // that the build did not read its files.
 func (l *Layer) Cached() bool { return l.cached }
 
-// Predicted is, for a layer being hashed (see WithLayerStart), the digest
-// that the build cache recorded for a layer with the same entries and the
+// Predicted is, for a layer being hashed while it uploads (package pack
+// starts such uploads), the digest that the build cache recorded for a layer with the same entries and the
 // same bytes at a sample of places in its files (the same model shards in a
 // fresh checkout, say), before the hash is known. It is a guess, not a
 // digest: the files may differ where the sample did not look. An uploader

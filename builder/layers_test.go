@@ -21,6 +21,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/assetpack/assetpack/builder"
+	"github.com/assetpack/assetpack/internal/hooks"
 )
 
 // splitTree writes a tree that LayersAuto splits: two large incompressible
@@ -270,7 +271,7 @@ func TestDeferredLayers(t *testing.T) {
 	writeTree(t, dir, siteTree)
 	work := t.TempDir()
 	stored := build(t, dir, builder.WithCompression(builder.None))
-	res := build(t, dir, builder.WithCompression(builder.None), builder.WithDeferredLayers(true), builder.WithWorkDir(work))
+	res := build(t, dir, builder.WithCompression(builder.None), builder.WithHooks(hooks.Build{Deferred: true, WorkDir: work}))
 	if res.Digest != stored.Digest {
 		t.Fatalf("deferred: %s, stored: %s", res.Digest, stored.Digest)
 	}
@@ -281,7 +282,7 @@ func TestDeferredLayers(t *testing.T) {
 		t.Fatalf("deferred blob hashes to %s, want %s", got, digestOf(res.Layers[0]))
 	}
 	// Compressed layers are always stored.
-	gz := build(t, dir, builder.WithCompression(builder.Gzip), builder.WithDeferredLayers(true))
+	gz := build(t, dir, builder.WithCompression(builder.Gzip), deferred)
 	if gz.Layers[0].Deferred() {
 		t.Error("a gzip layer was deferred")
 	}
@@ -309,7 +310,7 @@ func TestCompressedForRegistry(t *testing.T) {
 	dir := t.TempDir()
 	writeTree(t, dir, siteTree)
 	cache := t.TempDir()
-	res := build(t, dir, builder.WithCompression(builder.None), builder.WithDeferredLayers(true), builder.WithCache(cache))
+	res := build(t, dir, builder.WithCompression(builder.None), deferred, builder.WithCache(cache))
 	l := res.Layers[0]
 	if got := readAll(t, l.CompressedForRegistry); got != digestOf(l) {
 		t.Fatalf("CompressedForRegistry hashes to %s, want %s", got, digestOf(l))
@@ -348,7 +349,7 @@ func TestCompressedForRegistry(t *testing.T) {
 	}
 	builder.SetRacyWindow(0)
 	build(t, dir, builder.WithCompression(builder.None), builder.WithCache(cache))
-	hit := build(t, dir, builder.WithCompression(builder.None), builder.WithDeferredLayers(true), builder.WithCache(cache)).Layers[0]
+	hit := build(t, dir, builder.WithCompression(builder.None), deferred, builder.WithCache(cache)).Layers[0]
 	if !hit.Cached() || !hit.Deferred() {
 		t.Fatalf("cached %v deferred %v, want both", hit.Cached(), hit.Deferred())
 	}
@@ -357,7 +358,7 @@ func TestCompressedForRegistry(t *testing.T) {
 		raw, _ := os.ReadFile(r)
 		os.WriteFile(r, []byte(strings.Replace(string(raw), digestOf(hit).Hex[:8], "00000000", 1)), 0o644)
 	}
-	lying := build(t, dir, builder.WithCompression(builder.None), builder.WithDeferredLayers(true), builder.WithCache(cache)).Layers[0]
+	lying := build(t, dir, builder.WithCompression(builder.None), deferred, builder.WithCache(cache)).Layers[0]
 	rc, _ := lying.CompressedForRegistry()
 	_, err = io.Copy(io.Discard, rc)
 	rc.Close()
@@ -387,21 +388,21 @@ func TestLayerStart(t *testing.T) {
 	dir := t.TempDir()
 	writeTree(t, dir, siteTree)
 	var mu sync.Mutex
-	started := map[*builder.Layer]func() io.ReadCloser{}
+	started := map[v1.Layer]func() io.ReadCloser{}
 	var doneBeforeStart bool
-	res := build(t, dir, builder.WithCompression(builder.None), builder.WithDeferredLayers(true),
-		builder.WithLayerStart(func(l *builder.Layer, open func() io.ReadCloser) {
+	res := build(t, dir, builder.WithCompression(builder.None), builder.WithHooks(hooks.Build{Deferred: true,
+		LayerStart: func(l v1.Layer, open func() io.ReadCloser) {
 			mu.Lock()
 			started[l] = open
 			mu.Unlock()
-		}),
-		builder.WithLayerDone(func(l *builder.Layer) {
+		},
+		LayerDone: func(l v1.Layer) {
 			mu.Lock()
 			if started[l] == nil {
 				doneBeforeStart = true
 			}
 			mu.Unlock()
-		}))
+		}}))
 	if doneBeforeStart || len(started) != len(res.Layers) {
 		t.Fatalf("%d layers started of %d (done before start: %v)", len(started), len(res.Layers), doneBeforeStart)
 	}
@@ -412,8 +413,8 @@ func TestLayerStart(t *testing.T) {
 		}
 	}
 	var stored int
-	build(t, dir, builder.WithCompression(builder.Gzip), builder.WithDeferredLayers(true),
-		builder.WithLayerStart(func(*builder.Layer, func() io.ReadCloser) { stored++ }))
+	build(t, dir, builder.WithCompression(builder.Gzip), builder.WithHooks(hooks.Build{Deferred: true,
+		LayerStart: func(v1.Layer, func() io.ReadCloser) { stored++ }}))
 	if stored != 0 {
 		t.Errorf("%d gzip (stored) layers were started early", stored)
 	}

@@ -1,14 +1,14 @@
 package builder
 
 import (
-	"fmt"
-	"io"
 	"path"
 	"strconv"
 	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/assetpack/assetpack/internal/hooks"
 )
 
 // Compression selects how layers are compressed.
@@ -140,18 +140,13 @@ type options struct {
 	useGit      bool
 	symlinks    SymlinkMode
 	excludes    []string
-	skipPaths   []string
 	allowEmpty  bool
 	annotations map[string]string
 	labels      map[string]string
-	workDir     string
 	layers      LayerMode
-	deferred    bool
 	cacheDir    string
-	reuseDir    string
 	jobs        int
-	layerDone   func(*Layer)
-	layerStart  func(*Layer, func() io.ReadCloser)
+	hooks       hooks.Build
 }
 
 // Option configures Build.
@@ -237,13 +232,6 @@ func WithExcludes(patterns ...string) Option {
 	return func(o *options) error { o.excludes = append(o.excludes, patterns...); return nil }
 }
 
-// WithSkipPaths names paths on disk (for example the build's own output) that
-// are never packed, even when they lie inside the source tree. Directories
-// that exist only to hold such a path are dropped as well.
-func WithSkipPaths(paths ...string) Option {
-	return func(o *options) error { o.skipPaths = append(o.skipPaths, paths...); return nil }
-}
-
 // WithAllowEmpty allows a source tree with no files. The default is to refuse it.
 func WithAllowEmpty(allow bool) Option {
 	return func(o *options) error { o.allowEmpty = allow; return nil }
@@ -276,20 +264,6 @@ func WithLabels(l map[string]string) Option {
 	}
 }
 
-// WithWorkDir sets where layer blobs are written. Put it on the same file
-// system as the final output so blobs can be hard-linked instead of copied.
-// The default is a new directory under os.TempDir(). Build never removes a
-// directory it did not create; Result.Close removes the blobs it wrote.
-func WithWorkDir(dir string) Option {
-	return func(o *options) error {
-		if dir == "" {
-			return fmt.Errorf("work dir must not be empty")
-		}
-		o.workDir = dir
-		return nil
-	}
-}
-
 // WithLayers sets how files are split into layers. The default is LayersAuto.
 func WithLayers(m LayerMode) Option {
 	return func(o *options) error {
@@ -299,23 +273,12 @@ func WithLayers(m LayerMode) Option {
 	}
 }
 
-// WithDeferredLayers, when true, hashes uncompressed layers during Build
-// without storing them in the work directory: Layer.Compressed encodes such
-// a layer again from the files (checking that the bytes still match the
-// digest). Use it when the image is only pushed: a registry that already
-// has a layer never reads it, and the build skips writing every byte to disk
-// once. Compressed layers are always stored, because compressing twice
-// costs more than writing once.
-func WithDeferredLayers(deferred bool) Option {
-	return func(o *options) error { o.deferred = deferred; return nil }
-}
-
 // WithCache keeps, in dir, the digests of each layer under a key made of the
 // options and the identity of its files (path, size, mode, inode, device,
 // modification and change times). A later build whose files have the same
-// identity skips reading them: its layer is deferred (see
-// WithDeferredLayers) and encoded again only if something reads it, for
-// example a registry that lacks the blob, which also re-checks the digest.
+// identity skips reading them: its layer is deferred, encoded again only if
+// something reads it, for example a registry that lacks the blob, which
+// also re-checks the digest.
 // Files changed in the last two seconds are never cached, so that an edit
 // within the file system's timestamp granularity is not missed. "" (the
 // default) disables the cache.
@@ -335,33 +298,11 @@ func WithJobs(n int) Option {
 	}
 }
 
-// WithReuseDir names a directory of blobs named by their hex digest (an OCI
-// layout's blobs/sha256). On a build cache hit for a layer that must be
-// stored (not deferred), the blob is hard-linked from there when present with
-// the expected size, instead of being encoded again.
-func WithReuseDir(dir string) Option {
-	return func(o *options) error { o.reuseDir = dir; return nil }
-}
-
-// WithLayerDone calls f with each layer as soon as it is complete (its
-// digests are known), before Build returns, from the goroutine that built
-// it: f must be safe for concurrent use and should not block. Use it to start
-// uploading early. The layer stays valid until Result.Close; if Build fails,
-// layers already handed to f are removed.
-func WithLayerDone(f func(*Layer)) Option {
-	return func(o *options) error { o.layerDone = f; return nil }
-}
-
-// WithLayerStart calls f for each layer that is about to be hashed without
-// being stored (an uncompressed layer of a build WithDeferredLayers), before
-// its digest is known, with a function that opens its blob: the bytes the
-// hash will cover, with each file checked as by Layer.CompressedForRegistry.
-// A reader that checks the digest itself, like a registry, can start at
-// once instead of waiting for the hash; the digest comes with the call of
-// WithLayerDone for the same *Layer, and f must not use the layer's methods
-// before that, except Predicted (with WithCache, a guess of the digest from a
-// sample of the files). f runs on the goroutine that builds the layer and
-// should not block.
-func WithLayerStart(f func(l *Layer, open func() io.ReadCloser)) Option {
-	return func(o *options) error { o.layerStart = f; return nil }
+// WithHooks connects the build to assetpack's pipeline (package pack): where
+// blobs go, which paths to skip, and callbacks that let uploads overlap the
+// build. Its argument's type is internal to the assetpack module, so only
+// the pipeline can pass one; see package pack for building and pushing in
+// one call.
+func WithHooks(h hooks.Build) Option {
+	return func(o *options) error { o.hooks = h; return nil }
 }

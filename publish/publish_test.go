@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/assetpack/assetpack/builder"
+	"github.com/assetpack/assetpack/internal/hooks"
 	"github.com/assetpack/assetpack/publish"
 )
 
@@ -54,7 +55,7 @@ func buildInto(t *testing.T, o *publish.Output, opts ...builder.Option) *builder
 	os.MkdirAll(filepath.Join(src, "css"), 0o755)
 	os.WriteFile(filepath.Join(src, "css", "a.css"), []byte("a{}\n"), 0o644)
 	opts = append([]builder.Option{builder.WithGit(false), builder.WithSourceDateEpoch(time.Unix(1, 0)),
-		builder.WithWorkDir(o.WorkDir())}, opts...)
+		builder.WithHooks(hooks.Build{WorkDir: o.WorkDir()})}, opts...)
 	res, err := builder.Build(context.Background(), src, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -245,7 +246,7 @@ func TestConcurrentWriters(t *testing.T) {
 				defer o.Close()
 				src := t.TempDir()
 				os.WriteFile(filepath.Join(src, "f.txt"), []byte(fmt.Sprintf("writer %d round %d", i, round)), 0o644)
-				res, err := builder.Build(context.Background(), src, builder.WithGit(false), builder.WithWorkDir(o.WorkDir()))
+				res, err := builder.Build(context.Background(), src, builder.WithGit(false), builder.WithHooks(hooks.Build{WorkDir: o.WorkDir()}))
 				if err != nil {
 					errs <- err
 					return

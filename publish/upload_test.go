@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/assetpack/assetpack/builder"
+	"github.com/assetpack/assetpack/internal/hooks"
 	"github.com/assetpack/assetpack/internal/testregistry"
 	"github.com/assetpack/assetpack/publish"
 )
@@ -45,10 +46,10 @@ func TestUploaderOverlapsBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	var early atomic.Int64
-	res := newImage(t, builder.WithCompression(builder.None), builder.WithDeferredLayers(true),
-		builder.WithLayerDone(func(l *builder.Layer) { early.Add(1); up.Add(l); up.Add(l) }))
+	res := newImage(t, builder.WithCompression(builder.None), builder.WithHooks(hooks.Build{Deferred: true,
+		LayerDone: func(l v1.Layer) { early.Add(1); up.Add(l); up.Add(l) }}))
 	if early.Load() != int64(len(res.Layers)) {
-		t.Fatalf("WithLayerDone saw %d layers of %d", early.Load(), len(res.Layers))
+		t.Fatalf("LayerDone saw %d layers of %d", early.Load(), len(res.Layers))
 	}
 	pr, err := up.Push(context.Background(), res.Artifact(), ts)
 	if err != nil {
@@ -100,7 +101,7 @@ func buildAndPush(t *testing.T, r *publish.Registry, ref string) (*builder.Resul
 		t.Fatal(err)
 	}
 	defer up.Abort()
-	res := newImage(t, builder.WithLayerDone(func(l *builder.Layer) { up.Add(l) }))
+	res := newImage(t, builder.WithHooks(hooks.Build{LayerDone: func(l v1.Layer) { up.Add(l) }}))
 	pr, err := up.Push(context.Background(), res.Artifact(), ts)
 	return res, ts, pr, err
 }
@@ -154,7 +155,7 @@ func TestUploaderIndex(t *testing.T) {
 	up, _ := r.NewUploader(context.Background(), ts)
 	defer up.Abort()
 	res := newImage(t, builder.WithPlatforms(v1.Platform{OS: "linux", Architecture: "amd64"}, v1.Platform{OS: "linux", Architecture: "arm64"}),
-		builder.WithLayerDone(func(l *builder.Layer) { up.Add(l) }))
+		builder.WithHooks(hooks.Build{LayerDone: func(l v1.Layer) { up.Add(l) }}))
 	pr, err := up.Push(context.Background(), res.Artifact(), ts)
 	if err != nil {
 		t.Fatal(err)

@@ -20,3 +20,9 @@ type Signer interface {
 type Verifier interface {
 	Verify(ctx context.Context, ref name.Digest) error
 }
+
+// Attester attaches a signed in-toto attestation (predicateType, predicate)
+// to the image at a digest.
+type Attester interface {
+	Attest(ctx context.Context, ref name.Digest, predicateType string, predicate any) error
+}

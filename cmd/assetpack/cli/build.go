@@ -1,39 +1,44 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
 	"github.com/assetpack/assetpack/config"
 	"github.com/assetpack/assetpack/kube"
+	"github.com/assetpack/assetpack/pack"
 	"github.com/assetpack/assetpack/publish"
-	"github.com/assetpack/assetpack/sign"
-	"github.com/assetpack/assetpack/sign/cosign"
 )
 
-func newBuild() *cobra.Command {
-	var (
-		bo          options.Build
-		to          options.Tags
-		ro          options.Registry
-		out         options.Output
-		po          options.Patch
-		patchOut    string
-		patchFormat string
-		kustomize   string
-		patchFile   string
-		so          options.Sign
-		signImage   bool
-		configFile  string
-	)
+// buildFlags are the flags of build (and what the config file may set).
+type buildFlags struct {
+	source      string // from the config file, when no DIR is given
+	bo          options.Build
+	to          options.Tags
+	ro          options.Registry
+	out         options.Output
+	po          options.Patch
+	so          options.Sign
+	patchOut    string
+	patchFormat string
+	kustomize   string
+	patchFile   string
+	signImage   bool
+	configFile  string
+}
+
+func newBuild() *cobra.Command { return buildCommand(&buildFlags{}) }
+
+// buildCommand is the build command over the flags f.
+func buildCommand(f *buildFlags) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "build [DIR]",
 		Short: "Pack a directory into a deterministic OCI image, and push it",
@@ -62,206 +67,168 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 		},
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx, stdout, stderr := c.Context(), c.OutOrStdout(), c.ErrOrStderr()
-			cfg, err := loadConfig(configFile, len(args) == 0)
+			cfgPath, err := f.applyConfig(c, args)
 			if err != nil {
 				return err
 			}
-			var src string
-			switch {
-			case len(args) == 1:
-				src = args[0]
-			case cfg != nil:
-				src = cfg.Resolve(cfg.Source)
-				if cfg.Source == "" {
-					src = cfg.Dir
-				}
-				if !out.Quiet {
-					fmt.Fprintf(stderr, "using %s\n", cfg.Path)
-				}
-			default:
-				return usagef("build needs a directory, or an %s in the current directory ('assetpack config init' writes one)", config.FileName)
+			if cfgPath != "" && !f.out.Quiet {
+				fmt.Fprintf(stderr, "using %s\n", cfgPath)
 			}
-			if cfg != nil {
-				if err := applyConfig(c, cfg, &bo, &to, &so, &signImage, &po, &patchOut, &patchFormat, &kustomize, &patchFile); err != nil {
-					return err
-				}
-			}
-			opts, err := bo.BuilderOptions()
+			reg, finish, err := newRegistry(f.ro, f.out.Quiet, stderr)
 			if err != nil {
 				return err
 			}
-			if to.Push && len(to.Tags) == 0 {
-				return usagef("--push needs at least one -t REGISTRY/REPOSITORY:TAG")
-			}
-			if !to.Push && len(to.Tags) > 0 {
-				return usagef("-t names where to push: add --push (or drop -t to only build locally)")
-			}
-			var patches []patchRequest
-			if patchFile == "-" {
-				return usagef("build -f needs a file: stdin is not read by build")
-			}
-			if patchOut != "" || kustomize != "" {
-				if !to.Push {
-					return usagef("--patch-out and --kustomize pin the pushed digest: add -t REPO:TAG --push")
-				}
-				if !c.Flags().Changed("sub-path") && bo.Prefix != "" {
-					po.SubPath = strings.Trim(bo.Prefix, "/")
-				}
-				if patchOut != "" {
-					f, err := kube.ParseFormat(patchFormat)
-					if err != nil {
-						return err
-					}
-					if f == kube.Kustomize {
-						return usagef("use --kustomize DIR for a Kustomize Component; --patch-format is strategic, json6902 or pod")
-					}
-					patches = append(patches, patchRequest{format: f, opts: po, file: patchFile, output: patchOut, quiet: out.Quiet})
-				}
-				if kustomize != "" {
-					patches = append(patches, patchRequest{format: kube.Kustomize, opts: po, file: patchFile, output: kustomize, quiet: out.Quiet})
-				}
-				// Check the mount flags before building and pushing anything.
-				for _, p := range patches {
-					if err := p.check(c.InOrStdin()); err != nil {
-						return err
-					}
-				}
-			}
-			reg, finish, err := newRegistry(ro, out.Quiet, stderr)
-			if err != nil {
-				return err
-			}
-			tags, err := parseTags(reg, to.Tags)
+			defer finish()
+			spec, err := f.spec(c, args, reg)
 			if err != nil {
 				return err
 			}
 			// Load the key (and check its password) before building and pushing.
-			var signer *cosign.Signer
-			if signImage || so.AttestFiles {
-				if !to.Push {
-					return usagef("--sign signs the pushed digest: add -t REPO:TAG --push")
-				}
-				s, err := newSigner(ctx, so, reg, c.InOrStdin(), stderr, out.Quiet)
+			if f.signImage || f.so.AttestFiles {
+				s, err := newSigner(ctx, f.so, reg, c.InOrStdin(), stderr, f.out.Quiet)
 				if err != nil {
 					return err
 				}
 				defer s.Close()
-				signer = s
+				spec.Sign = &pack.Sign{Signer: s, Recursive: f.so.Recursive, AttestFiles: f.so.AttestFiles}
 			}
-
-			// Where the layer blobs go: next to the local output (so they can
-			// be hard-linked into it), or a temporary directory when only pushing.
-			var local *publish.Output
-			if !to.Push || bo.Output != "" {
-				t, err := bo.Target(src)
-				if err != nil {
-					return err
-				}
-				if local, err = publish.NewOutput(t); err != nil {
-					return err
-				}
-				defer local.Close()
-				opts = append(opts, builder.WithWorkDir(local.WorkDir()), builder.WithSkipPaths(local.SkipPaths()...),
-					builder.WithReuseDir(local.ReuseDir()))
-			}
-			// Only pushing: uncompressed layers need not be written to disk
-			// first; the registry reads them from the files.
-			opts = append(opts, builder.WithDeferredLayers(local == nil))
-			// Upload each layer as soon as it is built, while the others are
-			// still being compressed and hashed; a deferred layer starts
-			// uploading while it is being hashed.
-			var up *publish.Uploader
-			if to.Push {
-				if up, err = reg.NewUploader(ctx, tags); err != nil {
-					return err
-				}
-				defer up.Abort() // no-op after Push; stops uploads on any error
-				opts = append(opts, builder.WithLayerDone(func(l *builder.Layer) { up.Add(l) }))
-				if local == nil {
-					opts = append(opts, builder.WithLayerStart(func(l *builder.Layer, open func() io.ReadCloser) { up.Start(l, open) }))
-				}
-			}
-			res, err := builder.Build(ctx, src, opts...)
+			res, err := pack.Run(ctx, spec)
+			finish()
 			if err != nil {
-				return err
+				return buildAdvice(err)
 			}
 			defer res.Close()
-			warnCache(stderr, out.Quiet, res)
-
-			ref := ""
-			if local != nil {
-				t := local.Target()
-				if err := local.Write(ctx, res.Artifact(), "latest"); err != nil {
-					return fmt.Errorf("writing %s: %w", t, err)
-				}
-				if err := local.Commit(); err != nil {
-					return err
-				}
-				ref = fmt.Sprintf("%s@%s", t, res.Digest)
-				if !out.Quiet {
-					fmt.Fprintf(stderr, "wrote %s (%s)\n", t, summary(res))
-				}
-			}
-			j := newBuildJSON(ref, res)
-			if local != nil {
-				j.Output = local.Target().String()
-			}
-			var pushed *publish.PushResult
-			if to.Push {
-				pushed, err = up.Push(ctx, res.Artifact(), tags)
-				finish()
-				if err != nil {
-					return err
-				}
-				ref = pushed.Refs[0].String()
-				j.Reference = ref
-				j.Push = newPushJSON(pushed)
-				if !out.Quiet {
-					fmt.Fprintf(stderr, "built %s; %s\n", summary(res), pushSummary(pushed))
-				}
-			}
-			if signer != nil {
-				var files *sign.FilesPredicate
-				if so.AttestFiles {
-					if files, err = filesOf(res.Artifact()); err != nil {
-						return err
-					}
-				}
-				for _, d := range pushed.Refs { // one per repository pushed to
-					var kids []name.Digest
-					if so.Recursive {
-						kids = childManifests(d, res.Artifact())
-					}
-					if err := signTargets(ctx, signer, d, kids, files, stderr, out.Quiet); err != nil {
-						return fmt.Errorf("the image was pushed as %s, but signing failed: %w", ref, err)
-					}
-				}
-			}
-			for _, p := range patches {
-				if err := writePatch(p, ref, c.InOrStdin(), stdout, stderr); err != nil {
-					return fmt.Errorf("the image was pushed as %s, but writing %s failed: %w", ref, p.output, err)
-				}
-			}
-			rows := [][2]string{{"size", fmt.Sprintf("%s in %d layer(s), %d files", humanBytes(blobBytes(res)), len(res.Layers), res.Files)}}
-			if err := githubActions(ref, res.Digest.String(), pushed, rows); err != nil && !out.Quiet {
-				fmt.Fprintf(stderr, "warning: %v\n", err)
-			}
-			return printResult(stdout, out, ref, res.Digest.String(), j)
+			return f.print(res, spec, stdout, stderr)
 		},
 	}
-	bo.AddFlags(c.Flags())
-	po.AddFlags(c.Flags())
-	c.Flags().StringVar(&patchOut, "patch-out", "", "after --push, write the Kubernetes patch that mounts the image to this file (see assetpack patch)")
-	c.Flags().StringVar(&patchFormat, "patch-format", string(kube.Strategic), "format of --patch-out: strategic, json6902 or pod")
-	c.Flags().StringVar(&kustomize, "kustomize", "", "after --push, write or update a Kustomize Component that mounts the image in this directory")
-	c.Flags().StringVarP(&patchFile, "file", "f", "", "the workload manifest, to check --patch-out/--kustomize against (required for --patch-format json6902)")
-	to.AddFlags(c.Flags())
-	c.Flags().StringVar(&configFile, "config", os.Getenv("ASSETPACK_CONFIG"), "configuration file (default ./"+config.FileName+" when no DIR is given; also $ASSETPACK_CONFIG); flags override its keys")
-	c.Flags().BoolVar(&signImage, "sign", false, "after --push, sign the digest with cosign (--key, or keyless); see assetpack sign")
-	so.AddFlags(c.Flags())
-	ro.AddFlags(c.Flags())
-	out.AddFlags(c.Flags())
+	f.bo.AddFlags(c.Flags())
+	f.po.AddFlags(c.Flags())
+	c.Flags().StringVar(&f.patchOut, "patch-out", "", "after --push, write the Kubernetes patch that mounts the image to this file (see assetpack patch)")
+	c.Flags().StringVar(&f.patchFormat, "patch-format", string(kube.Strategic), "format of --patch-out: strategic, json6902 or pod")
+	c.Flags().StringVar(&f.kustomize, "kustomize", "", "after --push, write or update a Kustomize Component that mounts the image in this directory")
+	c.Flags().StringVarP(&f.patchFile, "file", "f", "", "the workload manifest, to check --patch-out/--kustomize against (required for --patch-format json6902)")
+	f.to.AddFlags(c.Flags())
+	c.Flags().StringVar(&f.configFile, "config", os.Getenv("ASSETPACK_CONFIG"), "configuration file (default ./"+config.FileName+" when no DIR is given; also $ASSETPACK_CONFIG); flags override its keys")
+	c.Flags().BoolVar(&f.signImage, "sign", false, "after --push, sign the digest with cosign (--key, or keyless); see assetpack sign")
+	f.so.AddFlags(c.Flags())
+	f.ro.AddPushFlags(c.Flags())
+	f.out.AddFlags(c.Flags())
 	return c
+}
+
+// applyConfig loads --config (or ./assetpack.yaml when no DIR is given)
+// and fills every flag that was not given from it; it returns the file's
+// path, or "" when there is none.
+func (f *buildFlags) applyConfig(c *cobra.Command, args []string) (string, error) {
+	cfg, err := loadConfig(f.configFile, len(args) == 0)
+	if err != nil || cfg == nil {
+		return "", err
+	}
+	if len(args) == 0 {
+		f.source = cfg.Resolve(cfg.Source)
+		if cfg.Source == "" {
+			f.source = cfg.Dir
+		}
+	}
+	if err := applyConfig(c, cfg, &f.bo, &f.to, &f.so, &f.signImage, &f.po, &f.patchOut, &f.patchFormat, &f.kustomize, &f.patchFile); err != nil {
+		return "", err
+	}
+	return cfg.Path, nil
+}
+
+// spec turns the flags into the pipeline's Spec; every flag is checked
+// here, before anything is built or pushed.
+func (f *buildFlags) spec(c *cobra.Command, args []string, reg *publish.Registry) (pack.Spec, error) {
+	src := f.source
+	if len(args) == 1 {
+		src = args[0]
+	}
+	if src == "" {
+		return pack.Spec{}, usagef("build needs a directory, or an %s in the current directory ('assetpack config init' writes one)", config.FileName)
+	}
+	im, err := f.bo.Image()
+	if err != nil {
+		return pack.Spec{}, err
+	}
+	if f.to.Push && len(f.to.Tags) == 0 {
+		return pack.Spec{}, usagef("--push needs at least one -t REGISTRY/REPOSITORY:TAG")
+	}
+	if !f.to.Push && len(f.to.Tags) > 0 {
+		return pack.Spec{}, usagef("-t names where to push: add --push (or drop -t to only build locally)")
+	}
+	if (f.signImage || f.so.AttestFiles) && !f.to.Push {
+		return pack.Spec{}, usagef("--sign signs the pushed digest: add -t REPO:TAG --push")
+	}
+	spec := pack.Spec{Source: src, Image: im, Registry: reg}
+	if f.to.Push {
+		spec.Tags = f.to.Tags
+	}
+	if !f.to.Push || f.bo.Output != "" {
+		if spec.Output, err = f.bo.Target(src); err != nil {
+			return pack.Spec{}, err
+		}
+	}
+	if f.patchFile == "-" {
+		return pack.Spec{}, usagef("build -f needs a file: stdin is not read by build")
+	}
+	if f.patchOut == "" && f.kustomize == "" {
+		return spec, nil
+	}
+	if !f.to.Push {
+		return pack.Spec{}, usagef("--patch-out and --kustomize pin the pushed digest: add -t REPO:TAG --push")
+	}
+	po := f.po
+	if !c.Flags().Changed("sub-path") && f.bo.Prefix != "" {
+		po.SubPath = strings.Trim(f.bo.Prefix, "/")
+	}
+	var manifest []byte
+	if f.patchFile != "" {
+		if manifest, err = os.ReadFile(f.patchFile); err != nil {
+			return pack.Spec{}, usagef("reading the workload manifest -f %q: %v", f.patchFile, err)
+		}
+	}
+	if f.patchOut != "" {
+		format, err := kube.ParseFormat(f.patchFormat)
+		if err != nil {
+			return pack.Spec{}, err
+		}
+		if format == kube.Kustomize {
+			return pack.Spec{}, usagef("use --kustomize DIR for a Kustomize Component; --patch-format is strategic, json6902 or pod")
+		}
+		spec.Patches = append(spec.Patches, po.Patch(format, manifest, f.patchOut))
+	}
+	if f.kustomize != "" {
+		spec.Patches = append(spec.Patches, po.Patch(kube.Kustomize, manifest, f.kustomize))
+	}
+	return spec, nil
+}
+
+// print writes the notes on stderr and the result on stdout.
+func (f *buildFlags) print(res *pack.Result, spec pack.Spec, stdout, stderr io.Writer) error {
+	b, quiet := res.Build, f.out.Quiet
+	warnCache(stderr, quiet, b)
+	if res.Output != "" && !quiet {
+		fmt.Fprintf(stderr, "wrote %s (%s)\n", res.Output, summary(b))
+	}
+	j := newBuildJSON(res.Reference, b)
+	j.Output = res.Output
+	if res.Pushed != nil {
+		j.Push = newPushJSON(res.Pushed)
+		if !quiet {
+			fmt.Fprintf(stderr, "built %s; %s\n", summary(b), pushSummary(res.Pushed))
+		}
+	}
+	if !quiet {
+		printSigned(stderr, res)
+	}
+	for i, p := range res.Patches {
+		printPatchNotes(stderr, quiet, p, spec.Patches[i].Mount)
+	}
+	rows := [][2]string{{"size", fmt.Sprintf("%s in %d layer(s), %d files", humanBytes(blobBytes(b)), len(b.Layers), b.Files)}}
+	if err := githubActions(res.Reference, res.Digest.String(), res.Pushed, rows); err != nil && !quiet {
+		fmt.Fprintf(stderr, "warning: %v\n", err)
+	}
+	return printResult(stdout, f.out, res.Reference, res.Digest.String(), j)
 }
 
 // warnCache says once that the build cache could not be written: the
@@ -327,4 +294,20 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// buildAdvice turns the pipeline's complaints about a build's patch
+// requests into advice about build's flags.
+func buildAdvice(err error) error {
+	var se *pack.SpecError
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch {
+	case strings.HasSuffix(se.Field, ".Workload"):
+		return usagef("--workload KIND/NAME is required for --patch-out and --kustomize (e.g. --workload deployment/web)")
+	case strings.HasSuffix(se.Field, ".Manifest"):
+		return usagef("--patch-format json6902 addresses containers and volumes by index: pass the workload manifest with -f FILE")
+	}
+	return usageError{err}
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,16 +11,8 @@ import (
 
 	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
 	"github.com/assetpack/assetpack/kube"
+	"github.com/assetpack/assetpack/pack"
 )
-
-// patchRequest is what to write for a pinned reference.
-type patchRequest struct {
-	format kube.Format
-	opts   options.Patch
-	file   string // the workload manifest (-f), "" when not given, "-" for stdin
-	output string // file (or directory for kustomize); "" for stdout
-	quiet  bool
-}
 
 // requirementsNote tells where image volumes work.
 func requirementsNote(subPath bool) string {
@@ -30,104 +23,36 @@ func requirementsNote(subPath bool) string {
 	return s
 }
 
-// validationRef stands in for the digest when a request is checked before
-// the image exists.
-const validationRef = "registry.invalid/check@sha256:0000000000000000000000000000000000000000000000000000000000000000"
-
-// check renders req for a stand-in reference into a scratch place, so that
-// bad flags fail before anything is built or pushed.
-func (req patchRequest) check(stdin io.Reader) error {
-	dry := req
-	dry.quiet = true
-	if dry.format == kube.Kustomize {
-		dir, err := os.MkdirTemp("", "assetpack-check-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		dry.output = dir
-	} else {
-		dry.output = ""
+// printPatchNotes says what a rendered patch needs and where it went.
+func printPatchNotes(stderr io.Writer, quiet bool, p pack.PatchResult, m kube.Mount) {
+	if quiet {
+		return
 	}
-	return writePatch(dry, validationRef, stdin, io.Discard, io.Discard)
+	if p.Format == kube.Kustomize {
+		fmt.Fprintf(stderr, "wrote Kustomize Component %s (%s); add it to an overlay with components: [%s]\n", p.Output, strings.Join(p.Files, ", "), p.Output)
+	}
+	fmt.Fprintln(stderr, requirementsNote(strings.Trim(m.SubPath, "/") != ""))
+	if p.Format != kube.Kustomize && p.Output != "" {
+		fmt.Fprintf(stderr, "wrote %s\n", p.Output)
+	}
 }
 
-// writePatch renders req for ref to stdout or req.output.
-func writePatch(req patchRequest, ref string, stdin io.Reader, stdout, stderr io.Writer) error {
-	m := req.opts.Mount(ref)
-	var w kube.Workload
-	var err error
-	if req.format != kube.PodFormat || req.opts.Workload != "" {
-		if req.opts.Workload == "" {
-			return usagef("--workload KIND/NAME is required for --format %s (e.g. --workload deployment/web)", req.format)
-		}
-		if w, err = kube.ParseWorkload(req.opts.Workload); err != nil {
-			return err
-		}
-	}
-	var manifest []byte
-	switch req.file {
-	case "":
-	case "-":
-		if manifest, err = io.ReadAll(stdin); err != nil {
-			return fmt.Errorf("reading the workload manifest from stdin: %w", err)
-		}
-	default:
-		if manifest, err = os.ReadFile(req.file); err != nil {
-			return usagef("reading the workload manifest -f %q: %v", req.file, err)
-		}
-	}
-	if manifest != nil && req.format != kube.JSON6902 && req.format != kube.PodFormat {
-		if m.Containers, err = kube.CheckAgainst(manifest, w, m); err != nil {
-			return err
-		}
-	}
-	var out []byte
-	switch req.format {
-	case kube.Strategic:
-		out, err = kube.StrategicPatch(w, m)
-	case kube.JSON6902:
-		if manifest == nil {
-			return usagef("--format json6902 addresses containers and volumes by index: pass the workload manifest with -f FILE")
-		}
-		out, err = kube.JSON6902Patch(manifest, w, m)
-	case kube.PodFormat:
-		name := ""
-		if w.Kind.Name == "Pod" {
-			name = w.Name
-		}
-		out, err = kube.PodFor(m, kube.PodOptions{Name: name, Image: req.opts.ContainerImage, PullSecrets: req.opts.PullSecrets})
-	case kube.Kustomize:
-		if req.output == "" {
-			return usagef("--format kustomize writes a Component directory: name it with --output DIR")
-		}
-		files, err := kube.WriteComponent(req.output, w, m, kube.ComponentOptions{ImagesEntry: req.opts.KustomizeImages})
-		if err != nil {
-			return err
-		}
-		if !req.quiet {
-			fmt.Fprintf(stderr, "wrote Kustomize Component %s (%s); add it to an overlay with components: [%s]\n", req.output, strings.Join(files, ", "), req.output)
-			fmt.Fprintln(stderr, requirementsNote(m.SubPath != ""))
-		}
-		return nil
-	}
-	if err != nil {
+// patchAdvice turns the pipeline's complaints about a patch request into
+// advice about flags: format and output name the flags that chose them.
+func patchAdvice(err error, format kube.Format, formatFlag, outputFlag string) error {
+	var se *pack.SpecError
+	if !errors.As(err, &se) {
 		return err
 	}
-	if !req.quiet {
-		fmt.Fprintln(stderr, requirementsNote(m.SubPath != ""))
+	switch {
+	case strings.HasSuffix(se.Field, ".Workload"):
+		return usagef("--workload KIND/NAME is required for %s %s (e.g. --workload deployment/web)", formatFlag, format)
+	case strings.HasSuffix(se.Field, ".Manifest"):
+		return usagef("%s json6902 addresses containers and volumes by index: pass the workload manifest with -f FILE", formatFlag)
+	case strings.HasSuffix(se.Field, ".Output"):
+		return usagef("%s kustomize writes a Component directory: name it with %s DIR", formatFlag, outputFlag)
 	}
-	if req.output != "" {
-		if err := kube.WriteFile(req.output, out); err != nil {
-			return err
-		}
-		if !req.quiet {
-			fmt.Fprintf(stderr, "wrote %s\n", req.output)
-		}
-		return nil
-	}
-	_, err = stdout.Write(out)
-	return err
+	return usageError{err}
 }
 
 func newPatch() *cobra.Command {
@@ -175,29 +100,40 @@ CRI-O ≥ 1.31; subPath needs Kubernetes ≥ 1.33, containerd ≥ 2.2, CRI-O ≥
 			if strings.HasPrefix(args[0], "oci:") || strings.HasPrefix(args[0], "tar:") {
 				return usagef("%q is a local image: push it first (assetpack push %s REPO:TAG) and patch the digest reference it prints", args[0], args[0])
 			}
+			isDigest := strings.Contains(args[0], "@sha256:")
+			if !isDigest && requireDigest {
+				return usagef("%q is a tag and --require-digest is set: pass REPO@sha256:HEX", args[0])
+			}
+			var manifest []byte
+			switch file {
+			case "":
+			case "-":
+				if manifest, err = io.ReadAll(c.InOrStdin()); err != nil {
+					return fmt.Errorf("reading the workload manifest from stdin: %w", err)
+				}
+			default:
+				if manifest, err = os.ReadFile(file); err != nil {
+					return usagef("reading the workload manifest -f %q: %v", file, err)
+				}
+			}
 			reg, _, err := newRegistry(ro, true, c.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			ref, err := reg.ParseReference(args[0])
+			req := po.Patch(f, manifest, output)
+			res, err := pack.Run(c.Context(), pack.Spec{Reference: args[0], Registry: reg, Patches: []pack.Patch{req}})
 			if err != nil {
-				return usageError{err}
+				return patchAdvice(err, f, "--format", "--output")
 			}
-			pinned := ref.String()
-			if !strings.Contains(pinned, "@sha256:") {
-				if requireDigest {
-					return usagef("%q is a tag and --require-digest is set: pass REPO@sha256:HEX", args[0])
-				}
-				d, err := reg.Resolve(c.Context(), ref)
-				if err != nil {
-					return err
-				}
-				pinned = d.String()
-				if !quiet {
-					fmt.Fprintf(c.ErrOrStderr(), "resolved %s to %s\n", args[0], pinned)
-				}
+			if !isDigest && !quiet {
+				fmt.Fprintf(c.ErrOrStderr(), "resolved %s to %s\n", args[0], res.Reference)
 			}
-			return writePatch(patchRequest{format: f, opts: po, file: file, output: output, quiet: quiet}, pinned, c.InOrStdin(), c.OutOrStdout(), c.ErrOrStderr())
+			p := res.Patches[0]
+			printPatchNotes(c.ErrOrStderr(), quiet, p, req.Mount)
+			if p.Output == "" {
+				_, err = c.OutOrStdout().Write(p.Data)
+			}
+			return err
 		},
 	}
 	po.AddFlags(c.Flags())

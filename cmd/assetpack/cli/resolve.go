@@ -9,12 +9,12 @@ import (
 	"sort"
 	"strings"
 
-	gname "github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
 	"github.com/assetpack/assetpack/kube"
+	"github.com/assetpack/assetpack/pack"
 )
 
 func newResolve() *cobra.Command {
@@ -54,7 +54,7 @@ $ASSETPACK_REPOSITORY. Comments and key order are kept.`,
 			if err != nil {
 				return err
 			}
-			bopts, err := bo.BuilderOptions()
+			im, err := bo.Image()
 			if err != nil {
 				return err
 			}
@@ -72,21 +72,18 @@ $ASSETPACK_REPOSITORY. Comments and key order are kept.`,
 				if err != nil {
 					return "", usageError{err}
 				}
-				res, err := builder.Build(ctx, dir, bopts...)
+				// The pipeline uploads each layer while the others are built.
+				res, err := pack.Run(ctx, pack.Spec{Source: dir, Image: im, Tags: []string{t.String()}, Registry: reg})
 				if err != nil {
 					return "", err
 				}
 				defer res.Close()
-				warnCache(stderr, quiet, res)
-				pushed, err := reg.Push(ctx, res.Artifact(), []gname.Tag{t})
-				if err != nil {
-					return "", err
-				}
+				warnCache(stderr, quiet, res.Build)
 				if !quiet {
-					fmt.Fprintf(stderr, "%s%s → %s\n", kube.Scheme, dir, pushed.Refs[0])
+					fmt.Fprintf(stderr, "%s%s → %s\n", kube.Scheme, dir, res.Reference)
 				}
-				built[filepath.Clean(dir)] = pushed.Refs[0].String()
-				return pushed.Refs[0].String(), nil
+				built[filepath.Clean(dir)] = res.Reference
+				return res.Reference, nil
 			}
 			var docs []string
 			for _, p := range paths {
@@ -111,7 +108,7 @@ $ASSETPACK_REPOSITORY. Comments and key order are kept.`,
 	c.Flags().StringVar(&bo.Compression, "compression", string(builder.Auto), "layer compression: auto, gzip, zstd or none")
 	c.Flags().StringSliceVar(&bo.Platforms, "platform", []string{"linux/amd64"}, "platform(s) to declare")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing on stderr but errors")
-	ro.AddFlags(c.Flags())
+	ro.AddPushFlags(c.Flags())
 	return c
 }
 

@@ -8,12 +8,11 @@ import (
 	"os"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
+	"github.com/assetpack/assetpack/pack"
 	"github.com/assetpack/assetpack/publish"
 	"github.com/assetpack/assetpack/sign"
 	"github.com/assetpack/assetpack/sign/cosign"
@@ -76,64 +75,19 @@ func newSigner(ctx context.Context, so options.Sign, reg *publish.Registry, stdi
 	return cosign.NewKeylessSigner(ctx, cosign.KeylessOptions{IDToken: tok, FulcioURL: so.FulcioURL, RekorURL: so.RekorURL}, opts...)
 }
 
-// signTargets signs (and attests) the digest and, for an index with
-// recursive signing, every platform manifest. files may be nil.
-func signTargets(ctx context.Context, s *cosign.Signer, ref name.Digest, manifests []name.Digest, files *sign.FilesPredicate, stderr io.Writer, quiet bool) error {
-	targets := append([]name.Digest{ref}, manifests...)
-	for _, d := range targets {
-		if err := s.Sign(ctx, d); err != nil {
-			return err
-		}
-		if files != nil {
-			if err := s.Attest(ctx, d, sign.FilesPredicateType, files); err != nil {
-				return err
-			}
-		}
-		if !quiet {
-			what := "signed"
-			if files != nil {
-				what = "signed and attested the files of"
-			}
-			fmt.Fprintf(stderr, "%s %s\n", what, d)
+// printSigned notes every digest the pipeline signed (and attested).
+func printSigned(stderr io.Writer, res *pack.Result) {
+	attested := map[string]bool{}
+	for _, d := range res.Attested {
+		attested[d.String()] = true
+	}
+	for _, d := range res.Signed {
+		if attested[d.String()] {
+			fmt.Fprintf(stderr, "signed and attested the files of %s\n", d)
+		} else {
+			fmt.Fprintf(stderr, "signed %s\n", d)
 		}
 	}
-	return nil
-}
-
-// childManifests lists the platform manifests of an index (nil for an image).
-func childManifests(ref name.Digest, art publish.Artifact) []name.Digest {
-	idx, ok := art.(v1.ImageIndex)
-	if !ok {
-		return nil
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return nil
-	}
-	var out []name.Digest
-	for _, m := range im.Manifests {
-		out = append(out, ref.Context().Digest(m.Digest.String()))
-	}
-	return out
-}
-
-// filesOf lists the files of an image, or of an index's first image.
-func filesOf(art publish.Artifact) (*sign.FilesPredicate, error) {
-	switch a := art.(type) {
-	case v1.Image:
-		return sign.Files(a)
-	case v1.ImageIndex:
-		im, err := a.IndexManifest()
-		if err != nil || len(im.Manifests) == 0 {
-			return nil, fmt.Errorf("reading the index to list its files: %v", err)
-		}
-		img, err := a.Image(im.Manifests[0].Digest)
-		if err != nil {
-			return nil, err
-		}
-		return sign.Files(img)
-	}
-	return nil, fmt.Errorf("cannot list the files of %T", art)
 }
 
 // oneReference requires exactly one image reference argument.
@@ -182,45 +136,23 @@ Key-based signatures are not uploaded to a transparency log unless
 			if err != nil {
 				return usageError{err}
 			}
-			d, err := reg.Resolve(ctx, ref)
-			if err != nil {
-				return err
-			}
-			if _, isTag := ref.(name.Tag); isTag && !quiet {
-				fmt.Fprintf(stderr, "resolved %s to %s; signing that digest\n", args[0], d)
-			}
-			desc, err := remote.Get(d, reg.RemoteOptions(ctx)...)
-			if err != nil {
-				return fmt.Errorf("reading %s: %w", d, err)
-			}
-			var art publish.Artifact
-			if desc.MediaType.IsIndex() {
-				art, err = desc.ImageIndex()
-			} else {
-				art, err = desc.Image()
-			}
-			if err != nil {
-				return fmt.Errorf("reading %s: %w", d, err)
-			}
 			s, err := newSigner(ctx, so, reg, c.InOrStdin(), stderr, quiet)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			var files *sign.FilesPredicate
-			if so.AttestFiles {
-				if files, err = filesOf(art); err != nil {
-					return err
-				}
-			}
-			var children []name.Digest
-			if so.Recursive {
-				children = childManifests(d, art)
-			}
-			if err := signTargets(ctx, s, d, children, files, stderr, quiet); err != nil {
+			res, err := pack.Run(ctx, pack.Spec{Reference: ref.String(), Registry: reg,
+				Sign: &pack.Sign{Signer: s, Recursive: so.Recursive, AttestFiles: so.AttestFiles}})
+			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintln(c.OutOrStdout(), d)
+			if _, isTag := ref.(name.Tag); isTag && !quiet {
+				fmt.Fprintf(stderr, "resolved %s to %s; signed that digest\n", args[0], res.Reference)
+			}
+			if !quiet {
+				printSigned(stderr, res)
+			}
+			_, err = fmt.Fprintln(c.OutOrStdout(), res.Reference)
 			return err
 		},
 	}

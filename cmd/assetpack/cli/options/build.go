@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/assetpack/assetpack/builder"
+	"github.com/assetpack/assetpack/pack"
 	"github.com/assetpack/assetpack/publish"
 )
 
@@ -74,65 +75,62 @@ func DefaultName(src string) string {
 	return name
 }
 
-// BuilderOptions converts the flags (and SOURCE_DATE_EPOCH) to builder options.
-func (b *Build) BuilderOptions() ([]builder.Option, error) {
+// Image converts the flags (and SOURCE_DATE_EPOCH, ASSETPACK_CACHE_DIR)
+// to the pipeline's image options.
+func (b *Build) Image() (pack.Image, error) {
 	c, err := builder.ParseCompression(b.Compression)
 	if err != nil {
-		return nil, flagErr("--compression", err)
+		return pack.Image{}, flagErr("--compression", err)
 	}
 	lm, err := builder.ParseLayerMode(b.Layers)
 	if err != nil {
-		return nil, flagErr("--layers", err)
+		return pack.Image{}, flagErr("--layers", err)
 	}
 	sm, err := builder.ParseSymlinkMode(b.Symlinks)
 	if err != nil {
-		return nil, flagErr("--symlinks", err)
+		return pack.Image{}, flagErr("--symlinks", err)
 	}
 	ps, err := builder.ParsePlatforms(b.Platforms)
 	if err != nil {
-		return nil, flagErr("--platform", err)
+		return pack.Image{}, flagErr("--platform", err)
 	}
 	ann, err := builder.ParseKeyValues("--annotation", b.Annotations)
 	if err != nil {
-		return nil, err
+		return pack.Image{}, err
 	}
 	labels, err := builder.ParseKeyValues("--label", b.Labels)
 	if err != nil {
-		return nil, err
+		return pack.Image{}, err
 	}
-	opts := []builder.Option{
-		builder.WithPrefix(b.Prefix),
-		builder.WithCompression(c),
-		builder.WithSymlinks(sm),
-		builder.WithExcludes(b.Excludes...),
-		builder.WithAllowEmpty(b.AllowEmpty),
-		builder.WithAnnotations(ann),
-		builder.WithLabels(labels),
-		builder.WithGit(b.Git),
-		builder.WithLayers(lm),
-	}
-	if dir := b.cacheDir(); dir != "" {
-		opts = append(opts, builder.WithCache(dir))
-	}
-	if len(ps) > 0 {
-		opts = append(opts, builder.WithPlatforms(ps...))
+	im := pack.Image{
+		Prefix:      b.Prefix,
+		Platforms:   ps,
+		Compression: c,
+		Layers:      lm,
+		Symlinks:    sm,
+		Excludes:    b.Excludes,
+		AllowEmpty:  b.AllowEmpty,
+		Annotations: ann,
+		Labels:      labels,
+		NoGit:       !b.Git,
+		CacheDir:    b.cacheDir(),
 	}
 	// Precedence: flag > environment > git commit time > 0.
 	switch {
 	case b.SourceDateEpoch != "":
 		t, err := builder.ParseSourceDateEpoch("--source-date-epoch", b.SourceDateEpoch)
 		if err != nil {
-			return nil, err
+			return pack.Image{}, err
 		}
-		opts = append(opts, builder.WithSourceDateEpoch(t))
+		im.SourceDateEpoch = &t
 	case os.Getenv("SOURCE_DATE_EPOCH") != "":
 		t, err := builder.ParseSourceDateEpoch("SOURCE_DATE_EPOCH", os.Getenv("SOURCE_DATE_EPOCH"))
 		if err != nil {
-			return nil, err
+			return pack.Image{}, err
 		}
-		opts = append(opts, builder.WithSourceDateEpoch(t))
+		im.SourceDateEpoch = &t
 	}
-	return opts, nil
+	return im, nil
 }
 
 func flagErr(flag string, err error) error {

@@ -5,6 +5,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/assetpack/assetpack/kube"
+	"github.com/assetpack/assetpack/pack"
 )
 
 // Patch holds the flags that describe the image volume mount.
@@ -33,10 +34,24 @@ func (p *Patch) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&p.KustomizeImages, "kustomize-images", false, "also write an images: entry into the Kustomize Component (rewrites other references to the repository with kustomize ≥ 5.7)")
 }
 
-// Mount converts the flags for the image reference ref.
-func (p *Patch) Mount(ref string) kube.Mount {
+// Patch converts the flags to a pipeline patch request in format, checked
+// against the workload manifest (nil: none) and written to output ("" keeps
+// it in the result).
+func (p *Patch) Patch(format kube.Format, manifest []byte, output string) pack.Patch {
+	return pack.Patch{
+		Format:          format,
+		Workload:        p.Workload,
+		Mount:           p.Mount(),
+		Manifest:        manifest,
+		Output:          output,
+		Pod:             kube.PodOptions{Image: p.ContainerImage, PullSecrets: p.PullSecrets},
+		KustomizeImages: p.KustomizeImages,
+	}
+}
+
+// Mount converts the mount flags (the reference is set by the pipeline).
+func (p *Patch) Mount() kube.Mount {
 	return kube.Mount{
-		Reference:  ref,
 		VolumeName: p.VolumeName,
 		PullPolicy: corev1.PullPolicy(p.PullPolicy),
 		Containers: p.Containers,

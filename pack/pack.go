@@ -1,0 +1,332 @@
+// Package pack is assetpack's pipeline: one call takes a directory to an
+// image in a local output and in registries, signed, with the Kubernetes
+// patches that mount it by digest. The CLI's build, resolve, sign and patch
+// commands, the KRM function and the GitHub Action (through the CLI) all go
+// through Run; a Go program gets everything the CLI does with one call.
+//
+//	dir ──builder──▶ layers ──builder──▶ image ──publish──▶ registry / OCI layout
+//	                                                 │
+//	                              sign (referrers) ◀─┤
+//	                                                 └──kube──▶ patches
+//
+// Run owns the overlap of building and uploading: each layer starts
+// uploading as soon as it is built (an uncompressed layer of a push-only
+// build while it is still being hashed), so a push takes little longer
+// than the build. Nothing is printed; notes and progress reach the caller
+// through publish.Registry's callbacks and the Result.
+package pack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/assetpack/assetpack/builder"
+	"github.com/assetpack/assetpack/internal/hooks"
+	"github.com/assetpack/assetpack/publish"
+	"github.com/assetpack/assetpack/sign"
+)
+
+// ErrInvalidSpec marks a Spec that cannot run (see SpecError).
+var ErrInvalidSpec = errors.New("invalid pipeline spec")
+
+// SpecError names the field of a Spec that is wrong, and why. It matches
+// ErrInvalidSpec with errors.Is.
+type SpecError struct {
+	Field string // e.g. "Tags", "Patches[0].Mount.MountPath"
+	Msg   string
+}
+
+func (e *SpecError) Error() string { return e.Field + ": " + e.Msg }
+
+// Is reports whether target is ErrInvalidSpec.
+func (e *SpecError) Is(target error) bool { return target == ErrInvalidSpec }
+
+func specErr(field, format string, args ...any) error {
+	return &SpecError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Spec is what Run does, as plain data (plus the clients that do it).
+type Spec struct {
+	// Source is the directory to pack. Exactly one of Source and Reference
+	// is set.
+	Source string
+	// Reference names an image already in a registry, by tag or digest, to
+	// sign or to write patches for without building. A tag is resolved
+	// once, and everything after uses that digest.
+	Reference string
+
+	// Image shapes the image built from Source. The zero value is the
+	// builder's defaults.
+	Image Image
+	// Output, when its Path is set, writes the image there (an OCI image
+	// layout or OCI archive), replacing an earlier assetpack output. A
+	// build with neither Output nor Tags writes nothing and only reports
+	// digests.
+	Output publish.Target
+	// Tags, when set, push the image to each REGISTRY/REPOSITORY:TAG (one
+	// upload; tags in other repositories of the same registry mount its
+	// blobs).
+	Tags []string
+	// Registry reaches registries: credentials, TLS policy, retries,
+	// parallelism, progress and notes. Nil means publish.NewRegistry()'s
+	// defaults.
+	Registry *publish.Registry
+
+	// Sign, when set, signs the pushed digest in every repository (or the
+	// Reference's digest).
+	Sign *Sign
+	// Patches are rendered for the pinned digest once the image is pushed.
+	// They are checked before anything is built, so a wrong mount request
+	// costs no build and no upload.
+	Patches []Patch
+}
+
+// Image holds the options of the image built from Spec.Source. Each zero
+// value means the builder's default (see the builder.With* options).
+type Image struct {
+	Prefix      string              // directory inside the image holding the files; "" is the root
+	Platforms   []v1.Platform       // default linux/amd64 (one manifest); two or more give an index
+	Compression builder.Compression // default builder.Auto
+	Layers      builder.LayerMode   // default builder.LayersAuto
+	Symlinks    builder.SymlinkMode // default builder.SymlinksPreserve
+	Excludes    []string            // gitignore-style patterns, after the root's .assetignore
+	AllowEmpty  bool                // allow a tree without files
+	Annotations map[string]string   // manifest annotations
+	Labels      map[string]string   // config labels
+	// SourceDateEpoch is the one timestamp of every entry; nil: the HEAD
+	// commit time inside a git work tree, else 1970-01-01.
+	SourceDateEpoch *time.Time
+	NoGit           bool   // ignore an enclosing git work tree
+	CacheDir        string // build cache of layer digests; "" disables it
+	Jobs            int    // layers built at once; 0 is GOMAXPROCS
+}
+
+// options converts the image options to builder options.
+func (im Image) options() []builder.Option {
+	var opts []builder.Option
+	if im.Prefix != "" {
+		opts = append(opts, builder.WithPrefix(im.Prefix))
+	}
+	if len(im.Platforms) > 0 {
+		opts = append(opts, builder.WithPlatforms(im.Platforms...))
+	}
+	if im.Compression != "" {
+		opts = append(opts, builder.WithCompression(im.Compression))
+	}
+	if im.Layers != "" {
+		opts = append(opts, builder.WithLayers(im.Layers))
+	}
+	if im.Symlinks != "" {
+		opts = append(opts, builder.WithSymlinks(im.Symlinks))
+	}
+	if len(im.Excludes) > 0 {
+		opts = append(opts, builder.WithExcludes(im.Excludes...))
+	}
+	if im.SourceDateEpoch != nil {
+		opts = append(opts, builder.WithSourceDateEpoch(*im.SourceDateEpoch))
+	}
+	if im.CacheDir != "" {
+		opts = append(opts, builder.WithCache(im.CacheDir))
+	}
+	return append(opts, builder.WithAllowEmpty(im.AllowEmpty), builder.WithAnnotations(im.Annotations),
+		builder.WithLabels(im.Labels), builder.WithGit(!im.NoGit), builder.WithJobs(im.Jobs))
+}
+
+// Sign says how pushed images are signed.
+type Sign struct {
+	// Signer signs a digest: sign/cosign's key-file, KMS or keyless signer.
+	Signer sign.Signer
+	// Recursive also signs each platform manifest of an index.
+	Recursive bool
+	// AttestFiles also attaches a signed attestation listing every file
+	// (sign.FilesPredicateType); Signer must then be a sign.Attester.
+	AttestFiles bool
+}
+
+// Result is what Run did. Call Close when done with Build.
+type Result struct {
+	// Build is the built image (nil for Spec.Reference): its layers,
+	// files, platforms and options. Valid until Close.
+	Build *builder.Result
+	// Digest is the image's (or index's) digest.
+	Digest v1.Hash
+	// Reference is what a caller prints: the pushed REGISTRY/REPO@DIGEST,
+	// else the local output's oci:PATH@DIGEST, else "".
+	Reference string
+	// Output is the local output written ("" if none).
+	Output string
+	// Pushed describes the push, with per-blob statistics (nil if none).
+	Pushed *publish.PushResult
+	// Signed lists every digest signed, in order.
+	Signed []name.Digest
+	// Attested lists every digest that got the file-list attestation.
+	Attested []name.Digest
+	// Patches holds each rendered patch, in the order of Spec.Patches.
+	Patches []PatchResult
+}
+
+// Close removes the build's temporary layer files.
+func (r *Result) Close() error {
+	if r == nil || r.Build == nil {
+		return nil
+	}
+	return r.Build.Close()
+}
+
+// Run runs spec: build (or resolve Reference), write the local output,
+// push, sign, render the patches. Everything that can be checked without
+// building is checked first; an error after the push says what was pushed.
+func Run(ctx context.Context, spec Spec) (_ *Result, err error) {
+	if (spec.Source == "") == (spec.Reference == "") {
+		return nil, specErr("Source", "give a directory to build or a Reference to an image in a registry, not both or neither")
+	}
+	reg := spec.Registry
+	if reg == nil {
+		if reg, err = publish.NewRegistry(); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkPatches(spec.Patches); err != nil {
+		return nil, err
+	}
+	if spec.Sign != nil {
+		if spec.Sign.Signer == nil {
+			return nil, specErr("Sign.Signer", "no signer given")
+		}
+		if _, ok := spec.Sign.Signer.(sign.Attester); spec.Sign.AttestFiles && !ok {
+			return nil, specErr("Sign.AttestFiles", "the signer %T cannot attest", spec.Sign.Signer)
+		}
+	}
+	if spec.Reference != "" {
+		return runReference(ctx, spec, reg)
+	}
+	if len(spec.Tags) == 0 {
+		if spec.Sign != nil {
+			return nil, specErr("Sign", "signing needs a pushed digest: give Tags to push to")
+		}
+		if len(spec.Patches) > 0 {
+			return nil, specErr("Patches", "patches pin the pushed digest: give Tags to push to")
+		}
+	}
+	tags, err := parseTags(reg, spec.Tags)
+	if err != nil {
+		return nil, err
+	}
+
+	opts := spec.Image.options()
+	var h hooks.Build
+	// Where the layer blobs go: next to the local output (so they are
+	// hard-linked into it), or a temporary directory when only pushing.
+	var local *publish.Output
+	if spec.Output.Path != "" {
+		if local, err = publish.NewOutput(spec.Output); err != nil {
+			return nil, err
+		}
+		defer local.Close() // removes whatever was not committed
+		h.WorkDir, h.SkipPaths, h.ReuseDir = local.WorkDir(), local.SkipPaths(), local.ReuseDir()
+	}
+	// Only pushing: uncompressed layers need not be written to disk first;
+	// the registry reads them from the files.
+	h.Deferred = local == nil && len(tags) > 0
+	// Upload each layer as soon as it is built, while the others are still
+	// being compressed and hashed; a deferred layer starts uploading while
+	// it is being hashed.
+	var up *publish.Uploader
+	if len(tags) > 0 {
+		if up, err = reg.NewUploader(ctx, tags); err != nil {
+			return nil, err
+		}
+		defer up.Abort() // a no-op after Push; stops uploads on any error
+		h.LayerDone = up.Add
+		if h.Deferred {
+			h.LayerStart = func(l v1.Layer, open func() io.ReadCloser) { up.Start(l, open) }
+		}
+	}
+	b, err := builder.Build(ctx, spec.Source, append(opts, builder.WithHooks(h))...)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Build: b, Digest: b.Digest}
+	defer func() {
+		if err != nil {
+			res.Close()
+		}
+	}()
+	if local != nil {
+		t := local.Target()
+		if err := local.Write(ctx, b.Artifact(), "latest"); err != nil {
+			return nil, fmt.Errorf("writing %s: %w", t, err)
+		}
+		if err := local.Commit(); err != nil {
+			return nil, err
+		}
+		res.Output = t.String()
+		res.Reference = fmt.Sprintf("%s@%s", t, b.Digest)
+	}
+	if up == nil {
+		return res, nil
+	}
+	if res.Pushed, err = up.Push(ctx, b.Artifact(), tags); err != nil {
+		return nil, err
+	}
+	res.Reference = res.Pushed.Refs[0].String()
+	if spec.Sign != nil {
+		for _, d := range res.Pushed.Refs { // one per repository pushed to
+			if err := signAll(ctx, spec.Sign, d, b.Artifact(), res); err != nil {
+				return nil, fmt.Errorf("the image was pushed as %s, but signing failed: %w", res.Reference, err)
+			}
+		}
+	}
+	if err := renderPatches(spec.Patches, res); err != nil {
+		return nil, fmt.Errorf("the image was pushed as %s, but %w", res.Reference, err)
+	}
+	return res, nil
+}
+
+// runReference signs and patches an image already in a registry.
+func runReference(ctx context.Context, spec Spec, reg *publish.Registry) (*Result, error) {
+	ref, err := reg.ParseReference(spec.Reference)
+	if err != nil {
+		return nil, err
+	}
+	d, err := reg.Resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	h, err := v1.NewHash(d.DigestStr())
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Digest: h, Reference: d.String()}
+	if spec.Sign != nil {
+		art, err := fetch(ctx, reg, d)
+		if err != nil {
+			return nil, err
+		}
+		if err := signAll(ctx, spec.Sign, d, art, res); err != nil {
+			return nil, err
+		}
+	}
+	if err := renderPatches(spec.Patches, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func parseTags(reg *publish.Registry, values []string) ([]name.Tag, error) {
+	var tags []name.Tag
+	for _, v := range values {
+		t, err := reg.ParseTag(v)
+		if err != nil {
+			return nil, err
+		}
+		tags = append(tags, t)
+	}
+	return tags, nil
+}
