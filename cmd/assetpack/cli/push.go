@@ -75,7 +75,7 @@ digest is the one build printed. stdout gets REGISTRY/REPOSITORY@sha256:...`,
 		},
 	}
 	c.Flags().StringArrayVarP(&to.Tags, "tag", "t", nil, "another REGISTRY/REPOSITORY:TAG to push to (repeatable)")
-	ro.AddFlags(c.Flags())
+	ro.AddPushFlags(c.Flags())
 	out.AddFlags(c.Flags())
 	return c
 }

@@ -18,11 +18,18 @@ type Registry struct {
 	Timeout   time.Duration
 }
 
-// AddFlags registers the registry flags.
+// AddFlags registers the flags of every command that talks to registries.
 func (r *Registry) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&r.Insecure, "insecure-registry", nil, "allow plain HTTP and unverified TLS for this registry host[:port] (repeatable; also $ASSETPACK_INSECURE_REGISTRIES, comma-separated; loopback hosts are always allowed plain HTTP)")
-	fs.IntVar(&r.Jobs, "jobs", publish.DefaultJobs, "how many blobs to upload in parallel")
 	fs.DurationVar(&r.Timeout, "registry-timeout", publish.DefaultTimeout, "how long to wait for the registry to answer a request before retrying or failing")
+	r.Jobs = publish.DefaultJobs
+}
+
+// AddPushFlags registers AddFlags' flags and those of commands that
+// upload images.
+func (r *Registry) AddPushFlags(fs *pflag.FlagSet) {
+	r.AddFlags(fs)
+	fs.IntVar(&r.Jobs, "jobs", publish.DefaultJobs, "how many blobs to upload in parallel")
 	fs.StringVar(&r.MountFrom, "mount-from", "", "REGISTRY/REPOSITORY on the same registry that may hold the blobs already: mount them from there instead of uploading")
 }
 
