@@ -39,7 +39,13 @@ type resourceList struct {
 // function): it reads a ResourceList, adds the image volume named by the
 // functionConfig (kind ImageVolume) to the workload and returns the list.
 // Running it twice gives the same result (the volume and mounts are replaced).
-func Function(input []byte) ([]byte, error) {
+// The functionConfig's image must be pinned by digest; see FunctionWith.
+func Function(input []byte) ([]byte, error) { return FunctionWith(input, nil) }
+
+// FunctionWith is Function whose functionConfig image is first passed to
+// pin, which returns the reference to mount (for example a tag resolved to
+// its digest through a registry); nil keeps the image as it is.
+func FunctionWith(input []byte, pin func(image string) (string, error)) ([]byte, error) {
 	var rl resourceList
 	if err := yaml.Unmarshal(input, &rl); err != nil {
 		return nil, invalid("the input is not a ResourceList: %v", err)
@@ -61,6 +67,11 @@ func Function(input []byte) ([]byte, error) {
 	w, err := ParseWorkload(spec.Workload)
 	if err != nil {
 		return nil, err
+	}
+	if pin != nil && spec.Image != "" {
+		if spec.Image, err = pin(spec.Image); err != nil {
+			return nil, err
+		}
 	}
 	m := Mount{Reference: spec.Image, Containers: spec.Containers, MountPath: spec.MountPath, SubPath: spec.SubPath,
 		VolumeName: spec.VolumeName, PullPolicy: corev1.PullPolicy(spec.PullPolicy)}

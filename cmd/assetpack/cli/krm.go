@@ -6,11 +6,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
 	"github.com/assetpack/assetpack/kube"
+	"github.com/assetpack/assetpack/pack"
 )
 
 func newKRM() *cobra.Command {
-	return &cobra.Command{
+	var ro options.Registry
+	c := &cobra.Command{
 		Use:   "krm",
 		Short: "Run as a Kustomize (KRM) function: add an image volume to a workload",
 		Long: `Read a KRM ResourceList on stdin and write it back with the image volume
@@ -26,7 +29,7 @@ described by its functionConfig added to the workload:
           path: assetpack
           args: [krm]
   spec:
-    image: REPO@sha256:…            # pinned digest
+    image: REPO@sha256:…            # a tag is resolved to its digest through the registry
     workload: deployment/web
     containers: [nginx]
     mountPath: /usr/share/nginx/html
@@ -40,7 +43,20 @@ kustomize build --enable-alpha-plugins --enable-exec.`,
 			if err != nil {
 				return fmt.Errorf("reading the ResourceList: %w", err)
 			}
-			out, err := kube.Function(in)
+			reg, _, err := newRegistry(ro, true, c.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			// The pipeline pins the image: a digest reference as it is, a
+			// tag through the registry.
+			pin := func(image string) (string, error) {
+				res, err := pack.Run(c.Context(), pack.Spec{Reference: image, Registry: reg})
+				if err != nil {
+					return "", err
+				}
+				return res.Reference, nil
+			}
+			out, err := kube.FunctionWith(in, pin)
 			if err != nil {
 				return err
 			}
@@ -48,4 +64,6 @@ kustomize build --enable-alpha-plugins --enable-exec.`,
 			return err
 		},
 	}
+	ro.AddFlags(c.Flags())
+	return c
 }
