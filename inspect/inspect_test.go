@@ -15,6 +15,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/sign"
@@ -410,5 +412,33 @@ func TestDiffBuilds(t *testing.T) {
 	}
 	if got := Diff(lists[0], r.Files); got != nil {
 		t.Errorf("Diff(gzip build, zstd build) = %+v, want nil", got)
+	}
+}
+
+// TestDescribeIndexOfOne describes an index with a single manifest and no
+// annotations of its own (as crane index append makes): the report's
+// annotations are the index's, none, not those of its one manifest.
+func TestDescribeIndexOfOne(t *testing.T) {
+	res := build(t, writeTree(t, site))
+	idx := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{
+		Add:        res.Image,
+		Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}},
+	})
+	d, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Describe("one", idx, false)
+	if err != nil {
+		t.Fatalf("Describe() = %v", err)
+	}
+	if r.Digest != d.String() || r.MediaType != "application/vnd.oci.image.index.v1+json" {
+		t.Errorf("Describe() = %s %s, want the index %s", r.MediaType, r.Digest, d)
+	}
+	if r.Annotations != nil {
+		t.Errorf("Annotations = %v, want none (the index has none)", r.Annotations)
+	}
+	if len(r.Manifests) != 1 || r.Manifests[0].Digest != res.Digest.String() || !reflect.DeepEqual(r.Manifests[0].Annotations, res.Annotations) {
+		t.Errorf("Manifests = %+v, want the image %s with annotations %v", r.Manifests, res.Digest, res.Annotations)
 	}
 }
