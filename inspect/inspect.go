@@ -90,7 +90,9 @@ func Describe(ref string, art any, files bool) (*Report, error) {
 		if plats[i] != "" {
 			m.Platform = plats[i]
 		}
-		if len(imgs) == 1 && r.Annotations == nil {
+		if _, isIndex := art.(v1.ImageIndex); !isIndex {
+			// An image's annotations are its manifest's; an index has its
+			// own (possibly none), even when it lists one manifest.
 			r.Annotations = m.Annotations
 		}
 		r.Manifests = append(r.Manifests, *m)
