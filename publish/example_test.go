@@ -19,10 +19,11 @@ import (
 	"github.com/assetpack/assetpack/publish"
 )
 
-// ExampleOutput writes a built image to an OCI image layout. The build puts
-// its layer blobs in the output's work directory, so Write hard-links them
-// into the layout instead of copying; Commit renames the finished layout
-// into place, and Close removes whatever was not committed.
+// ExampleOutput writes a built image to an OCI image layout: Write stages
+// the layout beside its final path, Commit renames the finished layout into
+// place, and Close removes whatever was not committed. (pack.Run does the
+// same and also has the builder write its blobs on the output's file
+// system, so that they are hard-linked instead of copied.)
 func ExampleOutput() {
 	ctx := context.Background()
 	tmp, err := os.MkdirTemp("", "assetpack-example-")
@@ -46,9 +47,7 @@ func ExampleOutput() {
 	res, err := builder.Build(ctx, "../testdata/site",
 		builder.WithGit(false),
 		builder.WithSourceDateEpoch(time.Unix(1700000000, 0)),
-		builder.WithPrefix("site"),
-		builder.WithWorkDir(out.WorkDir()),
-		builder.WithSkipPaths(out.SkipPaths()...))
+		builder.WithPrefix("site"))
 	if err != nil {
 		fmt.Println(err)
 		return

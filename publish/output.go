@@ -15,7 +15,7 @@ import (
 //
 //	out, err := publish.NewOutput(t)
 //	defer out.Close()              // removes whatever was not committed
-//	res, err := builder.Build(ctx, dir, builder.WithWorkDir(out.WorkDir()), builder.WithSkipPaths(out.SkipPaths()...))
+//	res, err := builder.Build(ctx, dir)   // pack.Run also puts the blobs in out.WorkDir()
 //	err = out.Write(ctx, res.Artifact(), "latest")
 //	err = out.Commit()
 type Output struct {
@@ -70,7 +70,7 @@ func (o *Output) WorkDir() string { return filepath.Join(o.stage, "work") }
 
 // ReuseDir is the blob directory of the OCI image layout this output
 // replaces, or "" (an archive, or nothing there yet). A build can hard-link
-// unchanged layers from it (builder.WithReuseDir) instead of encoding them
+// unchanged layers from it (package pack does) instead of encoding them
 // again.
 func (o *Output) ReuseDir() string {
 	if o.target.Kind != Layout {
