@@ -2,7 +2,10 @@
 SHELL := /usr/bin/env bash
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
-LDFLAGS := -s -w -X github.com/assetpack/assetpack/cmd/assetpack/cli.version=$(VERSION)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+DATE ?= $(shell git log -1 --format=%cI 2>/dev/null)
+CLI := github.com/assetpack/assetpack/cmd/assetpack/cli
+LDFLAGS := -s -w -X $(CLI).version=$(VERSION) -X $(CLI).commit=$(COMMIT) -X $(CLI).date=$(DATE)
 BIN := bin/assetpack
 
 .PHONY: help build install test unit e2e e2e-tools lint fmt bench bench-data bench-compare bench-cri fuzz docs release-check release-snapshot clean

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 
 	"github.com/google/go-containerregistry/pkg/logs"
 
@@ -20,22 +19,6 @@ import (
 	"github.com/assetpack/assetpack/publish"
 	"github.com/assetpack/assetpack/sign/cosign"
 )
-
-// version is stamped by the release build with
-// -ldflags "-X github.com/assetpack/assetpack/cmd/assetpack/cli.version=v1.2.3".
-var version = ""
-
-// Version returns the version of this binary: the stamped release version,
-// else the module version recorded by `go install`, else "devel".
-func Version() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "devel"
-}
 
 // Exit codes, documented in the README.
 const (
@@ -129,7 +112,10 @@ Exit codes: 0 success, 1 failure, 2 bad usage or bad input, 130 interrupted.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
-	root.SetVersionTemplate("assetpack {{.Version}}\n")
+	root.SetVersionTemplate(Info().String() + "\n")
+	// --version without a shorthand: -v means verbose to users of every
+	// peer tool, so assetpack does not take it for the version.
+	root.Flags().Bool("version", false, "print the version (as 'assetpack version' does)")
 	var debugLog bool
 	root.PersistentFlags().BoolVar(&debugLog, "debug", os.Getenv("ASSETPACK_DEBUG") != "", "log registry requests and responses on stderr (also $ASSETPACK_DEBUG); credentials and token responses are redacted")
 	root.PersistentPreRun = func(*cobra.Command, []string) {
@@ -144,18 +130,6 @@ Exit codes: 0 success, 1 failure, 2 bad usage or bad input, 130 interrupted.`,
 	}
 	root.AddCommand(newBuild(), newPush(), newLogin(), newPatch(), newMigrate(), newResolve(), newSign(), newVerify(), newGenerateKeyPair(), newConfig(), newInspect(), newDiff(), newKRM(), newVersion())
 	return root
-}
-
-func newVersion() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the assetpack version",
-		Args:  noArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintf(c.OutOrStdout(), "assetpack %s\n", Version())
-			return err
-		},
-	}
 }
 
 func noArgs(c *cobra.Command, args []string) error {
