@@ -74,9 +74,10 @@ func (m Mount) withDefaults() (Mount, error) {
 	if err := checkSubPath(m.SubPath); err != nil {
 		return m, err
 	}
-	for flag, v := range map[string]string{"--mount-path": m.MountPath, "--sub-path": m.SubPath, "image reference": m.Reference} {
-		if strings.IndexFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
-			return m, invalid("%s %q contains control characters", flag, v)
+	// In a fixed order, so that the same Mount always gets the same error.
+	for _, f := range []struct{ name, value string }{{"--mount-path", m.MountPath}, {"--sub-path", m.SubPath}, {"image reference", m.Reference}} {
+		if strings.IndexFunc(f.value, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+			return m, invalid("%s %q contains control characters", f.name, f.value)
 		}
 	}
 	seen := map[string]bool{}
