@@ -3,7 +3,6 @@
 package options
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,23 +73,25 @@ func DefaultName(src string) string {
 	return name
 }
 
-// BuilderOptions converts the flags (and SOURCE_DATE_EPOCH) to builder options.
+// BuilderOptions converts the flags (and SOURCE_DATE_EPOCH) to builder
+// options. Errors name the library option (compression "lz4" …); the
+// command's error mapping (withFlagAdvice) names the flag instead.
 func (b *Build) BuilderOptions() ([]builder.Option, error) {
 	c, err := builder.ParseCompression(b.Compression)
 	if err != nil {
-		return nil, flagErr("--compression", err)
+		return nil, err
 	}
 	lm, err := builder.ParseLayerMode(b.Layers)
 	if err != nil {
-		return nil, flagErr("--layers", err)
+		return nil, err
 	}
 	sm, err := builder.ParseSymlinkMode(b.Symlinks)
 	if err != nil {
-		return nil, flagErr("--symlinks", err)
+		return nil, err
 	}
 	ps, err := builder.ParsePlatforms(b.Platforms)
 	if err != nil {
-		return nil, flagErr("--platform", err)
+		return nil, err
 	}
 	ann, err := builder.ParseKeyValues("--annotation", b.Annotations)
 	if err != nil {
@@ -133,10 +134,6 @@ func (b *Build) BuilderOptions() ([]builder.Option, error) {
 		opts = append(opts, builder.WithSourceDateEpoch(t))
 	}
 	return opts, nil
-}
-
-func flagErr(flag string, err error) error {
-	return fmt.Errorf("%s: %w", flag, err)
 }
 
 // DefaultBuild returns the flag defaults, for commands that build without

@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/assetpack/assetpack/builder"
+)
+
+// The library's errors name values and options in Go terms (compression
+// "lz4", WithAllowEmpty): a Go caller has no flags. withFlagAdvice is the one
+// place where the CLI turns them into advice about its flags, so that a user
+// still reads which flag to change.
+
+// flagAdvice is a library error reworded to name flags. It unwraps to the
+// library error, so ExitCode and errors.Is/As see what they saw before.
+type flagAdvice struct {
+	msg string
+	err error
+}
+
+func (e *flagAdvice) Error() string { return e.msg }
+func (e *flagAdvice) Unwrap() error { return e.err }
+
+// withFlagAdvice rewords err, returned by command c, so that it names c's
+// flags where the library names an option, a field or a Go function. A
+// flag that c does not have is never named: the library's words stay.
+func withFlagAdvice(c *cobra.Command, err error) error {
+	if err == nil {
+		return nil
+	}
+	a := advisor{c: c, msg: err.Error()}
+	for _, rule := range adviceRules {
+		rule(&a, err)
+	}
+	if a.msg == err.Error() {
+		return err
+	}
+	return &flagAdvice{msg: a.msg, err: err}
+}
+
+// advisor holds the message being reworded and the command that failed.
+type advisor struct {
+	c   *cobra.Command
+	msg string
+}
+
+// flag returns "--name" for the first of names that c has, or "".
+func (a *advisor) flag(names ...string) string {
+	for _, n := range names {
+		if a.c != nil && a.c.Flag(n) != nil {
+			return "--" + n
+		}
+	}
+	return ""
+}
+
+// replace puts cli in place of lib in the message, and reports whether lib
+// was there.
+func (a *advisor) replace(lib, cli string) bool {
+	if lib == "" || !strings.Contains(a.msg, lib) {
+		return false
+	}
+	a.msg = strings.ReplaceAll(a.msg, lib, cli)
+	return true
+}
+
+// replaceOrAppend puts cli in place of lib, or adds "; cli" after the text
+// of the library error after (or at the end) when lib is not there.
+func (a *advisor) replaceOrAppend(after, lib, cli string) {
+	if a.replace(lib, cli) {
+		return
+	}
+	if after != "" && strings.Contains(a.msg, after) {
+		a.msg = strings.Replace(a.msg, after, after+"; "+cli, 1)
+		return
+	}
+	a.msg += "; " + cli
+}
+
+var adviceRules = []func(a *advisor, err error){
+	builderOptionAdvice,
+	builderPathAdvice,
+}
+
+// builderOptions are the flags of builder.OptionError's options.
+var builderOptions = map[string][]string{
+	"compression":     {"compression"},
+	"symlinks":        {"symlinks"},
+	"layers":          {"layers"},
+	"platform":        {"platform"},
+	"prefix":          {"prefix"},
+	"exclude pattern": {"exclude"},
+}
+
+func builderOptionAdvice(a *advisor, err error) {
+	var oe *builder.OptionError
+	if !errors.As(err, &oe) {
+		return
+	}
+	if f := a.flag(builderOptions[oe.Option]...); f != "" {
+		a.replace(oe.Error(), f+" "+oe.Reason)
+	}
+}
+
+// builderHints are the hints of builder.PathErrors that an option would
+// avoid, by their sentinel: with the flag that does, or (for a command
+// without that flag) without it.
+var builderHints = map[error]struct{ flag, hint, without string }{
+	builder.ErrEmpty: {"allow-empty", "add files, or pass --allow-empty to build an image without files",
+		"add files"},
+	builder.ErrUnreadable: {"exclude", "make it readable, or exclude it with --exclude or " + builder.IgnoreFile,
+		"make it readable, or exclude it with " + builder.IgnoreFile},
+	builder.ErrUnsupportedFile: {"exclude", "only regular files, directories and symlinks can be packed: remove it or exclude it with --exclude or " + builder.IgnoreFile,
+		"only regular files, directories and symlinks can be packed: remove it or exclude it with " + builder.IgnoreFile},
+	builder.ErrSymlinkLoop: {"symlinks", "remove the link or use --symlinks preserve",
+		"remove the link"},
+	builder.ErrSymlinkEscape: {"symlinks", "make it relative and inside the tree, remove it, or use --symlinks follow to store its target's content",
+		"make it relative and inside the tree, or remove it"},
+}
+
+func builderPathAdvice(a *advisor, err error) {
+	var pe *builder.PathError
+	if !errors.As(err, &pe) || pe.Option == "" {
+		return
+	}
+	h, ok := builderHints[pe.Err]
+	if !ok {
+		return
+	}
+	cp := *pe
+	cp.Hint = h.hint
+	if a.flag(h.flag) == "" {
+		cp.Hint = h.without
+	}
+	if pe.Err == builder.ErrEmpty && a.flag("exclude") != "" {
+		cp.Detail = strings.Replace(cp.Detail, "exclude patterns", "--exclude patterns", 1)
+	}
+	a.replace(pe.Error(), cp.Error())
+}
