@@ -2,11 +2,13 @@ package cli
 
 import (
 	"errors"
+	"io/fs"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/assetpack/assetpack/builder"
+	"github.com/assetpack/assetpack/publish"
 )
 
 // The library's errors name values and options in Go terms (compression
@@ -83,6 +85,9 @@ func (a *advisor) replaceOrAppend(after, lib, cli string) {
 var adviceRules = []func(a *advisor, err error){
 	builderOptionAdvice,
 	builderPathAdvice,
+	publishOptionAdvice,
+	registryHostAdvice,
+	publishOutputAdvice,
 }
 
 // builderOptions are the flags of builder.OptionError's options.
@@ -139,4 +144,58 @@ func builderPathAdvice(a *advisor, err error) {
 		cp.Detail = strings.Replace(cp.Detail, "exclude patterns", "--exclude patterns", 1)
 	}
 	a.replace(pe.Error(), cp.Error())
+}
+
+// publishOptions are the flags of publish.OptionError's options.
+var publishOptions = map[string]string{
+	"jobs":                     "jobs",
+	"timeout":                  "registry-timeout",
+	"insecure registry":        "insecure-registry",
+	"repository to mount from": "mount-from",
+}
+
+func publishOptionAdvice(a *advisor, err error) {
+	var oe *publish.OptionError
+	if !errors.As(err, &oe) {
+		return
+	}
+	if f := a.flag(publishOptions[oe.Option]); f != "" {
+		a.replace(oe.Error(), f+" "+oe.Reason)
+	}
+}
+
+// registryHostAdvice names --insecure-registry, --registry-timeout and
+// assetpack login for errors about a registry host.
+func registryHostAdvice(a *advisor, err error) {
+	var he *publish.HostError
+	if !errors.As(err, &he) {
+		return
+	}
+	switch {
+	case errors.Is(he, publish.ErrInsecure):
+		if f := a.flag("insecure-registry"); f != "" {
+			a.replaceOrAppend(he.Error(), "(or be allowed insecure access)", "(or pass "+f+" "+he.Host+")")
+		}
+	case errors.Is(he, publish.ErrUnauthorized):
+		a.replace("log in to "+he.Host+" (docker login, or Registry.Login)",
+			"log in with 'assetpack login "+he.Host+" -u USER --password-stdin' (or docker login)")
+	case errors.Is(he, publish.ErrUnreachable):
+		if f := a.flag("registry-timeout"); f != "" {
+			a.replace("allow it more time with WithTimeout", "raise "+f)
+		}
+	}
+}
+
+// publishOutputAdvice names --output for outputs and sources.
+func publishOutputAdvice(a *advisor, err error) {
+	if errors.Is(err, publish.ErrOutputExists) {
+		if f := a.flag("output"); f != "" {
+			a.replace("choose another output", "choose another "+f)
+		}
+	}
+	var pe *fs.PathError
+	if errors.Is(err, publish.ErrInvalidSource) && errors.As(err, &pe) && errors.Is(pe.Err, fs.ErrNotExist) &&
+		(strings.HasPrefix(pe.Path, "oci:") || strings.HasPrefix(pe.Path, "tar:")) {
+		a.msg += "; build it first with 'assetpack build DIR --output " + pe.Path + "'"
+	}
 }

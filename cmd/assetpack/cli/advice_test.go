@@ -3,12 +3,23 @@ package cli
 import (
 	"context"
 	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/assetpack/assetpack/builder"
+	"github.com/assetpack/assetpack/internal/testregistry"
+	"github.com/assetpack/assetpack/publish"
 )
 
 // adviceCase is a real library error (so that a library message that
@@ -99,5 +110,82 @@ func TestBuilderFlagAdvice(t *testing.T) {
 		// A command without the flag keeps the library's words.
 		{"no such flag", "version", func() error { _, err := builder.ParseCompression("lz4"); return err }(),
 			[]string{`compression "lz4" is not supported`}, []string{"--compression"}},
+	})
+}
+
+func TestPublishFlagAdvice(t *testing.T) {
+	ctx := context.Background()
+	res, err := builder.Build(ctx, testDir(t, "index.html"), builder.WithGit(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close()
+	registryErr := func(opts ...publish.RegistryOption) error {
+		_, err := publish.NewRegistry(opts...)
+		return err
+	}
+	reg, _ := publish.NewRegistry(publish.WithRetryBackoff(remote.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 1}),
+		publish.WithKeychain(authn.NewMultiKeychain()), publish.WithTimeout(200*time.Millisecond))
+	push := func(tag name.Tag) error {
+		_, err := reg.Push(ctx, res.Artifact(), []name.Tag{tag})
+		return err
+	}
+	tag := func(s string) name.Tag {
+		tg, err := reg.ParseTag(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tg
+	}
+	// Registries: plain HTTP to a remote host (refused before any dial), an
+	// untrusted certificate, a 401, and one that never answers a blob
+	// request.
+	plain, _ := name.NewTag("example.invalid:5000/site:v1", name.Insecure)
+	quiet := log.New(io.Discard, "", 0)
+	tlsSrv := httptest.NewUnstartedServer(registry.New(registry.Logger(quiet)))
+	tlsSrv.Config.ErrorLog = quiet
+	tlsSrv.StartTLS()
+	defer tlsSrv.Close()
+	tlsHost := strings.TrimPrefix(tlsSrv.URL, "https://")
+	authHost := testregistry.New(t, testregistry.WithWrap(func(http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			w.WriteHeader(http.StatusUnauthorized)
+		})
+	}))
+	stalled := make(chan struct{})
+	silentHost := testregistry.New(t, testregistry.WithWrap(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if req.URL.Path == "/v2/" {
+				next.ServeHTTP(w, req)
+				return
+			}
+			<-stalled
+		})
+	}))
+	t.Cleanup(func() { close(stalled) }) // runs before the registry's cleanup, which waits for its handlers
+	foreign := testDir(t, "keep.txt")
+
+	checkAdvice(t, []adviceCase{
+		{"jobs", "build", registryErr(publish.WithJobs(0)), []string{"--jobs must be at least 1, got 0"}, nil},
+		{"timeout", "push", registryErr(publish.WithTimeout(0)), []string{"--registry-timeout must be positive, got 0s"}, nil},
+		{"insecure registry", "push", registryErr(publish.WithInsecureRegistries("http://r.example")), []string{`--insecure-registry "http://r.example" must be a host or host:port`}, nil},
+		{"mount from", "push", registryErr(publish.WithMountFrom("Bad Repo")), []string{`--mount-from "Bad Repo": `}, nil},
+		{"plain HTTP", "push", push(plain), []string{`registry "example.invalid:5000" must use TLS (or pass --insecure-registry example.invalid:5000): plain HTTP is not allowed`}, []string{"allowed insecure access"}},
+		{"untrusted TLS", "build", push(tag(tlsHost + "/site:v1")),
+			[]string{`registry "` + tlsHost + `" must use TLS with a trusted certificate (or pass --insecure-registry ` + tlsHost + `): `, "certificate", "SSL_CERT_FILE"}, []string{"allowed insecure access"}},
+		{"401", "push", push(tag(authHost + "/site:v1")),
+			[]string{"401", "log in with 'assetpack login " + authHost + " -u USER --password-stdin' (or docker login), or check that this account may push"}, []string{"Registry.Login"}},
+		{"slow registry", "build", push(tag(silentHost + "/site:v1")),
+			[]string{silentHost + " did not answer within 200ms (retried; if the registry is just slow, raise --registry-timeout)"}, []string{"WithTimeout"}},
+		{"missing source", "push", func() error {
+			_, _, err := publish.Load(publish.Source{Target: publish.Target{Kind: publish.Layout, Path: "nothing"}})
+			return err
+		}(), []string{"oci:nothing: file does not exist; build it first with 'assetpack build DIR --output oci:nothing'"}, nil},
+		{"foreign output", "build", func() error {
+			_, err := publish.NewOutput(publish.Target{Kind: publish.Layout, Path: foreign})
+			return err
+		}(), []string{"; remove it or choose another --output"}, nil},
+		{"no such flag", "version", registryErr(publish.WithJobs(0)), []string{"jobs must be at least 1, got 0"}, []string{"--jobs"}},
 	})
 }
