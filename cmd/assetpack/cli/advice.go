@@ -9,6 +9,7 @@ import (
 
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/publish"
+	"github.com/assetpack/assetpack/sign/cosign"
 )
 
 // The library's errors name values and options in Go terms (compression
@@ -88,6 +89,7 @@ var adviceRules = []func(a *advisor, err error){
 	publishOptionAdvice,
 	registryHostAdvice,
 	publishOutputAdvice,
+	cosignAdvice,
 }
 
 // builderOptions are the flags of builder.OptionError's options.
@@ -198,4 +200,33 @@ func publishOutputAdvice(a *advisor, err error) {
 		(strings.HasPrefix(pe.Path, "oci:") || strings.HasPrefix(pe.Path, "tar:")) {
 		a.msg += "; build it first with 'assetpack build DIR --output " + pe.Path + "'"
 	}
+}
+
+// cosignAdvice names the signing and verification flags.
+func cosignAdvice(a *advisor, err error) {
+	if !errors.Is(err, cosign.ErrKey) {
+		return
+	}
+	switch {
+	case errors.Is(err, cosign.ErrNoIDToken):
+		if f := a.flag("identity-token"); f != "" {
+			a.replace("set KeylessOptions.IDToken (sign.DiscoverIDToken finds one in SIGSTORE_ID_TOKEN, or in GitHub Actions with 'permissions: id-token: write')",
+				"run in GitHub Actions with 'permissions: id-token: write', or pass "+f+" (or set SIGSTORE_ID_TOKEN)")
+		}
+	case errors.Is(err, fs.ErrExist):
+		if a.flag("force") != "" && a.flag("output-key-prefix") != "" {
+			a.replace("overwrite it with force, or choose another prefix", "pass --force to overwrite it or choose another --output-key-prefix")
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		a.replace("create one with GenerateKeyPair", "create one with 'assetpack generate-key-pair'")
+	}
+	if a.flag("trusted-root") == "" {
+		return
+	}
+	a.replace("reading trusted root ", "reading --trusted-root ")
+	a.replace("set TrustedRoot to a trusted_root.json, or IgnoreTlog for signatures made without a log entry",
+		"pass --trusted-root trusted_root.json, or --insecure-ignore-tlog for signatures made offline (--tlog-upload=false)")
+	a.replace("set TrustedRoot to a trusted_root.json", "pass --trusted-root trusted_root.json")
+	a.replace("without a key, verification is keyless and needs the signer's identity and issuer (Identity or IdentityRegexp, and Issuer or IssuerRegexp)",
+		"without --key, verification is keyless and needs --certificate-identity and --certificate-oidc-issuer (or their -regexp forms)")
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/internal/testregistry"
 	"github.com/assetpack/assetpack/publish"
+	"github.com/assetpack/assetpack/sign/cosign"
 )
 
 // adviceCase is a real library error (so that a library message that
@@ -187,5 +188,36 @@ func TestPublishFlagAdvice(t *testing.T) {
 			return err
 		}(), []string{"; remove it or choose another --output"}, nil},
 		{"no such flag", "version", registryErr(publish.WithJobs(0)), []string{"jobs must be at least 1, got 0"}, []string{"--jobs"}},
+	})
+}
+
+func TestCosignFlagAdvice(t *testing.T) {
+	ctx := context.Background()
+	tmp := t.TempDir()
+	prefix := filepath.Join(tmp, "cosign")
+	if _, _, err := cosign.GenerateKeyPair(prefix, []byte("pass"), false); err != nil {
+		t.Fatal(err)
+	}
+	verifier := func(vo cosign.VerifyOptions) error {
+		_, err := cosign.NewVerifier(ctx, vo)
+		return err
+	}
+	checkAdvice(t, []adviceCase{
+		{"no identity token", "sign", func() error { _, err := cosign.NewKeylessSigner(ctx, cosign.KeylessOptions{}); return err }(),
+			[]string{"keyless signing needs an OIDC identity token: run in GitHub Actions with 'permissions: id-token: write', or pass --identity-token (or set SIGSTORE_ID_TOKEN)"}, []string{"KeylessOptions"}},
+		{"key pair exists", "generate-key-pair", func() error { _, _, err := cosign.GenerateKeyPair(prefix, []byte("x"), false); return err }(),
+			[]string{"; pass --force to overwrite it or choose another --output-key-prefix"}, nil},
+		{"missing key", "sign", func() error {
+			_, err := cosign.NewKeySigner(ctx, filepath.Join(tmp, "none.key"), func() ([]byte, error) { return nil, nil })
+			return err
+		}(), []string{"; create one with 'assetpack generate-key-pair'"}, []string{"GenerateKeyPair"}},
+		{"tlog proof", "verify", verifier(cosign.VerifyOptions{KeyRef: prefix + ".pub"}),
+			[]string{"pass --trusted-root trusted_root.json, or --insecure-ignore-tlog for signatures made offline (--tlog-upload=false)"}, []string{"TrustedRoot"}},
+		{"keyless trusted root", "verify", verifier(cosign.VerifyOptions{Identity: "x", Issuer: "y", IgnoreTlog: true}),
+			[]string{"pass --trusted-root trusted_root.json (assetpack never fetches"}, []string{"TrustedRoot"}},
+		{"keyless identity", "verify", verifier(cosign.VerifyOptions{IgnoreTlog: true}),
+			[]string{"without --key, verification is keyless and needs --certificate-identity and --certificate-oidc-issuer (or their -regexp forms)"}, []string{"IdentityRegexp"}},
+		{"trusted root file", "verify", verifier(cosign.VerifyOptions{KeyRef: prefix + ".pub", TrustedRoot: filepath.Join(tmp, "none.json")}),
+			[]string{`reading --trusted-root "`}, nil},
 	})
 }
