@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/assetpack/assetpack/builder"
+	"github.com/assetpack/assetpack/kube"
 	"github.com/assetpack/assetpack/publish"
 	"github.com/assetpack/assetpack/sign/cosign"
 )
@@ -90,6 +91,7 @@ var adviceRules = []func(a *advisor, err error){
 	registryHostAdvice,
 	publishOutputAdvice,
 	cosignAdvice,
+	kubeFieldAdvice,
 }
 
 // builderOptions are the flags of builder.OptionError's options.
@@ -229,4 +231,36 @@ func cosignAdvice(a *advisor, err error) {
 	a.replace("set TrustedRoot to a trusted_root.json", "pass --trusted-root trusted_root.json")
 	a.replace("without a key, verification is keyless and needs the signer's identity and issuer (Identity or IdentityRegexp, and Issuer or IssuerRegexp)",
 		"without --key, verification is keyless and needs --certificate-identity and --certificate-oidc-issuer (or their -regexp forms)")
+}
+
+// kubeFields are the flags of kube.FieldError's fields, first match wins.
+var kubeFields = map[string][]string{
+	"MountPath":  {"mount-path"},
+	"SubPath":    {"sub-path"},
+	"VolumeName": {"volume-name"},
+	"PullPolicy": {"pull-policy"},
+	"Containers": {"container"},
+	"Workload":   {"workload"},
+	"Format":     {"format", "patch-format"},
+}
+
+func kubeFieldAdvice(a *advisor, err error) {
+	var fe *kube.FieldError
+	if errors.As(err, &fe) {
+		if f := a.flag(kubeFields[fe.Field]...); f != "" {
+			a.replace(fe.Error(), fe.Named(f))
+		}
+		if fe.Field == "VolumeName" {
+			if f := a.flag("format"); f != "" {
+				a.replace("or replace it with JSON6902Patch", "or use "+f+" json6902 to replace it")
+			}
+		}
+	}
+	if errors.Is(err, kube.ErrInvalid) {
+		// A Kustomize Component directory: build --kustomize DIR, or
+		// patch --format kustomize --output DIR.
+		if f := a.flag("kustomize", "output"); f != "" {
+			a.replace(", not a Component: choose another directory", ", not a Component: choose another "+f+" directory")
+		}
+	}
 }

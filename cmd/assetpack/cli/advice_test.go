@@ -19,6 +19,7 @@ import (
 
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/internal/testregistry"
+	"github.com/assetpack/assetpack/kube"
 	"github.com/assetpack/assetpack/publish"
 	"github.com/assetpack/assetpack/sign/cosign"
 )
@@ -219,5 +220,53 @@ func TestCosignFlagAdvice(t *testing.T) {
 			[]string{"without --key, verification is keyless and needs --certificate-identity and --certificate-oidc-issuer (or their -regexp forms)"}, []string{"IdentityRegexp"}},
 		{"trusted root file", "verify", verifier(cosign.VerifyOptions{KeyRef: prefix + ".pub", TrustedRoot: filepath.Join(tmp, "none.json")}),
 			[]string{`reading --trusted-root "`}, nil},
+	})
+}
+
+func TestKubeFlagAdvice(t *testing.T) {
+	const digestRef = "r.example/site@sha256:4f9d2b1c5e8a7f6d3c2b1a0e9f8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d"
+	mount := kube.Mount{Reference: digestRef, Containers: []string{"nginx"}, MountPath: "/usr/share/nginx/html"}
+	k, _ := kube.KindByName("deployment")
+	web := kube.Workload{Kind: k, Name: "web"}
+	patch := func(change func(*kube.Mount)) error {
+		m := mount
+		change(&m)
+		_, err := kube.StrategicPatch(web, m)
+		return err
+	}
+	deployment := []byte(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  template:
+    spec:
+      containers: [{name: nginx, image: nginx}]
+      volumes: [{name: assets, emptyDir: {}}]
+`)
+	kustomization := testDir(t)
+	os.WriteFile(filepath.Join(kustomization, "kustomization.yaml"), []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"), 0o644)
+	component := func() error {
+		_, err := kube.WriteComponent(kustomization, web, mount, kube.ComponentOptions{})
+		return err
+	}
+	checkAdvice(t, []adviceCase{
+		{"mount path", "patch", patch(func(m *kube.Mount) { m.MountPath = "srv" }),
+			[]string{`invalid Kubernetes output request: --mount-path "srv" must be an absolute path, such as /usr/share/nginx/html`}, nil},
+		{"no container", "patch", patch(func(m *kube.Mount) { m.Containers = nil }),
+			[]string{"--container is missing: name the container(s) that mount the volume"}, nil},
+		{"sub-path", "build", patch(func(m *kube.Mount) { m.SubPath = "../etc" }), []string{`--sub-path "../etc" contains ".."`}, nil},
+		{"workload", "patch", func() error { _, err := kube.ParseWorkload("web"); return err }(),
+			[]string{`--workload "web" must be KIND/NAME, such as deployment/web`}, nil},
+		{"format", "patch", func() error { _, err := kube.ParseFormat("yaml"); return err }(), []string{`--format "yaml" is not supported`}, nil},
+		{"patch format", "build", func() error { _, err := kube.ParseFormat("yaml"); return err }(), []string{`--patch-format "yaml" is not supported`}, nil},
+		{"pull policy", "migrate", func() error {
+			_, _, err := kube.Migrate([]byte("{}"), kube.MigrateOptions{PullPolicy: "Often"})
+			return err
+		}(), []string{`--pull-policy "Often" must be Always, IfNotPresent or Never`}, nil},
+		{"volume clash", "patch", func() error { _, err := kube.CheckAgainst(deployment, web, mount); return err }(),
+			[]string{`--volume-name "assets" is already a volume of deployment/web with another source (emptyDir)`, "choose another volume name, or use --format json6902 to replace it"}, nil},
+		{"kustomize dir", "build", component(), []string{"is a Kustomization, not a Component: choose another --kustomize directory"}, nil},
+		{"component output", "patch", component(), []string{"is a Kustomization, not a Component: choose another --output directory"}, nil},
+		{"no such flag", "version", patch(func(m *kube.Mount) { m.MountPath = "srv" }), []string{`mount path "srv" must be`}, []string{"--mount-path"}},
 	})
 }
