@@ -136,8 +136,8 @@ func Build(ctx context.Context, dir string, opts ...Option) (_ *Result, err erro
 		return nil, err
 	}
 	if w.files == 0 && !o.allowEmpty {
-		return nil, badPath("packing", dir, ErrEmpty, "after .git, "+IgnoreFile+" and --exclude patterns are applied",
-			"add files, or pass --allow-empty to build an image without files")
+		return nil, badPathOption("packing", dir, ErrEmpty, "after .git, "+IgnoreFile+" and exclude patterns are applied",
+			"add files, or allow an image without files with WithAllowEmpty(true)", "WithAllowEmpty")
 	}
 
 	entries := w.entries

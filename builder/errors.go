@@ -30,7 +30,7 @@ var (
 	ErrUnreadable = errors.New("permission denied")
 	// ErrFileChanged: a file changed while it was being packed.
 	ErrFileChanged = errors.New("file changed while it was read")
-	// ErrInvalidIgnore: an .assetignore line or --exclude pattern is invalid.
+	// ErrInvalidIgnore: an .assetignore line or an exclude pattern is invalid.
 	ErrInvalidIgnore = errors.New("invalid ignore pattern")
 	// ErrInvalidOption: an option value is out of range or malformed.
 	ErrInvalidOption = errors.New("invalid option")
@@ -45,6 +45,11 @@ type PathError struct {
 	Detail string
 	// Hint tells the user what to do next.
 	Hint string
+	// Option names the Build option that would avoid the error when set
+	// otherwise ("WithAllowEmpty", "WithExcludes", "WithSymlinks"), or is
+	// empty. Hint says how, in Go terms; a CLI can replace Hint with the
+	// same advice in terms of its flags.
+	Option string
 	// bad is true when the error is caused by the input rather than the machine.
 	bad bool
 }
@@ -72,6 +77,15 @@ func badPath(op, path string, err error, detail, hint string) error {
 	return &PathError{Op: op, Path: path, Err: err, Detail: detail, Hint: hint, bad: true}
 }
 
+// excludeHint is the Hint of a file or directory that cannot be read.
+const excludeHint = "make it readable, or exclude it (WithExcludes or " + IgnoreFile + ")"
+
+// badPathOption is badPath for an error that option (see PathError.Option)
+// would avoid.
+func badPathOption(op, path string, err error, detail, hint, option string) error {
+	return &PathError{Op: op, Path: path, Err: err, Detail: detail, Hint: hint, Option: option, bad: true}
+}
+
 // inputError is a message-only error that matches ErrBadInput and a sentinel.
 type inputError struct {
 	msg string
@@ -81,8 +95,32 @@ type inputError struct {
 func (e *inputError) Error() string   { return e.msg }
 func (e *inputError) Unwrap() []error { return []error{e.err, ErrBadInput} }
 
-// optionError reports an invalid option value; the message names the option,
-// the value and what is expected.
-func optionError(format string, args ...any) error {
-	return &inputError{msg: fmt.Sprintf(format, args...), err: ErrInvalidOption}
+// OptionError reports an option value that is out of range or malformed,
+// such as WithCompression("lz4") or ParsePlatforms([]string{"linux"}). Its
+// message is Option followed by Reason, as in `compression "lz4" is not
+// supported: use gzip, zstd, none or auto`, so a CLI can name its flag in
+// place of Option. It matches Err (ErrInvalidOption, or ErrInvalidIgnore for
+// an exclude pattern) and ErrBadInput.
+type OptionError struct {
+	// Option names what the value is for, as the message does:
+	// "compression", "symlinks", "layers", "platform", "prefix",
+	// "exclude pattern", "jobs", "source date epoch", or the
+	// name given to ParseKeyValues or ParseSourceDateEpoch.
+	Option string
+	// Value is the value as given.
+	Value string
+	// Reason follows Option in the message: what is wrong (quoting the
+	// value where that helps) and what would work.
+	Reason string
+	// Err is ErrInvalidOption or ErrInvalidIgnore.
+	Err error
+}
+
+func (e *OptionError) Error() string   { return e.Option + " " + e.Reason }
+func (e *OptionError) Unwrap() []error { return []error{e.Err, ErrBadInput} }
+
+// optionError reports an invalid value of option; reason follows the
+// option's name in the message and says what is expected.
+func optionError(option, value, format string, args ...any) error {
+	return &OptionError{Option: option, Value: value, Reason: fmt.Sprintf(format, args...), Err: ErrInvalidOption}
 }

@@ -57,10 +57,10 @@ func newIgnorer(root, display string, extra []string) (*ignorer, error) {
 	}
 	for _, s := range extra {
 		if strings.TrimSpace(s) == "" {
-			return nil, &inputError{msg: "--exclude pattern is empty", err: ErrInvalidIgnore}
+			return nil, &OptionError{Option: "exclude pattern", Value: s, Reason: "is empty", Err: ErrInvalidIgnore}
 		}
 		if err := validatePattern(s); err != nil {
-			return nil, &inputError{msg: fmt.Sprintf("--exclude %q: %v (gitignore syntax expected)", s, err), err: ErrInvalidIgnore}
+			return nil, &OptionError{Option: "exclude pattern", Value: s, Reason: fmt.Sprintf("%q: %v (gitignore syntax expected)", s, err), Err: ErrInvalidIgnore}
 		}
 		ps = append(ps, gitignore.ParsePattern(s, nil))
 	}

@@ -382,7 +382,7 @@ func writeEntry(ctx context.Context, tw *tar.Writer, e *entry, mtime time.Time, 
 	if err != nil {
 		switch {
 		case errors.Is(err, os.ErrPermission):
-			return badPath("reading", e.display(), ErrUnreadable, "", "make it readable, or exclude it with --exclude or "+IgnoreFile)
+			return badPathOption("reading", e.display(), ErrUnreadable, "", excludeHint, "WithExcludes")
 		case errors.Is(err, os.ErrNotExist):
 			return changed("it was removed after the tree was listed")
 		}

@@ -26,7 +26,8 @@ const (
 	Auto Compression = "auto"
 )
 
-// ParseCompression validates a --compression value.
+// ParseCompression validates a compression name: gzip, zstd, none
+// (or uncompressed) or auto, in any case.
 func ParseCompression(s string) (Compression, error) {
 	switch c := Compression(strings.ToLower(strings.TrimSpace(s))); c {
 	case Gzip, Zstd, None, Auto:
@@ -34,7 +35,7 @@ func ParseCompression(s string) (Compression, error) {
 	case "uncompressed":
 		return None, nil
 	}
-	return "", optionError("%q is not supported: use gzip, zstd, none or auto", s)
+	return "", optionError("compression", s, "%q is not supported: use gzip, zstd, none or auto", s)
 }
 
 // SymlinkMode selects what happens to symbolic links in the tree.
@@ -48,13 +49,13 @@ const (
 	SymlinksFollow SymlinkMode = "follow"
 )
 
-// ParseSymlinkMode validates a --symlinks value.
+// ParseSymlinkMode validates a symlink mode: preserve or follow.
 func ParseSymlinkMode(s string) (SymlinkMode, error) {
 	switch m := SymlinkMode(strings.ToLower(strings.TrimSpace(s))); m {
 	case SymlinksPreserve, SymlinksFollow:
 		return m, nil
 	}
-	return "", optionError("%q is not supported: use preserve or follow", s)
+	return "", optionError("symlinks", s, "%q is not supported: use preserve or follow", s)
 }
 
 // maxEpoch is 9999-12-31T23:59:59Z: RFC 3339 timestamps have four-digit years.
@@ -62,20 +63,21 @@ const maxEpoch = 253402300799
 
 // ParseSourceDateEpoch parses a SOURCE_DATE_EPOCH-style value: whole seconds
 // since 1970-01-01T00:00:00Z, from 0 to 253402300799 (9999-12-31T23:59:59Z).
-// name is used in the error message (a flag or variable name).
+// name is what the error message calls the value (such as
+// "SOURCE_DATE_EPOCH"), and the OptionError's Option.
 func ParseSourceDateEpoch(name, value string) (time.Time, error) {
 	v := strings.TrimSpace(value)
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return time.Time{}, optionError("%s %q is not a whole number of seconds since 1970-01-01T00:00:00Z", name, value)
+		return time.Time{}, optionError(name, value, "%q is not a whole number of seconds since 1970-01-01T00:00:00Z", value)
 	}
 	if n < 0 || n > maxEpoch {
-		return time.Time{}, optionError("%s %q is out of range: use 0 to %d (9999-12-31T23:59:59Z)", name, value, int64(maxEpoch))
+		return time.Time{}, optionError(name, value, "%q is out of range: use 0 to %d (9999-12-31T23:59:59Z)", value, int64(maxEpoch))
 	}
 	return time.Unix(n, 0).UTC(), nil
 }
 
-// ParsePlatforms parses a comma-separated --platform list such as
+// ParsePlatforms parses comma-separated platform lists such as
 // "linux/amd64,linux/arm64/v8". Duplicates are an error; the order given is
 // kept, because it is the order of the index's manifests.
 func ParsePlatforms(values []string) ([]v1.Platform, error) {
@@ -89,11 +91,11 @@ func ParsePlatforms(values []string) ([]v1.Platform, error) {
 			}
 			p, err := v1.ParsePlatform(s)
 			if err != nil || p.OS == "" || p.Architecture == "" || strings.Count(s, "/") > 2 {
-				return nil, optionError("%q is not of the form os/arch[/variant], for example linux/amd64", s)
+				return nil, optionError("platform", s, "%q is not of the form os/arch[/variant], for example linux/amd64", s)
 			}
 			key := p.String()
 			if seen[key] {
-				return nil, optionError("%q is listed twice", s)
+				return nil, optionError("platform", s, "%q is listed twice", s)
 			}
 			seen[key] = true
 			out = append(out, *p)
@@ -102,32 +104,34 @@ func ParsePlatforms(values []string) ([]v1.Platform, error) {
 	return out, nil
 }
 
-// ParseKeyValues parses repeated k=v flags (--annotation, --label).
-func ParseKeyValues(flag string, values []string) (map[string]string, error) {
+// ParseKeyValues parses key=value pairs (annotations, labels). name is what
+// the error message calls a pair (such as "annotation"), and the
+// OptionError's Option.
+func ParseKeyValues(name string, values []string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, kv := range values {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || strings.TrimSpace(k) == "" {
-			return nil, optionError("%s %q is not of the form key=value", flag, kv)
+			return nil, optionError(name, kv, "%q is not of the form key=value", kv)
 		}
 		out[k] = v
 	}
 	return out, nil
 }
 
-// cleanPrefix turns a --prefix value into a slash path without leading or
+// cleanPrefix turns a prefix (WithPrefix) into a slash path without leading or
 // trailing slashes ("" for the root). It rejects anything that would escape
 // the image root.
 func cleanPrefix(p string) (string, error) {
 	s := strings.ReplaceAll(p, "\\", "/")
 	for _, part := range strings.Split(s, "/") {
 		if part == ".." {
-			return "", optionError("prefix %q contains \"..\": use a path inside the image, such as /site", p)
+			return "", optionError("prefix", p, "%q contains \"..\": use a path inside the image, such as /site", p)
 		}
 	}
 	c := strings.Trim(path.Clean("/"+s), "/")
 	if strings.ContainsRune(c, 0) {
-		return "", optionError("prefix %q contains a NUL byte", p)
+		return "", optionError("prefix", p, "%q contains a NUL byte", p)
 	}
 	return c, nil
 }
@@ -179,7 +183,7 @@ func WithPrefix(dir string) Option {
 func WithPlatforms(ps ...v1.Platform) Option {
 	return func(o *options) error {
 		if len(ps) == 0 {
-			return optionError("at least one platform is required")
+			return optionError("platform", "", "list is empty: at least one platform is required")
 		}
 		o.platforms = append([]v1.Platform(nil), ps...)
 		return nil
@@ -203,7 +207,7 @@ func WithCompression(c Compression) Option {
 func WithSourceDateEpoch(t time.Time) Option {
 	return func(o *options) error {
 		if t.Unix() < 0 || t.Unix() > maxEpoch {
-			return optionError("source date epoch %d is out of range: use 0 to %d", t.Unix(), int64(maxEpoch))
+			return optionError("source date epoch", strconv.FormatInt(t.Unix(), 10), "%d is out of range: use 0 to %d", t.Unix(), int64(maxEpoch))
 		}
 		u := time.Unix(t.Unix(), 0).UTC()
 		o.epoch = &u
@@ -291,7 +295,7 @@ func WithCache(dir string) Option {
 func WithJobs(n int) Option {
 	return func(o *options) error {
 		if n < 0 {
-			return optionError("jobs must not be negative")
+			return optionError("jobs", strconv.Itoa(n), "must not be negative, got %d", n)
 		}
 		o.jobs = n
 		return nil

@@ -24,7 +24,7 @@ const (
 	LayersSingle LayerMode = "single"
 )
 
-// ParseLayerMode validates a --layers value.
+// ParseLayerMode validates a layer mode: auto, or single (also "1" or "one").
 func ParseLayerMode(s string) (LayerMode, error) {
 	switch m := LayerMode(strings.ToLower(strings.TrimSpace(s))); m {
 	case LayersAuto, LayersSingle:
@@ -32,7 +32,7 @@ func ParseLayerMode(s string) (LayerMode, error) {
 	case "1", "one":
 		return LayersSingle, nil
 	}
-	return "", optionError("%q is not supported: use auto or single", s)
+	return "", optionError("layers", s, "%q is not supported: use auto or single", s)
 }
 
 // Parameters of LayersAuto. They are part of the format: changing one changes

@@ -283,8 +283,8 @@ func (w *walker) walkDir(s *shard, abs, rel string, parts []string, stack []stat
 		case mode&fs.ModeSymlink != 0:
 			err2 = w.addSymlink(s, filepath.Join(abs, name), childRel)
 		default:
-			err2 = badPath("packing", w.displayPath(childRel), ErrUnsupportedFile, describeType(mode),
-				"only regular files, directories and symlinks can be packed: remove it or exclude it with --exclude or "+IgnoreFile)
+			err2 = badPathOption("packing", w.displayPath(childRel), ErrUnsupportedFile, describeType(mode),
+				"only regular files, directories and symlinks can be packed: remove it or exclude it (WithExcludes or "+IgnoreFile+")", "WithExcludes")
 		}
 		if err2 != nil {
 			d.Close()
@@ -315,8 +315,8 @@ func joinRel(rel, name string) string {
 func (w *walker) addDir(s *shard, abs, rel string, parts []string, info statInfo, stack []statInfo) error {
 	for _, a := range stack {
 		if a.sameFile(info) {
-			return badPath("following", w.displayPath(rel), ErrSymlinkLoop, "it leads back to a directory being packed",
-				"remove the link or use --symlinks preserve")
+			return badPathOption("following", w.displayPath(rel), ErrSymlinkLoop, "it leads back to a directory being packed",
+				"remove the link, or keep links as links with WithSymlinks(SymlinksPreserve)", "WithSymlinks")
 		}
 	}
 	s.add(entry{name: rel, t: w.t, kind: kindDir, mode: 0o755})
@@ -397,12 +397,15 @@ func (w *walker) addSymlink(s *shard, abs, rel string) error {
 	disp := w.displayPath(rel)
 	slashTarget := filepath.ToSlash(target)
 	detail := fmt.Sprintf("it points to %q", target)
-	const escapeHint = "make it relative and inside the tree, remove it, or use --symlinks follow to store its target's content"
+	escape := func(detail string) error {
+		return badPathOption("packing symlink", disp, ErrSymlinkEscape, detail,
+			"make it relative and inside the tree, remove it, or store its target's content with WithSymlinks(SymlinksFollow)", "WithSymlinks")
+	}
 	if filepath.IsAbs(target) || path.IsAbs(slashTarget) || filepath.VolumeName(target) != "" {
-		return badPath("packing symlink", disp, ErrSymlinkEscape, detail, escapeHint)
+		return escape(detail)
 	}
 	if lex := path.Join(path.Dir(rel), slashTarget); lex == ".." || strings.HasPrefix(lex, "../") {
-		return badPath("packing symlink", disp, ErrSymlinkEscape, detail, escapeHint)
+		return escape(detail)
 	}
 	real, err := filepath.EvalSymlinks(abs)
 	if err != nil {
@@ -415,7 +418,7 @@ func (w *walker) addSymlink(s *shard, abs, rel string) error {
 		return w.readError("resolving symlink", rel, err)
 	}
 	if !within(w.root, real) {
-		return badPath("packing symlink", disp, ErrSymlinkEscape, fmt.Sprintf("it points to %q, which resolves to %q", target, real), escapeHint)
+		return escape(fmt.Sprintf("it points to %q, which resolves to %q", target, real))
 	}
 	s.add(entry{name: rel, t: w.t, kind: kindSymlink, mode: 0o777, linkname: slashTarget})
 	s.files++
@@ -455,7 +458,7 @@ func (w *walker) readError(op, rel string, err error) error {
 	disp := w.displayPath(rel)
 	switch {
 	case errors.Is(err, fs.ErrPermission):
-		return badPath(op, disp, ErrUnreadable, "", "make it readable, or exclude it with --exclude or "+IgnoreFile)
+		return badPathOption(op, disp, ErrUnreadable, "", excludeHint, "WithExcludes")
 	case errors.Is(err, fs.ErrNotExist):
 		return &PathError{Op: op, Path: disp, Err: ErrFileChanged, Detail: "it was removed during the build", Hint: "run the build again when the tree is not being modified"}
 	}

@@ -61,7 +61,7 @@ func WriteComponent(dir string, w Workload, m Mount, o ComponentOptions) ([]stri
 			return nil, invalid("%s is malformed YAML: %v", kfile, err)
 		}
 		if kind, _ := k["kind"].(string); kind != "" && kind != "Component" {
-			return nil, invalid("%s is a %s, not a Component: choose another --kustomize directory (a Component is included with components: from an overlay)", kfile, kind)
+			return nil, invalid("%s is a %s, not a Component: choose another directory (a Component is included with components: from an overlay)", kfile, kind)
 		}
 	case errors.Is(err, fs.ErrNotExist):
 	default:

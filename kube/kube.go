@@ -17,8 +17,9 @@ import (
 
 // Errors callers branch on with errors.Is.
 var (
-	// ErrInvalid: a flag or input value that cannot work (bad workload,
-	// relative mount path, ".." in a sub-path, volume name clash, …).
+	// ErrInvalid: an input value that cannot work (bad workload, relative
+	// mount path, ".." in a sub-path, volume name clash, …). Errors about one
+	// field's value are a *FieldError.
 	ErrInvalid = errors.New("invalid Kubernetes output request")
 	// ErrNotRecognised: migrate found no init-container copy pattern it can rewrite.
 	ErrNotRecognised = errors.New("pattern not recognised")
@@ -26,6 +27,53 @@ var (
 
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// FieldError reports a value that cannot work: a field of Mount or
+// MigrateOptions, or a value given to ParseWorkload or ParseFormat. Its
+// message is ErrInvalid's, then the field in words, the quoted value (when
+// not empty) and Reason, as in `invalid Kubernetes output request: mount
+// path "srv" must be an absolute path, such as /usr/share/nginx/html`, so a
+// CLI can name its flag in place of the field. It matches ErrInvalid.
+type FieldError struct {
+	// Field is "Reference", "MountPath", "SubPath", "VolumeName",
+	// "PullPolicy" or "Containers" (the Mount fields; MigrateOptions has
+	// the same SubPath and PullPolicy), or "Workload" or "Format".
+	Field string
+	// Value is the value as given ("" for a missing one).
+	Value string
+	// Reason follows the value in the message: what is wrong and what
+	// would work.
+	Reason string
+}
+
+func (e *FieldError) Error() string { return e.Named(fieldWords[e.Field]) }
+
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+// Named returns the message with name (such as a CLI's flag) in place of
+// the field's words.
+func (e *FieldError) Named(name string) string {
+	if e.Value == "" {
+		return fmt.Sprintf("%v: %s %s", ErrInvalid, name, e.Reason)
+	}
+	return fmt.Sprintf("%v: %s %q %s", ErrInvalid, name, e.Value, e.Reason)
+}
+
+// fieldWords are the fields as messages name them.
+var fieldWords = map[string]string{
+	"Reference":  "image reference",
+	"MountPath":  "mount path",
+	"SubPath":    "sub-path",
+	"VolumeName": "volume name",
+	"PullPolicy": "pull policy",
+	"Containers": "container",
+	"Workload":   "workload",
+	"Format":     "format",
+}
+
+func fieldError(field, value, format string, args ...any) error {
+	return &FieldError{Field: field, Value: value, Reason: fmt.Sprintf(format, args...)}
 }
 
 // Defaults of Mount.
@@ -46,7 +94,7 @@ type Mount struct {
 	Containers []string
 	// MountPath is absolute.
 	MountPath string
-	// SubPath selects a directory of the image (the --prefix it was built with).
+	// SubPath selects a directory of the image (the prefix it was built with).
 	SubPath string
 }
 
@@ -61,28 +109,29 @@ func (m Mount) withDefaults() (Mount, error) {
 	m.SubPath = strings.Trim(m.SubPath, "/")
 	switch {
 	case m.Reference == "":
-		return m, invalid("the image reference is empty")
+		return m, fieldError("Reference", "", "is empty")
 	case !strings.Contains(m.Reference, "@sha256:"):
-		return m, invalid("image %q is not pinned by digest: running Pods never pick up a moved tag, so use REPO@sha256:HEX", m.Reference)
+		return m, fieldError("Reference", m.Reference, "is not pinned by digest: running Pods never pick up a moved tag, so use REPO@sha256:HEX")
 	case m.MountPath == "" || !strings.HasPrefix(m.MountPath, "/"):
-		return m, invalid("--mount-path %q must be an absolute path, such as /usr/share/nginx/html", m.MountPath)
+		return m, fieldError("MountPath", m.MountPath, "must be an absolute path, such as /usr/share/nginx/html")
 	case !validPullPolicy(m.PullPolicy):
-		return m, invalid("--pull-policy %q must be Always, IfNotPresent or Never", m.PullPolicy)
+		return m, pullPolicyError(m.PullPolicy)
 	case !validName(m.VolumeName):
-		return m, invalid("--volume-name %q must be a DNS label: lowercase letters, digits and '-', at most 63 characters", m.VolumeName)
+		return m, fieldError("VolumeName", m.VolumeName, "must be a DNS label: lowercase letters, digits and '-', at most 63 characters")
 	}
 	if err := checkSubPath(m.SubPath); err != nil {
 		return m, err
 	}
-	for flag, v := range map[string]string{"--mount-path": m.MountPath, "--sub-path": m.SubPath, "image reference": m.Reference} {
-		if strings.IndexFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
-			return m, invalid("%s %q contains control characters", flag, v)
+	// In a fixed order, so that the same Mount always gets the same error.
+	for _, f := range []struct{ field, value string }{{"MountPath", m.MountPath}, {"SubPath", m.SubPath}, {"Reference", m.Reference}} {
+		if strings.IndexFunc(f.value, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+			return m, fieldError(f.field, f.value, "contains control characters")
 		}
 	}
 	seen := map[string]bool{}
 	for _, c := range m.Containers {
 		if !validName(c) || seen[c] {
-			return m, invalid("--container %q must be a container name (a DNS label: lowercase letters, digits and '-') named once", c)
+			return m, fieldError("Containers", c, "must be a container name (a DNS label: lowercase letters, digits and '-') named once")
 		}
 		seen[c] = true
 	}
@@ -92,14 +141,18 @@ func (m Mount) withDefaults() (Mount, error) {
 
 func checkSubPath(p string) error {
 	if strings.HasPrefix(p, "/") {
-		return invalid("--sub-path %q must be relative to the image root", p)
+		return fieldError("SubPath", p, "must be relative to the image root")
 	}
 	for _, part := range strings.Split(p, "/") {
 		if part == ".." {
-			return invalid("--sub-path %q contains \"..\", which the API server rejects", p)
+			return fieldError("SubPath", p, "contains \"..\", which the API server rejects")
 		}
 	}
 	return nil
+}
+
+func pullPolicyError(p corev1.PullPolicy) error {
+	return fieldError("PullPolicy", string(p), "must be Always, IfNotPresent or Never")
 }
 
 // validSubdomain reports whether s is a DNS subdomain (object names).

@@ -270,8 +270,8 @@ func TestJSON6902ReplacesVolume(t *testing.T) {
 	m.VolumeName = "cache"
 	m.MountPath = "/var/cache/nginx"
 	orig := base(t, k)
-	if _, err := kube.CheckAgainst(orig, w, m); !errors.Is(err, kube.ErrInvalid) || !strings.Contains(err.Error(), "json6902") {
-		t.Errorf("CheckAgainst(clash) = %v, want an error pointing at json6902", err)
+	if _, err := kube.CheckAgainst(orig, w, m); !errors.Is(err, kube.ErrInvalid) || !strings.Contains(err.Error(), "replace it with JSON6902Patch") {
+		t.Errorf("CheckAgainst(clash) = %v, want an error pointing at JSON6902Patch", err)
 	}
 	ops, err := kube.JSON6902Patch(orig, w, m)
 	if err != nil {
@@ -385,7 +385,7 @@ func TestBadRequests(t *testing.T) {
 			m.MountPath = "html"
 			_, err := kube.StrategicPatch(w, m)
 			return err
-		}, `--mount-path "html"`},
+		}, `mount path "html" must be an absolute path`},
 		{"dotdot sub-path", func() error {
 			m := mount()
 			m.SubPath = "site/../../etc"
@@ -409,7 +409,7 @@ func TestBadRequests(t *testing.T) {
 			m.Containers = nil
 			_, err := kube.StrategicPatch(w, m)
 			return err
-		}, "--container"},
+		}, "container is missing"},
 		{"ambiguous container", func() error {
 			m := mount()
 			m.Containers = nil
@@ -443,6 +443,9 @@ func TestBadRequests(t *testing.T) {
 			err := tc.f()
 			if !errors.Is(err, kube.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want ErrInvalid containing %q", err, tc.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "--") {
+				t.Errorf("err = %v, names a flag", err)
 			}
 		})
 	}

@@ -34,7 +34,7 @@ func Migrate(manifest []byte, o MigrateOptions) ([]byte, []string, error) {
 		o.PullPolicy = DefaultPullPolicy
 	}
 	if !validPullPolicy(o.PullPolicy) {
-		return nil, nil, invalid("--pull-policy %q must be Always, IfNotPresent or Never", o.PullPolicy)
+		return nil, nil, pullPolicyError(o.PullPolicy)
 	}
 	if o.SubPath != "" {
 		if err := checkSubPath(strings.Trim(o.SubPath, "/")); err != nil {

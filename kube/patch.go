@@ -19,7 +19,8 @@ const (
 	Kustomize Format = "kustomize" // a Kustomize Component directory
 )
 
-// ParseFormat validates a --format value.
+// ParseFormat validates a patch format: strategic (or smp,
+// strategic-merge), json6902 (or json, jsonpatch), pod or kustomize.
 func ParseFormat(s string) (Format, error) {
 	switch f := Format(strings.ToLower(s)); f {
 	case Strategic, JSON6902, PodFormat, Kustomize:
@@ -29,7 +30,7 @@ func ParseFormat(s string) (Format, error) {
 	case "json", "jsonpatch":
 		return JSON6902, nil
 	}
-	return "", invalid("--format %q: use strategic, json6902, pod or kustomize", s)
+	return "", fieldError("Format", s, "is not supported: use strategic, json6902, pod or kustomize")
 }
 
 // StrategicPatch is a strategic-merge patch that adds the image volume to
@@ -44,7 +45,7 @@ func StrategicPatch(w Workload, m Mount) ([]byte, error) {
 		return nil, err
 	}
 	if len(m.Containers) == 0 {
-		return nil, invalid("name the container(s) that mount the volume with --container")
+		return nil, fieldError("Containers", "", "is missing: name the container(s) that mount the volume")
 	}
 	spec := corev1.PodSpec{Volumes: []corev1.Volume{m.Volume()}}
 	for _, c := range m.Containers {
@@ -168,8 +169,8 @@ func CheckAgainst(manifest []byte, w Workload, m Mount) ([]string, error) {
 	}
 	for _, v := range spec.Volumes {
 		if v.Name == m.VolumeName && v.Image == nil {
-			return nil, invalid("%s already has a volume %q with another source (%s): a strategic-merge patch would keep both sources and the API server rejects the Pod; choose another --volume-name, or use --format json6902 to replace it",
-				w, m.VolumeName, sourceName(v.VolumeSource))
+			return nil, fieldError("VolumeName", m.VolumeName, "is already a volume of %s with another source (%s): a strategic-merge patch would keep both sources and the API server rejects the Pod; choose another volume name, or replace it with JSON6902Patch",
+				w, sourceName(v.VolumeSource))
 		}
 	}
 	return pickContainers(spec, w, m.Containers)
@@ -207,7 +208,7 @@ func pickContainers(spec *corev1.PodSpec, w Workload, names []string) ([]string,
 		if len(all) == 1 {
 			return all, nil
 		}
-		return nil, invalid("%s has %d containers (%s): name the one(s) that mount the volume with --container", w, len(all), strings.Join(all, ", "))
+		return nil, fieldError("Containers", "", "is missing: %s has %d containers (%s); name the one(s) that mount the volume", w, len(all), strings.Join(all, ", "))
 	}
 	for _, n := range names {
 		if containerIndex(spec, n) < 0 {

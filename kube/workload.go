@@ -57,7 +57,7 @@ func (w Workload) String() string { return strings.ToLower(w.Kind.Name) + "/" + 
 func ParseWorkload(s string) (Workload, error) {
 	kind, name, ok := strings.Cut(s, "/")
 	if !ok || name == "" || strings.Contains(name, "/") {
-		return Workload{}, invalid("--workload %q must be KIND/NAME, such as deployment/web", s)
+		return Workload{}, fieldError("Workload", s, "must be KIND/NAME, such as deployment/web")
 	}
 	k, ok := KindByName(kind)
 	if !ok {
@@ -65,10 +65,10 @@ func ParseWorkload(s string) (Workload, error) {
 		for _, k := range Kinds {
 			names = append(names, strings.ToLower(k.Name))
 		}
-		return Workload{}, invalid("--workload %q: unknown kind %q; use one of %s", s, kind, strings.Join(names, ", "))
+		return Workload{}, fieldError("Workload", s, "has an unknown kind %q: use one of %s", kind, strings.Join(names, ", "))
 	}
 	if !validSubdomain(name) {
-		return Workload{}, invalid("--workload %q: %q is not a valid object name (lowercase letters, digits, '-' and '.')", s, name)
+		return Workload{}, fieldError("Workload", s, "has an invalid object name %q: use lowercase letters, digits, '-' and '.'", name)
 	}
 	return Workload{Kind: k, Name: name}, nil
 }

@@ -84,7 +84,7 @@ func Load(s Source) (art Artifact, cleanup func(), err error) {
 	fi, err := os.Stat(s.Path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, cleanup, fmt.Errorf("%w: %s does not exist; build it first with 'assetpack build DIR --output %s'", ErrInvalidSource, s.Target, s.Target)
+			return nil, cleanup, fmt.Errorf("%w: %w", ErrInvalidSource, &fs.PathError{Op: "reading", Path: s.Target.String(), Err: fs.ErrNotExist})
 		}
 		return nil, cleanup, fmt.Errorf("%w: reading %s: %v", ErrInvalidSource, s.Target, err)
 	}
@@ -210,7 +210,7 @@ func extractArchive(file, dir string) error {
 	f, err := os.Open(file)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("%w: tar:%s does not exist; build it first with 'assetpack build DIR --output tar:%s'", ErrInvalidSource, file, file)
+			return fmt.Errorf("%w: %w", ErrInvalidSource, &fs.PathError{Op: "reading", Path: "tar:" + file, Err: fs.ErrNotExist})
 		}
 		return fmt.Errorf("%w: reading tar:%s: %v", ErrInvalidSource, file, err)
 	}

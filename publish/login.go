@@ -21,7 +21,7 @@ import (
 func (r *Registry) Login(ctx context.Context, registry, user, password string) (string, error) {
 	registry = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(registry, "https://"), "http://"), "/")
 	if user == "" || password == "" {
-		return "", fmt.Errorf("%w: logging in to %q needs a user (-u) and a password (--password-stdin)", ErrInvalidReference, registry)
+		return "", fmt.Errorf("logging in to %q: %w: a user name and a password are both required", registry, ErrInvalidReference)
 	}
 	var opts []name.Option
 	if r.allowHTTP(registry) {

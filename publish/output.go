@@ -185,7 +185,7 @@ func checkReplaceable(t Target, final string) error {
 		return fmt.Errorf("checking output %q: %w", t.Path, err)
 	}
 	notOurs := func(what string) error {
-		return fmt.Errorf("%w: %q %s; remove it or choose another --output", ErrOutputExists, t.Path, what)
+		return fmt.Errorf("%w: %q %s; remove it or choose another output", ErrOutputExists, t.Path, what)
 	}
 	switch t.Kind {
 	case Layout:

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -66,7 +67,7 @@ func WithInsecureRegistries(hosts ...string) RegistryOption {
 		for _, h := range hosts {
 			h = strings.TrimSpace(h)
 			if h == "" || strings.Contains(h, "/") {
-				return fmt.Errorf("%w: --insecure-registry %q must be a host or host:port", ErrInvalidReference, h)
+				return optionError("insecure registry", h, "%q must be a host or host:port, such as registry.example:5000", h)
 			}
 			r.insecure[h] = true
 		}
@@ -78,7 +79,7 @@ func WithInsecureRegistries(hosts ...string) RegistryOption {
 func WithJobs(n int) RegistryOption {
 	return func(r *Registry) error {
 		if n < 1 {
-			return fmt.Errorf("%w: --jobs must be at least 1, got %d", ErrInvalidReference, n)
+			return optionError("jobs", strconv.Itoa(n), "must be at least 1, got %d", n)
 		}
 		r.jobs = n
 		return nil
@@ -108,7 +109,7 @@ func WithMountFrom(repo string) RegistryOption {
 		}
 		rr, err := name.NewRepository(repo)
 		if err != nil {
-			return fmt.Errorf("%w: --mount-from %q: %v", ErrInvalidReference, repo, err)
+			return optionError("repository to mount from", repo, "%q: %v", repo, err)
 		}
 		r.mountFrom = &rr
 		return nil
@@ -121,7 +122,7 @@ func WithMountFrom(repo string) RegistryOption {
 func WithTimeout(d time.Duration) RegistryOption {
 	return func(r *Registry) error {
 		if d <= 0 {
-			return fmt.Errorf("%w: --registry-timeout must be positive, got %v", ErrInvalidReference, d)
+			return optionError("timeout", d.String(), "must be positive, got %v", d)
 		}
 		r.timeout = d
 		return nil
@@ -435,11 +436,12 @@ func (r *Registry) explain(err error, action, ref string) error {
 		status := fmt.Sprintf("HTTP %d %s", terr.StatusCode, http.StatusText(terr.StatusCode))
 		switch terr.StatusCode {
 		case http.StatusUnauthorized, http.StatusForbidden:
-			hint := fmt.Sprintf("log in with 'assetpack login %s -u USER --password-stdin' (or docker login), or check that this account may push to the repository", registryOf(ref))
+			host := registryOf(ref)
+			hint := fmt.Sprintf("log in to %s (docker login, or Registry.Login), or check that this account may push to the repository", host)
 			if action == "logging in to" {
 				hint = "check the user name and the password or token"
 			}
-			return fmt.Errorf("%s %s: %w (%s): %v; %s", action, ref, ErrUnauthorized, status, terr.Error(), hint)
+			return fmt.Errorf("%s %s: %w", action, ref, &HostError{Host: host, Err: fmt.Errorf("%w (%s): %v; %s", ErrUnauthorized, status, terr.Error(), hint)})
 		case http.StatusNotFound:
 			return fmt.Errorf("%s %s: %s: %v; check the repository name (some registries need the repository created first)", action, ref, status, terr.Error())
 		}
@@ -454,21 +456,28 @@ func (r *Registry) explain(err error, action, ref string) error {
 	if errors.Is(err, errPlainHTTP) {
 		return fmt.Errorf("%s %s: %w", action, ref, err)
 	}
-	if msg := err.Error(); errors.Is(err, errUntrustedTLS) || strings.Contains(msg, errUntrustedTLS.Error()) || isCertError(err) {
+	var herr *HostError
+	if errors.As(err, &herr) && errors.Is(herr, errUntrustedTLS) {
+		return fmt.Errorf("%s %s: %w", action, ref, herr) // without the plain-HTTP fallback's echo of it
+	}
+	if msg := err.Error(); strings.Contains(msg, errUntrustedTLS.Error()) || isCertError(err) {
 		host := registryOf(ref)
 		if !strings.Contains(msg, errUntrustedTLS.Error()) {
-			msg = fmt.Sprintf("%v: %s; add its CA to the system trust store or SSL_CERT_FILE, or pass --insecure-registry %s", errUntrustedTLS, msg, host)
+			return fmt.Errorf("%s %s: %w", action, ref, untrustedError(host, err))
 		}
-		return fmt.Errorf("%s %s: %s", action, ref, firstLine(msg))
+		// Our error, flattened to text on the way.
+		return fmt.Errorf("%s %s: %w", action, ref, &HostError{Host: host, Err: &insecureCause{fmt.Sprintf("registry %q %s", host, firstLine(msg))}})
 	}
 	var oerr *net.OpError
 	if errors.As(err, &nerr) && nerr.Timeout() {
-		return fmt.Errorf("%s %s: %w: %s did not answer within %v (retried; raise --registry-timeout if the registry is just slow): %v",
-			action, ref, ErrUnreachable, registryOf(ref), r.timeout, err)
+		host := registryOf(ref)
+		return fmt.Errorf("%s %s: %w", action, ref, &HostError{Host: host, Err: fmt.Errorf("%w: %s did not answer within %v (retried; if the registry is just slow, allow it more time with WithTimeout): %v",
+			ErrUnreachable, host, r.timeout, err)})
 	}
 	if errors.As(err, &oerr) || errors.As(err, &nerr) {
-		return fmt.Errorf("%s %s: %w: cannot reach %s: %v; check the registry host and port, and your network or proxy",
-			action, ref, ErrUnreachable, registryOf(ref), err)
+		host := registryOf(ref)
+		return fmt.Errorf("%s %s: %w", action, ref, &HostError{Host: host, Err: fmt.Errorf("%w: cannot reach %s: %v; check the registry host and port, and your network or proxy",
+			ErrUnreachable, host, err)})
 	}
 	return fmt.Errorf("%s %s: %w", action, ref, err)
 }

@@ -218,7 +218,9 @@ func TestPushErrors(t *testing.T) {
 	}))
 	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast), publish.WithKeychain(authn.NewMultiKeychain()))
 	_, err := r.Push(ctx, res.Artifact(), tags(t, r, auth+"/site:v1"))
-	if !errors.Is(err, publish.ErrUnauthorized) || !strings.Contains(err.Error(), auth) || !strings.Contains(err.Error(), "assetpack login") || !strings.Contains(err.Error(), "401") {
+	var he *publish.HostError
+	if !errors.Is(err, publish.ErrUnauthorized) || !strings.Contains(err.Error(), "log in to "+auth+" (docker login, or Registry.Login)") || !strings.Contains(err.Error(), "401") ||
+		!errors.As(err, &he) || he.Host != auth || strings.Contains(err.Error(), "--") {
 		t.Errorf("unauthenticated push: %v", err)
 	}
 	// With credentials from a keychain it works.
@@ -273,7 +275,7 @@ func TestPushErrors(t *testing.T) {
 	l.Close()
 	start := time.Now()
 	_, err = r.Push(ctx, res.Artifact(), tags(t, r, closed+"/site:v1"))
-	if !errors.Is(err, publish.ErrUnreachable) || !strings.Contains(err.Error(), closed) {
+	if !errors.Is(err, publish.ErrUnreachable) || !strings.Contains(err.Error(), closed) || !errors.As(err, &he) || he.Host != closed {
 		t.Errorf("unreachable: %v", err)
 	}
 	if time.Since(start) > 30*time.Second {
@@ -293,11 +295,16 @@ func TestPlainHTTPPolicy(t *testing.T) {
 	// example.invalid never resolves; the policy refuses before any dial.
 	tag, _ := name.NewTag("example.invalid:5000/site:v1", name.Insecure)
 	_, err := r.Push(context.Background(), res.Artifact(), []name.Tag{tag})
-	if err == nil || !strings.Contains(err.Error(), "--insecure-registry example.invalid:5000") {
+	var he *publish.HostError
+	if !errors.Is(err, publish.ErrInsecure) || !errors.As(err, &he) || he.Host != "example.invalid:5000" ||
+		!strings.Contains(err.Error(), `registry "example.invalid:5000" must use TLS (or be allowed insecure access): plain HTTP is not allowed`) ||
+		strings.Contains(err.Error(), "--") {
 		t.Errorf("plain HTTP to a remote host: %v", err)
 	}
-	if _, err := publish.NewRegistry(publish.WithInsecureRegistries("http://x/y")); err == nil {
-		t.Error("a URL as --insecure-registry was accepted")
+	_, err = publish.NewRegistry(publish.WithInsecureRegistries("http://x/y"))
+	var oe *publish.OptionError
+	if !errors.As(err, &oe) || oe.Option != "insecure registry" || oe.Value != "http://x/y" || !errors.Is(err, publish.ErrInvalidReference) {
+		t.Errorf("a URL as an insecure registry: %v", err)
 	}
 }
 
@@ -429,8 +436,9 @@ func TestMountFrom(t *testing.T) {
 	if pr.SentBytes != 0 || pr.SkippedBlobs < 2 {
 		t.Errorf("push with --mount-from sent %d bytes, skipped %d blobs; want everything mounted", pr.SentBytes, pr.SkippedBlobs)
 	}
-	if _, err := publish.NewRegistry(publish.WithMountFrom("Not Valid")); !errors.Is(err, publish.ErrInvalidReference) {
-		t.Errorf("invalid --mount-from: %v", err)
+	if _, err := publish.NewRegistry(publish.WithMountFrom("Not Valid")); !errors.Is(err, publish.ErrInvalidReference) ||
+		!strings.HasPrefix(err.Error(), `repository to mount from "Not Valid": `) {
+		t.Errorf("invalid repository to mount from: %v", err)
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 
 // Errors callers branch on with errors.Is.
 var (
-	// ErrInvalidTarget: an --output value that is not oci:PATH or tar:PATH.
+	// ErrInvalidTarget: an output that is not oci:PATH or tar:PATH.
 	ErrInvalidTarget = errors.New("invalid output")
 	// ErrOutputExists: the output path exists and was not written by assetpack.
 	ErrOutputExists = errors.New("output path exists and is not an assetpack output")

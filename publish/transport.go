@@ -100,8 +100,9 @@ type policyTransport struct {
 	tlsFailed *sync.Map
 }
 
-// errUntrustedTLS marks a registry whose certificate is not trusted.
-var errUntrustedTLS = errors.New("TLS certificate not trusted")
+// errUntrustedTLS marks a registry whose certificate is not trusted (see
+// untrustedError); it matches ErrInsecure.
+var errUntrustedTLS error = &insecureCause{"must use TLS with a trusted certificate (or be allowed insecure access)"}
 
 func isCertError(err error) bool {
 	var cve *tls.CertificateVerificationError
@@ -155,8 +156,9 @@ func (s *pushStats) reportedDigest(key string) string {
 	return s.reported[key]
 }
 
-// errPlainHTTP is returned for plain-HTTP requests to hosts not allowed.
-var errPlainHTTP = errors.New("plain HTTP is not allowed")
+// errPlainHTTP is returned for plain-HTTP requests to hosts not allowed (see
+// plainHTTPError); it matches ErrInsecure.
+var errPlainHTTP error = &insecureCause{"plain HTTP is not allowed"}
 
 func (t *policyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	host := req.URL.Host
@@ -165,7 +167,7 @@ func (t *policyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, prev.(error)
 		}
 		if !t.allowHTTP(host) {
-			return nil, fmt.Errorf("%w for %s: the registry must use TLS, or pass --insecure-registry %s", errPlainHTTP, host, host)
+			return nil, plainHTTPError(host)
 		}
 		if _, done := t.noted.LoadOrStore(host, true); !done && t.notes != nil {
 			t.notes(fmt.Sprintf("note: using plain HTTP for %s (loopback or --insecure-registry)", host))
@@ -185,7 +187,7 @@ func (t *policyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, err := rt.RoundTrip(req)
 		if err != nil {
 			if req.URL.Scheme == "https" && isCertError(err) {
-				err = fmt.Errorf("%w: %s: %v; add its CA to the system trust store or SSL_CERT_FILE, or pass --insecure-registry %s", errUntrustedTLS, host, err, host)
+				err = untrustedError(host, err)
 				t.tlsFailed.Store(host, err)
 			}
 			return nil, err

@@ -70,7 +70,7 @@ func TestBuildPushPatch(t *testing.T) {
 	// Bad mount flags fail before anything is built or pushed.
 	bad := assetpack(t, work, nil, "build", "site", "--git=false", "-t", host+"/web/never:v1", "--push",
 		"--patch-out", "p.yaml", "--workload", "deployment/web", "--mount-path", "relative")
-	if bad.code != 2 || !strings.Contains(bad.stderr, `--mount-path "relative"`) {
+	if bad.code != 2 || !strings.Contains(bad.stderr, `--mount-path "relative" must be an absolute path`) {
 		t.Errorf("bad mount path: exit %d: %s", bad.code, bad.stderr)
 	}
 	if q := assetpack(t, work, nil, "patch", host+"/web/never:v1", "--format", "pod", "--mount-path", "/x"); q.code == 0 {
@@ -101,11 +101,12 @@ func TestPatchErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"patch", ref, "--mount-path", "/x"}, "--workload KIND/NAME is required"},
-		{[]string{"patch", ref, "--workload", "service/web", "--mount-path", "/x", "--container", "a"}, `unknown kind "service"`},
-		{[]string{"patch", ref, "--workload", "deployment/web", "--mount-path", "/x", "-f", "deploy.yaml"}, "has 2 containers (nginx, sidecar)"},
-		{[]string{"patch", ref, "--workload", "deployment/web", "--mount-path", "/x", "--container", "nginx", "--volume-name", "cache", "-f", "deploy.yaml"}, "json6902"},
+		{[]string{"patch", ref, "--workload", "service/web", "--mount-path", "/x", "--container", "a"}, `--workload "service/web" has an unknown kind "service"`},
+		{[]string{"patch", ref, "--workload", "deployment/web", "--mount-path", "/x", "-f", "deploy.yaml"}, "--container is missing: deployment/web has 2 containers (nginx, sidecar)"},
+		{[]string{"patch", ref, "--workload", "deployment/web", "--mount-path", "/x", "--container", "nginx", "--volume-name", "cache", "-f", "deploy.yaml"}, `--volume-name "cache" is already a volume of deployment/web with another source (emptyDir)`},
+		{[]string{"patch", ref, "--workload", "deployment/web", "--mount-path", "/x", "--container", "nginx", "--volume-name", "cache", "-f", "deploy.yaml"}, "use --format json6902 to replace it"},
 		{[]string{"patch", ref, "--workload", "deployment/web", "--mount-path", "/x", "--container", "nginx", "--format", "json6902"}, "-f FILE"},
-		{[]string{"patch", ref, "--workload", "deployment/web", "--mount-path", "/x", "--container", "nginx", "--sub-path", "../etc"}, `".."`},
+		{[]string{"patch", ref, "--workload", "deployment/web", "--mount-path", "/x", "--container", "nginx", "--sub-path", "../etc"}, `--sub-path "../etc" contains ".."`},
 		{[]string{"patch", ref, "--workload", "deployment/web", "--mount-path", "/x", "--container", "nginx", "--format", "kustomize"}, "--output DIR"},
 		{[]string{"patch", ref, "--workload", "deployment/web", "--mount-path", "/x", "--container", "nginx", "--format", "helm"}, `--format "helm"`},
 		{[]string{"patch", "oci:out@sha256:" + strings.Repeat("a", 64), "--mount-path", "/x"}, "local image"},

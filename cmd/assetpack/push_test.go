@@ -95,10 +95,12 @@ func TestPushUsageErrors(t *testing.T) {
 		{[]string{"build", "site", "-t", host + "/a:b"}, "add --push", 2},
 		{[]string{"build", "site", "-t", "UPPER/Case:x", "--push"}, `invalid reference "UPPER/Case:x"`, 2},
 		{[]string{"build", "site", "-t", host + "/a@sha256:" + strings.Repeat("a", 64), "--push"}, "not a digest", 2},
-		{[]string{"push", "oci:nothing-here", host + "/a:b"}, "does not exist", 2},
+		{[]string{"push", "oci:nothing-here", host + "/a:b"}, "oci:nothing-here: file does not exist; build it first with 'assetpack build DIR --output oci:nothing-here'", 2},
 		{[]string{"push", "site", host + "/a:b"}, "oci:DIR or tar:FILE", 2},
 		{[]string{"push", "oci:x"}, "at least one TAG", 2},
-		{[]string{"build", "site", "-t", host + "/a:b", "--push", "--jobs", "0"}, "--jobs must be at least 1", 2},
+		{[]string{"build", "site", "-t", host + "/a:b", "--push", "--jobs", "0"}, "--jobs must be at least 1, got 0", 2},
+		{[]string{"push", "oci:x", host + "/a:b", "--registry-timeout", "-1s"}, "--registry-timeout must be positive, got -1s", 2},
+		{[]string{"push", "oci:x", host + "/a:b", "--insecure-registry", "http://r.example"}, `--insecure-registry "http://r.example" must be a host or host:port`, 2},
 		{[]string{"login", host}, "-u USER", 2},
 	} {
 		r := assetpack(t, work, nil, tc.args...)

@@ -19,7 +19,7 @@ func TestSignCommands(t *testing.T) {
 	if g.code != 0 || strings.TrimSpace(g.stdout) != "cosign.pub" {
 		t.Fatalf("generate-key-pair: %d %s %s", g.code, g.stdout, g.stderr)
 	}
-	if again := assetpack(t, work, env, "generate-key-pair"); again.code != 2 || !strings.Contains(again.stderr, "--force") {
+	if again := assetpack(t, work, env, "generate-key-pair"); again.code != 2 || !strings.Contains(again.stderr, "pass --force to overwrite it or choose another --output-key-prefix") {
 		t.Errorf("generate-key-pair over existing keys: %d %s", again.code, again.stderr)
 	}
 	if r := assetpack(t, work, []string{"COSIGN_PASSWORD"}, "generate-key-pair", "--output-key-prefix", "x"); r.code != 2 || !strings.Contains(r.stderr, "COSIGN_PASSWORD") {
@@ -58,12 +58,12 @@ func TestSignCommands(t *testing.T) {
 		want string
 	}{
 		{[]string{"COSIGN_PASSWORD=Wrong-One-77"}, []string{"sign", ref, "--key", "cosign.key"}, 2, "the password does not open it"},
-		{nil, []string{"sign", ref, "--key", "missing.key"}, 2, "does not exist"},
+		{nil, []string{"sign", ref, "--key", "missing.key"}, 2, `key file "missing.key": file does not exist; create one with 'assetpack generate-key-pair'`},
 		{nil, []string{"sign", ref, "--key", "cosign.pub"}, 2, "is not a cosign private key"},
 		{nil, []string{"sign", ref, "--key", "gcpkms2://x"}, 2, "unsupported key scheme"},
-		{[]string{"SIGSTORE_ID_TOKEN=", "ACTIONS_ID_TOKEN_REQUEST_URL="}, []string{"sign", ref}, 2, "id-token: write"},
+		{[]string{"SIGSTORE_ID_TOKEN=", "ACTIONS_ID_TOKEN_REQUEST_URL="}, []string{"sign", ref}, 2, "id-token: write', or pass --identity-token"},
 		{nil, []string{"build", "site", "--sign", "--key", "cosign.key"}, 2, "add -t REPO:TAG --push"},
-		{nil, []string{"verify", ref, "--key", "cosign.pub"}, 2, "--insecure-ignore-tlog"},
+		{nil, []string{"verify", ref, "--key", "cosign.pub"}, 2, "pass --trusted-root trusted_root.json, or --insecure-ignore-tlog"},
 		{nil, []string{"verify", strings.TrimSpace(u.stdout) + "x"}, 2, "invalid reference"},
 	} {
 		r := assetpack(t, work, append(append([]string{}, env...), tc.env...), tc.args...)

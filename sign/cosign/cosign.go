@@ -52,6 +52,13 @@ var (
 	// ErrKey: a key that is missing, malformed, of an unknown scheme, or
 	// that the password does not open.
 	ErrKey = errors.New("signing key problem")
+	// ErrNoIDToken: keyless signing was asked for without an OIDC identity
+	// token (KeylessOptions.IDToken). It comes with ErrKey.
+	ErrNoIDToken = errors.New("keyless signing needs an OIDC identity token")
+	// ErrNoTrustedRoot: verification needs a Sigstore trusted root
+	// (VerifyOptions.TrustedRoot), which is never fetched from the network.
+	// It comes with ErrKey.
+	ErrNoTrustedRoot = errors.New("verification needs a trusted root")
 	// ErrNoSignature: verification found no valid signature.
 	ErrNoSignature = errors.New("no valid signature")
 )
@@ -133,7 +140,7 @@ func NewKeySigner(ctx context.Context, keyRef string, pass PassFunc, opts ...Opt
 	} else {
 		raw, rerr := os.ReadFile(keyRef)
 		if errors.Is(rerr, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%w: key file %q does not exist; create one with 'assetpack generate-key-pair'", ErrKey, keyRef)
+			return nil, fmt.Errorf("%w: key file %q: %w; create one with GenerateKeyPair", ErrKey, keyRef, fs.ErrNotExist)
 		}
 		if rerr != nil {
 			return nil, fmt.Errorf("%w: reading key file %q: %v", ErrKey, keyRef, rerr)

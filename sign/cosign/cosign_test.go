@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,7 +57,8 @@ func TestSignVerifyAttest(t *testing.T) {
 	if fi, _ := os.Stat(priv); fi.Mode().Perm() != 0o600 {
 		t.Errorf("private key mode %v, want 0600", fi.Mode().Perm())
 	}
-	if _, _, err := cosign.GenerateKeyPair(strings.TrimSuffix(priv, ".key"), []byte("x"), false); !errors.Is(err, cosign.ErrKey) {
+	if _, _, err := cosign.GenerateKeyPair(strings.TrimSuffix(priv, ".key"), []byte("x"), false); !errors.Is(err, cosign.ErrKey) || !errors.Is(err, fs.ErrExist) ||
+		!strings.Contains(err.Error(), `key file "`+priv+`": file already exists; overwrite it with force, or choose another prefix`) || strings.Contains(err.Error(), "--") {
 		t.Errorf("overwriting a key pair: %v", err)
 	}
 
@@ -132,7 +134,7 @@ func TestKeyErrors(t *testing.T) {
 	}{
 		{"wrong password", priv, passFn("Wrong-Pass-99"), "the password does not open it"},
 		{"no password", priv, func() ([]byte, error) { return nil, errors.New("no password") }, ""},
-		{"missing key", filepath.Join(t.TempDir(), "nope.key"), passFn("x"), "does not exist"},
+		{"missing key", filepath.Join(t.TempDir(), "nope.key"), passFn("x"), "file does not exist; create one with GenerateKeyPair"},
 		{"public key as private", pub, passFn("x"), "is not a cosign private key"},
 		{"malformed key", junk, passFn("x"), "not a cosign private key"},
 		{"unsupported scheme", "vault2kms://key", passFn("x"), "unsupported key scheme"},
@@ -148,16 +150,24 @@ func TestKeyErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := cosign.NewVerifier(ctx, cosign.VerifyOptions{KeyRef: pub}); !errors.Is(err, cosign.ErrKey) || !strings.Contains(err.Error(), "--insecure-ignore-tlog") {
+	if _, err := cosign.NewVerifier(ctx, cosign.VerifyOptions{KeyRef: pub}); !errors.Is(err, cosign.ErrKey) || !errors.Is(err, cosign.ErrNoTrustedRoot) ||
+		!strings.Contains(err.Error(), "set TrustedRoot to a trusted_root.json, or IgnoreTlog") || strings.Contains(err.Error(), "--") {
 		t.Errorf("verify without tlog choice: %v", err)
 	}
-	if _, err := cosign.NewVerifier(ctx, cosign.VerifyOptions{Identity: "x", Issuer: "y", IgnoreTlog: true}); !errors.Is(err, cosign.ErrKey) || !strings.Contains(err.Error(), "--trusted-root") {
+	if _, err := cosign.NewVerifier(ctx, cosign.VerifyOptions{Identity: "x", Issuer: "y", IgnoreTlog: true}); !errors.Is(err, cosign.ErrKey) || !errors.Is(err, cosign.ErrNoTrustedRoot) ||
+		!strings.Contains(err.Error(), "set TrustedRoot") || strings.Contains(err.Error(), "--") {
 		t.Errorf("keyless verify without trusted root: %v", err)
 	}
-	if _, err := cosign.NewVerifier(ctx, cosign.VerifyOptions{IgnoreTlog: true}); !errors.Is(err, cosign.ErrKey) || !strings.Contains(err.Error(), "--certificate-identity") {
+	if _, err := cosign.NewVerifier(ctx, cosign.VerifyOptions{IgnoreTlog: true}); !errors.Is(err, cosign.ErrKey) ||
+		!strings.Contains(err.Error(), "(Identity or IdentityRegexp, and Issuer or IssuerRegexp)") || strings.Contains(err.Error(), "--") {
 		t.Errorf("keyless verify without identity: %v", err)
 	}
-	if _, err := cosign.NewKeylessSigner(ctx, cosign.KeylessOptions{}); !errors.Is(err, cosign.ErrKey) || !strings.Contains(err.Error(), "id-token: write") {
+	if _, err := cosign.NewVerifier(ctx, cosign.VerifyOptions{KeyRef: pub, TrustedRoot: filepath.Join(t.TempDir(), "none.json")}); !errors.Is(err, cosign.ErrKey) ||
+		!strings.Contains(err.Error(), `reading trusted root "`) || strings.Contains(err.Error(), "--") {
+		t.Errorf("missing trusted root: %v", err)
+	}
+	if _, err := cosign.NewKeylessSigner(ctx, cosign.KeylessOptions{}); !errors.Is(err, cosign.ErrKey) || !errors.Is(err, cosign.ErrNoIDToken) ||
+		!strings.Contains(err.Error(), "id-token: write") || strings.Contains(err.Error(), "--") {
 		t.Errorf("keyless without token: %v", err)
 	}
 	os.Chmod(priv, 0o644)

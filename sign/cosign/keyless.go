@@ -34,7 +34,7 @@ type KeylessOptions struct {
 // signatures are always recorded in Rekor (the certificate is short-lived).
 func NewKeylessSigner(ctx context.Context, ko KeylessOptions, opts ...Option) (*Signer, error) {
 	if ko.IDToken == "" {
-		return nil, fmt.Errorf("%w: keyless signing needs an OIDC identity token: run in GitHub Actions with 'permissions: id-token: write', or pass --identity-token (or set SIGSTORE_ID_TOKEN)", ErrKey)
+		return nil, fmt.Errorf("%w: %w: set KeylessOptions.IDToken (sign.DiscoverIDToken finds one in SIGSTORE_ID_TOKEN, or in GitHub Actions with 'permissions: id-token: write')", ErrKey, ErrNoIDToken)
 	}
 	if ko.FulcioURL == "" {
 		ko.FulcioURL = DefaultFulcioURL

@@ -18,7 +18,7 @@ func GenerateKeyPair(prefix string, password []byte, force bool) (priv, pub stri
 	if !force {
 		for _, p := range []string{priv, pub} {
 			if _, err := os.Stat(p); err == nil {
-				return "", "", fmt.Errorf("%w: %s exists; pass --force to overwrite it or choose another --output-key-prefix", ErrKey, p)
+				return "", "", fmt.Errorf("%w: key file %q: %w; overwrite it with force, or choose another prefix", ErrKey, p, fs.ErrExist)
 			}
 		}
 	}

@@ -54,7 +54,7 @@ func NewVerifier(ctx context.Context, vo VerifyOptions, opts ...Option) (*Verifi
 	if vo.TrustedRoot != "" {
 		tr, err := root.NewTrustedRootFromPath(vo.TrustedRoot)
 		if err != nil {
-			return nil, fmt.Errorf("%w: reading --trusted-root %q: %v", ErrKey, vo.TrustedRoot, err)
+			return nil, fmt.Errorf("%w: reading trusted root %q: %v", ErrKey, vo.TrustedRoot, err)
 		}
 		co.TrustedMaterial = tr
 	}
@@ -70,15 +70,15 @@ func NewVerifier(ctx context.Context, vo VerifyOptions, opts ...Option) (*Verifi
 		co.SigVerifier = v
 	default:
 		if (vo.Identity == "" && vo.IdentityRegexp == "") || (vo.Issuer == "" && vo.IssuerRegexp == "") {
-			return nil, fmt.Errorf("%w: without --key, verification is keyless and needs --certificate-identity and --certificate-oidc-issuer (or their -regexp forms)", ErrKey)
+			return nil, fmt.Errorf("%w: without a key, verification is keyless and needs the signer's identity and issuer (Identity or IdentityRegexp, and Issuer or IssuerRegexp)", ErrKey)
 		}
 		if vo.TrustedRoot == "" {
-			return nil, fmt.Errorf("%w: keyless verification needs the Fulcio roots and Rekor keys: pass --trusted-root trusted_root.json (assetpack never fetches them from the network by itself)", ErrKey)
+			return nil, fmt.Errorf("%w: keyless %w (the Fulcio roots and Rekor keys): set TrustedRoot to a trusted_root.json (assetpack never fetches them from the network by itself)", ErrKey, ErrNoTrustedRoot)
 		}
 		co.Identities = []sigcosign.Identity{{Subject: vo.Identity, SubjectRegExp: vo.IdentityRegexp, Issuer: vo.Issuer, IssuerRegExp: vo.IssuerRegexp}}
 	}
 	if !vo.IgnoreTlog && co.TrustedMaterial == nil {
-		return nil, fmt.Errorf("%w: checking the transparency-log proof needs the Rekor keys: pass --trusted-root trusted_root.json, or --insecure-ignore-tlog for signatures made offline (--tlog-upload=false)", ErrKey)
+		return nil, fmt.Errorf("%w: checking the transparency-log proof: %w (the Rekor keys): set TrustedRoot to a trusted_root.json, or IgnoreTlog for signatures made without a log entry", ErrKey, ErrNoTrustedRoot)
 	}
 	return &Verifier{co: co}, nil
 }

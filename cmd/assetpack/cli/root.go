@@ -64,11 +64,13 @@ func ExitCode(ctx context.Context, err error) int {
 }
 
 // Run runs assetpack with args and returns the exit code. It prints an
-// error once, as "assetpack: <error>".
+// error once, as "assetpack: <error>", naming the flags that would fix it
+// (see withFlagAdvice).
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := NewRoot(stdin, stdout, stderr)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	c, err := root.ExecuteContextC(ctx)
+	err = withFlagAdvice(c, err)
 	if err != nil && !errors.Is(err, errDiffer) {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			fmt.Fprintln(stderr, "assetpack: interrupted; no output was written")

@@ -3,7 +3,6 @@
 package options
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,23 +75,25 @@ func DefaultName(src string) string {
 }
 
 // Image converts the flags (and SOURCE_DATE_EPOCH, ASSETPACK_CACHE_DIR)
-// to the pipeline's image options.
+// to the pipeline's image options. Errors name the library option
+// (compression "lz4" …); the command's error mapping (withFlagAdvice) names
+// the flag instead.
 func (b *Build) Image() (pack.Image, error) {
 	c, err := builder.ParseCompression(b.Compression)
 	if err != nil {
-		return pack.Image{}, flagErr("--compression", err)
+		return pack.Image{}, err
 	}
 	lm, err := builder.ParseLayerMode(b.Layers)
 	if err != nil {
-		return pack.Image{}, flagErr("--layers", err)
+		return pack.Image{}, err
 	}
 	sm, err := builder.ParseSymlinkMode(b.Symlinks)
 	if err != nil {
-		return pack.Image{}, flagErr("--symlinks", err)
+		return pack.Image{}, err
 	}
 	ps, err := builder.ParsePlatforms(b.Platforms)
 	if err != nil {
-		return pack.Image{}, flagErr("--platform", err)
+		return pack.Image{}, err
 	}
 	ann, err := builder.ParseKeyValues("--annotation", b.Annotations)
 	if err != nil {
@@ -131,10 +132,6 @@ func (b *Build) Image() (pack.Image, error) {
 		im.SourceDateEpoch = &t
 	}
 	return im, nil
-}
-
-func flagErr(flag string, err error) error {
-	return fmt.Errorf("%s: %w", flag, err)
 }
 
 // DefaultBuild returns the flag defaults, for commands that build without
