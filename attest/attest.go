@@ -23,8 +23,10 @@
 //     image as metadata.component, one component of type "file" per path
 //     with its hashes and assetpack:* properties for the rest.
 //
-// The provenance and the in-toto statement that carries a predicate come
-// in later changes.
+// The provenance comes in a later change.
+//
+// Statement wraps any predicate in an in-toto v1 Statement whose subject is
+// the image digest.
 //
 // # Which cosign --type reads them
 //
@@ -44,7 +46,8 @@
 // SOURCE_DATE_EPOCH or the git commit, see package builder); the SPDX
 // document namespace and the CycloneDX serial number are name-based UUIDs
 // (version 5) of the image digest, name and assetpack version; files are
-// sorted by path.
+// sorted by path. Statement writes compact JSON with object keys in a
+// fixed order.
 package attest
 
 import (
@@ -56,6 +59,8 @@ import (
 // Predicate and statement types, as cosign maps its --type values (see the
 // package documentation).
 const (
+	// StatementType is the in-toto Statement v1 type.
+	StatementType = "https://in-toto.io/Statement/v1"
 	// SPDXPredicateType is an SPDX document: cosign --type spdxjson (or spdx).
 	SPDXPredicateType = "https://spdx.dev/Document"
 	// CycloneDXPredicateType is a CycloneDX BOM: cosign --type cyclonedx.
