@@ -23,7 +23,14 @@
 //     image as metadata.component, one component of type "file" per path
 //     with its hashes and assetpack:* properties for the rest.
 //
-// The provenance comes in a later change.
+// The provenance (Provenance, predicate type ProvenancePredicateType) is a
+// SLSA v1 predicate: buildDefinition.buildType is BuildType, its
+// externalParameters are the options the build was given (Build), its
+// internalParameters the timestamp it used, and its resolvedDependencies
+// the git commit of the source when the image records one (the
+// org.opencontainers.image.source and .revision annotations). The builder
+// is https://assetpack.dev/assetpack@VERSION (WithVersion). Its byproducts
+// are the image's layers: digest, media type, size and diffID.
 //
 // Statement wraps any predicate in an in-toto v1 Statement whose subject is
 // the image digest.
@@ -35,8 +42,10 @@
 //
 //	--type spdxjson (or spdx)  https://spdx.dev/Document      SPDXPredicateType
 //	--type cyclonedx           https://cyclonedx.org/bom      CycloneDXPredicateType
+//	--type slsaprovenance1     https://slsa.dev/provenance/v1 ProvenancePredicateType
 //
-// (cosign's cmd/cosign/cli/options/predicate.go, PredicateTypeMap).
+// (cosign's cmd/cosign/cli/options/predicate.go, PredicateTypeMap). Note that
+// --type slsaprovenance means SLSA v0.2 there, not v1.
 //
 // # Determinism
 //
@@ -46,8 +55,10 @@
 // SOURCE_DATE_EPOCH or the git commit, see package builder); the SPDX
 // document namespace and the CycloneDX serial number are name-based UUIDs
 // (version 5) of the image digest, name and assetpack version; files are
-// sorted by path. Statement writes compact JSON with object keys in a
-// fixed order.
+// sorted by path; the provenance has no invocation ID and no start or
+// finish times (a build is a function of its inputs, and wall-clock times
+// would make two identical builds differ). Statement writes compact JSON
+// with object keys in a fixed order.
 package attest
 
 import (
@@ -65,6 +76,11 @@ const (
 	SPDXPredicateType = "https://spdx.dev/Document"
 	// CycloneDXPredicateType is a CycloneDX BOM: cosign --type cyclonedx.
 	CycloneDXPredicateType = "https://cyclonedx.org/bom"
+	// ProvenancePredicateType is SLSA provenance v1: cosign --type slsaprovenance1.
+	ProvenancePredicateType = "https://slsa.dev/provenance/v1"
+	// BuildType is the buildDefinition.buildType of assetpack's provenance:
+	// a directory packed into an image with the external parameters of Build.
+	BuildType = "https://assetpack.dev/build/v1"
 )
 
 // ErrInvalid is returned (wrapped) for input that cannot make a statement:
@@ -113,7 +129,7 @@ func (f Format) CosignType() string {
 	return "spdxjson"
 }
 
-// Option adjusts SBOM.
+// Option adjusts SBOM and Provenance.
 type Option func(*options) error
 
 type options struct {
@@ -131,7 +147,8 @@ func makeOptions(opts []Option) (options, error) {
 }
 
 // WithVersion sets the assetpack version that made the statement: the SBOM
-// names the tool "assetpack" at this version. The default is "devel".
+// names the tool "assetpack" at this version, and the provenance's builder
+// ID is https://assetpack.dev/assetpack@VERSION. The default is "devel".
 func WithVersion(v string) Option {
 	return func(o *options) error {
 		v = strings.TrimSpace(v)
@@ -141,4 +158,10 @@ func WithVersion(v string) Option {
 		o.version = v
 		return nil
 	}
+}
+
+// BuilderID is the provenance's runDetails.builder.id for an assetpack
+// version.
+func BuilderID(version string) string {
+	return "https://assetpack.dev/assetpack@" + version
 }
