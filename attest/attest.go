@@ -10,6 +10,8 @@
 // symbolic link that a volume mounted from the image shows, as the layers
 // leave them when applied in order (see ReadImage): its path, SHA-256 (and
 // SHA-1, which SPDX 2.3 requires), size, mode and the layer that holds it.
+// A symbolic link's hashes and size are those of its target text, as git
+// hashes a link; a hard link is listed with the content it links to.
 // The image itself is one package (SPDX) or the metadata component
 // (CycloneDX), identified by its manifest digest, as a checksum and, when
 // Image.Name is set, as a package URL (pkg:oci/NAME@sha256%3A…).
