@@ -1,16 +1,11 @@
 package sign
 
 import (
-	"archive/tar"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
-	"sort"
-	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/assetpack/assetpack/internal/rootfs"
 )
 
 // FilesPredicateType is the in-toto predicate type of the file-list
@@ -29,7 +24,8 @@ const FilesPredicateType = "https://assetpack.dev/attestation/files/v1"
 //
 // Paths are slash-separated, relative to the image root and sorted
 // bytewise; a path that a later layer replaces is listed once, as the
-// later layer has it.
+// later layer has it, and a path that a later layer deletes (a whiteout)
+// is not listed.
 type FilesPredicate struct {
 	Files      []FileEntry `json:"files"`
 	FileCount  int         `json:"fileCount"`
@@ -46,66 +42,27 @@ type FileEntry struct {
 	LinkTarget string `json:"linkTarget,omitempty"`
 }
 
-// Files reads img's layers (streaming, nothing unpacked to disk) and lists
-// every entry with its sha256 and size.
+// Files lists the tree that img's layers make when applied in order, as a
+// runtime mounts it (package internal/rootfs reads it, streaming, nothing
+// unpacked to disk): whiteouts delete what earlier layers put there, and a
+// hard link is listed as a file with the content it links to.
+//
+// The SBOMs of package attest are made from the same walk.
 func Files(img v1.Image) (*FilesPredicate, error) {
-	layers, err := img.Layers()
+	entries, err := rootfs.Image(img, rootfs.Options{})
 	if err != nil {
 		return nil, err
 	}
-	byPath := map[string]int{}
-	var entries []FileEntry
-	for i, l := range layers {
-		rc, err := l.Uncompressed()
-		if err != nil {
-			return nil, fmt.Errorf("reading layer %d: %w", i+1, err)
-		}
-		err = func() error {
-			defer rc.Close()
-			tr := tar.NewReader(rc)
-			for {
-				h, err := tr.Next()
-				if errors.Is(err, io.EOF) {
-					return nil
-				}
-				if err != nil {
-					return fmt.Errorf("reading layer %d: %w", i+1, err)
-				}
-				e := FileEntry{Path: strings.TrimSuffix(strings.TrimPrefix(h.Name, "./"), "/"), Mode: fmt.Sprintf("%04o", h.Mode&0o7777)}
-				switch h.Typeflag {
-				case tar.TypeDir:
-					e.Type = "dir"
-				case tar.TypeSymlink:
-					e.Type, e.LinkTarget = "symlink", h.Linkname
-				case tar.TypeReg:
-					hash := sha256.New()
-					n, err := io.Copy(hash, tr)
-					if err != nil {
-						return fmt.Errorf("reading %s: %w", h.Name, err)
-					}
-					e.Type, e.Size, e.SHA256 = "file", n, hex.EncodeToString(hash.Sum(nil))
-				default:
-					continue
-				}
-				if j, ok := byPath[e.Path]; ok {
-					entries[j] = e
-					continue
-				}
-				byPath[e.Path] = len(entries)
-				entries = append(entries, e)
-			}
-		}()
-		if err != nil {
-			return nil, err
-		}
-	}
-	p := &FilesPredicate{Files: entries}
+	p := &FilesPredicate{Files: make([]FileEntry, 0, len(entries))}
 	for _, e := range entries {
-		if e.Type == "file" {
+		p.Files = append(p.Files, FileEntry{
+			Path: e.Path, Type: string(e.Type), Mode: fmt.Sprintf("%04o", e.Mode),
+			Size: e.Size, SHA256: e.SHA256, LinkTarget: e.Target,
+		})
+		if e.Type == rootfs.File {
 			p.FileCount++
 			p.TotalBytes += e.Size
 		}
 	}
-	sort.Slice(p.Files, func(a, b int) bool { return p.Files[a].Path < p.Files[b].Path })
 	return p, nil
 }
