@@ -36,6 +36,7 @@ type retrier struct {
 	backoff remote.Backoff
 	failed  int           // failed attempts since the operation last moved forward
 	waited  time.Duration // time waited since then
+	sleep   func(context.Context, time.Duration) error
 }
 
 func (r *Registry) retrier() *retrier {
@@ -43,7 +44,7 @@ func (r *Registry) retrier() *retrier {
 	if r.backoff != nil {
 		b = *r.backoff
 	}
-	return &retrier{backoff: b}
+	return &retrier{backoff: b, sleep: sleepCtx}
 }
 
 // progressed notes that the operation moved forward (a blob upload had
@@ -76,7 +77,7 @@ func (r *retrier) again(ctx context.Context, err error) bool {
 	}
 	r.waited += wait
 	logs.Debug.Printf("retrying in %v after: %v", wait.Round(time.Millisecond), err)
-	return sleepCtx(ctx, wait) == nil
+	return r.sleep(ctx, wait) == nil
 }
 
 // delay is the backoff before attempt n+1, after n failures.
