@@ -50,6 +50,12 @@ import (
 //     encoded from the files on demand (builder's deferred layers, early
 //     uploads) costs reading and encoding those N bytes again, without
 //     hashing them.
+//     Distribution 2.8 (Debian's docker-registry) keeps the bytes of a
+//     request cut in its middle but checks each request's upload URL state
+//     against what it holds, and cancels the session when they differ
+//     (distribution/distribution, registry/handlers/blobupload.go,
+//     ResumeBlobUpload): behind a proxy that buffers requests it resumes,
+//     otherwise such a cut costs a new session.
 //   - Mounts: POST ?mount=DIGEST&from=REPO; 201 means mounted; 202 means the
 //     registry opened a session instead (it cannot or will not mount, spec
 //     "Mounting a blob from another repository"), which the upload then
@@ -269,6 +275,13 @@ func (b *blobUpload) status(ctx context.Context) error {
 	}
 	held, ok := parseRange(resp.Header.Get("Range"), b.acked)
 	switch {
+	case b.policy.IgnoreRange && ok && held > b.acked:
+		// A Range that lags is not believed, but one ahead of the last
+		// acknowledged request means the failed one left bytes behind,
+		// where exactly is not known: start again.
+		logs.Debug.Printf("the upload session of %s in %s holds more than was acknowledged (%q): starting again", b.name(), b.s.repo, resp.Header.Get("Range"))
+		b.restart()
+		return nil
 	case b.policy.IgnoreRange:
 		held = b.acked
 	case !ok && b.acked == 0:

@@ -583,10 +583,29 @@ func TestECR(t *testing.T) {
 		host, _ := newSessions(t, &sessions{staleRange: true, emptyPut500: true})
 		return host
 	}
-	img, _ := bigImage(t, size)
+	img, l := bigImage(t, size)
 	p := publish.UploadPolicy{Mode: publish.Chunked, MaxChunk: 2 << 20, IgnoreRange: true, FinalChunkInPut: true}
 	if _, err := pushWith(t, ecr()+"/web/ecr:v1", img, publish.WithUploadPolicy(p)); err != nil {
 		t.Fatalf("Push() with an ECR policy = %v", err)
+	}
+	// Cut in the fourth chunk, with the Range stuck at the first: it
+	// resumes from the last acknowledged chunk, not from the stale Range.
+	host, s := newSessions(t, &sessions{staleRange: true, emptyPut500: true, cutMethod: http.MethodPatch, cutAt: 3<<20 + 5})
+	cut := p
+	cut.MaxChunk = 1 << 20
+	pr, err := pushWith(t, host+"/web/ecr:v1", img, publish.WithUploadPolicy(cut))
+	if err != nil {
+		t.Fatalf("Push() with an ECR policy and a cut = %v", err)
+	}
+	d, _ := l.Digest()
+	if st := blobStat(t, pr, d); st.Resumed != 1 || st.Restarted != 0 {
+		t.Errorf("layer statistics %+v; want one resume", st)
+	}
+	if s.requests("GET /v2/web/ecr/blobs/uploads/ID") != 1 {
+		t.Errorf("%d GETs of the upload's status, want 1", s.requests("GET /v2/web/ecr/blobs/uploads/ID"))
+	}
+	if want := blobBytesOf(t, img) + 6; s.received != want {
+		t.Errorf("the registry read %d bytes, want %d (the blobs, and what it read of the cut chunk)", s.received, want)
 	}
 	// The same registry without those settings: the stale Range sends the
 	// engine back to a chunk the registry has, which it refuses.
@@ -718,10 +737,15 @@ func TestTokenExpiresMidUpload(t *testing.T) {
 	if !expired.Load() || s.requests("GET /token") < 2 {
 		t.Fatalf("the token never expired (%d token requests): the test tested nothing", s.requests("GET /token"))
 	}
-	d, _ := l.Digest()
-	if st := blobStat(t, pr, d); st.Resumed != 1 {
-		t.Errorf("layer statistics %+v; want one resume after the 401", st)
+	resumed := 0
+	for _, b := range pr.Blobs {
+		resumed += b.Resumed
 	}
+	// The config's PATCH may have been under way with the same token.
+	if resumed < 1 {
+		t.Errorf("blob statistics %+v; want a resume after the 401", pr.Blobs)
+	}
+	readsBack(t, r, host+"/web/token:v1", blobBytes(t, l))
 }
 
 // TestProgressMonotonic: progress never goes back, even when an upload
@@ -744,4 +768,34 @@ func TestProgressMonotonic(t *testing.T) {
 	if last := seen[len(seen)-1]; last.Complete != last.Total {
 		t.Errorf("progress ended at %+v", last)
 	}
+}
+
+// TestEarlyUploadChunked: under a Chunked policy an early upload (size
+// unknown while it streams) goes in chunks of declared length, resumes in
+// its session after a cut (reading the source again from the start to the
+// offset), and completes with the digest.
+func TestEarlyUploadChunked(t *testing.T) {
+	host, s := newSessions(t, &sessions{maxPatch: 1 << 20, cutMethod: http.MethodPatch, cutAt: 2<<20 + 7})
+	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast), publish.WithUploadPolicy(publish.UploadPolicy{Mode: publish.Chunked, MaxChunk: 1 << 20}))
+	l, _ := random.Layer(4<<20, types.OCIUncompressedLayer)
+	body := blobBytes(t, l)
+	var opened atomic.Int64
+	open := func() io.ReadCloser { opened.Add(1); return io.NopCloser(bytes.NewReader(body)) }
+	pr, err := pushEarly(t, r, host+"/web/earlychunks:v1", l, open, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := l.Digest()
+	if st := blobStat(t, pr, d); st.How != publish.BlobEarlyUpload || st.Resumed != 1 {
+		t.Errorf("layer statistics %+v; want an early upload resumed once", st)
+	}
+	if opened.Load() != 2 {
+		t.Errorf("the layer was opened %d times, want 2 (once more to resume)", opened.Load())
+	}
+	for _, n := range s.patches {
+		if n < 0 || n > 1<<20 {
+			t.Errorf("a PATCH declared %d bytes, want at most 1 MiB", n)
+		}
+	}
+	readsBack(t, r, host+"/web/earlychunks:v1", body)
 }
