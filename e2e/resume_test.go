@@ -458,11 +458,11 @@ func TestResumeSessionGone(t *testing.T) {
 	}
 }
 
-// TestMountE2E: a second push with WithMountFrom mounts every blob (201,
+// TestPushMountFrom: a second push with WithMountFrom mounts every blob (201,
 // nothing sent); when the registry ignores the mount (the proxy drops its
 // parameters: distribution then opens a session, 202), the blobs are
 // uploaded into that session and the user hears of it once.
-func TestMountE2E(t *testing.T) {
+func TestPushMountFrom(t *testing.T) {
 	reg := startRegistry(t, registryOpts{})
 	res := buildSite(t, 2<<20)
 	if pr, err := pushLib(t, res, reg.Host+"/staging/site:v1"); err != nil || pr.SentBytes == 0 {
@@ -516,9 +516,9 @@ func TestMountE2E(t *testing.T) {
 	}
 }
 
-// TestRetryAfterE2E: a 429 with Retry-After on the first blob upload is
+// TestPushRetryAfter: a 429 with Retry-After on the first blob upload is
 // waited out, then the push completes.
-func TestRetryAfterE2E(t *testing.T) {
+func TestPushRetryAfter(t *testing.T) {
 	reg := startRegistry(t, registryOpts{})
 	res := buildSite(t, 1<<20)
 	var once sync.Once
@@ -544,10 +544,10 @@ func TestRetryAfterE2E(t *testing.T) {
 	checkPushed(t, reg.Host+"/throttled/site:v1", res, pr)
 }
 
-// TestBlobDigestLieE2E: a registry (here a proxy) whose answer to a blob
+// TestPushBlobDigestLie: a registry (here a proxy) whose answer to a blob
 // PUT names another digest fails the push with a digest mismatch naming
 // the blob, and no manifest is pushed.
-func TestBlobDigestLieE2E(t *testing.T) {
+func TestPushBlobDigestLie(t *testing.T) {
 	reg := startRegistry(t, registryOpts{})
 	work := t.TempDir()
 	src := filepath.Join(work, "site")
