@@ -108,7 +108,7 @@ func (e *engine) open(s *session) (*http.Client, error) {
 	return s.client, s.err
 }
 
-// url is the address of path under repo's /v2/REPO.
+// repoURL is the address of path under repo's /v2/REPO.
 func repoURL(repo name.Repository, path string) string {
 	return (&url.URL{Scheme: repo.Scheme(), Host: repo.RegistryStr(), Path: "/v2/" + repo.RepositoryStr() + path}).String()
 }

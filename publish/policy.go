@@ -51,8 +51,8 @@ const DefaultMaxChunk = 4 << 20
 
 // UploadPolicy says how blobs are uploaded. Its zero value is the default:
 // Auto, with the registry's Range header believed. Registries differ in
-// what they accept and what they report, so a policy may be picked per
-// registry (see Registry.policyFor).
+// what they accept and what they report; the policy is chosen per registry
+// host inside publish (for now, every host gets WithUploadPolicy's).
 type UploadPolicy struct {
 	Mode UploadMode
 	// MaxChunk is the size of each PATCH of a Chunked upload but the last
@@ -66,7 +66,8 @@ type UploadPolicy struct {
 	// own acknowledged requests instead of the Range header of the
 	// registry's answers: ECR's Range can stop advancing while the bytes are
 	// stored (aws/containers-roadmap#2831). A resumed upload then continues
-	// from the last acknowledged request.
+	// from the last acknowledged request, or starts again if the registry
+	// reports more than that (part of the failed request stayed behind).
 	IgnoreRange bool
 	// FinalChunkInPut sends the last chunk of a Chunked upload in the PUT
 	// that completes it instead of a PATCH followed by an empty PUT: ECR has
