@@ -15,7 +15,10 @@ func TestLayering(t *testing.T) {
 		// pack wires the libraries; it takes a sign.Signer, so a program that
 		// never signs does not link sigstore.
 		"./pack": {"github.com/spf13/cobra", "github.com/sigstore/", "github.com/assetpack/assetpack/cmd/"},
-		"./sign":    {"github.com/spf13/cobra", "github.com/sigstore/", "github.com/assetpack/assetpack/cmd/"},
+		// attest describes images; it neither builds, signs nor pushes.
+		"./attest": {"github.com/spf13/cobra", "github.com/sigstore/", "github.com/assetpack/assetpack/builder",
+			"github.com/assetpack/assetpack/publish", "github.com/assetpack/assetpack/cmd/"},
+		"./sign": {"github.com/spf13/cobra", "github.com/sigstore/", "github.com/assetpack/assetpack/cmd/"},
 		// kube is pure: it never talks to a registry.
 		"./kube": {"github.com/spf13/cobra", "github.com/sigstore/", "github.com/google/go-containerregistry/pkg/v1/remote",
 			"github.com/assetpack/assetpack/publish", "github.com/assetpack/assetpack/builder", "github.com/assetpack/assetpack/cmd/"},

@@ -32,6 +32,10 @@ import (
 	"github.com/assetpack/assetpack/sign"
 )
 
+// The builder's layers carry what publish can use beyond a v1.Layer (a
+// build-cache hit, a predicted digest, a cheaper read for the registry).
+var _ publish.Layer = (*builder.Layer)(nil)
+
 // ErrInvalidSpec marks a Spec that cannot run (see SpecError).
 var ErrInvalidSpec = errors.New("invalid pipeline spec")
 

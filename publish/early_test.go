@@ -221,7 +221,7 @@ func TestEarlyUploadFallsBack(t *testing.T) {
 	readsBack(t, r, host+"/web/fallback:v1", blobBytes(t, l))
 
 	// Same digest, two layer values, both started.
-	twin := &registryReadLayer{Layer: l}
+	twin := &registryReadLayer{extLayer: extLayer{l}}
 	ts := tags(t, r, host+"/web/twins:v1")
 	up, _ := r.NewUploader(context.Background(), ts)
 	defer up.Abort()
@@ -369,7 +369,7 @@ func (l *recordingListener) patchChunks(t *testing.T) []int {
 // predictedLayer is a layer whose digest was guessed before it was hashed
 // (as builder.Layer.Predicted does from the build cache).
 type predictedLayer struct {
-	v1.Layer
+	extLayer
 	guess v1.Hash
 }
 
@@ -405,7 +405,7 @@ func TestEarlyUploadPredicted(t *testing.T) {
 
 	t.Run("right", func(t *testing.T) {
 		reset()
-		pr, err := pushEarly(t, r, host+"/web/predicted:v2", predictedLayer{old, oldDigest}, opener(oldBody), c, false)
+		pr, err := pushEarly(t, r, host+"/web/predicted:v2", predictedLayer{extLayer{old}, oldDigest}, opener(oldBody), c, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -422,7 +422,7 @@ func TestEarlyUploadPredicted(t *testing.T) {
 		reset()
 		l, _ := random.Layer(64<<10, types.OCIUncompressedLayer)
 		body := blobBytes(t, l)
-		pr, err := pushEarly(t, r, host+"/web/predicted:v3", predictedLayer{l, oldDigest}, opener(body), c, false)
+		pr, err := pushEarly(t, r, host+"/web/predicted:v3", predictedLayer{extLayer{l}, oldDigest}, opener(body), c, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -441,7 +441,7 @@ func TestEarlyUploadPredicted(t *testing.T) {
 		l, _ := random.Layer(64<<10, types.OCIUncompressedLayer)
 		body := blobBytes(t, l)
 		guess, _ := v1.NewHash("sha256:" + strings.Repeat("ab", 32))
-		if _, err := pushEarly(t, r, host+"/web/predicted:v4", predictedLayer{l, guess}, opener(body), c, true); err != nil {
+		if _, err := pushEarly(t, r, host+"/web/predicted:v4", predictedLayer{extLayer{l}, guess}, opener(body), c, true); err != nil {
 			t.Fatal(err)
 		}
 		if opened.Load() != 1 || c.patches.Load() != 1 {

@@ -31,7 +31,7 @@ func (r *Registry) Login(ctx context.Context, registry, user, password string) (
 	if err != nil {
 		return "", fmt.Errorf("%w: registry %q: %v", ErrInvalidReference, registry, err)
 	}
-	pt := r.transport(nil)
+	pt := r.transport()
 	auth := authn.FromConfig(authn.AuthConfig{Username: user, Password: password})
 	tr, err := transport.NewWithContext(ctx, reg, auth, pt, nil)
 	if err != nil {

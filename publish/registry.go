@@ -91,9 +91,11 @@ func WithProgress(f func(Progress)) RegistryOption {
 	return func(r *Registry) error { r.progress = f; return nil }
 }
 
-// WithRetryBackoff sets ggcr's retry schedule for transient failures (5xx,
-// 429, resets, timeouts). The default is DefaultBackoff.
-// A Retry-After header (up to 30 s) is honoured on top of it.
+// WithRetryBackoff sets the retry schedule for transient failures (5xx,
+// 429, resets, timeouts) of every request a push makes. The default is
+// DefaultBackoff. A Retry-After header on a 429 or 503 (up to 30 s) is
+// honoured instead of the backoff's wait; a blob cut in its middle resumes
+// where the registry's session stands (see the package documentation).
 func WithRetryBackoff(b remote.Backoff) RegistryOption {
 	return func(r *Registry) error { r.backoff = &b; return nil }
 }
@@ -145,9 +147,11 @@ type Registry struct {
 	notes     func(string)
 	mountFrom *name.Repository
 	timeout   time.Duration
+	policy    UploadPolicy
 	noted     *sync.Map // hosts already noted as plain HTTP
 	tlsFailed *sync.Map // hosts whose certificate failed verification
 
+	rtOnce               sync.Once
 	secureRT, insecureRT http.RoundTripper // shared, so connections are reused
 }
 
@@ -222,8 +226,12 @@ func (r *Registry) ParseReference(s string) (name.Reference, error) {
 	return ref, nil
 }
 
-func (r *Registry) remoteOptions(ctx context.Context, stats *pushStats) []remote.Option {
-	pt := r.transport(stats)
+// remoteOptions are ggcr's options for reads through its remote package
+// (Resolve) and for other tools (RemoteOptions): ggcr retries those with
+// this Registry's backoff and predicate. The engine's own requests do not
+// go through ggcr's remote.
+func (r *Registry) remoteOptions(ctx context.Context) []remote.Option {
+	pt := r.transport()
 	opts := []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(r.keychain),
@@ -245,8 +253,9 @@ func (r *Registry) remoteOptions(ctx context.Context, stats *pushStats) []remote
 var retryStatusCodes = []int{http.StatusRequestTimeout, http.StatusTooManyRequests,
 	http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout}
 
-// retryable extends ggcr's default predicate: a 5xx or 429 during a blob
-// upload restarts that upload, even when the registry sent no error body.
+// retryable is the retry policy's predicate (see retry.go), ggcr's default
+// extended: a 5xx or 429 is worth another try (a blob upload resumes), even
+// when the registry sent no error body.
 func retryable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, errPlainHTTP) {
 		return false
@@ -272,14 +281,14 @@ func retryable(err error) bool {
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
 }
 
-func (r *Registry) transport(stats *pushStats) *policyTransport {
-	if r.secureRT == nil {
+func (r *Registry) transport() *policyTransport {
+	r.rtOnce.Do(func() {
 		r.secureRT, r.insecureRT = newBaseTransport(false, r.timeout), newBaseTransport(true, r.timeout)
-	}
+	})
 	return &policyTransport{
 		secure: r.secureRT, insecure: r.insecureRT,
 		allowHTTP: r.allowHTTP, skipVerify: r.insecureHost,
-		notes: r.notes, stats: stats, noted: r.noted, tlsFailed: r.tlsFailed,
+		notes: r.notes, noted: r.noted, tlsFailed: r.tlsFailed,
 	}
 }
 
@@ -291,9 +300,13 @@ type PushResult struct {
 	// order of the tags; Refs[0] is the one to print.
 	Refs []name.Digest
 	Tags []name.Tag
-	// SentBytes counts blob bytes uploaded; SkippedBlobs and SkippedBytes
-	// count blobs the registry already had (or mounted from another repository).
+	// SentBytes counts blob bytes uploaded, in requests the registry
+	// accepted; SkippedBlobs and SkippedBytes count blobs the registry
+	// already had (or mounted from another repository).
 	SentBytes, SkippedBlobs, SkippedBytes int64
+	// Blobs says what the push did for each blob in each repository, in the
+	// order of the repositories, then by digest.
+	Blobs []BlobStat
 }
 
 // Push uploads art once and points every tag at it. Blobs go first, the
@@ -302,8 +315,8 @@ type PushResult struct {
 // registry mount blobs from the first. After the push every tag is read
 // back and must resolve to the digest we computed.
 //
-// The first repository is written through an Uploader (one session, blobs
-// in two requests each; see Uploader), like build --push.
+// It goes through an Uploader (one session per repository, blobs in two
+// requests each by default; see Uploader), like build --push.
 func (r *Registry) Push(ctx context.Context, art Artifact, tags []name.Tag) (*PushResult, error) {
 	u, err := r.NewUploader(ctx, tags)
 	if err != nil {
@@ -311,117 +324,6 @@ func (r *Registry) Push(ctx context.Context, art Artifact, tags []name.Tag) (*Pu
 	}
 	defer u.Abort()
 	return u.Push(ctx, art, tags)
-}
-
-// push pushes art: u writes to the first repository (see Uploader.Push),
-// and every call on that repository goes over u's session.
-func (r *Registry) push(ctx context.Context, art Artifact, tags []name.Tag, stats *pushStats, u *Uploader) (*PushResult, error) {
-	opts := func(repo name.Repository) []remote.Option {
-		if repo.String() == u.repo.String() {
-			return u.remoteOptions(ctx)
-		}
-		return r.remoteOptions(ctx, stats)
-	}
-	if len(tags) == 0 {
-		return nil, fmt.Errorf("%w: at least one tag is needed to push", ErrInvalidReference)
-	}
-	digest, err := art.Digest()
-	if err != nil {
-		return nil, err
-	}
-	res := &PushResult{Digest: digest, Tags: tags}
-
-	// Group tags by repository, keeping the order given.
-	var repos []name.Repository
-	byRepo := map[string][]name.Tag{}
-	for _, t := range tags {
-		key := t.Context().String()
-		if _, ok := byRepo[key]; !ok {
-			repos = append(repos, t.Context())
-		}
-		byRepo[key] = append(byRepo[key], t)
-	}
-	for i, repo := range repos {
-		host := repo.RegistryStr()
-		toPush := art
-		switch {
-		case i > 0 && repos[0].RegistryStr() == host:
-			toPush = mountable(art, repos[0].Digest(digest.String()))
-		case i == 0 && r.mountFrom != nil && r.mountFrom.RegistryStr() == host && r.mountFrom.String() != repo.String():
-			toPush = mountable(art, r.mountFrom.Tag("latest"))
-		}
-		first := byRepo[repo.String()][0]
-		write := r.write
-		if i == 0 {
-			write = func(ctx context.Context, t name.Tag, a Artifact, _ *pushStats) error {
-				return u.putManifests(ctx, t, a)
-			}
-		}
-		if err := write(ctx, first, toPush, stats); err != nil {
-			return nil, r.explain(err, "pushing to", first.String())
-		}
-		for _, t := range byRepo[repo.String()][1:] {
-			if err := remote.Tag(t, art.(remote.Taggable), opts(repo)...); err != nil {
-				return nil, r.explain(err, "tagging", t.String())
-			}
-		}
-		res.Refs = append(res.Refs, repo.Digest(digest.String()))
-	}
-	// Check what the registry says against what we computed.
-	for _, t := range tags {
-		key := t.RepositoryStr() + "/manifests/" + t.TagStr()
-		if d := stats.reportedDigest(key); d != "" && d != digest.String() {
-			return nil, fmt.Errorf("%w: pushing %s: we computed %s, the registry answered %s", ErrDigestMismatch, t, digest, d)
-		}
-		if u.alreadyTagged(t) {
-			continue // read just now, instead of a PUT
-		}
-		desc, err := remote.Head(t, opts(t.Context())...)
-		if err != nil {
-			return nil, r.explain(err, "reading back", t.String())
-		}
-		if desc.Digest != digest {
-			return nil, fmt.Errorf("%w: %s now points to %s, not to the %s we pushed (did another push move the tag?)", ErrDigestMismatch, t, desc.Digest, digest)
-		}
-	}
-	res.SentBytes = stats.sentBytes.Load()
-	res.SkippedBlobs = stats.skippedBlobs.Load()
-	res.SkippedBytes = stats.skippedBytes.Load()
-	return res, nil
-}
-
-func (r *Registry) write(ctx context.Context, ref name.Tag, art Artifact, stats *pushStats) error {
-	opts := r.remoteOptions(ctx, stats)
-	var done chan struct{}
-	if r.progress != nil {
-		updates := make(chan v1.Update, 16)
-		done = make(chan struct{})
-		opts = append(opts, remote.WithProgress(updates))
-		go func() {
-			defer close(done)
-			for u := range updates {
-				if u.Error == nil {
-					r.progress(Progress{Complete: u.Complete, Total: u.Total})
-				}
-			}
-		}()
-	}
-	var err error
-	switch a := art.(type) {
-	case v1.ImageIndex:
-		err = remote.WriteIndex(ref, a, opts...)
-	case v1.Image:
-		err = remote.Write(ref, a, opts...)
-	default:
-		err = fmt.Errorf("cannot push %T: not an image or an index", art)
-	}
-	if done != nil {
-		select {
-		case <-done:
-		case <-time.After(time.Second):
-		}
-	}
-	return err
 }
 
 // explain turns a registry error into one that names the registry, the
@@ -532,7 +434,7 @@ func (r *Registry) Resolve(ctx context.Context, ref name.Reference) (name.Digest
 	if d, ok := ref.(name.Digest); ok {
 		return d, nil
 	}
-	desc, err := remote.Head(ref, r.remoteOptions(ctx, nil)...)
+	desc, err := remote.Head(ref, r.remoteOptions(ctx)...)
 	if err != nil {
 		return name.Digest{}, r.explain(err, "resolving", ref.String())
 	}
@@ -543,5 +445,5 @@ func (r *Registry) Resolve(ctx context.Context, ref name.Reference) (name.Digest
 // (credentials, transport policy, retries), for other tools that talk to the
 // same registry, such as the cosign signer.
 func (r *Registry) RemoteOptions(ctx context.Context) []remote.Option {
-	return r.remoteOptions(ctx, nil)
+	return r.remoteOptions(ctx)
 }

@@ -1,10 +1,3 @@
-// Package publish writes built images where they are used: an OCI image
-// layout directory, an OCI archive (a tar of a layout, as read by
-// `skopeo copy oci-archive:`) and, in later steps, registries.
-//
-// Every writer stages its output in a temporary sibling of the final path
-// and renames it into place, so a failure or an interruption never leaves a
-// half-written output under the final name.
 package publish
 
 import (

@@ -10,8 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,11 +18,9 @@ import (
 // Timeouts of the base transport: an unreachable or stalled registry fails
 // within a bounded time instead of hanging a CI job.
 const (
-	dialTimeout           = 10 * time.Second
-	tlsHandshakeTimeout   = 10 * time.Second
-	DefaultTimeout        = 60 * time.Second // waiting for a response's headers
-	maxRetryAfter         = 30 * time.Second
-	maxRetryAfterAttempts = 5
+	dialTimeout         = 10 * time.Second
+	tlsHandshakeTimeout = 10 * time.Second
+	DefaultTimeout      = 60 * time.Second // waiting for a response's headers
 )
 
 func newBaseTransport(skipVerify bool, responseTimeout time.Duration) *http.Transport {
@@ -82,9 +78,9 @@ func isFile(r io.Reader) bool {
 	return ok
 }
 
-// policyTransport enforces the plain-HTTP policy, honours Retry-After, and
-// records what happened (manifest digests the registry reported, blob bytes
-// sent and skipped). ggcr wraps it with its own auth and retry layers.
+// policyTransport enforces the plain-HTTP policy and names an untrusted
+// TLS certificate as such. It sends each request once: retries are the
+// engine's (see retry.go), above the authenticating transport.
 type policyTransport struct {
 	secure, insecure http.RoundTripper
 	// allowHTTP reports whether plain HTTP is allowed for a host[:port]
@@ -93,7 +89,6 @@ type policyTransport struct {
 	allowHTTP, skipVerify func(host string) bool
 	// notes receives a one-time note per host that really uses plain HTTP.
 	notes func(string)
-	stats *pushStats
 	noted *sync.Map
 	// tlsFailed remembers hosts whose TLS certificate failed verification:
 	// ggcr then falls back to plain HTTP, which must not hide that error.
@@ -110,50 +105,6 @@ func isCertError(err error) bool {
 	var hne x509.HostnameError
 	var cie x509.CertificateInvalidError
 	return errors.As(err, &cve) || errors.As(err, &uae) || errors.As(err, &hne) || errors.As(err, &cie)
-}
-
-// pushStats counts what a push sent. Safe for concurrent use.
-type pushStats struct {
-	sentBytes    atomic.Int64
-	skippedBlobs atomic.Int64
-	skippedBytes atomic.Int64
-	mu           sync.Mutex
-	// uploaded holds "REPO@DIGEST" of the blobs this push uploaded:
-	// finding them in that repository again later is not a skip.
-	uploaded map[string]bool
-	// reported maps "repo/manifests/ref" to the Docker-Content-Digest the
-	// registry answered a manifest PUT with.
-	reported map[string]string
-}
-
-func (s *pushStats) report(key, digest string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.reported == nil {
-		s.reported = map[string]string{}
-	}
-	s.reported[key] = digest
-}
-
-func (s *pushStats) markUploaded(digest string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.uploaded == nil {
-		s.uploaded = map[string]bool{}
-	}
-	s.uploaded[digest] = true
-}
-
-func (s *pushStats) wasUploaded(digest string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.uploaded[digest]
-}
-
-func (s *pushStats) reportedDigest(key string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.reported[key]
 }
 
 // errPlainHTTP is returned for plain-HTTP requests to hosts not allowed (see
@@ -173,120 +124,76 @@ func (t *policyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			t.notes(fmt.Sprintf("note: using plain HTTP for %s (loopback or --insecure-registry)", host))
 		}
 	}
-	req = req.Clone(req.Context()) // a RoundTripper must not modify the caller's request
 	rt := t.secure
 	if t.skipVerify(host) {
 		rt = t.insecure
 	}
-	var counted *countingBody
-	if req.Body != nil && (req.Method == http.MethodPatch || req.Method == http.MethodPut) && strings.Contains(req.URL.Path, "/blobs/uploads/") {
-		counted = &countingBody{ReadCloser: req.Body}
-		req.Body = counted
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		if req.URL.Scheme == "https" && isCertError(err) {
+			err = untrustedError(host, err)
+			t.tlsFailed.Store(host, err)
+		}
+		return nil, err
 	}
-	for attempt := 0; ; attempt++ {
-		resp, err := rt.RoundTrip(req)
-		if err != nil {
-			if req.URL.Scheme == "https" && isCertError(err) {
-				err = untrustedError(host, err)
-				t.tlsFailed.Store(host, err)
-			}
-			return nil, err
-		}
-		if counted != nil && resp.StatusCode < 300 && t.stats != nil {
-			t.stats.sentBytes.Add(counted.n)
-		}
-		t.observe(req, resp)
-		wait, ok := retryAfter(resp)
-		if !ok || attempt >= maxRetryAfterAttempts || !replayable(req) {
-			return resp, nil
-		}
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		resp.Body.Close()
-		if err := sleepCtx(req.Context(), wait); err != nil {
-			return nil, err
-		}
-		if req.GetBody != nil {
-			body, err := req.GetBody()
-			if err != nil {
-				return nil, err
-			}
-			req.Body = body
-		}
-	}
+	return resp, nil
 }
 
-func (t *policyTransport) observe(req *http.Request, resp *http.Response) {
-	if t.stats == nil {
-		return
-	}
-	p := req.URL.Path
-	switch {
-	case req.Method == http.MethodHead && strings.Contains(p, "/blobs/sha256:") && resp.StatusCode == http.StatusOK:
-		if req.Context().Value(uncountedKey{}) != nil || t.stats.wasUploaded(blobRepo(p)+"@"+p[strings.LastIndex(p, "/")+1:]) {
-			return
-		}
-		t.stats.skippedBlobs.Add(1)
-		if resp.ContentLength > 0 {
-			t.stats.skippedBytes.Add(resp.ContentLength)
-		}
-	case req.Method == http.MethodPost && strings.Contains(p, "/blobs/uploads/") && req.URL.Query().Get("mount") != "" && resp.StatusCode == http.StatusCreated:
-		t.stats.skippedBlobs.Add(1) // mounted from another repository
-	case req.Method == http.MethodPut && strings.Contains(p, "/blobs/uploads/") && resp.StatusCode < 300:
-		if d := req.URL.Query().Get("digest"); d != "" {
-			t.stats.markUploaded(blobRepo(p) + "@" + d)
-		}
-	case req.Method == http.MethodPut && strings.Contains(p, "/manifests/") && resp.StatusCode < 300:
-		if d := resp.Header.Get("Docker-Content-Digest"); d != "" {
-			t.stats.report(strings.TrimPrefix(p, "/v2/"), d)
-		}
-	}
-}
-
-// retryAfter reports a Retry-After wait on 429 and 503 responses.
-func retryAfter(resp *http.Response) (time.Duration, bool) {
-	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
-		return 0, false
-	}
-	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
-	if v == "" {
-		return 0, false
-	}
-	var d time.Duration
-	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
-		d = time.Duration(secs) * time.Second
-	} else if when, err := http.ParseTime(v); err == nil {
-		d = time.Until(when)
-	} else {
-		return 0, false
-	}
-	return min(max(d, 0), maxRetryAfter), true
-}
-
-func replayable(req *http.Request) bool {
-	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
+// countingBody is the body of every request the engine sends with one: it
+// counts the bytes read from r (add, if set, hears of each read), is sent at
+// most once (see replayGuard), and once closed reads nothing more from r, so
+// that a request that failed early (the registry answered before reading all
+// of it) cannot keep reading a source the engine reads again to resume.
 type countingBody struct {
-	io.ReadCloser
-	n int64
+	r   io.Reader
+	add func(n int64)
+
+	mu     sync.Mutex
+	n      int64
+	closed bool
+	sent   atomic.Bool
 }
+
+// errBodyClosed: a request kept reading its body after it ended.
+var errBodyClosed = errors.New("request body read after the request ended")
 
 func (c *countingBody) Read(p []byte) (int, error) {
-	n, err := c.ReadCloser.Read(p)
-	c.n += int64(n)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return 0, errBodyClosed
+	}
+	n, err := c.r.Read(p)
+	c.count(n)
 	return n, err
 }
+
+func (c *countingBody) count(n int) {
+	if n > 0 {
+		c.n += int64(n)
+		if c.add != nil {
+			c.add(int64(n))
+		}
+	}
+}
+
+// Close ends the body; the source it reads from is its owner's to close.
+func (c *countingBody) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	return nil
+}
+
+// bytesRead is how many bytes the request took from the body.
+func (c *countingBody) bytesRead() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// claim marks the body as sent, and reports whether it was not before.
+func (c *countingBody) claim() bool { return c.sent.CompareAndSwap(false, true) }
 
 // bodyBufs holds the pieces that countingBody.WriteTo and
 // bigWriteConn.ReadFrom send.
@@ -309,8 +216,14 @@ func (c *countingBody) WriteTo(w io.Writer) (int64, error) {
 	defer bodyBufs.Put(bufp)
 	var sent int64
 	for {
-		n, rerr := io.ReadFull(c.ReadCloser, *bufp)
-		c.n += int64(n)
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return sent, errBodyClosed
+		}
+		n, rerr := io.ReadFull(c.r, *bufp)
+		c.count(n)
+		c.mu.Unlock()
 		if n > 0 {
 			m, werr := w.Write((*bufp)[:n])
 			sent += int64(m)
@@ -326,13 +239,4 @@ func (c *countingBody) WriteTo(w io.Writer) (int64, error) {
 			return sent, rerr
 		}
 	}
-}
-
-// blobRepo is the repository of a /v2/REPO/blobs/... path.
-func blobRepo(p string) string {
-	p = strings.TrimPrefix(p, "/v2/")
-	if i := strings.LastIndex(p, "/blobs/"); i >= 0 {
-		return p[:i]
-	}
-	return p
 }

@@ -3,31 +3,28 @@ package publish
 import (
 	"context"
 	"fmt"
-	"io"
 	"sync"
 
-	"github.com/google/go-containerregistry/pkg/logs"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	orasregistry "oras.land/oras-go/v2/registry"
-	orasremote "oras.land/oras-go/v2/registry/remote"
 )
 
 // Uploader sends layers to the first repository of a push while the image
 // is still being built, so that compressing and hashing overlap with
 // uploading. Uploader.Push then finds those blobs in place and sends only
 // what is left (config, manifest, other repositories); its result counts the
-// early uploads as sent, not skipped.
+// early uploads as sent, not skipped. Every request goes through the
+// uploader's engine (see engine.go): one authenticated session per
+// repository, one retry policy.
 type Uploader struct {
 	r      *Registry
 	ctx    context.Context
 	cancel context.CancelFunc
 	repo   name.Repository
 	stats  *pushStats
+	e      *engine
+	policy UploadPolicy
 	sem    chan struct{}
 	wg     sync.WaitGroup
 
@@ -35,14 +32,14 @@ type Uploader struct {
 	err      error
 	seen     map[v1.Hash]bool
 	total    int64
-	complete map[any]int64 // by digest, or by layer during an early upload
+	complete map[any]int64 // by digest (or repository@digest), or by layer during an early upload
+	reported int64         // the last Progress.Complete reported
 	// pending holds the layers that came from the build cache: they are
 	// checked only if the registry lacks the manifest (see putManifests).
 	pending  []v1.Layer
 	flushing bool   // Push has begun: start every layer at once
 	tagged   string // the tag found pointing at the image already (see skipPending)
-	earlyState
-	sessionState
+	early    map[v1.Layer]*early
 }
 
 // NewUploader prepares early uploads for a push to tags (the first tag's
@@ -52,17 +49,38 @@ func (r *Registry) NewUploader(ctx context.Context, tags []name.Tag) (*Uploader,
 		return nil, fmt.Errorf("%w: at least one tag is needed to push", ErrInvalidReference)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	u := &Uploader{r: r, ctx: ctx, cancel: cancel, repo: tags[0].Context(), stats: &pushStats{},
-		sem: make(chan struct{}, r.jobs), seen: map[v1.Hash]bool{}, complete: map[any]int64{}}
-	u.warm()
+	repo := tags[0].Context()
+	stats := &pushStats{}
+	u := &Uploader{r: r, ctx: ctx, cancel: cancel, repo: repo, stats: stats, e: newEngine(ctx, r, stats),
+		policy: r.policyFor(repo.RegistryStr()), sem: make(chan struct{}, r.jobs), seen: map[v1.Hash]bool{}, complete: map[any]int64{}}
+	// Open the session while the build walks the files.
+	go u.e.open(u.session())
 	return u, nil
+}
+
+// session is the session on the uploader's repository (with pull access to
+// the repository blobs are mounted from, if any).
+func (u *Uploader) session() *session {
+	if m := u.mountSource(); m != nil {
+		return u.e.session(u.repo, *m)
+	}
+	return u.e.session(u.repo)
+}
+
+// mountSource is the repository to mount blobs from (WithMountFrom), when
+// it is another repository of the same registry.
+func (u *Uploader) mountSource() *name.Repository {
+	if m := u.r.mountFrom; m != nil && m.RegistryStr() == u.repo.RegistryStr() && m.String() != u.repo.String() {
+		return m
+	}
+	return nil
 }
 
 // Add starts uploading l (unless a blob with its digest was added before)
 // and returns at once; at most the registry's job count upload together. A
 // blob the registry already has is skipped after one HEAD request. A layer
-// from the build cache (one with a Cached method that reports true) waits
-// for Push instead: an unchanged rebuild then costs one HEAD request for the
+// from the build cache (a Layer whose Cached reports true) waits for Push
+// instead: an unchanged rebuild then costs one HEAD request for the
 // manifest, not one per layer.
 func (u *Uploader) Add(l v1.Layer) {
 	d, err := l.Digest()
@@ -75,7 +93,7 @@ func (u *Uploader) Add(l v1.Layer) {
 		return
 	}
 	u.mu.Lock()
-	if c, ok := l.(interface{ Cached() bool }); ok && c.Cached() && !u.flushing {
+	if x, ok := extension(l); ok && x.Cached() && !u.flushing {
 		u.pending = append(u.pending, l)
 		u.mu.Unlock()
 		return
@@ -100,138 +118,79 @@ func (u *Uploader) start(d v1.Hash, l v1.Layer) {
 	}()
 }
 
+// upload puts l's blob in the uploader's repository: one HEAD, then, if the
+// registry lacks it, an upload as the policy says (by default POST, then
+// one PUT with the bytes; a mount when WithMountFrom names a repository of
+// the same registry).
 func (u *Uploader) upload(d v1.Hash, l v1.Layer) error {
-	var layer v1.Layer = l
-	if rr, ok := l.(registryReader); ok {
-		layer = &registryLayer{Layer: l, open: rr.CompressedForRegistry}
-	}
-	if u.r.progress != nil {
-		layer = &countingLayer{Layer: layer, add: func(n int64) { u.progress(d, n, false) }}
-	}
-	if m := u.r.mountFrom; m != nil && m.RegistryStr() == u.repo.RegistryStr() && m.String() != u.repo.String() {
-		layer = &remote.MountableLayer{Layer: layer, Reference: m.Tag("latest")}
-	} else if err := u.monolithic(d, layer); err == nil {
-		size, _ := l.Size()
-		u.progress(d, size, true)
-		return nil
-	} else if u.ctx.Err() != nil {
-		return u.ctx.Err()
-	} else {
-		logs.Debug.Printf("monolithic upload of %s: %v; uploading it again with retries", d, err)
-	}
-	p, err := u.getPusher()
-	if err == nil {
-		err = p.Upload(u.ctx, u.repo, layer)
-	}
+	err := u.putBlob(u.ctx, u.session(), d, l, u.mountSource(), d)
 	if err != nil {
 		return u.r.explain(err, "uploading layer "+d.String()+" to", u.repo.String())
 	}
-	size, _ := l.Size()
-	u.progress(d, size, true)
 	return nil
 }
 
-// monolithic sends a blob the registry lacks with two requests: POST opens
-// an upload session and one PUT carries the bytes and the digest (the OCI
-// distribution spec's monolithic upload, done by oras-go). ggcr's Pusher
-// streams a PATCH between the two, one request more per blob: for a site of
-// 50 layers, 50 round trips more to a remote registry, and about a fifth of
-// the local registry's CPU time per blob (measured: 21 vs 26 ms per 1.2 MB
-// blob). A HEAD first skips a blob the registry already has, as ggcr does.
-// Any failure is returned, and the caller uploads the blob again through
-// ggcr, which retries; oras-go does not.
-func (u *Uploader) monolithic(d v1.Hash, l v1.Layer) error {
-	c, err := u.client()
+// putBlob puts one blob in s's repository unless it is there: a HEAD, then an
+// upload (or a mount from mount). key is the blob's progress key.
+func (u *Uploader) putBlob(ctx context.Context, s *session, d v1.Hash, l v1.Layer, mount *name.Repository, key any) error {
+	size, err := l.Size()
 	if err != nil {
 		return err
 	}
-	if ok, err := u.headBlob(u.ctx, d); err != nil || ok {
-		return err
-	}
-	desc, err := partial.Descriptor(l)
+	found, err := u.e.headBlob(ctx, s, d)
 	if err != nil {
 		return err
 	}
-	rc, err := l.Compressed()
-	if err != nil {
+	if found {
+		u.stats.record(s.repo, d, size, BlobPresent, blobAttempt{})
+		u.progress(key, size)
+		return nil
+	}
+	b := u.e.newBlobUpload(s, d, size, sourceOf(l), u.r.policyFor(s.repo.RegistryStr()))
+	b.mount = mount
+	b.progress = func(pos int64) { u.progress(key, pos) }
+	if err := b.run(ctx, true); err != nil {
+		u.stats.record(s.repo, d, size, "", b.a)
 		return err
 	}
-	defer rc.Close()
-	repo := &orasremote.Repository{
-		Reference: orasregistry.Reference{Registry: u.repo.RegistryStr(), Repository: u.repo.RepositoryStr()},
-		Client:    c,
-		PlainHTTP: u.repo.Scheme() == "http",
+	how := BlobUploaded
+	if b.mounted {
+		how = BlobMounted
 	}
-	return repo.Blobs().Push(singleShot(u.ctx), ocispec.Descriptor{
-		MediaType: string(desc.MediaType), Digest: digest.Digest(d.String()), Size: desc.Size}, rc)
+	u.stats.record(s.repo, d, size, how, b.a)
+	u.progress(key, size)
+	return nil
 }
 
-// registryReader is a layer with a cheaper way to read its blob for a reader
-// that checks the digest itself, as a registry does with every upload (see
-// builder.Layer.CompressedForRegistry: no second hash pass over the files).
-type registryReader interface {
-	CompressedForRegistry() (io.ReadCloser, error)
-}
-
-type registryLayer struct {
-	v1.Layer
-	open func() (io.ReadCloser, error)
-}
-
-func (r *registryLayer) Compressed() (io.ReadCloser, error) { return r.open() }
-
-// countingLayer reports the bytes read from a layer's blob as they go out.
-type countingLayer struct {
-	v1.Layer
-	add func(n int64)
-}
-
-func (c *countingLayer) Compressed() (io.ReadCloser, error) {
-	rc, err := c.Layer.Compressed()
-	if err != nil {
-		return nil, err
+// sourceOf is where l's blob is read from for a registry: a Layer's
+// CompressedForRegistry (the registry checks the digest itself), else
+// Compressed.
+func sourceOf(l v1.Layer) blobSource {
+	if x, ok := extension(l); ok {
+		return x.CompressedForRegistry
 	}
-	c.add(-1) // a new attempt starts from zero
-	return &countingReader{ReadCloser: rc, add: c.add}, nil
+	return l.Compressed
 }
 
-type countingReader struct {
-	io.ReadCloser
-	add func(n int64)
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.ReadCloser.Read(p)
-	if n > 0 {
-		c.add(int64(n))
-	}
-	return n, err
-}
-
-// progress records n more bytes sent of blob key (a digest, or a layer
-// during its early upload; n < 0: an attempt restarts; done: the count is n,
-// for a blob in place, sent or skipped) and reports the sum over all blobs,
-// at most the total (an early upload sends before its size is counted).
-// Calls are serialised, so the callback never runs concurrently.
-func (u *Uploader) progress(key any, n int64, done bool) {
+// progress records that pos bytes of blob key (a digest, a
+// repository@digest, or a layer during its early upload) are sent or in
+// place, and reports the sum over all blobs. The report never goes back
+// (a resumed upload may start again before bytes counted already) and
+// never exceeds the total (an early upload sends before its size is
+// counted). Calls are serialised, so the callback never runs concurrently.
+func (u *Uploader) progress(key any, pos int64) {
 	if u.r.progress == nil {
 		return
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	switch {
-	case done:
-		u.complete[key] = n
-	case n < 0:
-		u.complete[key] = 0
-	default:
-		u.complete[key] += n
-	}
+	u.complete[key] = pos
 	var sum int64
 	for _, c := range u.complete {
 		sum += c
 	}
-	u.r.progress(Progress{Complete: min(sum, u.total), Total: u.total})
+	u.reported = max(u.reported, min(sum, u.total))
+	u.r.progress(Progress{Complete: u.reported, Total: u.total})
 }
 
 func (u *Uploader) fail(err error) {
@@ -264,32 +223,29 @@ func (u *Uploader) Abort() {
 // Push waits for the early uploads, then pushes art like Registry.Push.
 func (u *Uploader) Push(ctx context.Context, art Artifact, tags []name.Tag) (*PushResult, error) {
 	defer u.cancel()
+	stop := context.AfterFunc(ctx, u.cancel)
+	defer stop()
 	if err := u.wait(); err != nil {
 		return nil, err
 	}
-	return u.r.push(ctx, art, tags, u.stats, u)
+	return u.push(art, tags)
 }
 
 // putManifests finishes the first repository: every blob goes through the
 // uploader (a no-op for the layers it has already sent), then the manifests
-// are PUT without ggcr checking each blob once more with a HEAD request.
-// When layers from the build cache were held back (see Add) and the
-// registry already has the manifest by digest, those blobs and the configs
-// are not checked one by one: a registry accepts a manifest only once it has
-// every blob it names, and keeps those blobs while the manifest exists.
-func (u *Uploader) putManifests(ctx context.Context, tag name.Tag, art Artifact) error {
-	p, err := u.getPusher()
-	if err != nil {
-		return err
-	}
-	opts := append(u.remoteOptions(ctx), remote.Reuse(p))
+// are PUT. When layers from the build cache were held back (see Add) and
+// the registry already has the manifest by digest, those blobs and the
+// configs are not checked one by one: a registry accepts a manifest only
+// once it has every blob it names, and keeps those blobs while the manifest
+// exists.
+func (u *Uploader) putManifests(tag name.Tag, art Artifact) error {
 	if skip, tagged := u.skipPending(tag, art); tagged {
 		u.mu.Lock()
 		u.tagged = tag.String()
 		u.mu.Unlock()
 		return nil
 	} else if skip {
-		return u.put(tag, art, opts)
+		return u.put(u.session(), tag, art)
 	}
 	imgs, _, err := images(art)
 	if err != nil {
@@ -315,7 +271,7 @@ func (u *Uploader) putManifests(ctx context.Context, tag name.Tag, art Artifact)
 	if err := u.wait(); err != nil {
 		return err
 	}
-	return u.put(tag, art, opts)
+	return u.put(u.session(), tag, art)
 }
 
 // skipPending reports whether the registry has art's manifest in tag's
@@ -332,20 +288,23 @@ func (u *Uploader) skipPending(tag name.Tag, art Artifact) (skip, tagged bool) {
 	if len(pending) == 0 {
 		return false, false
 	}
+	s := u.session()
 	d, err := art.Digest()
+	found := false
 	if err == nil {
-		var cur *v1.Descriptor
+		var cur v1.Hash
+		var curFound bool
 		var curErr error
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			cur, curErr = remote.Head(tag, u.remoteOptions(u.ctx)...)
+			cur, curFound, curErr = u.e.headManifest(u.ctx, s, tag.TagStr())
 		}()
-		_, err = remote.Head(tag.Context().Digest(d.String()), u.remoteOptions(u.ctx)...)
+		_, found, err = u.e.headManifest(u.ctx, s, d.String())
 		<-done
-		tagged = curErr == nil && cur.Digest == d
+		tagged = curErr == nil && curFound && cur == d
 	}
-	if err != nil && !tagged { // absent, or unknown: check every blob
+	if (err != nil || !found) && !tagged { // absent, or unknown: check every blob
 		for _, l := range pending {
 			ld, _ := l.Digest()
 			u.start(ld, l)
@@ -363,9 +322,8 @@ func (u *Uploader) skipPending(tag name.Tag, art Artifact) (skip, tagged bool) {
 	for _, l := range pending {
 		ld, _ := l.Digest()
 		size, _ := l.Size()
-		u.stats.skippedBlobs.Add(1)
-		u.stats.skippedBytes.Add(size)
-		u.progress(ld, size, true)
+		u.stats.record(u.repo, ld, size, BlobPresent, blobAttempt{})
+		u.progress(ld, size)
 	}
 	return true, tagged
 }
@@ -395,19 +353,38 @@ func (u *Uploader) claim(l v1.Layer) bool {
 	return true
 }
 
-// put PUTs art's manifests: the children of an index by digest, then art
-// under tag.
-func (u *Uploader) put(tag name.Tag, art Artifact, opts []remote.Option) error {
+// addTotal adds n bytes to the progress total (blobs of another repository).
+func (u *Uploader) addTotal(n int64) {
+	u.mu.Lock()
+	u.total += n
+	u.mu.Unlock()
+}
+
+// put PUTs art's manifests in s's repository: the children of an index by
+// digest, then art under tag.
+func (u *Uploader) put(s *session, tag name.Tag, art Artifact) error {
 	imgs, digests, err := images(art)
 	if err != nil {
 		return err
 	}
 	for i, d := range digests {
-		if err := remote.Put(tag.Context().Digest(d.String()), imgs[i], opts...); err != nil {
+		raw, mt, err := manifestOf(imgs[i])
+		if err != nil {
+			return err
+		}
+		if err := u.e.putManifest(u.ctx, s, d.String(), raw, mt, d); err != nil {
 			return err
 		}
 	}
-	return remote.Put(tag, art.(remote.Taggable), opts...)
+	raw, mt, err := manifestOf(art)
+	if err != nil {
+		return err
+	}
+	d, err := art.Digest()
+	if err != nil {
+		return err
+	}
+	return u.e.putManifest(u.ctx, s, tag.TagStr(), raw, mt, d)
 }
 
 // images lists art's images: art itself, or an index's children with their

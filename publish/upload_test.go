@@ -183,7 +183,7 @@ func TestUploaderIndex(t *testing.T) {
 // builder.Layer; body, when set, is what that read returns instead of the
 // layer's bytes (a file that changed after it was hashed).
 type registryReadLayer struct {
-	v1.Layer
+	extLayer
 	calls atomic.Int64
 	body  []byte
 }
@@ -213,7 +213,7 @@ func TestUploaderReadsForRegistry(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			l := &registryReadLayer{Layer: base}
+			l := &registryReadLayer{extLayer: extLayer{base}}
 			if tc.change {
 				rc, _ := base.Compressed()
 				l.body, _ = io.ReadAll(rc)
@@ -248,8 +248,20 @@ func TestUploaderReadsForRegistry(t *testing.T) {
 	}
 }
 
+// extLayer makes any v1.Layer a publish.Layer that is not cached, has no
+// predicted digest and reads for registries as it reads otherwise; the test
+// layers below embed it and change one method.
+type extLayer struct{ v1.Layer }
+
+func (extLayer) Cached() bool                                    { return false }
+func (extLayer) Predicted() (v1.Hash, bool)                      { return v1.Hash{}, false }
+func (l extLayer) CompressedForRegistry() (io.ReadCloser, error) { return l.Layer.Compressed() }
+
+// builder.Layer is the Layer that publish is written for.
+var _ publish.Layer = (*builder.Layer)(nil)
+
 // cachedLayer is a layer whose digest came from the build cache.
-type cachedLayer struct{ v1.Layer }
+type cachedLayer struct{ extLayer }
 
 func (cachedLayer) Cached() bool { return true }
 
@@ -278,7 +290,7 @@ func TestUploaderCachedLayers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ls = append(ls, cachedLayer{l})
+		ls = append(ls, cachedLayer{extLayer{l}})
 	}
 	img, err := mutate.AppendLayers(empty.Image, ls...)
 	if err != nil {
@@ -417,7 +429,7 @@ func TestUploaderOneSession(t *testing.T) {
 	var ls []v1.Layer
 	for i := 0; i < 4; i++ {
 		l, _ := random.Layer(2048, types.DockerLayer)
-		ls = append(ls, cachedLayer{l})
+		ls = append(ls, cachedLayer{extLayer{l}})
 	}
 	img, err := mutate.AppendLayers(empty.Image, ls...)
 	if err != nil {

@@ -1,0 +1,117 @@
+package publish
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// Manifests go through the engine too: PUT /v2/REPO/manifests/REF with the
+// manifest's media type (spec "Pushing Manifests"), under the same retry
+// policy, and the Docker-Content-Digest of the answer must name the digest
+// we computed. The caller PUTs a manifest only once every blob it refers to
+// is known to be in the repository.
+
+// manifestOf returns what to PUT for art: its bytes and media type. art
+// must be an image or an index.
+func manifestOf(art Artifact) ([]byte, types.MediaType, error) {
+	var m interface {
+		RawManifest() ([]byte, error)
+		MediaType() (types.MediaType, error)
+	}
+	switch a := art.(type) {
+	case v1.Image:
+		m = a
+	case v1.ImageIndex:
+		m = a
+	default:
+		return nil, "", fmt.Errorf("cannot push %T: not an image or an index", art)
+	}
+	raw, err := m.RawManifest()
+	if err != nil {
+		return nil, "", err
+	}
+	mt, err := m.MediaType()
+	if err != nil {
+		return nil, "", err
+	}
+	return raw, mt, nil
+}
+
+// putManifest PUTs raw (of media type mt, digest want) as ref (a tag or a
+// digest) in the session's repository.
+func (e *engine) putManifest(ctx context.Context, s *session, ref string, raw []byte, mt types.MediaType, want v1.Hash) error {
+	resp, err := e.do(ctx, s, func() (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, repoURL(s.repo, "/manifests/"+ref), &countingBody{r: bytes.NewReader(raw)})
+		if err != nil {
+			return nil, err
+		}
+		req.ContentLength = int64(len(raw))
+		req.Header.Set("Content-Type", string(mt))
+		return req, nil
+	}, http.StatusOK, http.StatusCreated, http.StatusAccepted, http.StatusNoContent)
+	if err != nil {
+		return err
+	}
+	drain(resp)
+	if got := resp.Header.Get("Docker-Content-Digest"); got != "" && got != want.String() {
+		return fmt.Errorf("%w: pushing %s: we computed %s, the registry answered %s", ErrDigestMismatch, refString(s.repo, ref), want, got)
+	}
+	return nil
+}
+
+// manifestTypes are the media types a manifest HEAD or GET accepts.
+var manifestTypes = strings.Join([]string{
+	string(types.OCIManifestSchema1), string(types.OCIImageIndex),
+	string(types.DockerManifestSchema2), string(types.DockerManifestList),
+}, ", ")
+
+// headManifest returns the digest ref (a tag or a digest) points to in the
+// session's repository; found is false when the registry has no such
+// manifest.
+func (e *engine) headManifest(ctx context.Context, s *session, ref string) (d v1.Hash, found bool, err error) {
+	for _, method := range []string{http.MethodHead, http.MethodGet} {
+		resp, err := e.do(ctx, s, func() (*http.Request, error) {
+			req, err := http.NewRequestWithContext(ctx, method, repoURL(s.repo, "/manifests/"+ref), nil)
+			if err != nil {
+				return nil, err
+			}
+			req.Header.Set("Accept", manifestTypes)
+			return req, nil
+		}, http.StatusOK, http.StatusNotFound)
+		if err != nil {
+			return v1.Hash{}, false, err
+		}
+		if resp.StatusCode == http.StatusNotFound {
+			drain(resp)
+			return v1.Hash{}, false, nil
+		}
+		if h, err := v1.NewHash(resp.Header.Get("Docker-Content-Digest")); err == nil {
+			drain(resp)
+			return h, true, nil
+		}
+		if method == http.MethodGet {
+			// No digest header: hash what the registry serves.
+			defer resp.Body.Close()
+			h, _, err := v1.SHA256(io.LimitReader(resp.Body, 64<<20))
+			return h, err == nil, err
+		}
+		drain(resp)
+	}
+	return v1.Hash{}, false, nil
+}
+
+// refString names ref in repo for messages: REPO:TAG or REPO@DIGEST.
+func refString(repo name.Repository, ref string) string {
+	if strings.Contains(ref, ":") {
+		return repo.String() + "@" + ref
+	}
+	return repo.String() + ":" + ref
+}
