@@ -22,6 +22,9 @@ func TestLayering(t *testing.T) {
 		// kube is pure: it never talks to a registry.
 		"./kube": {"github.com/spf13/cobra", "github.com/sigstore/", "github.com/google/go-containerregistry/pkg/v1/remote",
 			"github.com/assetpack/assetpack/publish", "github.com/assetpack/assetpack/builder", "github.com/assetpack/assetpack/cmd/"},
+		// policy is pure: no network, no registry, no pipeline.
+		"./policy": {"github.com/spf13/cobra", "github.com/sigstore/", "net/http", "github.com/google/go-containerregistry/",
+			"github.com/assetpack/assetpack/builder", "github.com/assetpack/assetpack/publish", "github.com/assetpack/assetpack/sign", "github.com/assetpack/assetpack/pack", "github.com/assetpack/assetpack/cmd/"},
 	}
 	for pkg, bad := range forbidden {
 		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
