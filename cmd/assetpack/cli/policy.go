@@ -1,0 +1,213 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/assetpack/assetpack/policy"
+)
+
+// policyFlags are the flags of assetpack policy.
+type policyFlags struct {
+	format, name, action, signatures string
+	images                           []string
+	key                              string
+	identity, identityRegexp         string
+	issuer, issuerRegexp             string
+	rekorURL, rekorKey, ctlogKey     string
+	ignoreSCT                        bool
+	output                           string
+}
+
+func (f *policyFlags) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&f.format, "format", string(policy.Kyverno), "kyverno (a kyverno.io/v1 ClusterPolicy) or policy-controller (a policy.sigstore.dev/v1beta1 ClusterImagePolicy)")
+	fs.StringArrayVar(&f.images, "image", nil, "image reference pattern the policy covers, such as 'registry.example.com/web/*' (repeatable; required)")
+	fs.StringVar(&f.key, "key", "", "cosign public key file (cosign.pub) the signatures must verify with")
+	fs.StringVar(&f.identity, "certificate-identity", "", "keyless: the signer identity (e.g. https://github.com/acme/site/.github/workflows/release.yml@refs/heads/main)")
+	fs.StringVar(&f.identityRegexp, "certificate-identity-regexp", "", "keyless: the signer identity as a regular expression")
+	fs.StringVar(&f.issuer, "certificate-oidc-issuer", "", "keyless: the OIDC issuer (e.g. https://token.actions.githubusercontent.com)")
+	fs.StringVar(&f.issuerRegexp, "certificate-oidc-issuer-regexp", "", "keyless: the OIDC issuer as a regular expression")
+	fs.StringVar(&f.name, "name", policy.DefaultName, "metadata.name of the policy")
+	fs.StringVar(&f.action, "action", string(policy.Enforce), "Enforce (reject the object) or Audit (admit it and report)")
+	fs.StringVar(&f.signatures, "signature-format", string(policy.Legacy), "legacy (the sha256-<hex>.sig tag: assetpack sign, cosign v2) or bundle (Sigstore bundle referrer: cosign v3's default)")
+	fs.StringVar(&f.rekorURL, "rekor-url", "", "with --key: require an entry in this Rekor log (signed with --tlog-upload); keyless: the log (default "+policy.DefaultRekorURL+")")
+	fs.StringVar(&f.rekorKey, "rekor-public-key", "", "PEM public key file of a private Rekor log (kyverno only)")
+	fs.StringVar(&f.ctlogKey, "ctlog-public-key", "", "keyless: PEM public key file of a private certificate transparency log (kyverno only)")
+	fs.BoolVar(&f.ignoreSCT, "insecure-ignore-sct", false, "keyless: accept certificates without an embedded SCT (private Fulcio without a CT log)")
+	fs.StringVarP(&f.output, "output", "o", "", "write the policy to this file instead of stdout")
+}
+
+// policyFlagOf maps the fields of policy.Spec to the flags that set them.
+var policyFlagOf = map[string]string{
+	"Format":                 "--format",
+	"Name":                   "--name",
+	"Action":                 "--action",
+	"Signatures":             "--signature-format",
+	"Images":                 "--image",
+	"PublicKey":              "--key",
+	"Keyless.Subject":        "--certificate-identity",
+	"Keyless.SubjectRegexp":  "--certificate-identity-regexp",
+	"Keyless.Issuer":         "--certificate-oidc-issuer",
+	"Keyless.IssuerRegexp":   "--certificate-oidc-issuer-regexp",
+	"Tlog.URL":               "--rekor-url",
+	"Tlog.PublicKey":         "--rekor-public-key",
+	"Keyless.CTLogPublicKey": "--ctlog-public-key",
+}
+
+// readPEM reads a key file named by a flag.
+func readPEM(flag, path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usagef("reading %s %q: %v", flag, path, err)
+	}
+	if len(b) == 0 {
+		return nil, usagef("%s %q is empty: expected a PEM public key (-----BEGIN PUBLIC KEY-----)", flag, path)
+	}
+	return b, nil
+}
+
+// spec turns the flags into a policy.Spec. Errors are usage errors that
+// name flags.
+func (f *policyFlags) spec() (policy.Spec, error) {
+	format, err := policy.ParseFormat(f.format)
+	if err != nil {
+		return policy.Spec{}, f.advice(err)
+	}
+	keyless := f.identity != "" || f.identityRegexp != "" || f.issuer != "" || f.issuerRegexp != ""
+	switch {
+	case len(f.images) == 0:
+		return policy.Spec{}, usagef("--image is required: name the images whose volumes must be signed, e.g. --image 'registry.example.com/web/*'")
+	case f.key != "" && keyless:
+		return policy.Spec{}, usagef("--key and --certificate-identity/--certificate-oidc-issuer both given: a policy checks key-based or keyless signatures; choose one")
+	case f.key == "" && !keyless:
+		return policy.Spec{}, usagef("no signer: pass --key cosign.pub, or --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp] for keyless signatures")
+	case f.key != "" && (f.ctlogKey != "" || f.ignoreSCT):
+		return policy.Spec{}, usagef("--ctlog-public-key and --insecure-ignore-sct are for keyless signatures: a key's signatures carry no certificate")
+	case f.rekorKey != "" && f.rekorURL == "":
+		return policy.Spec{}, usagef("--rekor-public-key needs --rekor-url: name the private log the key belongs to")
+	}
+	s := policy.Spec{Format: format, Name: f.name, Images: f.images,
+		Action: policy.Action(f.action), Signatures: policy.SignatureFormat(f.signatures)}
+	if s.PublicKey, err = readPEM("--key", f.key); err != nil {
+		return s, err
+	}
+	if keyless {
+		s.Keyless = &policy.Keyless{Subject: f.identity, SubjectRegexp: f.identityRegexp,
+			Issuer: f.issuer, IssuerRegexp: f.issuerRegexp, IgnoreSCT: f.ignoreSCT}
+		if s.Keyless.CTLogPublicKey, err = readPEM("--ctlog-public-key", f.ctlogKey); err != nil {
+			return s, err
+		}
+	}
+	if f.rekorURL != "" {
+		s.Tlog = &policy.Tlog{URL: f.rekorURL}
+		if s.Tlog.PublicKey, err = readPEM("--rekor-public-key", f.rekorKey); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+// advice names the flag (and, for key files, the file) behind a
+// policy.Error; the library names only values.
+func (f *policyFlags) advice(err error) error {
+	var pe *policy.Error
+	if !errors.As(err, &pe) {
+		return err
+	}
+	flag := policyFlagOf[pe.Field]
+	file := map[string]string{"PublicKey": f.key, "Tlog.PublicKey": f.rekorKey, "Keyless.CTLogPublicKey": f.ctlogKey}[pe.Field]
+	switch {
+	case flag != "" && file != "":
+		return usagef("%s %q: %v", flag, file, err)
+	case flag != "":
+		return usagef("%s: %v", flag, err)
+	}
+	return usageError{err}
+}
+
+func newPolicy() *cobra.Command {
+	f := &policyFlags{}
+	c := &cobra.Command{
+		Use:   "policy",
+		Short: "Write an admission policy that requires signed image volumes (Kyverno or sigstore policy-controller)",
+		Long: `Write a cluster-wide admission policy that admits a Pod, or a workload's pod
+template, only if every image volume (volumes[].image.reference) matching an
+--image pattern carries a valid cosign signature: by --key, or keyless by
+--certificate-identity and --certificate-oidc-issuer. Apply it with
+kubectl apply -f. Nothing is contacted: the policy is only written.
+
+Formats:
+  kyverno            a kyverno.io/v1 ClusterPolicy (Kyverno ≥ 1.13). Kyverno's
+                     default image extraction sees containers only; this
+                     policy's imageExtractors read the volumes of Pods,
+                     Deployments, StatefulSets, DaemonSets, ReplicaSets,
+                     ReplicationControllers, Jobs and CronJobs, and check only
+                     those (autogen is off: it would drop the extractors).
+                     With Enforce, a tag is replaced by the verified digest.
+  policy-controller  a policy.sigstore.dev/v1beta1 ClusterImagePolicy. The
+                     controller decides what it reads: v0.15.1 (the latest
+                     release) and earlier check container images only and
+                     admit unsigned image volumes; image volumes are checked
+                     from sigstore/policy-controller#1976 (June 2026) on. The
+                     policy is still written, with a warning. It applies in
+                     namespaces labelled policy.sigstore.dev/include=true.
+
+Signatures: --signature-format legacy (default) accepts the sha256-<hex>.sig
+tag that assetpack sign and cosign v2 write; bundle accepts the Sigstore
+bundle referrer that cosign v3 writes by default. A policy accepts one of the
+two. With --key no transparency-log entry is required (assetpack signs
+without one unless --tlog-upload) unless --rekor-url names the log; keyless
+signatures are checked against the public Sigstore roots and Rekor.
+
+Patterns: Kyverno's '*' matches any characters, '/' included; the
+policy-controller's '*' stops at '/' and '**' crosses it.`,
+		Example: `  assetpack policy --image 'registry.example.com/web/*' --key cosign.pub > policy.yaml
+  assetpack policy --format kyverno --image 'ghcr.io/acme/*' \
+      --certificate-identity https://github.com/acme/site/.github/workflows/release.yml@refs/heads/main \
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com -o policy.yaml
+  assetpack policy --format policy-controller --image 'ghcr.io/acme/**' \
+      --certificate-identity-regexp '^https://github.com/acme/' \
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com --signature-format bundle
+  assetpack policy --image 'registry.example.com/web/*' --key cosign.pub --action Audit --name web-assets-audit`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			s, err := f.spec()
+			if err != nil {
+				return err
+			}
+			r, err := policy.Render(s)
+			if err != nil {
+				return f.advice(err)
+			}
+			stderr := c.ErrOrStderr()
+			for _, w := range r.Warnings {
+				fmt.Fprintf(stderr, "warning: %s\n", w)
+			}
+			if f.output == "" {
+				_, err = c.OutOrStdout().Write(r.YAML)
+				return err
+			}
+			if err := writeFileAtomic(f.output, r.YAML); err != nil {
+				return fmt.Errorf("writing -o %q: %w", f.output, err)
+			}
+			fmt.Fprintf(stderr, "wrote %s (%s); apply it with kubectl apply -f %s\n", f.output, kindOf(s.Format), f.output)
+			return nil
+		},
+	}
+	f.addFlags(c.Flags())
+	return c
+}
+
+func kindOf(f policy.Format) string {
+	if f == policy.PolicyController {
+		return "ClusterImagePolicy"
+	}
+	return "ClusterPolicy"
+}
