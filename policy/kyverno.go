@@ -7,16 +7,14 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// Workload is a kind whose objects carry a pod spec, and where.
-type Workload struct {
-	Kind string
-	// PodSpec is the slash-separated path from the object to its pod spec.
-	PodSpec string
-}
+// workload is a kind whose objects carry a pod spec, and where: PodSpec is
+// the slash-separated path from the object to it.
+type workload struct{ Kind, PodSpec string }
 
-// Workloads are the kinds the policies cover: Pods and every built-in kind
-// with a pod template (the kinds Kyverno's own container extractors know).
-var Workloads = []Workload{
+// workloads are the kinds the Kyverno policy matches: Pods and every
+// built-in kind with a pod template (the kinds Kyverno's own container
+// extractors know).
+var workloads = []workload{
 	{"Pod", "/spec"},
 	{"Deployment", "/spec/template/spec"},
 	{"StatefulSet", "/spec/template/spec"},
@@ -151,7 +149,7 @@ func renderKyverno(s Spec) (*Rendered, error) {
 		}},
 	}
 	var f resourceFilter
-	for _, w := range Workloads {
+	for _, w := range workloads {
 		f.Resources.Kinds = append(f.Resources.Kinds, w.Kind)
 		rule.ImageExtractors[w.Kind] = []imageExtractor{{Name: volumeExtractor, Path: w.PodSpec + "/volumes/*/image", Value: "reference"}}
 	}
@@ -208,7 +206,7 @@ func kyvernoAttestor(s Spec) attestor {
 
 func kinds() []string {
 	var k []string
-	for _, w := range Workloads {
+	for _, w := range workloads {
 		k = append(k, w.Kind)
 	}
 	return k

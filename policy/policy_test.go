@@ -186,8 +186,8 @@ func TestKyvernoExtractorsFindEveryVolume(t *testing.T) {
 		"Job":                   batchv1.Job{Spec: batchv1.JobSpec{Template: tpl}},
 		"CronJob":               batchv1.CronJob{Spec: batchv1.CronJobSpec{JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: tpl}}}},
 	}
-	if len(objects) != len(Workloads) {
-		t.Fatalf("%d sample objects for %d workloads", len(objects), len(Workloads))
+	if len(objects) != len(workloads) {
+		t.Fatalf("%d sample objects for %d workloads", len(objects), len(workloads))
 	}
 	for _, kind := range matched {
 		t.Run(kind, func(t *testing.T) {
