@@ -68,7 +68,7 @@ func renderPolicyController(s Spec) (*Rendered, error) {
 	a := authority{Name: "assetpack"}
 	if s.Keyless == nil {
 		if s.Signatures == Bundle {
-			return nil, invalid("Signatures", string(s.Signatures), "the policy-controller verifies Sigstore bundles only for keyless authorities; sign with the legacy format (assetpack sign, or cosign v3 with --new-bundle-format=false) or verify keyless")
+			return nil, invalid("Signatures", string(s.Signatures), "the policy-controller verifies Sigstore bundles only for keyless authorities; with a key, sign in the legacy format (as assetpack sign does) or verify keyless")
 		}
 		a.Key = &keyRef{Data: string(s.PublicKey)}
 		if s.Tlog != nil {

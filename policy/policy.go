@@ -31,20 +31,32 @@ import (
 // become a policy.
 var ErrInvalid = errors.New("invalid policy request")
 
-// Error is a Spec value that cannot become a policy. Field names the Spec
-// field ("Images", "PublicKey", "Keyless.Subject", …) so that a caller can
-// say which of its own inputs to fix.
+// Error is a Spec value that cannot become a policy. Its message is the
+// field in words, the quoted value (when there is one to quote) and Reason,
+// as in `image pattern "a b": contains whitespace or control characters`,
+// so that a caller can name its own input in place of the field (Named).
 type Error struct {
-	Field  string
-	Value  string
+	// Field is the Spec field: "Format", "Name", "Action", "Signatures",
+	// "Images", "PublicKey", "Keyless.Subject", "Keyless.SubjectRegexp",
+	// "Keyless.Issuer", "Keyless.IssuerRegexp", "Keyless.CTLogPublicKey",
+	// "Tlog.URL" or "Tlog.PublicKey".
+	Field string
+	// Value is the value as given; "" when missing, and for keys (whose
+	// PEM is not worth quoting).
+	Value string
+	// Reason says what is wrong and what would work.
 	Reason string
 }
 
-func (e *Error) Error() string {
+func (e *Error) Error() string { return e.Named(fieldNoun[e.Field]) }
+
+// Named returns the message with name (such as a CLI's flag) in place of
+// the field's words.
+func (e *Error) Named(name string) string {
 	if e.Value == "" {
-		return e.Reason
+		return name + ": " + e.Reason
 	}
-	return fmt.Sprintf("%s %q: %s", fieldNoun[e.Field], e.Value, e.Reason)
+	return fmt.Sprintf("%s %q: %s", name, e.Value, e.Reason)
 }
 
 // Is makes errors.Is(err, ErrInvalid) true.
@@ -230,7 +242,7 @@ func Render(s Spec) (*Rendered, error) {
 // withDefaults fills defaults and checks what is common to both formats.
 func (s Spec) withDefaults() (Spec, error) {
 	if s.Format == "" {
-		return s, invalid("Format", "", "no policy format: use kyverno or policy-controller")
+		return s, invalid("Format", "", "none given; use kyverno or policy-controller")
 	}
 	f, err := ParseFormat(string(s.Format))
 	if err != nil {
@@ -256,7 +268,7 @@ func (s Spec) withDefaults() (Spec, error) {
 		return s, err
 	}
 	if len(s.Images) == 0 {
-		return s, invalid("Images", "", "no image patterns: name the images the policy covers, such as registry.example.com/web/*")
+		return s, invalid("Images", "", "none given; name the images the policy covers, such as registry.example.com/web/*")
 	}
 	for _, p := range s.Images {
 		if err := checkPattern(s.Format, p); err != nil {
@@ -265,9 +277,9 @@ func (s Spec) withDefaults() (Spec, error) {
 	}
 	switch {
 	case len(s.PublicKey) > 0 && s.Keyless != nil:
-		return s, invalid("PublicKey", "", "both a public key and a keyless identity: a policy checks one kind of signature; choose one")
+		return s, invalid("PublicKey", "", "given with a keyless identity; a policy checks one kind of signature: choose one")
 	case len(s.PublicKey) == 0 && s.Keyless == nil:
-		return s, invalid("PublicKey", "", "no signer: give a public key (cosign.pub) or a keyless identity (subject and OIDC issuer)")
+		return s, invalid("PublicKey", "", "none, and no keyless identity; give a public key (cosign.pub) or a keyless identity (subject and OIDC issuer)")
 	case len(s.PublicKey) > 0:
 		if s.PublicKey, err = publicKeyPEM("PublicKey", s.PublicKey); err != nil {
 			return s, err
@@ -308,13 +320,13 @@ func (s Spec) withDefaults() (Spec, error) {
 func (k Keyless) check() error {
 	switch {
 	case k.Subject == "" && k.SubjectRegexp == "":
-		return invalid("Keyless.Subject", "", "keyless verification needs the signer identity (certificate subject), or a regular expression for it")
+		return invalid("Keyless.Subject", "", "missing; keyless verification needs the signer identity (certificate subject) or a regular expression for it")
 	case k.Subject != "" && k.SubjectRegexp != "":
-		return invalid("Keyless.Subject", k.Subject, "give the identity or a regular expression for it, not both")
+		return invalid("Keyless.Subject", k.Subject, "given with a regular expression for it; give one, not both")
 	case k.Issuer == "" && k.IssuerRegexp == "":
-		return invalid("Keyless.Issuer", "", "keyless verification needs the OIDC issuer of the signer identity, or a regular expression for it")
+		return invalid("Keyless.Issuer", "", "missing; keyless verification needs the OIDC issuer of the signer identity or a regular expression for it")
 	case k.Issuer != "" && k.IssuerRegexp != "":
-		return invalid("Keyless.Issuer", k.Issuer, "give the issuer or a regular expression for it, not both")
+		return invalid("Keyless.Issuer", k.Issuer, "given with a regular expression for it; give one, not both")
 	}
 	for field, re := range map[string]string{"Keyless.SubjectRegexp": k.SubjectRegexp, "Keyless.IssuerRegexp": k.IssuerRegexp} {
 		if _, err := regexp.Compile(re); err != nil {
@@ -337,7 +349,7 @@ var policyControllerGlob = regexp.MustCompile(`^[a-zA-Z0-9\-_:/*.@]+$`)
 func checkPattern(f Format, p string) error {
 	switch {
 	case p == "":
-		return invalid("Images", "", "an image pattern is empty")
+		return invalid("Images", "", "empty")
 	case strings.ContainsAny(p, " \t\r\n") || hasControl(p):
 		return invalid("Images", p, "contains whitespace or control characters")
 	case f == PolicyController && !policyControllerGlob.MatchString(p):
@@ -354,21 +366,21 @@ func checkPattern(f Format, p string) error {
 func publicKeyPEM(field string, b []byte) ([]byte, error) {
 	block, rest := pem.Decode(b)
 	if block == nil {
-		return nil, invalid(field, "", "%s is not PEM: expected a public key file such as cosign.pub (-----BEGIN PUBLIC KEY-----)", fieldNoun[field])
+		return nil, invalid(field, "", "not PEM; expected a public key file such as cosign.pub (-----BEGIN PUBLIC KEY-----)")
 	}
 	switch {
 	case strings.Contains(block.Type, "PRIVATE KEY"):
-		return nil, invalid(field, "", "%s is a private key (%s): give the public key (cosign.pub), never the private one", fieldNoun[field], block.Type)
+		return nil, invalid(field, "", "a private key (%s); give the public key (cosign.pub), never the private one", block.Type)
 	case block.Type == "CERTIFICATE":
-		return nil, invalid(field, "", "%s is a certificate: give its public key (openssl x509 -pubkey -noout), or verify keyless", fieldNoun[field])
+		return nil, invalid(field, "", "a certificate; give its public key (openssl x509 -pubkey -noout), or verify keyless")
 	case block.Type != "PUBLIC KEY":
-		return nil, invalid(field, "", "%s is a PEM %q block, not a PUBLIC KEY", fieldNoun[field], block.Type)
+		return nil, invalid(field, "", "a PEM %q block, not a PUBLIC KEY", block.Type)
 	}
 	if _, err := x509.ParsePKIXPublicKey(block.Bytes); err != nil {
-		return nil, invalid(field, "", "%s does not parse: %v", fieldNoun[field], err)
+		return nil, invalid(field, "", "does not parse: %v", err)
 	}
 	if strings.TrimSpace(string(rest)) != "" {
-		return nil, invalid(field, "", "%s holds more than one PEM block: give one public key", fieldNoun[field])
+		return nil, invalid(field, "", "more than one PEM block; give one public key")
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: block.Bytes}), nil
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"strings"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/kube"
+	"github.com/assetpack/assetpack/policy"
 	"github.com/assetpack/assetpack/publish"
 	"github.com/assetpack/assetpack/sign/cosign"
 )
@@ -92,6 +94,7 @@ var adviceRules = []func(a *advisor, err error){
 	publishOutputAdvice,
 	cosignAdvice,
 	kubeFieldAdvice,
+	policyFieldAdvice,
 }
 
 // builderOptions are the flags of builder.OptionError's options.
@@ -263,4 +266,41 @@ func kubeFieldAdvice(a *advisor, err error) {
 			a.replace(", not a Component: choose another directory", ", not a Component: choose another "+f+" directory")
 		}
 	}
+}
+
+// policyFields are the flags of policy.Error's fields.
+var policyFields = map[string]string{
+	"Format":                 "format",
+	"Name":                   "name",
+	"Action":                 "action",
+	"Signatures":             "signature-format",
+	"Images":                 "image",
+	"PublicKey":              "key",
+	"Keyless.Subject":        "certificate-identity",
+	"Keyless.SubjectRegexp":  "certificate-identity-regexp",
+	"Keyless.Issuer":         "certificate-oidc-issuer",
+	"Keyless.IssuerRegexp":   "certificate-oidc-issuer-regexp",
+	"Keyless.CTLogPublicKey": "ctlog-public-key",
+	"Tlog.URL":               "rekor-url",
+	"Tlog.PublicKey":         "rekor-public-key",
+}
+
+// policyFieldAdvice names the flag behind a policy.Error and, for a key
+// (whose PEM the library does not quote), the file it was read from.
+func policyFieldAdvice(a *advisor, err error) {
+	var pe *policy.Error
+	if !errors.As(err, &pe) {
+		return
+	}
+	f := a.flag(policyFields[pe.Field])
+	if f == "" {
+		return
+	}
+	name := f
+	if pe.Value == "" && strings.HasSuffix(pe.Field, "PublicKey") {
+		if file := a.c.Flag(strings.TrimPrefix(f, "--")).Value.String(); file != "" {
+			name = fmt.Sprintf("%s %q", f, file)
+		}
+	}
+	a.replace(pe.Error(), pe.Named(name))
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/internal/testregistry"
 	"github.com/assetpack/assetpack/kube"
+	"github.com/assetpack/assetpack/policy"
 	"github.com/assetpack/assetpack/publish"
 	"github.com/assetpack/assetpack/sign/cosign"
 )
@@ -268,5 +269,32 @@ spec:
 		{"kustomize dir", "build", component(), []string{"is a Kustomization, not a Component: choose another --kustomize directory"}, nil},
 		{"component output", "patch", component(), []string{"is a Kustomization, not a Component: choose another --output directory"}, nil},
 		{"no such flag", "version", patch(func(m *kube.Mount) { m.MountPath = "srv" }), []string{`mount path "srv" must be`}, []string{"--mount-path"}},
+	})
+}
+
+func TestPolicyFlagAdvice(t *testing.T) {
+	render := func(s policy.Spec) error {
+		if s.Format == "" {
+			s.Format = policy.Kyverno
+		}
+		_, err := policy.Render(s)
+		return err
+	}
+	img := []string{"registry.example.com/web/*"}
+	checkAdvice(t, []adviceCase{
+		{"format", "policy", func() error { _, err := policy.ParseFormat("gatekeeper"); return err }(),
+			[]string{`--format "gatekeeper": use kyverno or policy-controller`}, []string{"policy format"}},
+		{"pattern", "policy", render(policy.Spec{Images: []string{"registry.example.com/web /*"}, PublicKey: []byte("x")}),
+			[]string{`--image "registry.example.com/web /*": contains whitespace`}, nil},
+		{"key", "policy", render(policy.Spec{Images: img, PublicKey: []byte("cosign.pub")}),
+			[]string{"--key: not PEM; expected a public key file such as cosign.pub"}, []string{"public key:"}},
+		{"issuer", "policy", render(policy.Spec{Images: img, Keyless: &policy.Keyless{Subject: "ci@example.com"}}),
+			[]string{"--certificate-oidc-issuer: missing; keyless verification needs the OIDC issuer"}, nil},
+		{"regexp", "policy", render(policy.Spec{Images: img, Keyless: &policy.Keyless{Subject: "ci@example.com", IssuerRegexp: "("}}),
+			[]string{`--certificate-oidc-issuer-regexp "(": is not a regular expression`}, nil},
+		{"rekor", "policy", render(policy.Spec{Images: img, Keyless: &policy.Keyless{Subject: "a", Issuer: "b"}, Tlog: &policy.Tlog{URL: "rekor"}}),
+			[]string{`--rekor-url "rekor": must be an http(s) URL`}, nil},
+		{"no such flag", "version", func() error { _, err := policy.ParseFormat("gatekeeper"); return err }(),
+			[]string{`policy format "gatekeeper"`}, []string{"--format"}},
 	})
 }

@@ -41,23 +41,6 @@ func (f *policyFlags) addFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.output, "output", "o", "", "write the policy to this file instead of stdout")
 }
 
-// policyFlagOf maps the fields of policy.Spec to the flags that set them.
-var policyFlagOf = map[string]string{
-	"Format":                 "--format",
-	"Name":                   "--name",
-	"Action":                 "--action",
-	"Signatures":             "--signature-format",
-	"Images":                 "--image",
-	"PublicKey":              "--key",
-	"Keyless.Subject":        "--certificate-identity",
-	"Keyless.SubjectRegexp":  "--certificate-identity-regexp",
-	"Keyless.Issuer":         "--certificate-oidc-issuer",
-	"Keyless.IssuerRegexp":   "--certificate-oidc-issuer-regexp",
-	"Tlog.URL":               "--rekor-url",
-	"Tlog.PublicKey":         "--rekor-public-key",
-	"Keyless.CTLogPublicKey": "--ctlog-public-key",
-}
-
 // readPEM reads a key file named by a flag.
 func readPEM(flag, path string) ([]byte, error) {
 	if path == "" {
@@ -73,12 +56,12 @@ func readPEM(flag, path string) ([]byte, error) {
 	return b, nil
 }
 
-// spec turns the flags into a policy.Spec. Errors are usage errors that
-// name flags.
+// spec turns the flags into a policy.Spec. Errors are usage errors; those
+// about combinations of flags name them here.
 func (f *policyFlags) spec() (policy.Spec, error) {
 	format, err := policy.ParseFormat(f.format)
 	if err != nil {
-		return policy.Spec{}, f.advice(err)
+		return policy.Spec{}, invalidPolicy(err)
 	}
 	keyless := f.identity != "" || f.identityRegexp != "" || f.issuer != "" || f.issuerRegexp != ""
 	switch {
@@ -114,22 +97,13 @@ func (f *policyFlags) spec() (policy.Spec, error) {
 	return s, nil
 }
 
-// advice names the flag (and, for key files, the file) behind a
-// policy.Error; the library names only values.
-func (f *policyFlags) advice(err error) error {
-	var pe *policy.Error
-	if !errors.As(err, &pe) {
-		return err
+// invalidPolicy marks the library's complaints about a request as usage
+// errors (exit 2); withFlagAdvice names the flags in them.
+func invalidPolicy(err error) error {
+	if errors.Is(err, policy.ErrInvalid) {
+		return usageError{err}
 	}
-	flag := policyFlagOf[pe.Field]
-	file := map[string]string{"PublicKey": f.key, "Tlog.PublicKey": f.rekorKey, "Keyless.CTLogPublicKey": f.ctlogKey}[pe.Field]
-	switch {
-	case flag != "" && file != "":
-		return usagef("%s %q: %v", flag, file, err)
-	case flag != "":
-		return usagef("%s: %v", flag, err)
-	}
-	return usageError{err}
+	return err
 }
 
 func newPolicy() *cobra.Command {
@@ -184,7 +158,7 @@ policy-controller's '*' stops at '/' and '**' crosses it.`,
 			}
 			r, err := policy.Render(s)
 			if err != nil {
-				return f.advice(err)
+				return invalidPolicy(err)
 			}
 			stderr := c.ErrOrStderr()
 			for _, w := range r.Warnings {
