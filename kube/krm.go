@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -382,6 +383,11 @@ func (r *fnRun) mount(item *kyaml.RNode, w Workload, m Mount) {
 	if err != nil {
 		r.fail(&framework.Result{Message: err.Error()}, err)
 		return
+	}
+	if ro := mount.Field("readOnly"); ro != nil { // last, as people write it
+		mount.YNode().Content = append(slices.DeleteFunc(mount.YNode().Content, func(n *kyaml.Node) bool {
+			return n == ro.Key.YNode() || n == ro.Value.YNode()
+		}), ro.Key.YNode(), ro.Value.YNode())
 	}
 	cs, _ := spec.Pipe(kyaml.Lookup("containers"))
 	for _, name := range containers {
