@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -178,13 +177,10 @@ func TestKRMFnRun(t *testing.T) {
 	}
 }
 
-// TestKRMKpt runs the function with kpt fn eval --exec, when kpt is
-// installed (it does not install from this machine's module proxy).
+// TestKRMKpt runs the function with kpt fn eval --exec and key=value
+// arguments (a ConfigMap functionConfig); kpt prints the results.
 func TestKRMKpt(t *testing.T) {
-	kpt, err := exec.LookPath("kpt")
-	if err != nil {
-		t.Skip("kpt is not installed")
-	}
+	kpt := tool(t, "kpt")
 	dir := t.TempDir()
 	dep, _ := os.ReadFile("../examples/kustomize-fn/deployment.yaml")
 	os.WriteFile(filepath.Join(dir, "deployment.yaml"), dep, 0o644)
@@ -201,10 +197,10 @@ func TestKRMKpt(t *testing.T) {
 // TestKRMDocumentedCommands runs the command lines of the README's
 // "Kustomize function" section and of examples/kustomize-fn/README.md as
 // written, from the repository root (with /tmp/ moved into a temporary
-// directory; kpt lines only where kpt is installed).
+// directory).
 func TestKRMDocumentedCommands(t *testing.T) {
 	tool(t, "kustomize")
-	_, kptErr := exec.LookPath("kpt")
+	tool(t, "kpt")
 	for _, doc := range []string{"README.md", "examples/kustomize-fn/README.md"} {
 		t.Run(doc, func(t *testing.T) {
 			b, err := os.ReadFile(filepath.Join("..", doc))
@@ -221,9 +217,6 @@ func TestKRMDocumentedCommands(t *testing.T) {
 			for _, block := range strings.Split(s, "```sh\n")[1:] {
 				block, _, _ = strings.Cut(block, "```")
 				for _, line := range strings.Split(block, "\n") {
-					if strings.HasPrefix(line, "kpt ") && kptErr != nil {
-						continue
-					}
 					script = append(script, strings.ReplaceAll(line, "/tmp/", tmp))
 				}
 			}
