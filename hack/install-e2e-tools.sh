@@ -40,6 +40,10 @@ GO_TOOLS=(
   # applies the Kyverno ClusterPolicy of assetpack policy, verifying signatures
   # in the local registry; a big build (~10 min cold on 2 cores)
   "kubectl-kyverno|github.com/kyverno/kyverno/cmd/cli/kubectl-kyverno|v1.19.1|module=github.com/kyverno/kyverno"
+  # runs assetpack krm with kpt fn eval --exec. The module's old path: the
+  # new one (github.com/kptdev/kpt@v1.0.0-beta.61) needs a module the proxy
+  # does not serve. About 5 minutes of CPU to build cold.
+  "kpt|github.com/GoogleContainerTools/kpt|v1.0.0-beta.57"
 )
 
 # shellcheck source=lib.sh

@@ -98,8 +98,18 @@ type Mount struct {
 	SubPath string
 }
 
-// withDefaults fills defaults and checks the request.
+// withDefaults fills defaults and checks the request: the error is the
+// first of Problems.
 func (m Mount) withDefaults() (Mount, error) {
+	m = m.defaulted()
+	if ps := m.problems(); len(ps) > 0 {
+		return m, ps[0]
+	}
+	m.MountPath = path.Clean(m.MountPath)
+	return m, nil
+}
+
+func (m Mount) defaulted() Mount {
 	if m.VolumeName == "" {
 		m.VolumeName = DefaultVolumeName
 	}
@@ -107,36 +117,55 @@ func (m Mount) withDefaults() (Mount, error) {
 		m.PullPolicy = DefaultPullPolicy
 	}
 	m.SubPath = strings.Trim(m.SubPath, "/")
+	return m
+}
+
+// Problems lists every field of m (defaults filled) that cannot work, in a
+// fixed order: Reference, MountPath, PullPolicy, VolumeName, SubPath, then
+// control characters, then Containers. The patch functions fail with the
+// first; a caller that reports all of them at once (the KRM function) uses
+// this.
+func (m Mount) Problems() []*FieldError {
+	return m.defaulted().problems()
+}
+
+func (m Mount) problems() []*FieldError {
+	var ps []*FieldError
+	add := func(err error) {
+		if fe, ok := err.(*FieldError); ok {
+			ps = append(ps, fe)
+		}
+	}
 	switch {
 	case m.Reference == "":
-		return m, fieldError("Reference", "", "is empty")
+		add(fieldError("Reference", "", "is empty"))
 	case !strings.Contains(m.Reference, "@sha256:"):
-		return m, fieldError("Reference", m.Reference, "is not pinned by digest: running Pods never pick up a moved tag, so use REPO@sha256:HEX")
-	case m.MountPath == "" || !strings.HasPrefix(m.MountPath, "/"):
-		return m, fieldError("MountPath", m.MountPath, "must be an absolute path, such as /usr/share/nginx/html")
-	case !validPullPolicy(m.PullPolicy):
-		return m, pullPolicyError(m.PullPolicy)
-	case !validName(m.VolumeName):
-		return m, fieldError("VolumeName", m.VolumeName, "must be a DNS label: lowercase letters, digits and '-', at most 63 characters")
+		add(fieldError("Reference", m.Reference, "is not pinned by digest: running Pods never pick up a moved tag, so use REPO@sha256:HEX"))
 	}
-	if err := checkSubPath(m.SubPath); err != nil {
-		return m, err
+	if m.MountPath == "" || !strings.HasPrefix(m.MountPath, "/") {
+		add(fieldError("MountPath", m.MountPath, "must be an absolute path, such as /usr/share/nginx/html"))
 	}
+	if !validPullPolicy(m.PullPolicy) {
+		add(pullPolicyError(m.PullPolicy))
+	}
+	if !validName(m.VolumeName) {
+		add(fieldError("VolumeName", m.VolumeName, "must be a DNS label: lowercase letters, digits and '-', at most 63 characters"))
+	}
+	add(checkSubPath(m.SubPath))
 	// In a fixed order, so that the same Mount always gets the same error.
 	for _, f := range []struct{ field, value string }{{"MountPath", m.MountPath}, {"SubPath", m.SubPath}, {"Reference", m.Reference}} {
 		if strings.IndexFunc(f.value, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
-			return m, fieldError(f.field, f.value, "contains control characters")
+			add(fieldError(f.field, f.value, "contains control characters"))
 		}
 	}
 	seen := map[string]bool{}
 	for _, c := range m.Containers {
 		if !validName(c) || seen[c] {
-			return m, fieldError("Containers", c, "must be a container name (a DNS label: lowercase letters, digits and '-') named once")
+			add(fieldError("Containers", c, "must be a container name (a DNS label: lowercase letters, digits and '-') named once"))
 		}
 		seen[c] = true
 	}
-	m.MountPath = path.Clean(m.MountPath)
-	return m, nil
+	return ps
 }
 
 func checkSubPath(p string) error {

@@ -5,6 +5,7 @@ import (
 	"path"
 	"strings"
 
+	yamlv3 "go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -29,6 +30,13 @@ type MigrateOptions struct {
 // strategic-merge patch cannot swap a volume's source), and one line per
 // change. Documents that are not workloads pass through unchanged. When no
 // document holds the pattern, the error wraps ErrNotRecognised and says why.
+//
+// It edits the manifest as a person would: only the lines of the entries
+// that change are written again (the init container is deleted with the
+// comment lines right above it, the emptyDir entry becomes the image entry,
+// each mount gets subPath and readOnly); comments, blank lines, key order,
+// quoting, indentation and the "---" lines stay as they are, and documents
+// it does not change keep every byte.
 func Migrate(manifest []byte, o MigrateOptions) ([]byte, []string, error) {
 	if o.PullPolicy == "" {
 		o.PullPolicy = DefaultPullPolicy
@@ -41,18 +49,20 @@ func Migrate(manifest []byte, o MigrateOptions) ([]byte, []string, error) {
 			return nil, nil, err
 		}
 	}
-	docs, err := splitDocuments(manifest)
+	docs, err := splitStream(manifest)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(docs) == 0 {
-		return nil, nil, invalid("the manifest is empty")
-	}
 	var changes, reasons []string
+	n := 0
 	for i, d := range docs {
+		if !d.content {
+			continue
+		}
+		n++
 		var obj map[string]any
-		if err := yaml.Unmarshal(d, &obj); err != nil {
-			return nil, nil, invalid("document %d: malformed YAML: %v", i+1, err)
+		if err := yaml.Unmarshal(d.text, &obj); err != nil {
+			return nil, nil, invalid("document %d: malformed YAML: %v", n, err)
 		}
 		kindName, _ := obj["kind"].(string)
 		k, ok := KindByName(kindName)
@@ -62,7 +72,7 @@ func Migrate(manifest []byte, o MigrateOptions) ([]byte, []string, error) {
 		meta, _ := obj["metadata"].(map[string]any)
 		name, _ := meta["name"].(string)
 		w := Workload{Kind: k, Name: name}
-		out, ch, why, err := migrateObject(obj, w, o)
+		out, ch, why, err := migrateObject(d.text, obj, w, o)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -70,8 +80,11 @@ func Migrate(manifest []byte, o MigrateOptions) ([]byte, []string, error) {
 			reasons = append(reasons, fmt.Sprintf("%s: %s", w, why))
 			continue
 		}
-		docs[i] = out
+		docs[i].text = out
 		changes = append(changes, ch...)
+	}
+	if n == 0 {
+		return nil, nil, invalid("the manifest is empty")
 	}
 	if len(changes) == 0 {
 		if len(reasons) == 0 {
@@ -80,7 +93,7 @@ func Migrate(manifest []byte, o MigrateOptions) ([]byte, []string, error) {
 		return nil, nil, fmt.Errorf("%w: %s; migrate rewrites an init container that copies files from its image into an emptyDir (for example command [sh, -c, \"cp -r /site/* /shared/\"]) that the main containers mount",
 			ErrNotRecognised, strings.Join(reasons, "; "))
 	}
-	return joinDocuments(docs), changes, nil
+	return joinStream(docs), changes, nil
 }
 
 // copyStep is what an init container's command copies.
@@ -90,7 +103,7 @@ type copyStep struct {
 	command   string
 }
 
-func migrateObject(obj map[string]any, w Workload, o MigrateOptions) (out []byte, changes []string, why string, err error) {
+func migrateObject(text []byte, obj map[string]any, w Workload, o MigrateOptions) (out []byte, changes []string, why string, err error) {
 	spec, err := podSpecOf(obj, w.Kind)
 	if err != nil {
 		return nil, nil, "", err
@@ -162,35 +175,61 @@ func migrateObject(obj map[string]any, w Workload, o MigrateOptions) (out []byte
 		sub = strings.Trim(o.SubPath, "/")
 	}
 
-	// Edit the generic object so that every other field stays as written.
-	specMap := mapAt(obj, w.Kind.SpecPath)
-	specMap["initContainers"] = removeNamed(specMap["initContainers"], init.Name)
-	if len(specMap["initContainers"].([]any)) == 0 {
-		delete(specMap, "initContainers")
+	// Edit the document's node tree, so that every other line stays as written.
+	ed, err := newDocEditor(text)
+	if err != nil {
+		return nil, nil, "", invalid("%s: malformed YAML: %v", w, err)
 	}
-	vol := map[string]any{"name": volName, "image": map[string]any{"reference": ref, "pullPolicy": string(o.PullPolicy)}}
-	vols := specMap["volumes"].([]any)
-	for i, v := range vols {
-		if m, ok := v.(map[string]any); ok && m["name"] == volName {
-			vols[i] = vol
+	specNode := ed.body()
+	for _, p := range w.Kind.SpecPath {
+		specNode = mapGet(specNode, p)
+	}
+	if specNode == nil || specNode.Kind != yamlv3.MappingNode {
+		return nil, nil, fmt.Sprintf("%s is not a mapping", strings.Join(w.Kind.SpecPath, ".")), nil
+	}
+	if hasAlias(specNode) {
+		return nil, nil, "its pod spec uses YAML aliases or merge keys, which migrate does not rewrite", nil
+	}
+	inits := mapGet(specNode, "initContainers")
+	if len(inits.Content) == 1 {
+		ed.Delete(specNode, "initContainers")
+	} else {
+		ed.DeleteItem(inits, namedItem(inits, init.Name))
+	}
+	vols := mapGet(specNode, "volumes")
+	image := &yamlv3.Node{Kind: yamlv3.MappingNode, Content: []*yamlv3.Node{
+		scalar("reference", "!!str"), scalar(ref, "!!str"),
+		scalar("pullPolicy", "!!str"), scalar(string(o.PullPolicy), "!!str"),
+	}}
+	ed.Replace(vols.Content[namedItem(vols, volName)], "emptyDir", "image", image)
+	for _, c := range mapGet(specNode, "containers").Content {
+		mounts := mapGet(c, "volumeMounts")
+		if mounts == nil {
+			continue
 		}
-	}
-	for _, c := range specMap["containers"].([]any) {
-		cm, _ := c.(map[string]any)
-		mounts, _ := cm["volumeMounts"].([]any)
-		for _, m := range mounts {
-			mm, _ := m.(map[string]any)
-			if mm["name"] != volName {
+		for _, m := range mounts.Content {
+			if v := mapGet(m, "name"); v == nil || v.Value != volName {
 				continue
 			}
-			existing, _ := mm["subPath"].(string)
-			if p := path.Join(sub, existing); p != "" && p != "." {
-				mm["subPath"] = p
-			} else {
-				delete(mm, "subPath")
+			existing := ""
+			if v := mapGet(m, "subPath"); v != nil {
+				existing = v.Value
 			}
-			mm["readOnly"] = true
-			changes = append(changes, fmt.Sprintf("%s: container %q mounts volume %q at %v read-only with subPath %q", w, cm["name"], volName, mm["mountPath"], mm["subPath"]))
+			p := path.Join(sub, existing)
+			if p == "." {
+				p = ""
+			}
+			if p != "" {
+				ed.Set(m, "subPath", scalar(p, "!!str"))
+			} else {
+				ed.Delete(m, "subPath")
+			}
+			ed.Set(m, "readOnly", scalar("true", "!!bool"))
+			mountPath := ""
+			if v := mapGet(m, "mountPath"); v != nil {
+				mountPath = v.Value
+			}
+			changes = append(changes, fmt.Sprintf("%s: container %q mounts volume %q at %s read-only with subPath %q", w, mapGet(c, "name").Value, volName, mountPath, p))
 		}
 	}
 	changes = append([]string{
@@ -200,37 +239,47 @@ func migrateObject(obj map[string]any, w Workload, o MigrateOptions) (out []byte
 	if !strings.Contains(ref, "@sha256:") {
 		changes = append(changes, fmt.Sprintf("note: %s is a tag, not a digest: running Pods never pick up a moved tag; rebuild the content with 'assetpack build DIR --prefix %s -t REPO:TAG --push' and pass its digest with --image", ref, sub))
 	}
+	if out, err = ed.Bytes(); err != nil {
+		return nil, nil, "", invalid("%s: writing the migrated manifest: %v", w, err)
+	}
 
 	// Check the result as the API server would.
-	newSpec, err := podSpecOf(obj, w.Kind)
+	var migrated map[string]any
+	if err := yaml.Unmarshal(out, &migrated); err != nil {
+		return nil, nil, "", invalid("%s: the migrated manifest does not parse: %v", w, err)
+	}
+	newSpec, err := podSpecOf(migrated, w.Kind)
 	if err != nil {
 		return nil, nil, "", err
 	}
 	if err := ValidatePodSpec(newSpec); err != nil {
 		return nil, nil, "", fmt.Errorf("%s: the migrated pod spec would be rejected: %w", w, err)
 	}
-	out, err = yaml.Marshal(obj)
-	return out, changes, "", err
+	return out, changes, "", nil
 }
 
-func mapAt(obj map[string]any, p []string) map[string]any {
-	cur := obj
-	for _, k := range p {
-		cur, _ = cur[k].(map[string]any)
-	}
-	return cur
-}
-
-func removeNamed(list any, name string) []any {
-	items, _ := list.([]any)
-	out := []any{}
-	for _, it := range items {
-		if m, ok := it.(map[string]any); ok && m["name"] == name {
-			continue
+// namedItem is the index of the item of sequence s whose name is name.
+func namedItem(s *yamlv3.Node, name string) int {
+	for i, it := range s.Content {
+		if v := mapGet(it, "name"); v != nil && v.Value == name {
+			return i
 		}
-		out = append(out, it)
 	}
-	return out
+	return -1
+}
+
+// hasAlias reports whether n holds an alias or a merge key: editing through
+// one would change every place that shares it.
+func hasAlias(n *yamlv3.Node) bool {
+	if n.Kind == yamlv3.AliasNode || n.Anchor != "" || n.Kind == yamlv3.ScalarNode && n.Tag == "!!merge" {
+		return true
+	}
+	for _, c := range n.Content {
+		if hasAlias(c) {
+			return true
+		}
+	}
+	return false
 }
 
 var shells = map[string]bool{"sh": true, "bash": true, "ash": true, "dash": true}

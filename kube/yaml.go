@@ -103,3 +103,42 @@ func joinDocuments(docs [][]byte) []byte {
 	}
 	return b.Bytes()
 }
+
+// streamDoc is one document of a YAML stream as written: the separator line
+// before it (empty for the first) and its text.
+type streamDoc struct {
+	sep, text []byte
+	content   bool // not only comments and blank lines
+}
+
+// splitStream splits a YAML stream into its documents' original text and
+// separator lines; joinStream puts them back byte for byte. Each document
+// must parse.
+func splitStream(data []byte) ([]streamDoc, error) {
+	var docs []streamDoc
+	prev := 0
+	var sep []byte
+	for _, loc := range docSeparator.FindAllIndex(data, -1) {
+		docs = append(docs, streamDoc{sep: sep, text: data[prev:loc[0]]})
+		sep, prev = data[loc[0]:loc[1]], loc[1]
+	}
+	docs = append(docs, streamDoc{sep: sep, text: data[prev:]})
+	for i := range docs {
+		var n yamlv3.Node
+		if err := yamlv3.Unmarshal(docs[i].text, &n); err != nil {
+			return nil, fmt.Errorf("%w: malformed YAML: %v", ErrInvalid, err)
+		}
+		docs[i].content = len(n.Content) > 0
+	}
+	return docs, nil
+}
+
+// joinStream writes documents split by splitStream as one YAML stream.
+func joinStream(docs []streamDoc) []byte {
+	var b bytes.Buffer
+	for _, d := range docs {
+		b.Write(d.sep)
+		b.Write(d.text)
+	}
+	return b.Bytes()
+}

@@ -131,7 +131,7 @@ func TestMigrateCommand(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	if !strings.Contains(r.stderr, `removed init container "copy-site"`) || !strings.Contains(r.stdout, "subPath: site") || strings.Contains(r.stdout, "emptyDir") {
+	if !strings.Contains(r.stderr, `removed init container "copy-site"`) || !strings.Contains(r.stdout, "subPath: site") || strings.Contains(r.stdout, "emptyDir:") || !strings.Contains(r.stdout, "# The pattern assetpack replaces") {
 		t.Errorf("stdout %s\nstderr %s", r.stdout, r.stderr)
 	}
 }
