@@ -60,8 +60,9 @@ var (
 	// that the password does not open.
 	ErrKey = errors.New("signing key problem")
 	// ErrNoIDToken: keyless signing was asked for without an OIDC identity
-	// token (KeylessOptions.IDToken). It comes with ErrKey.
-	ErrNoIDToken = errors.New("keyless signing needs an OIDC identity token")
+	// token (KeylessOptions.IDToken). It is sign.ErrNoIDToken, and comes
+	// with ErrKey.
+	ErrNoIDToken = sign.ErrNoIDToken
 	// ErrNoTrustedRoot: the Sigstore trusted root that keyless verification
 	// (or a required log entry) needs could not be fetched; give one as a
 	// file (VerifyOptions.TrustedRoot).

@@ -24,7 +24,7 @@ const (
 // KeylessOptions configure keyless signing: an ephemeral key, a Fulcio
 // certificate binding it to the OIDC identity of IDToken, and a Rekor entry.
 type KeylessOptions struct {
-	// IDToken is the OIDC token (see sign.DiscoverIDToken for GitHub Actions).
+	// IDToken is the OIDC token (sign.FindIDToken finds one in CI systems).
 	IDToken string
 	// FulcioURL defaults to DefaultFulcioURL; RekorURL to DefaultRekorURL.
 	FulcioURL, RekorURL string
