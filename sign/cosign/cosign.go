@@ -76,19 +76,19 @@ var (
 	ErrInvalid = errors.New("invalid signing option")
 )
 
-// Format is how signatures and attestations are stored.
-type Format string
+// Format is how signatures and attestations are stored (sign.Format).
+type Format = sign.Format
 
 // Signature formats.
 const (
 	// Bundle is a Sigstore bundle v0.3 attached as an OCI 1.1 referrer
 	// (referrers API, or the referrers tag schema): cosign v3's default.
-	Bundle Format = "bundle"
+	Bundle = sign.FormatBundle
 	// Legacy is the sha256-<hex>.sig tag (.att for attestations): cosign
 	// v2's default, read by older verifiers.
-	Legacy Format = "legacy"
+	Legacy = sign.FormatLegacy
 	// Both writes both.
-	Both Format = "both"
+	Both = sign.FormatBoth
 )
 
 // ParseFormat parses "bundle", "legacy" or "both" ("" is Bundle).
@@ -102,8 +102,8 @@ func ParseFormat(s string) (Format, error) {
 	return "", fmt.Errorf("%w: signature format %q: want bundle, legacy or both", ErrInvalid, s)
 }
 
-func (f Format) bundle() bool { return f == Bundle || f == Both || f == "" }
-func (f Format) legacy() bool { return f == Legacy || f == Both }
+func hasBundle(f Format) bool { return f == Bundle || f == Both || f == "" }
+func hasLegacy(f Format) bool { return f == Legacy || f == Both }
 
 // KMSSchemes are the key reference schemes handed to a KMS provider.
 var KMSSchemes = []string{"awskms://", "gcpkms://", "azurekms://", "hashivault://"}
@@ -205,7 +205,12 @@ type Signer struct {
 	closeFn func()
 }
 
-var _ sign.Signer = (*Signer)(nil)
+var (
+	_ sign.Signer         = (*Signer)(nil)
+	_ sign.Attester       = (*Signer)(nil)
+	_ sign.FormatSigner   = (*Signer)(nil)
+	_ sign.FormatAttester = (*Signer)(nil)
+)
 
 // NewKeySigner loads a private key: a cosign key file (encrypted; pass
 // supplies its password) or a KMS URI.
@@ -316,16 +321,42 @@ func (o options) check() error {
 	return err
 }
 
+// checkFormat reports a format this signer cannot write.
+func (s *Signer) checkFormat(f Format) error {
+	switch f {
+	case Bundle, Legacy, Both:
+	default:
+		_, err := ParseFormat(string(f))
+		return err
+	}
+	if hasLegacy(f) && s.cert != nil && !s.o.tlogUpload {
+		return fmt.Errorf("%w: keyless signatures in the legacy format need a transparency log", ErrInvalid)
+	}
+	return nil
+}
+
 // Sign signs ref (a digest, never a tag) in the signer's format: a
 // Sigstore bundle referrer (the default), the legacy sha256-<hex>.sig tag,
 // or both.
 func (s *Signer) Sign(ctx context.Context, ref name.Digest) error {
-	if s.o.format.legacy() {
+	return s.SignFormat(ctx, ref, s.o.format)
+}
+
+// SignFormat signs ref in format f, whatever the signer's own (an empty f
+// is the signer's).
+func (s *Signer) SignFormat(ctx context.Context, ref name.Digest, f Format) error {
+	if f == "" {
+		f = s.o.format
+	}
+	if err := s.checkFormat(f); err != nil {
+		return err
+	}
+	if hasLegacy(f) {
 		if err := s.signLegacy(ctx, ref); err != nil {
 			return err
 		}
 	}
-	if s.o.format.bundle() {
+	if hasBundle(f) {
 		return s.signBundle(ctx, ref)
 	}
 	return nil
@@ -400,12 +431,24 @@ func legacyTag(ref name.Digest, suffix string) name.Tag {
 // legacy sha256-<hex>.att tag, where an earlier attestation of the same
 // predicate type is replaced.
 func (s *Signer) Attest(ctx context.Context, ref name.Digest, predicateType string, predicate any) error {
-	if s.o.format.legacy() {
+	return s.AttestFormat(ctx, ref, s.o.format, predicateType, predicate)
+}
+
+// AttestFormat attests ref in format f, whatever the signer's own (an
+// empty f is the signer's).
+func (s *Signer) AttestFormat(ctx context.Context, ref name.Digest, f Format, predicateType string, predicate any) error {
+	if f == "" {
+		f = s.o.format
+	}
+	if err := s.checkFormat(f); err != nil {
+		return err
+	}
+	if hasLegacy(f) {
 		if err := s.attestLegacy(ctx, ref, predicateType, predicate); err != nil {
 			return err
 		}
 	}
-	if !s.o.format.bundle() {
+	if !hasBundle(f) {
 		return nil
 	}
 	h, err := v1.NewHash(ref.DigestStr())

@@ -363,8 +363,7 @@ func TestKeyErrors(t *testing.T) {
 	}
 	// Keyless without a trusted root file uses the public-good root
 	// through TUF: here the cache is empty and the network unreachable.
-	t.Setenv("HTTPS_PROXY", "http://127.0.0.1:9")
-	if _, err := cosign.NewVerifier(ctx, cosign.VerifyOptions{Identity: "x", Issuer: "y", TUFCacheDir: t.TempDir()}); errors.Is(err, cosign.ErrKey) || !errors.Is(err, cosign.ErrNoTrustedRoot) ||
+	if _, err := cosign.NewVerifier(ctx, cosign.VerifyOptions{Identity: "x", Issuer: "y", TUFCacheDir: t.TempDir(), TUFMirror: "http://127.0.0.1:9"}); errors.Is(err, cosign.ErrKey) || !errors.Is(err, cosign.ErrNoTrustedRoot) ||
 		!strings.Contains(err.Error(), "give a trusted_root.json instead (TrustedRoot)") || strings.Contains(err.Error(), "--") {
 		t.Errorf("keyless verify without trusted root: %v", err)
 	}

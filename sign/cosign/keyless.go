@@ -50,7 +50,7 @@ func NewKeylessSigner(ctx context.Context, ko KeylessOptions, opts ...Option) (*
 	if ko.NoTlog && o.tsaURL == "" {
 		return nil, fmt.Errorf("%w: keyless signing without a transparency log needs a timestamp authority", ErrInvalid)
 	}
-	if ko.NoTlog && o.format.legacy() {
+	if ko.NoTlog && hasLegacy(o.format) {
 		return nil, fmt.Errorf("%w: keyless signatures in the legacy format need a transparency log", ErrInvalid)
 	}
 	if ko.FulcioURL == "" {

@@ -64,6 +64,9 @@ type VerifyOptions struct {
 	// TUFCacheDir is where the TUF client caches the public-good root; ""
 	// is assetpack/sigstore-tuf under os.UserCacheDir.
 	TUFCacheDir string
+	// TUFMirror is the TUF repository the trusted root is fetched from; ""
+	// is Sigstore's public-good mirror (tuf.DefaultMirror).
+	TUFMirror string
 	// IgnoreTlog never checks transparency-log entries. A key-based
 	// signature needs none anyway (see RequireTlog); a keyless one then
 	// needs a signed timestamp.
@@ -108,7 +111,7 @@ func NewVerifier(ctx context.Context, vo VerifyOptions, opts ...Option) (*Verifi
 			return nil, fmt.Errorf("%w: RequireTlog and IgnoreTlog contradict each other", ErrInvalid)
 		}
 		if vo.RequireTlog && v.trust == nil {
-			if v.trust, err = publicGoodRoot(vo.TUFCacheDir); err != nil {
+			if v.trust, err = publicGoodRoot(vo.TUFCacheDir, vo.TUFMirror); err != nil {
 				return nil, err
 			}
 		}
@@ -127,7 +130,7 @@ func NewVerifier(ctx context.Context, vo VerifyOptions, opts ...Option) (*Verifi
 		}
 		v.ident = &id
 		if v.trust == nil {
-			if v.trust, err = publicGoodRoot(vo.TUFCacheDir); err != nil {
+			if v.trust, err = publicGoodRoot(vo.TUFCacheDir, vo.TUFMirror); err != nil {
 				return nil, err
 			}
 		}
@@ -137,7 +140,7 @@ func NewVerifier(ctx context.Context, vo VerifyOptions, opts ...Option) (*Verifi
 
 // publicGoodRoot fetches (or reads from the cache) the public-good Sigstore
 // trusted root through its TUF repository.
-func publicGoodRoot(cacheDir string) (root.TrustedMaterial, error) {
+func publicGoodRoot(cacheDir, mirror string) (root.TrustedMaterial, error) {
 	if cacheDir == "" {
 		base, err := os.UserCacheDir()
 		if err != nil {
@@ -146,6 +149,9 @@ func publicGoodRoot(cacheDir string) (root.TrustedMaterial, error) {
 		cacheDir = filepath.Join(base, "assetpack", "sigstore-tuf")
 	}
 	opts := tuf.DefaultOptions().WithCachePath(cacheDir)
+	if mirror != "" {
+		opts = opts.WithRepositoryBaseURL(mirror)
+	}
 	tr, err := root.FetchTrustedRootWithOptions(opts)
 	if err != nil {
 		return nil, fmt.Errorf("%w: fetching the public-good Sigstore trusted root from %s (cached in %s): %v; give a trusted_root.json instead (TrustedRoot)",
