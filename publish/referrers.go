@@ -342,9 +342,18 @@ func (r *Registry) Referrers(ctx context.Context, subject name.Digest, artifactT
 		}
 	}
 	if artifactType != "" {
-		list.Referrers = slices.DeleteFunc(list.Referrers, func(l Listed) bool { return l.ArtifactType != artifactType })
+		list.Referrers = slices.DeleteFunc(list.Referrers, func(l Listed) bool { return !mayBe(l, artifactType) })
 	}
 	return list, nil
+}
+
+// mayBe reports whether l may be of artifactType: it says so, or it is
+// listed with the empty config's media type, which cosign v2.6 writes into
+// the tag-schema index for every artifact (it lists the config's media
+// type, not the manifest's artifactType); FetchReferrer then reads the
+// manifest's.
+func mayBe(l Listed, artifactType string) bool {
+	return l.ArtifactType == artifactType || (l.ArtifactType == string(EmptyJSON) && artifactType != string(EmptyJSON))
 }
 
 // referrersAPI reads the referrers API; nil when the registry does not
@@ -464,7 +473,8 @@ type FetchedReferrer struct {
 // its manifest and every blob, each checked against its digest and size.
 // The manifest must be an image manifest whose subject is subject and whose
 // artifact type (artifactType, else the config's media type) is the one
-// the list gave. Anything else, a missing manifest or blob included, is a
+// the list gave (or the list gave its config's media type, as cosign v2.6
+// does); the result's ArtifactType is the manifest's. Anything else, a missing manifest or blob included, is a
 // ReferrerError naming the subject, the referrer and the list.
 func (r *Registry) FetchReferrer(ctx context.Context, subject name.Digest, l Listed) (*FetchedReferrer, error) {
 	fail := func(format string, args ...any) error {
@@ -503,13 +513,13 @@ func (r *Registry) FetchReferrer(ctx context.Context, subject name.Digest, l Lis
 	if at == "" {
 		at = string(m.Config.MediaType)
 	}
-	if l.ArtifactType != "" && l.ArtifactType != at {
+	// A list that gives the config's media type for an artifact that has
+	// an artifactType is cosign v2.6's tag schema (see mayBe), not a lie.
+	if l.ArtifactType != "" && l.ArtifactType != at && l.ArtifactType != string(m.Config.MediaType) {
 		return nil, fail("the list gives artifact type %q, the manifest says %q", l.ArtifactType, at)
 	}
 	f := &FetchedReferrer{Listed: l, Ref: subject.Context().Digest(l.Digest.String()), Raw: raw, Manifest: &m}
-	if f.ArtifactType == "" {
-		f.ArtifactType = at
-	}
+	f.ArtifactType = at
 	read := func(what string, d v1.Descriptor) ([]byte, error) {
 		if d.Size > MaxReferrerBlob || d.Size < 0 {
 			return nil, fail("its %s %s has %d bytes, more than the %d read", what, d.Digest, d.Size, MaxReferrerBlob)

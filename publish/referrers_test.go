@@ -162,6 +162,35 @@ func TestTagSchemaKeepsOthers(t *testing.T) {
 	}
 }
 
+// TestConfigTypeListed: cosign v2.6 lists a bundle in the tag schema with
+// its config's media type; filtering by the bundle type finds it, and
+// fetching it reads the manifest's artifactType.
+func TestConfigTypeListed(t *testing.T) {
+	ctx := context.Background()
+	host := testregistry.New(t)
+	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast))
+	subject := pushSubject(t, r, host+"/web/cosign26")
+	a, err := r.Attach(ctx, subject, referrer(bundleType, "a bundle"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := a.Descriptor
+	d.ArtifactType, d.Annotations = string(publish.EmptyJSON), nil
+	idx, _ := json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []v1.Descriptor{d}})
+	putRaw(t, subject.Repository, publish.FallbackTag(subject).TagStr(), types.OCIImageIndex, idx)
+	list, err := r.Referrers(ctx, subject, bundleType)
+	if err != nil || len(list.Referrers) != 1 {
+		t.Fatalf("Referrers() = %+v, %v", list, err)
+	}
+	f, err := r.FetchReferrer(ctx, subject, list.Referrers[0])
+	if err != nil || f.ArtifactType != bundleType {
+		t.Errorf("FetchReferrer() = %v, %v", f, err)
+	}
+	if other, _ := r.Referrers(ctx, subject, "application/spdx+json"); len(other.Referrers) != 1 {
+		t.Errorf("an entry listed with the config's type may be any artifact: %+v", other)
+	}
+}
+
 // TestBadReferrers: every way a referrers list or a referrer can be wrong
 // is a ReferrerError that names the subject, the referrer and the list.
 func TestBadReferrers(t *testing.T) {

@@ -3,6 +3,9 @@ package cosign
 import (
 	"context"
 	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -207,8 +210,8 @@ type SignatureReport struct {
 	// Valid reports whether it verifies; Error says why not.
 	Valid bool   `json:"valid"`
 	Error string `json:"error,omitempty"`
-	// Key is the key's hint (bundle: the base64 SHA-256 of its public
-	// key) or "public key" for a legacy key signature.
+	// Key is the hint of the key that verified it: the base64 SHA-256 of
+	// its public key (PKIX), as a bundle names its key.
 	Key string `json:"key,omitempty"`
 	// Identity and Issuer are the keyless signer, from the certificate.
 	Identity string `json:"identity,omitempty"`
@@ -336,9 +339,12 @@ func (v *Verifier) checkBundles(ctx context.Context, ref name.Digest, h v1.Hash,
 		if pt := l.Annotations[annotationPredicateType]; pt != "" && pt != predicateType {
 			continue
 		}
-		place.Signatures++
 		s := SignatureReport{Format: Bundle, Found: found, Where: l.Source, Digest: l.Digest.String()}
 		pred, err := v.verifyBundle(ctx, reg, ref, h, l, predicateType, &s)
+		if errors.Is(err, errNotBundle) {
+			continue
+		}
+		place.Signatures++
 		if err != nil {
 			if !errors.Is(err, errInvalidSignature) {
 				return err
@@ -355,6 +361,9 @@ func (v *Verifier) checkBundles(ctx context.Context, ref name.Digest, h v1.Hash,
 	rep.Looked = append(rep.Looked, place)
 	return nil
 }
+
+// errNotBundle: a referrer listed ambiguously turned out not to be a bundle.
+var errNotBundle = errors.New("not a Sigstore bundle referrer")
 
 // errInvalidSignature marks what is wrong with one signature (as opposed
 // to the registry failing).
@@ -373,6 +382,9 @@ func (v *Verifier) verifyBundle(ctx context.Context, reg *publish.Registry, ref 
 	}
 	if err != nil {
 		return nil, err
+	}
+	if f.ArtifactType != BundleMediaType {
+		return nil, errNotBundle // listed with its config's media type (cosign v2.6), and not a bundle
 	}
 	if len(f.Layers) != 1 {
 		return nil, invalidf("the referrer has %d layers, a Sigstore bundle artifact has one", len(f.Layers))
@@ -576,7 +588,7 @@ func (v *Verifier) verifyLegacy(ctx context.Context, sig oci.Signature, h v1.Has
 	}
 	if v.key != nil {
 		co.SigVerifier = v.key
-		s.Key = "public key"
+		s.Key = keyHint(v.key)
 		switch {
 		case v.vo.RequireTlog && rb == nil:
 			return errors.New("it has no transparency-log entry, and one is required")
@@ -604,6 +616,21 @@ func (v *Verifier) verifyLegacy(ctx context.Context, sig oci.Signature, h v1.Has
 		s.Tlog[i].Verified = verified
 	}
 	return nil
+}
+
+// keyHint is a public key's hint as bundles carry it: the base64 SHA-256
+// of its PKIX form.
+func keyHint(k signature.Verifier) string {
+	pub, err := k.PublicKey()
+	if err != nil {
+		return ""
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(der)
+	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
 // explainLegacy says what a cosign v2 verification error means.

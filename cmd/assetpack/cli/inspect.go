@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/spf13/cobra"
@@ -88,8 +89,23 @@ func referrers(ctx context.Context, reg *publish.Registry, d name.Digest) ([]ins
 	}
 	var out []inspect.Referrer
 	for _, l := range list.Referrers {
-		out = append(out, inspect.Referrer{ArtifactType: l.ArtifactType, Digest: l.Digest.String(), Size: l.Size,
-			Found: string(l.Mechanism), Where: list.Source, Annotations: l.Annotations})
+		ann, at := l.Annotations, l.ArtifactType
+		if len(ann) == 0 || at == string(publish.EmptyJSON) {
+			// Some writers list no annotations (cosign v3 in the tag
+			// schema), or the config's media type for the artifact type
+			// (cosign v2.6): the manifest says.
+			if desc, err := remote.Get(d.Context().Digest(l.Digest.String()), reg.RemoteOptions(ctx)...); err == nil {
+				var m v1.Manifest
+				if json.Unmarshal(desc.Manifest, &m) == nil {
+					ann = m.Annotations
+					if m.ArtifactType != "" {
+						at = m.ArtifactType
+					}
+				}
+			}
+		}
+		out = append(out, inspect.Referrer{ArtifactType: at, Digest: l.Digest.String(), Size: l.Size,
+			Found: string(l.Mechanism), Where: list.Source, Annotations: ann})
 	}
 	for _, suffix := range []string{".sig", ".att"} {
 		t := d.Context().Tag(strings.Replace(d.DigestStr(), ":", "-", 1) + suffix)
