@@ -237,11 +237,7 @@ through its TUF repository (cached in the user cache directory).`,
 			if err != nil {
 				return usageError{err}
 			}
-			v, err := cosign.NewVerifier(ctx, cosign.VerifyOptions{
-				KeyRef: vo.Key, Identity: vo.Identity, IdentityRegexp: vo.IdentityRegexp,
-				Issuer: vo.Issuer, IssuerRegexp: vo.IssuerRegexp, TrustedRoot: vo.TrustedRoot,
-				IgnoreTlog: vo.IgnoreTlog, RequireTlog: vo.RequireTlog, IgnoreSCT: vo.IgnoreSCT,
-			}, cosign.WithRegistry(reg))
+			v, err := cosign.NewVerifier(ctx, vo.Options(), cosign.WithRegistry(reg))
 			if err != nil {
 				return err
 			}

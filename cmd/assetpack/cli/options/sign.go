@@ -1,6 +1,10 @@
 package options
 
-import "github.com/spf13/pflag"
+import (
+	"github.com/spf13/pflag"
+
+	"github.com/assetpack/assetpack/sign/cosign"
+)
 
 // Sign holds the signing flags.
 type Sign struct {
@@ -46,6 +50,15 @@ type Verify struct {
 
 // AddFlags registers the verification flags.
 func (v *Verify) AddFlags(fs *pflag.FlagSet) {
+	v.AddTrustFlags(fs)
+	fs.BoolVar(&v.AttestFiles, "attest-files", false, "also require a valid file-list attestation and print its predicate on stdout")
+	fs.StringVar(&v.AttestType, "attestation-type", "", "also require a valid attestation of this predicate type")
+	fs.BoolVar(&v.JSON, "json", false, "print the report on stdout as JSON: every signature found, where, by whom, and its log and timestamp evidence")
+}
+
+// AddTrustFlags registers the flags that say whose signature is valid: the
+// key or keyless identity, and the trust and log settings.
+func (v *Verify) AddTrustFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&v.Key, "key", "", "public key file (cosign.pub) or KMS URI; without it verification is keyless")
 	fs.StringVar(&v.Identity, "certificate-identity", "", "keyless: the signer identity (e.g. https://github.com/acme/site/.github/workflows/release.yml@refs/heads/main)")
 	fs.StringVar(&v.IdentityRegexp, "certificate-identity-regexp", "", "keyless: the signer identity as a regular expression")
@@ -55,7 +68,13 @@ func (v *Verify) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&v.IgnoreTlog, "insecure-ignore-tlog", false, "never check transparency-log entries (a key-based signature needs none anyway; a keyless one then needs a signed timestamp)")
 	fs.BoolVar(&v.RequireTlog, "require-tlog", false, "with --key: require a transparency-log entry, checked against the trusted root (default: the key's signature suffices, as sign writes no log entry unless --tlog-upload)")
 	fs.BoolVar(&v.IgnoreSCT, "insecure-ignore-sct", false, "keyless: accept certificates without a certificate-transparency timestamp (private Fulcio without a CT log)")
-	fs.BoolVar(&v.JSON, "json", false, "print the report on stdout as JSON: every signature found, where, by whom, and its log and timestamp evidence")
-	fs.BoolVar(&v.AttestFiles, "attest-files", false, "also require a valid file-list attestation and print its predicate on stdout")
-	fs.StringVar(&v.AttestType, "attestation-type", "", "also require a valid attestation of this predicate type")
+}
+
+// Options converts the flags to the verifier's options.
+func (v *Verify) Options() cosign.VerifyOptions {
+	return cosign.VerifyOptions{
+		KeyRef: v.Key, Identity: v.Identity, IdentityRegexp: v.IdentityRegexp,
+		Issuer: v.Issuer, IssuerRegexp: v.IssuerRegexp, TrustedRoot: v.TrustedRoot,
+		IgnoreTlog: v.IgnoreTlog, RequireTlog: v.RequireTlog, IgnoreSCT: v.IgnoreSCT,
+	}
 }
