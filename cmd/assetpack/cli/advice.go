@@ -231,6 +231,10 @@ func cosignAdvice(a *advisor, err error) {
 	case errors.Is(err, fs.ErrNotExist):
 		a.replace("create one with GenerateKeyPair", "create one with 'assetpack generate-key-pair'")
 	}
+	if f := a.flag("timestamp-server-url"); f != "" {
+		a.replace("keyless signing without a transparency log needs a timestamp authority",
+			"keyless signing with --tlog-upload=false needs a timestamp authority: pass "+f)
+	}
 	if f := a.flag("signature-format"); f != "" {
 		a.replace("signature format \"", f+" \"")
 	}

@@ -89,6 +89,7 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 				if _, err := cosign.ParseFormat(f.so.SignatureFormat); err != nil {
 					return err
 				}
+				f.so.Resolve(c.Flags())
 				s, err := newSigner(ctx, f.so, reg, c.InOrStdin(), stderr, f.out.Quiet)
 				if err != nil {
 					return err

@@ -77,9 +77,13 @@ func newSigner(ctx context.Context, so options.Sign, reg *publish.Registry, stdi
 		tok, from = t.Token, t.Source
 	}
 	if !quiet {
-		fmt.Fprintf(stderr, "keyless signing: OIDC token from %s, certificate from %s, signature recorded in %s\n", from, so.FulcioURL, so.RekorURL)
+		proof := "signature recorded in " + so.RekorURL
+		if so.NoTlog {
+			proof = "signed timestamp from " + so.TimestampURL
+		}
+		fmt.Fprintf(stderr, "keyless signing: OIDC token from %s, certificate from %s, %s\n", from, so.FulcioURL, proof)
 	}
-	return cosign.NewKeylessSigner(ctx, cosign.KeylessOptions{IDToken: tok, FulcioURL: so.FulcioURL, RekorURL: so.RekorURL}, opts...)
+	return cosign.NewKeylessSigner(ctx, cosign.KeylessOptions{IDToken: tok, FulcioURL: so.FulcioURL, RekorURL: so.RekorURL, NoTlog: so.NoTlog}, opts...)
 }
 
 // signSpec is the pipeline's signing request for the signer s and flags so.
@@ -165,6 +169,7 @@ Key-based signatures are not uploaded to a transparency log unless
 			if _, err := cosign.ParseFormat(so.SignatureFormat); err != nil {
 				return err
 			}
+			so.Resolve(c.Flags())
 			s, err := newSigner(ctx, so, reg, c.InOrStdin(), stderr, quiet)
 			if err != nil {
 				return err

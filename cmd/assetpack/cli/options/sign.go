@@ -12,11 +12,19 @@ type Sign struct {
 	SignatureFormat string
 	TimestampURL    string
 	TlogUpload      bool
-	RekorURL        string
-	FulcioURL       string
-	IdentityToken   string
-	Recursive       bool
-	AttestFiles     bool
+	// NoTlog is --tlog-upload=false given explicitly: keyless signing then
+	// relies on a signed timestamp instead of a Rekor entry.
+	NoTlog        bool
+	RekorURL      string
+	FulcioURL     string
+	IdentityToken string
+	Recursive     bool
+	AttestFiles   bool
+}
+
+// Resolve fills what the flags say only together (call it in RunE).
+func (s *Sign) Resolve(fs *pflag.FlagSet) {
+	s.NoTlog = fs.Changed("tlog-upload") && !s.TlogUpload
 }
 
 // AddFlags registers the signing flags.
@@ -24,7 +32,7 @@ func (s *Sign) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&s.Key, "key", "", "cosign private key file, or a KMS URI (awskms://, gcpkms://, azurekms://, hashivault://); without it signing is keyless (Fulcio + Rekor, OIDC identity)")
 	fs.StringVar(&s.SignatureFormat, "signature-format", "bundle", "bundle (a Sigstore bundle attached as an OCI 1.1 referrer, as cosign v3 signs), legacy (the sha256-<hex>.sig tag, as cosign v2 signs) or both")
 	fs.StringVar(&s.TimestampURL, "timestamp-server-url", "", "also get an RFC 3161 signed timestamp for bundle signatures from this timestamp authority (e.g. https://timestamp.sigstore.dev/api/v1/timestamp)")
-	fs.BoolVar(&s.TlogUpload, "tlog-upload", false, "record key-based signatures in the Rekor transparency log (--rekor-url); keyless signing always does")
+	fs.BoolVar(&s.TlogUpload, "tlog-upload", false, "record key-based signatures in the Rekor transparency log (--rekor-url); keyless signing does unless --tlog-upload=false is given with --timestamp-server-url")
 	fs.StringVar(&s.RekorURL, "rekor-url", "https://rekor.sigstore.dev", "Rekor transparency log")
 	fs.StringVar(&s.FulcioURL, "fulcio-url", "https://fulcio.sigstore.dev", "Fulcio certificate authority for keyless signing")
 	fs.StringVar(&s.IdentityToken, "identity-token", "", "OIDC token for keyless signing (default $SIGSTORE_ID_TOKEN, else GitHub Actions' token)")
