@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -79,6 +80,28 @@ func TestCosignInterop(t *testing.T) {
 		if d.ArtifactType != bundleType || d.MediaType != "application/vnd.oci.image.manifest.v1+json" {
 			t.Errorf("tag-schema entry %+v", d)
 		}
+	}
+	// oras discovers them (it reads the tag schema too): the signature and
+	// the file-list attestation.
+	o := runEnv(t, work, env, "", tool(t, "oras"), "discover", "--plain-http", "--format", "json", ref)
+	var disc struct {
+		Referrers []struct {
+			ArtifactType string
+			Annotations  map[string]string
+		}
+	}
+	if err := json.Unmarshal([]byte(o.stdout), &disc); o.code != 0 || err != nil || len(disc.Referrers) != 2 {
+		t.Errorf("oras discover: exit %d %v: %s %s", o.code, err, o.stdout, o.stderr)
+	}
+	var types []string
+	for _, r := range disc.Referrers {
+		if r.ArtifactType != bundleType {
+			t.Errorf("oras discover: artifactType %q", r.ArtifactType)
+		}
+		types = append(types, r.Annotations["dev.sigstore.bundle.predicateType"])
+	}
+	if !slices.Contains(types, "https://sigstore.dev/cosign/sign/v1") || !slices.Contains(types, filesType) {
+		t.Errorf("oras discover: predicate types %v", types)
 	}
 	legacyRef := build(t, "legacy", "--sign", "--key", "cosign.key", "--signature-format", "legacy", "--attest-files")
 	bothRef := build(t, "both", "--sign", "--key", "cosign.key", "--signature-format", "both", "--attest-files")
