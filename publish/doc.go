@@ -48,7 +48,10 @@
 // API when the registry answers it, else from that index, and says which;
 // Registry.FetchReferrer reads one back, checking every digest. A
 // malformed list or a referrer that lies is a ReferrerError naming the
-// subject, the referrer and the list.
+// subject, the referrer and the list. Registry.Copy promotes an image or
+// index by digest with all its referrers (and cosign's legacy tags) to
+// another repository or registry through the same engine, writing tags
+// only once everything else is in place.
 //
 // Why hand-written: go-containerregistry's remote package cannot resume a
 // blob cut in its middle (its retry sends the whole blob again), cannot be

@@ -160,8 +160,8 @@ func WithTlogUpload(rekorURL string) Option {
 	return func(op *options) { op.tlogUpload, op.rekorURL = true, rekorURL }
 }
 
-// WithIgnoreTlog verifies without a transparency-log proof (key-based
-// signatures made with the upload off). The default requires a proof.
+// WithIgnoreTlog is VerifyOptions.IgnoreTlog: transparency-log entries
+// are never checked.
 func WithIgnoreTlog() Option {
 	return func(op *options) { op.ignoreTlog = true }
 }

@@ -89,7 +89,9 @@ type VerifyOptions struct {
 // and the trusted root (which, when no file is given, is fetched through
 // Sigstore's TUF repository: the only network access besides the registry).
 func NewVerifier(ctx context.Context, vo VerifyOptions, opts ...Option) (*Verifier, error) {
-	v := &Verifier{vo: vo, o: makeOptions(opts)}
+	o := makeOptions(opts)
+	vo.IgnoreTlog = vo.IgnoreTlog || o.ignoreTlog
+	v := &Verifier{vo: vo, o: o}
 	if vo.TrustedRoot != "" {
 		tr, err := root.NewTrustedRootFromPath(vo.TrustedRoot)
 		if err != nil {
