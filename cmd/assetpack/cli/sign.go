@@ -294,8 +294,14 @@ through its TUF repository (cached in the user cache directory).`,
 	return c
 }
 
-// printSignatures lists the signatures of a report, one a line.
+// printSignatures lists the signatures of a report, one a line, and the
+// places that could not be read.
 func printSignatures(w io.Writer, rep *cosign.Report) {
+	for _, p := range rep.Looked {
+		if p.Error != "" {
+			fmt.Fprintf(w, "  warning: %s\n", p.Error)
+		}
+	}
 	for _, s := range rep.Signatures {
 		state := "valid"
 		if !s.Valid {
