@@ -25,6 +25,7 @@ var flagAllowlist = map[string]string{
 	// For example, an error quoting the init container's command line that
 	// migrate could not rewrite would belong here:
 	// "kube/migrate.go: --target-directory": "quotes the cp command of the manifest",
+	"sign/oidc.go: --audience": "quotes the buildkite-agent command run for a Buildkite job's OIDC token, not an assetpack flag",
 }
 
 // notLibraries are the directories whose Go code may name CLI flags: the

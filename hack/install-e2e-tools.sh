@@ -35,6 +35,8 @@ GO_TOOLS=(
   # both cosign CLI lines verify what assetpack signs, and sign what it verifies
   "cosign|github.com/sigstore/cosign/v2/cmd/cosign|v2.6.5|nopath"
   "cosign|github.com/sigstore/cosign/v3/cmd/cosign|v3.1.3|nopath"
+  # lists the OCI 1.1 referrers assetpack attaches (oras discover)
+  "oras|oras.land/oras/cmd/oras|v1.3.6"
   # lints the GitHub Action and the example workflows
   "actionlint|github.com/rhysd/actionlint/cmd/actionlint|v1.7.12"
   # applies the Kyverno ClusterPolicy of assetpack policy, verifying signatures

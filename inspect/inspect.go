@@ -6,6 +6,7 @@ package inspect
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -42,6 +43,63 @@ type Report struct {
 	// Signed and Attested are nil when unknown (local images).
 	Signed   *bool `json:"signed,omitempty"`
 	Attested *bool `json:"attested,omitempty"`
+	// Referrers lists what refers to the image in its registry (nil for
+	// local images): OCI 1.1 referrers, whichever way the registry keeps
+	// them, and cosign's legacy .sig and .att tags.
+	Referrers []Referrer `json:"referrers,omitempty"`
+}
+
+// Referrer is an artifact about the image: a signature, an attestation, an
+// SBOM.
+type Referrer struct {
+	// ArtifactType is the referrer's artifact type; for a legacy tag, the
+	// media type of its layers.
+	ArtifactType string `json:"artifactType"`
+	// Digest is the referrer's manifest digest.
+	Digest string `json:"digest"`
+	Size   int64  `json:"size,omitempty"`
+	// Found is where: "referrers API", "tag schema" or "legacy tag".
+	Found string `json:"found"`
+	// Where names the list or tag.
+	Where string `json:"where"`
+	// PredicateType is what a Sigstore bundle signs or attests (from its
+	// annotation: unverified).
+	PredicateType string            `json:"predicateType,omitempty"`
+	Annotations   map[string]string `json:"annotations,omitempty"`
+}
+
+// Sigstore's and cosign's names, to tell signatures from attestations.
+const (
+	bundleType          = "application/vnd.dev.sigstore.bundle.v0.3+json"
+	signPredicateType   = "https://sigstore.dev/cosign/sign/v1"
+	predicateAnnotation = "dev.sigstore.bundle.predicateType"
+)
+
+// AddReferrers sets the report's referrers, and Signed and Attested from
+// them: a bundle whose predicate type is cosign's signature, or a legacy
+// .sig tag, is a signature; another bundle or a .att tag an attestation.
+// Nothing is verified (that is assetpack verify's job).
+func (r *Report) AddReferrers(refs []Referrer) {
+	signed, attested := false, false
+	for i := range refs {
+		ref := &refs[i]
+		if ref.PredicateType == "" {
+			ref.PredicateType = ref.Annotations[predicateAnnotation]
+		}
+		switch {
+		case ref.Found == "legacy tag" && strings.HasSuffix(ref.Where, ".sig"):
+			signed = true
+		case ref.Found == "legacy tag" && strings.HasSuffix(ref.Where, ".att"):
+			attested = true
+		case ref.ArtifactType == bundleType && ref.PredicateType == signPredicateType:
+			signed = true
+		case ref.ArtifactType == bundleType:
+			attested = true
+		}
+	}
+	sort.SliceStable(refs, func(i, j int) bool { return refs[i].ArtifactType < refs[j].ArtifactType })
+	r.Referrers = refs
+	r.Signed, r.Attested = &signed, &attested
 }
 
 // Describe reports on a v1.Image or v1.ImageIndex; with files, it lists

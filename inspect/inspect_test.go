@@ -442,3 +442,34 @@ func TestDescribeIndexOfOne(t *testing.T) {
 		t.Errorf("Manifests = %+v, want the image %s with annotations %v", r.Manifests, res.Digest, res.Annotations)
 	}
 }
+
+// TestAddReferrers: signatures and attestations are told apart by what a
+// bundle says it signs, or by the legacy tag; the list is by artifact type.
+func TestAddReferrers(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		refs             []Referrer
+		signed, attested bool
+	}{
+		{"none", nil, false, false},
+		{"bundle signature", []Referrer{{ArtifactType: "application/vnd.dev.sigstore.bundle.v0.3+json", Found: "tag schema",
+			Annotations: map[string]string{"dev.sigstore.bundle.predicateType": "https://sigstore.dev/cosign/sign/v1"}}}, true, false},
+		{"bundle attestation", []Referrer{{ArtifactType: "application/vnd.dev.sigstore.bundle.v0.3+json", Found: "referrers API",
+			Annotations: map[string]string{"dev.sigstore.bundle.predicateType": "https://spdx.dev/Document"}}}, false, true},
+		{"legacy", []Referrer{{ArtifactType: "application/vnd.dsse.envelope.v1+json", Found: "legacy tag", Where: "r/x:sha256-ab.att"},
+			{ArtifactType: "application/vnd.dev.cosign.simplesigning.v1+json", Found: "legacy tag", Where: "r/x:sha256-ab.sig"}}, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var r Report
+			r.AddReferrers(tc.refs)
+			if *r.Signed != tc.signed || *r.Attested != tc.attested {
+				t.Errorf("signed %v attested %v, want %v %v", *r.Signed, *r.Attested, tc.signed, tc.attested)
+			}
+			for i := 1; i < len(r.Referrers); i++ {
+				if r.Referrers[i-1].ArtifactType > r.Referrers[i].ArtifactType {
+					t.Errorf("not sorted by artifact type: %+v", r.Referrers)
+				}
+			}
+		})
+	}
+}

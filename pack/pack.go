@@ -151,6 +151,12 @@ type Sign struct {
 	// AttestFiles also attaches a signed attestation listing every file
 	// (sign.FilesPredicateType); Signer must then be a sign.Attester.
 	AttestFiles bool
+	// Format is how signatures and attestations are stored: sign.FormatBundle
+	// (a Sigstore bundle referrer), sign.FormatLegacy (the .sig and .att
+	// tags) or sign.FormatBoth; Signer must then be a sign.FormatSigner
+	// (and a sign.FormatAttester to attest). "" is the signer's own choice
+	// (sign/cosign's: bundle).
+	Format sign.Format
 }
 
 // Result is what Run did. Call Close when done with Build.
@@ -205,6 +211,9 @@ func Run(ctx context.Context, spec Spec) (_ *Result, err error) {
 		}
 		if _, ok := spec.Sign.Signer.(sign.Attester); spec.Sign.AttestFiles && !ok {
 			return nil, specErr("Sign.AttestFiles", "the signer %T cannot attest", spec.Sign.Signer)
+		}
+		if err := checkFormat(spec.Sign); err != nil {
+			return nil, err
 		}
 	}
 	if spec.Reference != "" {

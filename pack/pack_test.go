@@ -190,6 +190,8 @@ func TestRunChecksBeforeWork(t *testing.T) {
 		{"sign without push", pack.Spec{Source: site(t), Sign: &pack.Sign{Signer: &recorder{}}}, "Sign"},
 		{"no signer", pack.Spec{Source: site(t), Tags: []string{host + "/a/b:v1"}, Sign: &pack.Sign{}}, "Sign.Signer"},
 		{"signer cannot attest", pack.Spec{Source: site(t), Tags: []string{host + "/a/b:v1"}, Sign: &pack.Sign{Signer: signOnly{}, AttestFiles: true}}, "Sign.AttestFiles"},
+		{"unknown format", pack.Spec{Source: site(t), Tags: []string{host + "/a/b:v1"}, Sign: &pack.Sign{Signer: &formatRecorder{}, Format: "cosign"}}, "Sign.Format"},
+		{"signer of one format", pack.Spec{Source: site(t), Tags: []string{host + "/a/b:v1"}, Sign: &pack.Sign{Signer: signOnly{}, Format: sign.FormatLegacy}}, "Sign.Format"},
 		{"patch without workload", pack.Spec{Source: site(t), Tags: []string{host + "/a/b:v1"},
 			Patches: []pack.Patch{{Format: kube.Strategic, Mount: patch.Mount}}}, "Patches[0].Workload"},
 		{"json6902 without manifest", pack.Spec{Source: site(t), Tags: []string{host + "/a/b:v1"},
@@ -312,6 +314,38 @@ func (r *recorder) Attest(_ context.Context, d name.Digest, typ string, pred any
 }
 
 type signOnly struct{}
+
+// formatRecorder records the format it was asked to sign and attest in.
+type formatRecorder struct {
+	recorder
+	formats []sign.Format
+}
+
+func (r *formatRecorder) SignFormat(ctx context.Context, d name.Digest, f sign.Format) error {
+	r.formats = append(r.formats, f)
+	return r.Sign(ctx, d)
+}
+
+func (r *formatRecorder) AttestFormat(ctx context.Context, d name.Digest, f sign.Format, typ string, pred any) error {
+	r.formats = append(r.formats, f)
+	return r.Attest(ctx, d, typ, pred)
+}
+
+// TestRunPassesFormat: Sign.Format reaches the signer, for signatures and
+// attestations.
+func TestRunPassesFormat(t *testing.T) {
+	host := testregistry.New(t)
+	rec := &formatRecorder{}
+	res, err := pack.Run(context.Background(), pack.Spec{Source: site(t), Image: image(), Tags: []string{host + "/web/site:v1"},
+		Sign: &pack.Sign{Signer: rec, AttestFiles: true, Format: sign.FormatBoth}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close()
+	if len(rec.formats) != 2 || rec.formats[0] != sign.FormatBoth || rec.formats[1] != sign.FormatBoth || len(rec.signed) != 1 {
+		t.Errorf("formats %v, signed %v", rec.formats, rec.signed)
+	}
+}
 
 func (signOnly) Sign(context.Context, name.Digest) error { return nil }
 

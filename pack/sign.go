@@ -35,18 +35,52 @@ func signAll(ctx context.Context, s *Sign, d name.Digest, art publish.Artifact, 
 		targets = append(targets, kids...)
 	}
 	for _, t := range targets {
-		if err := s.Signer.Sign(ctx, t); err != nil {
+		if err := signOne(ctx, s, t); err != nil {
 			return err
 		}
 		res.Signed = append(res.Signed, t)
 		if files != nil {
-			if err := attester.Attest(ctx, t, sign.FilesPredicateType, files); err != nil {
+			if err := attestOne(ctx, s, attester, t, sign.FilesPredicateType, files); err != nil {
 				return err
 			}
 			res.Attested = append(res.Attested, t)
 		}
 	}
 	return nil
+}
+
+// checkFormat checks Sign.Format against what the signer can do.
+func checkFormat(s *Sign) error {
+	switch s.Format {
+	case "":
+		return nil
+	case sign.FormatBundle, sign.FormatLegacy, sign.FormatBoth:
+	default:
+		return specErr("Sign.Format", "%q is not a signature format: want %s, %s or %s", s.Format, sign.FormatBundle, sign.FormatLegacy, sign.FormatBoth)
+	}
+	if _, ok := s.Signer.(sign.FormatSigner); !ok {
+		return specErr("Sign.Format", "the signer %T writes one format only", s.Signer)
+	}
+	if _, ok := s.Signer.(sign.FormatAttester); s.AttestFiles && !ok {
+		return specErr("Sign.Format", "the signer %T attests in one format only", s.Signer)
+	}
+	return nil
+}
+
+// signOne signs t in s.Format (checked by checkFormat).
+func signOne(ctx context.Context, s *Sign, t name.Digest) error {
+	if fs, ok := s.Signer.(sign.FormatSigner); ok && s.Format != "" {
+		return fs.SignFormat(ctx, t, s.Format)
+	}
+	return s.Signer.Sign(ctx, t)
+}
+
+// attestOne attests t in s.Format.
+func attestOne(ctx context.Context, s *Sign, a sign.Attester, t name.Digest, predicateType string, predicate any) error {
+	if fa, ok := s.Signer.(sign.FormatAttester); ok && s.Format != "" {
+		return fa.AttestFormat(ctx, t, s.Format, predicateType, predicate)
+	}
+	return a.Attest(ctx, t, predicateType, predicate)
 }
 
 // childManifests lists the platform manifests of an index (nil for an image).

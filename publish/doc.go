@@ -37,6 +37,22 @@
 //     helpers, GITHUB_TOKEN for ghcr.io) through go-containerregistry's
 //     token flow, once per repository per push.
 //
+// # Referrers
+//
+// Registry.Attach writes an OCI 1.1 referrer (an artifact manifest with a
+// subject, such as a signature or an SBOM) through the same engine: its
+// blobs, its manifest by digest, then, unless the registry's answer
+// carries OCI-Subject (it keeps the referrers list itself), the subject's
+// referrers tag-schema index (tag sha256-HEX), read, extended and written
+// back. Registry.Referrers lists a subject's referrers from the referrers
+// API when the registry answers it, else from that index, and says which;
+// Registry.FetchReferrer reads one back, checking every digest. A
+// malformed list or a referrer that lies is a ReferrerError naming the
+// subject, the referrer and the list. Registry.Copy promotes an image or
+// index by digest with all its referrers (and cosign's legacy tags) to
+// another repository or registry through the same engine, writing tags
+// only once everything else is in place.
+//
 // Why hand-written: go-containerregistry's remote package cannot resume a
 // blob cut in its middle (its retry sends the whole blob again), cannot be
 // told a chunk size, and cannot stream a blob whose digest is not known yet

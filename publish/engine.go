@@ -45,6 +45,7 @@ func newEngine(ctx context.Context, r *Registry, stats *pushStats) *engine {
 type session struct {
 	repo name.Repository
 	pull []name.Repository
+	read bool // pull access only: the session reads (referrers, copy sources)
 
 	once   sync.Once
 	client *http.Client
@@ -70,6 +71,21 @@ func (e *engine) session(repo name.Repository, pull ...name.Repository) *session
 	return s
 }
 
+// readSession returns a session that only reads repo (pull scope): a
+// credential that may pull but not push still lists referrers and copies
+// from there.
+func (e *engine) readSession(repo name.Repository) *session {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	key := "read " + repo.String()
+	if s := e.sessions[key]; s != nil {
+		return s
+	}
+	s := &session{repo: repo, read: true}
+	e.sessions[key] = s
+	return s
+}
+
 // open returns the session's client, authenticating on first use (the
 // ping and the token request are retried like any request). The session
 // lives as long as the push, whichever request needs it first: it is
@@ -88,6 +104,9 @@ func (e *engine) open(s *session) (*http.Client, error) {
 		}
 		rt = transport.NewUserAgent(replayGuard{rt}, "assetpack")
 		scopes := []string{s.repo.Scope(transport.PushScope)}
+		if s.read {
+			scopes = []string{s.repo.Scope(transport.PullScope)}
+		}
 		for _, p := range s.pull {
 			scopes = append(scopes, p.Scope(transport.PullScope))
 		}

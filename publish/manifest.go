@@ -3,6 +3,7 @@ package publish
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -48,6 +49,14 @@ func manifestOf(art Artifact) ([]byte, types.MediaType, error) {
 // putManifest PUTs raw (of media type mt, digest want) as ref (a tag or a
 // digest) in the session's repository.
 func (e *engine) putManifest(ctx context.Context, s *session, ref string, raw []byte, mt types.MediaType, want v1.Hash) error {
+	_, err := e.putManifestHeader(ctx, s, ref, raw, mt, want)
+	return err
+}
+
+// putManifestHeader is putManifest, returning the answer's headers (a
+// registry that keeps the referrers of the manifest's subject says so in
+// OCI-Subject).
+func (e *engine) putManifestHeader(ctx context.Context, s *session, ref string, raw []byte, mt types.MediaType, want v1.Hash) (http.Header, error) {
 	resp, err := e.do(ctx, s, func() (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPut, repoURL(s.repo, "/manifests/"+ref), &countingBody{r: bytes.NewReader(raw)})
 		if err != nil {
@@ -58,13 +67,13 @@ func (e *engine) putManifest(ctx context.Context, s *session, ref string, raw []
 		return req, nil
 	}, http.StatusOK, http.StatusCreated, http.StatusAccepted, http.StatusNoContent)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	drain(resp)
 	if got := resp.Header.Get("Docker-Content-Digest"); got != "" && got != want.String() {
-		return fmt.Errorf("%w: pushing %s: we computed %s, the registry answered %s", ErrDigestMismatch, refString(s.repo, ref), want, got)
+		return nil, fmt.Errorf("%w: pushing %s: we computed %s, the registry answered %s", ErrDigestMismatch, refString(s.repo, ref), want, got)
 	}
-	return nil
+	return resp.Header, nil
 }
 
 // manifestTypes are the media types a manifest HEAD or GET accepts.
@@ -114,4 +123,81 @@ func refString(repo name.Repository, ref string) string {
 		return repo.String() + "@" + ref
 	}
 	return repo.String() + ":" + ref
+}
+
+// maxManifest bounds what a manifest GET reads (the distribution spec lets
+// registries refuse manifests over 4 MiB; 64 MiB leaves room).
+const maxManifest = 64 << 20
+
+// getManifest reads the manifest ref (a tag or a digest) points to in the
+// session's repository: its bytes, media type and digest. A digest ref is
+// checked against the bytes (ErrDigestMismatch). found is false when the
+// registry has no such manifest.
+func (e *engine) getManifest(ctx context.Context, s *session, ref string, accept string) (raw []byte, desc v1.Descriptor, found bool, err error) {
+	resp, err := e.do(ctx, s, func() (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, repoURL(s.repo, "/manifests/"+ref), nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", accept)
+		return req, nil
+	}, http.StatusOK, http.StatusNotFound)
+	if err != nil {
+		return nil, v1.Descriptor{}, false, err
+	}
+	if resp.StatusCode == http.StatusNotFound {
+		drain(resp)
+		return nil, v1.Descriptor{}, false, nil
+	}
+	defer resp.Body.Close()
+	raw, err = io.ReadAll(io.LimitReader(resp.Body, maxManifest+1))
+	if err != nil {
+		return nil, v1.Descriptor{}, false, err
+	}
+	if len(raw) > maxManifest {
+		return nil, v1.Descriptor{}, false, fmt.Errorf("the manifest %s is larger than %d bytes", refString(s.repo, ref), maxManifest)
+	}
+	h, size, _ := v1.SHA256(bytes.NewReader(raw))
+	if want, err := v1.NewHash(ref); err == nil && want != h {
+		return nil, v1.Descriptor{}, false, fmt.Errorf("%w: the registry served %s with digest %s", ErrDigestMismatch, refString(s.repo, ref), h)
+	}
+	mt := types.MediaType(resp.Header.Get("Content-Type"))
+	if i := strings.IndexByte(string(mt), ';'); i >= 0 {
+		mt = types.MediaType(strings.TrimSpace(string(mt[:i])))
+	}
+	var m struct {
+		MediaType types.MediaType `json:"mediaType"`
+	}
+	if json.Unmarshal(raw, &m) == nil && m.MediaType != "" {
+		mt = m.MediaType
+	}
+	return raw, v1.Descriptor{MediaType: mt, Size: size, Digest: h}, true, nil
+}
+
+// getBlob reads a small blob (at most max bytes) from the session's
+// repository and checks its digest. found is false when the registry has
+// no such blob.
+func (e *engine) getBlob(ctx context.Context, s *session, d v1.Hash, max int64) (data []byte, found bool, err error) {
+	resp, err := e.do(ctx, s, func() (*http.Request, error) {
+		return http.NewRequestWithContext(ctx, http.MethodGet, repoURL(s.repo, "/blobs/"+d.String()), nil)
+	}, http.StatusOK, http.StatusNotFound)
+	if err != nil {
+		return nil, false, err
+	}
+	if resp.StatusCode == http.StatusNotFound {
+		drain(resp)
+		return nil, false, nil
+	}
+	defer resp.Body.Close()
+	data, err = io.ReadAll(io.LimitReader(resp.Body, max+1))
+	if err != nil {
+		return nil, false, err
+	}
+	if int64(len(data)) > max {
+		return nil, false, fmt.Errorf("blob %s in %s is larger than %d bytes", d, s.repo, max)
+	}
+	if h, _, _ := v1.SHA256(bytes.NewReader(data)); h != d {
+		return nil, false, fmt.Errorf("%w: %s served blob %s with digest %s", ErrDigestMismatch, s.repo, d, h)
+	}
+	return data, true, nil
 }

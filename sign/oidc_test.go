@@ -2,13 +2,24 @@ package sign_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/assetpack/assetpack/sign"
 )
+
+// clearCI empties every variable FindIDToken reads.
+func clearCI(t *testing.T) {
+	for _, v := range []string{"SIGSTORE_ID_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+		"BUILDKITE", "BUILDKITE_AGENT_ACCESS_TOKEN", "GITLAB_CI", "GITHUB_ACTIONS"} {
+		t.Setenv(v, "")
+	}
+}
 
 func TestDiscoverIDToken(t *testing.T) {
 	var gotAuth, gotAudience string
@@ -22,19 +33,28 @@ func TestDiscoverIDToken(t *testing.T) {
 	}))
 	defer srv.Close()
 	ctx := context.Background()
+	clearCI(t)
 
-	t.Setenv("SIGSTORE_ID_TOKEN", "")
-	t.Setenv("ACTIONS_ID_TOKEN_REQUEST_URL", "")
-	t.Setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "")
-	if tok, err := sign.DiscoverIDToken(ctx); tok != "" || err != nil {
-		t.Errorf("no source: %q, %v", tok, err)
+	_, err := sign.DiscoverIDToken(ctx)
+	if !errors.Is(err, sign.ErrNoIDToken) || !strings.Contains(err.Error(), "looked for SIGSTORE_ID_TOKEN") ||
+		!strings.Contains(err.Error(), "ACTIONS_ID_TOKEN_REQUEST_URL") || !strings.Contains(err.Error(), "buildkite-agent") {
+		t.Errorf("no source: %v", err)
+	}
+	t.Setenv("GITLAB_CI", "true")
+	if _, err := sign.DiscoverIDToken(ctx); !strings.Contains(err.Error(), "id_tokens: {SIGSTORE_ID_TOKEN: {aud: sigstore}}") {
+		t.Errorf("GitLab CI without id_tokens: %v", err)
+	}
+	t.Setenv("GITLAB_CI", "")
+	t.Setenv("GITHUB_ACTIONS", "true")
+	if _, err := sign.DiscoverIDToken(ctx); !strings.Contains(err.Error(), "permissions: id-token: write") {
+		t.Errorf("GitHub Actions without the permission: %v", err)
 	}
 
 	t.Setenv("ACTIONS_ID_TOKEN_REQUEST_URL", srv.URL+"/token?api-version=2.0")
 	t.Setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "runner-request-token")
-	tok, err := sign.DiscoverIDToken(ctx)
-	if err != nil || tok != "eyJhbGciOi.github.oidc" || gotAudience != "sigstore" {
-		t.Errorf("GitHub Actions: %q, %v (audience %q)", tok, err, gotAudience)
+	tok, err := sign.FindIDToken(ctx)
+	if err != nil || tok.Token != "eyJhbGciOi.github.oidc" || tok.Source != sign.SourceGitHub || gotAudience != "sigstore" {
+		t.Errorf("GitHub Actions: %+v, %v (audience %q)", tok, err, gotAudience)
 	}
 
 	t.Setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "wrong")
@@ -43,8 +63,37 @@ func TestDiscoverIDToken(t *testing.T) {
 		t.Errorf("refused request: %v", err)
 	}
 
+	// GitLab CI's id_tokens arrive as SIGSTORE_ID_TOKEN, which wins.
 	t.Setenv("SIGSTORE_ID_TOKEN", "explicit")
-	if tok, _ := sign.DiscoverIDToken(ctx); tok != "explicit" {
-		t.Errorf("SIGSTORE_ID_TOKEN must win, got %q", tok)
+	if tok, _ := sign.FindIDToken(ctx); tok.Token != "explicit" || tok.Source != sign.SourceEnv {
+		t.Errorf("SIGSTORE_ID_TOKEN must win, got %+v", tok)
+	}
+}
+
+// TestBuildkiteToken: in a Buildkite job the agent is asked, with the
+// sigstore audience.
+func TestBuildkiteToken(t *testing.T) {
+	ctx := context.Background()
+	clearCI(t)
+	bin := t.TempDir()
+	args := filepath.Join(t.TempDir(), "args")
+	agent := "#!/bin/sh\necho \"$@\" > " + args + "\necho eyJhbGciOi.buildkite.oidc\n"
+	if err := os.WriteFile(filepath.Join(bin, "buildkite-agent"), []byte(agent), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("BUILDKITE", "true")
+	t.Setenv("PATH", bin)
+	tok, err := sign.FindIDToken(ctx)
+	got, _ := os.ReadFile(args)
+	if err != nil || tok.Token != "eyJhbGciOi.buildkite.oidc" || tok.Source != sign.SourceBuildkite || strings.TrimSpace(string(got)) != "oidc request-token --audience sigstore" {
+		t.Errorf("Buildkite: %+v, %v (agent called with %q)", tok, err, got)
+	}
+	os.WriteFile(filepath.Join(bin, "buildkite-agent"), []byte("#!/bin/sh\necho 'fatal: not in a job' >&2\nexit 1\n"), 0o755)
+	if _, err := sign.FindIDToken(ctx); err == nil || !strings.Contains(err.Error(), "not in a job") {
+		t.Errorf("agent failure: %v", err)
+	}
+	t.Setenv("PATH", t.TempDir())
+	if _, err := sign.FindIDToken(ctx); !errors.Is(err, sign.ErrNoIDToken) || !strings.Contains(err.Error(), "buildkite-agent is not on PATH") {
+		t.Errorf("no agent: %v", err)
 	}
 }

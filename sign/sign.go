@@ -26,3 +26,28 @@ type Verifier interface {
 type Attester interface {
 	Attest(ctx context.Context, ref name.Digest, predicateType string, predicate any) error
 }
+
+// Format is how a signature or attestation is stored in the registry.
+type Format string
+
+// Formats, as cosign writes them.
+const (
+	// FormatBundle: a Sigstore bundle attached as an OCI 1.1 referrer of the
+	// image (cosign v3's default).
+	FormatBundle Format = "bundle"
+	// FormatLegacy: the sha256-<hex>.sig tag (.att for attestations),
+	// cosign v2's default.
+	FormatLegacy Format = "legacy"
+	// FormatBoth: both.
+	FormatBoth Format = "both"
+)
+
+// FormatSigner is a Signer that writes in the format asked for.
+type FormatSigner interface {
+	SignFormat(ctx context.Context, ref name.Digest, f Format) error
+}
+
+// FormatAttester is an Attester that writes in the format asked for.
+type FormatAttester interface {
+	AttestFormat(ctx context.Context, ref name.Digest, f Format, predicateType string, predicate any) error
+}

@@ -28,6 +28,7 @@ func TestInspectAndDiff(t *testing.T) {
 		Digest    string
 		Signed    *bool
 		Attested  *bool
+		Referrers []struct{ ArtifactType, Digest, Found, PredicateType string }
 		Manifests []struct {
 			Platform string
 			Layers   []struct{ Digest, DiffID string }
@@ -43,6 +44,15 @@ func TestInspectAndDiff(t *testing.T) {
 	if !strings.HasSuffix(ref, rep.Digest) || rep.Signed == nil || !*rep.Signed || *rep.Attested || rep.Files.FileCount != 5 ||
 		rep.Manifests[0].Platform != "linux/amd64" || rep.Manifests[0].Layers[0].DiffID == "" {
 		t.Errorf("inspect = %s", r.stdout)
+	}
+	// The signature is a bundle referrer in the tag schema (this registry
+	// has no referrers API).
+	if len(rep.Referrers) != 1 || rep.Referrers[0].ArtifactType != "application/vnd.dev.sigstore.bundle.v0.3+json" ||
+		rep.Referrers[0].Found != "tag schema" || rep.Referrers[0].PredicateType != "https://sigstore.dev/cosign/sign/v1" || !strings.HasPrefix(rep.Referrers[0].Digest, "sha256:") {
+		t.Errorf("referrers = %+v", rep.Referrers)
+	}
+	if text := assetpack(t, work, nil, "inspect", ref, "--no-files"); !strings.Contains(text.stdout, "referrers:\n  application/vnd.dev.sigstore.bundle.v0.3+json\n    sha256:") {
+		t.Errorf("inspect text: %s", text.stdout)
 	}
 	text := assetpack(t, work, nil, "inspect", "oci:layout")
 	if text.code != 0 || !strings.Contains(text.stdout, "site/bin/healthcheck.sh") || !strings.Contains(text.stdout, "-0755") || !strings.Contains(text.stdout, "site/docs/home.html -> ../index.html") {

@@ -1,10 +1,13 @@
 // Package cosign signs and verifies images in the formats of the cosign
-// CLI, through github.com/sigstore/cosign/v2's public packages: the legacy
-// "sha256-<hex>.sig" signature tag (read by cosign v2 and v3 alike) and the
-// ".att" attestation tag. It is the only assetpack package that imports
-// sigstore. Keys are cosign key files, KMS URIs (awskms://, gcpkms://,
-// azurekms://, hashivault://) or, keyless, a Fulcio certificate for an OIDC
-// identity (GitHub Actions' token is found automatically).
+// CLI: by default a Sigstore bundle v0.3 attached as an OCI 1.1 referrer
+// (cosign v3's format, read by Flux, Kyverno and sigstore's
+// policy-controller), and on request the legacy "sha256-<hex>.sig"
+// signature tag and ".att" attestation tag (read by cosign v2 and v3
+// alike), or both. It is the only assetpack package that imports sigstore:
+// sigstore-go makes and verifies bundles, cosign v2's public packages the
+// legacy signatures. Keys are cosign key files, KMS URIs (awskms://,
+// gcpkms://, azurekms://, hashivault://) or, keyless, a Fulcio certificate
+// for an OIDC identity. Every write goes through publish's upload engine.
 package cosign
 
 import (
@@ -19,8 +22,10 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	sigcosign "github.com/sigstore/cosign/v2/pkg/cosign"
 	cbundle "github.com/sigstore/cosign/v2/pkg/cosign/bundle"
@@ -44,6 +49,8 @@ import (
 	_ "github.com/sigstore/sigstore/pkg/signature/kms/gcp"
 	_ "github.com/sigstore/sigstore/pkg/signature/kms/hashivault"
 
+	"github.com/assetpack/assetpack/attest"
+	"github.com/assetpack/assetpack/publish"
 	"github.com/assetpack/assetpack/sign"
 )
 
@@ -53,15 +60,50 @@ var (
 	// that the password does not open.
 	ErrKey = errors.New("signing key problem")
 	// ErrNoIDToken: keyless signing was asked for without an OIDC identity
-	// token (KeylessOptions.IDToken). It comes with ErrKey.
-	ErrNoIDToken = errors.New("keyless signing needs an OIDC identity token")
-	// ErrNoTrustedRoot: verification needs a Sigstore trusted root
-	// (VerifyOptions.TrustedRoot), which is never fetched from the network.
-	// It comes with ErrKey.
-	ErrNoTrustedRoot = errors.New("verification needs a trusted root")
-	// ErrNoSignature: verification found no valid signature.
+	// token (KeylessOptions.IDToken). It is sign.ErrNoIDToken, and comes
+	// with ErrKey.
+	ErrNoIDToken = sign.ErrNoIDToken
+	// ErrNoTrustedRoot: the Sigstore trusted root that keyless verification
+	// (or a required log entry) needs could not be fetched; give one as a
+	// file (VerifyOptions.TrustedRoot).
+	ErrNoTrustedRoot = errors.New("no Sigstore trusted root")
+	// ErrNoSignature: verification found no valid signature (the image is
+	// unsigned, or signed by another key or identity, or its signatures do
+	// not verify). An unreachable registry is not this error.
 	ErrNoSignature = errors.New("no valid signature")
+	// ErrInvalid: an option value that cannot work, such as an unknown
+	// signature format.
+	ErrInvalid = errors.New("invalid signing option")
 )
+
+// Format is how signatures and attestations are stored (sign.Format).
+type Format = sign.Format
+
+// Signature formats.
+const (
+	// Bundle is a Sigstore bundle v0.3 attached as an OCI 1.1 referrer
+	// (referrers API, or the referrers tag schema): cosign v3's default.
+	Bundle = sign.FormatBundle
+	// Legacy is the sha256-<hex>.sig tag (.att for attestations): cosign
+	// v2's default, read by older verifiers.
+	Legacy = sign.FormatLegacy
+	// Both writes both.
+	Both = sign.FormatBoth
+)
+
+// ParseFormat parses "bundle", "legacy" or "both" ("" is Bundle).
+func ParseFormat(s string) (Format, error) {
+	switch f := Format(strings.ToLower(strings.TrimSpace(s))); f {
+	case "":
+		return Bundle, nil
+	case Bundle, Legacy, Both:
+		return f, nil
+	}
+	return "", fmt.Errorf("%w: signature format %q: want bundle, legacy or both", ErrInvalid, s)
+}
+
+func hasBundle(f Format) bool { return f == Bundle || f == Both || f == "" }
+func hasLegacy(f Format) bool { return f == Legacy || f == Both }
 
 // KMSSchemes are the key reference schemes handed to a KMS provider.
 var KMSSchemes = []string{"awskms://", "gcpkms://", "azurekms://", "hashivault://"}
@@ -74,18 +116,42 @@ type Option func(*options)
 
 type options struct {
 	remote     []remote.Option
+	registry   *publish.Registry
+	format     Format
 	tlogUpload bool
 	rekorURL   string
+	tsaURL     string
 	ignoreTlog bool
-	keyless    *KeylessOptions
-	annotation map[string]any
+	now        func() time.Time
 }
 
-// WithRemoteOptions sets how the registry is reached (auth, transport): pass
-// the options assetpack's publish.Registry uses, so that signing goes where
-// and how the push went.
+// WithRegistry sets how registries are reached: the publish.Registry that
+// pushed the image (credentials, TLS policy, retries). Signatures are
+// written through it, and read with its go-containerregistry options. The
+// default is publish.NewRegistry()'s.
+func WithRegistry(r *publish.Registry) Option {
+	return func(op *options) { op.registry = r }
+}
+
+// WithRemoteOptions adds go-containerregistry options to the reads made
+// through cosign's packages (the legacy signature tags).
+//
+// Deprecated: use WithRegistry, whose options those reads use.
 func WithRemoteOptions(o ...remote.Option) Option {
 	return func(op *options) { op.remote = append(op.remote, o...) }
+}
+
+// WithFormat sets the format signatures and attestations are written in.
+// The default is Bundle.
+func WithFormat(f Format) Option {
+	return func(op *options) { op.format = f }
+}
+
+// WithTimestampAuthority asks the RFC 3161 timestamp authority at url (for
+// example https://timestamp.sigstore.dev/api/v1/timestamp) for a signed
+// timestamp of every bundle signature. The default is none.
+func WithTimestampAuthority(url string) Option {
+	return func(op *options) { op.tsaURL = url }
 }
 
 // WithTlogUpload uploads signatures to the Rekor transparency log. The
@@ -94,22 +160,39 @@ func WithTlogUpload(rekorURL string) Option {
 	return func(op *options) { op.tlogUpload, op.rekorURL = true, rekorURL }
 }
 
-// WithIgnoreTlog verifies without a transparency-log proof (key-based
-// signatures made with the upload off). The default requires a proof.
+// WithIgnoreTlog is VerifyOptions.IgnoreTlog: transparency-log entries
+// are never checked.
 func WithIgnoreTlog() Option {
 	return func(op *options) { op.ignoreTlog = true }
 }
 
 func makeOptions(opts []Option) options {
-	var o options
+	o := options{format: Bundle, now: time.Now}
 	for _, f := range opts {
 		f(&o)
 	}
 	return o
 }
 
-func (o options) ociRemote() []ociremote.Option {
-	return []ociremote.Option{ociremote.WithRemoteOptions(o.remote...)}
+// reg is the registry signatures go through.
+func (o *options) reg() (*publish.Registry, error) {
+	if o.registry == nil {
+		r, err := publish.NewRegistry()
+		if err != nil {
+			return nil, err
+		}
+		o.registry = r
+	}
+	return o.registry, nil
+}
+
+// ociRemote are the options of reads through cosign's packages.
+func (o *options) ociRemote(ctx context.Context) []ociremote.Option {
+	var ro []remote.Option
+	if r, err := o.reg(); err == nil {
+		ro = r.RemoteOptions(ctx)
+	}
+	return []ociremote.Option{ociremote.WithRemoteOptions(append(ro, o.remote...)...)}
 }
 
 // Signer signs digests with a key (file or KMS) or keylessly.
@@ -122,13 +205,22 @@ type Signer struct {
 	closeFn func()
 }
 
-var _ sign.Signer = (*Signer)(nil)
+var (
+	_ sign.Signer         = (*Signer)(nil)
+	_ sign.Attester       = (*Signer)(nil)
+	_ sign.FormatSigner   = (*Signer)(nil)
+	_ sign.FormatAttester = (*Signer)(nil)
+)
 
 // NewKeySigner loads a private key: a cosign key file (encrypted; pass
 // supplies its password) or a KMS URI.
 func NewKeySigner(ctx context.Context, keyRef string, pass PassFunc, opts ...Option) (*Signer, error) {
 	if keyRef == "" {
 		return nil, fmt.Errorf("%w: no key given", ErrKey)
+	}
+	o := makeOptions(opts)
+	if err := o.check(); err != nil {
+		return nil, err
 	}
 	if strings.Contains(keyRef, "://") && !isKMS(keyRef) {
 		return nil, fmt.Errorf("%w: %q: unsupported key scheme; use a cosign key file or one of %s", ErrKey, redactRef(keyRef), strings.Join(KMSSchemes, ", "))
@@ -153,7 +245,7 @@ func NewKeySigner(ctx context.Context, keyRef string, pass PassFunc, opts ...Opt
 	if err != nil {
 		return nil, keyError(keyRef, err)
 	}
-	return &Signer{sv: sv, o: makeOptions(opts), keyRef: keyRef}, nil
+	return &Signer{sv: sv, o: o, keyRef: keyRef}, nil
 }
 
 // loadKeyFile opens an encrypted cosign private key. Keys are loaded here
@@ -219,9 +311,61 @@ func (s *Signer) PublicKeyPEM() ([]byte, error) {
 	return publicKeyPEM(s.sv)
 }
 
-// Sign attaches a signature of the simple-signing payload for ref (a digest,
-// never a tag) as the legacy sha256-<hex>.sig tag.
+// check reports options that cannot work.
+func (o options) check() error {
+	switch o.format {
+	case Bundle, Legacy, Both:
+		return nil
+	}
+	_, err := ParseFormat(string(o.format))
+	return err
+}
+
+// checkFormat reports a format this signer cannot write.
+func (s *Signer) checkFormat(f Format) error {
+	switch f {
+	case Bundle, Legacy, Both:
+	default:
+		_, err := ParseFormat(string(f))
+		return err
+	}
+	if hasLegacy(f) && s.cert != nil && !s.o.tlogUpload {
+		return fmt.Errorf("%w: keyless signatures in the legacy format need a transparency log", ErrInvalid)
+	}
+	return nil
+}
+
+// Sign signs ref (a digest, never a tag) in the signer's format: a
+// Sigstore bundle referrer (the default), the legacy sha256-<hex>.sig tag,
+// or both.
 func (s *Signer) Sign(ctx context.Context, ref name.Digest) error {
+	return s.SignFormat(ctx, ref, s.o.format)
+}
+
+// SignFormat signs ref in format f, whatever the signer's own (an empty f
+// is the signer's).
+func (s *Signer) SignFormat(ctx context.Context, ref name.Digest, f Format) error {
+	if f == "" {
+		f = s.o.format
+	}
+	if err := s.checkFormat(f); err != nil {
+		return err
+	}
+	if hasLegacy(f) {
+		if err := s.signLegacy(ctx, ref); err != nil {
+			return err
+		}
+	}
+	if hasBundle(f) {
+		return s.signBundle(ctx, ref)
+	}
+	return nil
+}
+
+// signLegacy attaches a signature of the simple-signing payload for ref as
+// the legacy sha256-<hex>.sig tag; a signature of the same payload by the
+// same key is replaced.
+func (s *Signer) signLegacy(ctx context.Context, ref name.Digest) error {
 	payload, err := (&sigpayload.Cosign{Image: ref}).MarshalJSON()
 	if err != nil {
 		return err
@@ -246,7 +390,7 @@ func (s *Signer) Sign(ctx context.Context, ref name.Digest) error {
 	if err != nil {
 		return err
 	}
-	se, err := ociremote.SignedEntity(ref, s.o.ociRemote()...)
+	se, err := ociremote.SignedEntity(ref, s.o.ociRemote(ctx)...)
 	if err != nil {
 		return fmt.Errorf("reading %s to sign it: %w", ref, err)
 	}
@@ -254,16 +398,79 @@ func (s *Signer) Sign(ctx context.Context, ref name.Digest) error {
 	if err != nil {
 		return err
 	}
-	if err := ociremote.WriteSignatures(ref.Repository, newSE, s.o.ociRemote()...); err != nil {
+	sigs, err := newSE.Signatures()
+	if err != nil {
+		return err
+	}
+	if err := s.pushLegacy(ctx, ref, sigs, ".sig"); err != nil {
 		return fmt.Errorf("writing the signature of %s: %w", ref, err)
 	}
 	return nil
 }
 
-// Attest attaches a signed in-toto statement (DSSE) about ref with the
-// given predicate, as the legacy sha256-<hex>.att tag; an earlier
-// attestation of the same predicate type is replaced.
+// pushLegacy pushes the image of legacy signatures or attestations to
+// ref's sha256-<hex><suffix> tag, through the upload engine.
+func (s *Signer) pushLegacy(ctx context.Context, ref name.Digest, img v1.Image, suffix string) error {
+	reg, err := s.o.reg()
+	if err != nil {
+		return err
+	}
+	_, err = reg.Push(ctx, img, []name.Tag{legacyTag(ref, suffix)})
+	return err
+}
+
+// legacyTag is ref's cosign tag with suffix (".sig", ".att").
+func legacyTag(ref name.Digest, suffix string) name.Tag {
+	return ref.Context().Tag(strings.Replace(ref.DigestStr(), ":", "-", 1) + suffix)
+}
+
+// Attest attaches a signed in-toto statement about ref with the given
+// predicate, in the signer's format: a Sigstore bundle referrer whose
+// annotation dev.sigstore.bundle.predicateType is predicateType (the
+// statement is attest.Statement's, an in-toto v1 Statement), and/or the
+// legacy sha256-<hex>.att tag, where an earlier attestation of the same
+// predicate type is replaced.
 func (s *Signer) Attest(ctx context.Context, ref name.Digest, predicateType string, predicate any) error {
+	return s.AttestFormat(ctx, ref, s.o.format, predicateType, predicate)
+}
+
+// AttestFormat attests ref in format f, whatever the signer's own (an
+// empty f is the signer's).
+func (s *Signer) AttestFormat(ctx context.Context, ref name.Digest, f Format, predicateType string, predicate any) error {
+	if f == "" {
+		f = s.o.format
+	}
+	if err := s.checkFormat(f); err != nil {
+		return err
+	}
+	if hasLegacy(f) {
+		if err := s.attestLegacy(ctx, ref, predicateType, predicate); err != nil {
+			return err
+		}
+	}
+	if !hasBundle(f) {
+		return nil
+	}
+	h, err := v1.NewHash(ref.DigestStr())
+	if err != nil {
+		return err
+	}
+	st, err := attest.Statement(ref.Context().Name(), h, predicateType, predicate)
+	if err != nil {
+		return err
+	}
+	b, err := s.bundle(ctx, st)
+	if err != nil {
+		return fmt.Errorf("signing the %s attestation of %s: %w", predicateType, ref, err)
+	}
+	if _, err := s.attachBundle(ctx, ref, b, predicateType); err != nil {
+		return fmt.Errorf("attaching the %s attestation of %s: %w", predicateType, ref, err)
+	}
+	return nil
+}
+
+// attestLegacy writes the attestation in the legacy .att tag.
+func (s *Signer) attestLegacy(ctx context.Context, ref name.Digest, predicateType string, predicate any) error {
 	hex := strings.TrimPrefix(ref.DigestStr(), "sha256:")
 	stmt := map[string]any{
 		"_type":         "https://in-toto.io/Statement/v0.1",
@@ -295,7 +502,7 @@ func (s *Signer) Attest(ctx context.Context, ref name.Digest, predicateType stri
 	if err != nil {
 		return err
 	}
-	se, err := ociremote.SignedEntity(ref, s.o.ociRemote()...)
+	se, err := ociremote.SignedEntity(ref, s.o.ociRemote(ctx)...)
 	if err != nil {
 		return fmt.Errorf("reading %s to attest it: %w", ref, err)
 	}
@@ -303,7 +510,11 @@ func (s *Signer) Attest(ctx context.Context, ref name.Digest, predicateType stri
 	if err != nil {
 		return err
 	}
-	if err := ociremote.WriteAttestations(ref.Repository, newSE, s.o.ociRemote()...); err != nil {
+	atts, err := newSE.Attestations()
+	if err != nil {
+		return err
+	}
+	if err := s.pushLegacy(ctx, ref, atts, ".att"); err != nil {
 		return fmt.Errorf("writing the attestation of %s: %w", ref, err)
 	}
 	return nil

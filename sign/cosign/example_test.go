@@ -25,9 +25,10 @@ import (
 // Example generates a key pair, pushes an image to a registry (here
 // go-containerregistry's in-process one), signs it by digest and attests
 // its file list, then verifies both with the public key, offline: signed
-// with the transparency-log upload off (the default), verified with
-// IgnoreTlog. The signer and verifier reach the registry with the options
-// of the publish.Registry that pushed.
+// with the transparency-log upload off (the default), and verified with
+// the key alone, which is all a key-based signature needs. The signature
+// is a Sigstore bundle referrer (the default format); the signer and
+// verifier reach the registry through the publish.Registry that pushed.
 func Example() {
 	ctx := context.Background()
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
@@ -76,7 +77,7 @@ func Example() {
 	ref := pushed.Refs[0] // sign the digest, never the tag
 
 	signer, err := cosign.NewKeySigner(ctx, priv, func() ([]byte, error) { return password, nil },
-		cosign.WithRemoteOptions(r.RemoteOptions(ctx)...))
+		cosign.WithRegistry(r))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -96,18 +97,19 @@ func Example() {
 		return
 	}
 
-	v, err := cosign.NewVerifier(ctx, cosign.VerifyOptions{KeyRef: pub, IgnoreTlog: true},
-		cosign.WithRemoteOptions(r.RemoteOptions(ctx)...))
+	v, err := cosign.NewVerifier(ctx, cosign.VerifyOptions{KeyRef: pub}, cosign.WithRegistry(r))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	n, err := v.VerifyCount(ctx, ref)
+	rep, err := v.Check(ctx, ref)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println("valid signatures:", n)
+	for _, s := range rep.Signatures {
+		fmt.Printf("valid %s signature, found through the %s\n", s.Format, s.Found)
+	}
 	predicate, err := v.VerifyAttestation(ctx, ref, sign.FilesPredicateType)
 	if err != nil {
 		fmt.Println(err)
@@ -139,7 +141,7 @@ func Example() {
 	fmt.Println("unsigned:", errors.Is(err, cosign.ErrNoSignature))
 	// Output:
 	// cosign.key cosign.pub
-	// valid signatures: 1
+	// valid bundle signature, found through the tag schema
 	// attested: 5 files, 377 bytes
 	// unsigned: true
 }

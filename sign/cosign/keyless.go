@@ -24,17 +24,34 @@ const (
 // KeylessOptions configure keyless signing: an ephemeral key, a Fulcio
 // certificate binding it to the OIDC identity of IDToken, and a Rekor entry.
 type KeylessOptions struct {
-	// IDToken is the OIDC token (see sign.DiscoverIDToken for GitHub Actions).
+	// IDToken is the OIDC token (sign.FindIDToken finds one in CI systems).
 	IDToken string
 	// FulcioURL defaults to DefaultFulcioURL; RekorURL to DefaultRekorURL.
 	FulcioURL, RekorURL string
+	// NoTlog records nothing in Rekor: the bundle's proof of when it was
+	// signed is then a signed timestamp, so a timestamp authority is
+	// required (WithTimestampAuthority), and the legacy format, which
+	// cosign verifies keylessly only with a log entry, cannot be written.
+	NoTlog bool
 }
 
-// NewKeylessSigner gets a Fulcio certificate for an ephemeral key. Keyless
-// signatures are always recorded in Rekor (the certificate is short-lived).
+// NewKeylessSigner gets a Fulcio certificate for an ephemeral key. The
+// certificate is short-lived, so a keyless signature always comes with
+// the proof of when it was made: a Rekor entry (the default) and/or a
+// signed timestamp (WithTimestampAuthority).
 func NewKeylessSigner(ctx context.Context, ko KeylessOptions, opts ...Option) (*Signer, error) {
 	if ko.IDToken == "" {
-		return nil, fmt.Errorf("%w: %w: set KeylessOptions.IDToken (sign.DiscoverIDToken finds one in SIGSTORE_ID_TOKEN, or in GitHub Actions with 'permissions: id-token: write')", ErrKey, ErrNoIDToken)
+		return nil, fmt.Errorf("%w: %w: set KeylessOptions.IDToken (sign.DiscoverIDToken finds one in the environment of CI systems)", ErrKey, ErrNoIDToken)
+	}
+	o := makeOptions(opts)
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	if ko.NoTlog && o.tsaURL == "" {
+		return nil, fmt.Errorf("%w: keyless signing without a transparency log needs a timestamp authority", ErrInvalid)
+	}
+	if ko.NoTlog && hasLegacy(o.format) {
+		return nil, fmt.Errorf("%w: keyless signatures in the legacy format need a transparency log", ErrInvalid)
 	}
 	if ko.FulcioURL == "" {
 		ko.FulcioURL = DefaultFulcioURL
@@ -54,7 +71,9 @@ func NewKeylessSigner(ctx context.Context, ko KeylessOptions, opts ...Option) (*
 	if err != nil {
 		return nil, fmt.Errorf("getting a certificate from Fulcio (%s): %w", ko.FulcioURL, err)
 	}
-	o := makeOptions(append(opts, WithTlogUpload(ko.RekorURL)))
+	if !ko.NoTlog {
+		o.tlogUpload, o.rekorURL = true, ko.RekorURL
+	}
 	return &Signer{sv: sv, cert: cert.CertPEM, chain: cert.ChainPEM, o: o}, nil
 }
 

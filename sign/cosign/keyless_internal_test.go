@@ -7,10 +7,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"math/big"
@@ -23,28 +21,12 @@ import (
 	"github.com/sigstore/fulcio/pkg/api"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
+
+	"github.com/assetpack/assetpack/internal/testsigstore"
 )
 
-// idToken is a compact JWS with the given claims, signed ES256 by a throwaway
-// key (the client only reads it; Fulcio would verify it).
-func idToken(t *testing.T, claims map[string]any) string {
-	t.Helper()
-	enc := func(v any) string {
-		b, _ := json.Marshal(v)
-		return base64.RawURLEncoding.EncodeToString(b)
-	}
-	signing := enc(map[string]string{"alg": "ES256", "typ": "JWT"}) + "." + enc(claims)
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	h := sha256.Sum256([]byte(signing))
-	r, s, err := ecdsa.Sign(rand.Reader, k, h[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig := make([]byte, 64)
-	r.FillBytes(sig[:32])
-	s.FillBytes(sig[32:])
-	return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
-}
+// idToken is an unverified identity token with claims.
+func idToken(t *testing.T, claims map[string]any) string { return testsigstore.IDToken(t, claims) }
 
 // fakeFulcio answers POST /api/v1/signingCert as Fulcio does: it checks the
 // bearer token and the proof of possession (the subject signed by the key

@@ -12,6 +12,7 @@ import (
 	"github.com/assetpack/assetpack/kube"
 	"github.com/assetpack/assetpack/policy"
 	"github.com/assetpack/assetpack/publish"
+	"github.com/assetpack/assetpack/sign"
 	"github.com/assetpack/assetpack/sign/cosign"
 )
 
@@ -209,15 +210,23 @@ func publishOutputAdvice(a *advisor, err error) {
 
 // cosignAdvice names the signing and verification flags.
 func cosignAdvice(a *advisor, err error) {
-	if !errors.Is(err, cosign.ErrKey) {
+	if errors.Is(err, sign.ErrNoIDToken) {
+		if f := a.flag("identity-token"); f != "" {
+			a.replace("set KeylessOptions.IDToken (sign.DiscoverIDToken finds one in the environment of CI systems)",
+				"pass "+f+", or run where one is found (GitHub Actions with 'permissions: id-token: write', GitLab CI with id_tokens SIGSTORE_ID_TOKEN, Buildkite)")
+			if !strings.Contains(a.msg, f) {
+				a.msg += "; or pass " + f
+			}
+			if k := a.flag("key"); k != "" {
+				a.msg += ", or sign with " + k
+			}
+		}
+		return
+	}
+	if !errors.Is(err, cosign.ErrKey) && !errors.Is(err, cosign.ErrInvalid) && !errors.Is(err, cosign.ErrNoTrustedRoot) {
 		return
 	}
 	switch {
-	case errors.Is(err, cosign.ErrNoIDToken):
-		if f := a.flag("identity-token"); f != "" {
-			a.replace("set KeylessOptions.IDToken (sign.DiscoverIDToken finds one in SIGSTORE_ID_TOKEN, or in GitHub Actions with 'permissions: id-token: write')",
-				"run in GitHub Actions with 'permissions: id-token: write', or pass "+f+" (or set SIGSTORE_ID_TOKEN)")
-		}
 	case errors.Is(err, fs.ErrExist):
 		if a.flag("force") != "" && a.flag("output-key-prefix") != "" {
 			a.replace("overwrite it with force, or choose another prefix", "pass --force to overwrite it or choose another --output-key-prefix")
@@ -225,13 +234,21 @@ func cosignAdvice(a *advisor, err error) {
 	case errors.Is(err, fs.ErrNotExist):
 		a.replace("create one with GenerateKeyPair", "create one with 'assetpack generate-key-pair'")
 	}
+	if f := a.flag("timestamp-server-url"); f != "" {
+		a.replace("keyless signing without a transparency log needs a timestamp authority",
+			"keyless signing with --tlog-upload=false needs a timestamp authority: pass "+f)
+	}
+	if f := a.flag("signature-format"); f != "" {
+		a.replace("signature format \"", f+" \"")
+	}
 	if a.flag("trusted-root") == "" {
 		return
 	}
 	a.replace("reading trusted root ", "reading --trusted-root ")
-	a.replace("set TrustedRoot to a trusted_root.json, or IgnoreTlog for signatures made without a log entry",
-		"pass --trusted-root trusted_root.json, or --insecure-ignore-tlog for signatures made offline (--tlog-upload=false)")
-	a.replace("set TrustedRoot to a trusted_root.json", "pass --trusted-root trusted_root.json")
+	a.replace("give a trusted_root.json instead (TrustedRoot)", "pass --trusted-root trusted_root.json instead")
+	a.replace("RequireTlog and IgnoreTlog contradict each other", "--require-tlog and --insecure-ignore-tlog contradict each other")
+	a.replace("a key and a keyless identity were both given; verify with one of them",
+		"--key and --certificate-identity/--certificate-oidc-issuer were both given; verify with one of them")
 	a.replace("without a key, verification is keyless and needs the signer's identity and issuer (Identity or IdentityRegexp, and Issuer or IssuerRegexp)",
 		"without --key, verification is keyless and needs --certificate-identity and --certificate-oidc-issuer (or their -regexp forms)")
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/assetpack/assetpack/kube"
 	"github.com/assetpack/assetpack/policy"
 	"github.com/assetpack/assetpack/publish"
+	"github.com/assetpack/assetpack/sign"
 	"github.com/assetpack/assetpack/sign/cosign"
 )
 
@@ -206,19 +207,31 @@ func TestCosignFlagAdvice(t *testing.T) {
 	}
 	checkAdvice(t, []adviceCase{
 		{"no identity token", "sign", func() error { _, err := cosign.NewKeylessSigner(ctx, cosign.KeylessOptions{}); return err }(),
-			[]string{"keyless signing needs an OIDC identity token: run in GitHub Actions with 'permissions: id-token: write', or pass --identity-token (or set SIGSTORE_ID_TOKEN)"}, []string{"KeylessOptions"}},
+			[]string{"keyless signing needs an OIDC identity token: pass --identity-token, or run where one is found (GitHub Actions with 'permissions: id-token: write', GitLab CI with id_tokens SIGSTORE_ID_TOKEN, Buildkite), or sign with --key"}, []string{"KeylessOptions"}},
+		{"no ambient token", "sign", func() error {
+			for _, v := range []string{"SIGSTORE_ID_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_URL", "BUILDKITE", "BUILDKITE_AGENT_ACCESS_TOKEN", "GITLAB_CI", "GITHUB_ACTIONS"} {
+				t.Setenv(v, "")
+			}
+			_, err := sign.DiscoverIDToken(ctx)
+			return err
+		}(), []string{"looked for SIGSTORE_ID_TOKEN", "; or pass --identity-token, or sign with --key"}, nil},
 		{"key pair exists", "generate-key-pair", func() error { _, _, err := cosign.GenerateKeyPair(prefix, []byte("x"), false); return err }(),
 			[]string{"; pass --force to overwrite it or choose another --output-key-prefix"}, nil},
 		{"missing key", "sign", func() error {
 			_, err := cosign.NewKeySigner(ctx, filepath.Join(tmp, "none.key"), func() ([]byte, error) { return nil, nil })
 			return err
 		}(), []string{"; create one with 'assetpack generate-key-pair'"}, []string{"GenerateKeyPair"}},
-		{"tlog proof", "verify", verifier(cosign.VerifyOptions{KeyRef: prefix + ".pub"}),
-			[]string{"pass --trusted-root trusted_root.json, or --insecure-ignore-tlog for signatures made offline (--tlog-upload=false)"}, []string{"TrustedRoot"}},
-		{"keyless trusted root", "verify", verifier(cosign.VerifyOptions{Identity: "x", Issuer: "y", IgnoreTlog: true}),
-			[]string{"pass --trusted-root trusted_root.json (assetpack never fetches"}, []string{"TrustedRoot"}},
-		{"keyless identity", "verify", verifier(cosign.VerifyOptions{IgnoreTlog: true}),
+		{"signature format", "sign", func() error { _, err := cosign.ParseFormat("v3"); return err }(),
+			[]string{`--signature-format "v3": want bundle, legacy or both`}, nil},
+		{"keyless trusted root", "verify", func() error {
+			return verifier(cosign.VerifyOptions{Identity: "x", Issuer: "y", TUFCacheDir: t.TempDir(), TUFMirror: "http://127.0.0.1:9"})
+		}(), []string{"pass --trusted-root trusted_root.json instead"}, []string{"TrustedRoot"}},
+		{"keyless identity", "verify", verifier(cosign.VerifyOptions{}),
 			[]string{"without --key, verification is keyless and needs --certificate-identity and --certificate-oidc-issuer (or their -regexp forms)"}, []string{"IdentityRegexp"}},
+		{"key and identity", "verify", verifier(cosign.VerifyOptions{KeyRef: prefix + ".pub", Identity: "x"}),
+			[]string{"--key and --certificate-identity/--certificate-oidc-issuer were both given"}, nil},
+		{"log flags", "verify", verifier(cosign.VerifyOptions{KeyRef: prefix + ".pub", RequireTlog: true, IgnoreTlog: true}),
+			[]string{"--require-tlog and --insecure-ignore-tlog contradict each other"}, []string{"RequireTlog"}},
 		{"trusted root file", "verify", verifier(cosign.VerifyOptions{KeyRef: prefix + ".pub", TrustedRoot: filepath.Join(tmp, "none.json")}),
 			[]string{`reading --trusted-root "`}, nil},
 	})

@@ -16,6 +16,7 @@ import (
 	"github.com/assetpack/assetpack/kube"
 	"github.com/assetpack/assetpack/pack"
 	"github.com/assetpack/assetpack/publish"
+	"github.com/assetpack/assetpack/sign/cosign"
 )
 
 // buildFlags are the flags of build (and what the config file may set).
@@ -85,12 +86,18 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 			}
 			// Load the key (and check its password) before building and pushing.
 			if f.signImage || f.so.AttestFiles {
+				if _, err := cosign.ParseFormat(f.so.SignatureFormat); err != nil {
+					return err
+				}
+				f.so.Resolve(c.Flags())
 				s, err := newSigner(ctx, f.so, reg, c.InOrStdin(), stderr, f.out.Quiet)
 				if err != nil {
 					return err
 				}
 				defer s.Close()
-				spec.Sign = &pack.Sign{Signer: s, Recursive: f.so.Recursive, AttestFiles: f.so.AttestFiles}
+				if spec.Sign, err = signSpec(s, f.so); err != nil {
+					return err
+				}
 			}
 			res, err := pack.Run(ctx, spec)
 			finish()

@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/spf13/cobra"
 
 	"github.com/assetpack/assetpack/builder"
@@ -77,11 +80,56 @@ func openImage(ctx context.Context, s string, reg *publish.Registry, bopts []bui
 	return o, nil
 }
 
-// attached reports whether the cosign tag suffix exists for d.
-func attached(ctx context.Context, reg *publish.Registry, d name.Digest, suffix string) bool {
-	t := d.Context().Tag(strings.Replace(d.DigestStr(), ":", "-", 1) + suffix)
-	_, err := remote.Head(t, reg.RemoteOptions(ctx)...)
-	return err == nil
+// referrers lists what refers to d: OCI 1.1 referrers (through the
+// referrers API or the tag schema) and cosign's legacy .sig and .att tags.
+func referrers(ctx context.Context, reg *publish.Registry, d name.Digest) ([]inspect.Referrer, error) {
+	list, err := reg.Referrers(ctx, d, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []inspect.Referrer
+	for _, l := range list.Referrers {
+		ann, at := l.Annotations, l.ArtifactType
+		if len(ann) == 0 || at == string(publish.EmptyJSON) {
+			// Some writers list no annotations (cosign v3 in the tag
+			// schema), or the config's media type for the artifact type
+			// (cosign v2.6): the manifest says.
+			if desc, err := remote.Get(d.Context().Digest(l.Digest.String()), reg.RemoteOptions(ctx)...); err == nil {
+				var m v1.Manifest
+				if json.Unmarshal(desc.Manifest, &m) == nil {
+					ann = m.Annotations
+					if m.ArtifactType != "" {
+						at = m.ArtifactType
+					}
+				}
+			}
+		}
+		out = append(out, inspect.Referrer{ArtifactType: at, Digest: l.Digest.String(), Size: l.Size,
+			Found: string(l.Mechanism), Where: list.Source, Annotations: ann})
+	}
+	for _, suffix := range []string{".sig", ".att"} {
+		t := d.Context().Tag(strings.Replace(d.DigestStr(), ":", "-", 1) + suffix)
+		img, err := remote.Image(t, reg.RemoteOptions(ctx)...)
+		var terr *transport.Error
+		if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", t, err)
+		}
+		m, err := img.Manifest()
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", t, err)
+		}
+		dg, _ := img.Digest()
+		size, _ := img.Size()
+		at := ""
+		if len(m.Layers) > 0 {
+			at = string(m.Layers[0].MediaType)
+		}
+		out = append(out, inspect.Referrer{ArtifactType: at, Digest: dg.String(), Size: size, Found: "legacy tag", Where: t.String()})
+	}
+	return out, nil
 }
 
 func newInspect() *cobra.Command {
@@ -96,8 +144,11 @@ func newInspect() *cobra.Command {
 		Long: `Describe an image in a registry, an OCI layout or an OCI archive: its digest,
 platforms, annotations, layers (digest, diffID, size, media type), every file
 with its mode and size (read from the layers as a stream, nothing unpacked to
-disk), and for registry images whether a cosign signature or attestation is
-attached (present, not verified: use assetpack verify for that).`,
+disk), and for registry images what refers to them, by artifact type with
+digests: signatures, attestations and SBOMs attached as OCI 1.1 referrers
+(through the registry's referrers API or the sha256-<hex> tag-schema index)
+and cosign's legacy .sig and .att tags (present, not verified: use
+assetpack verify for that).`,
 		Example: `  assetpack inspect ghcr.io/acme/site-assets:v42
   assetpack inspect oci:assetpack-out/site --json | jq .files.fileCount`,
 		Args: oneReference("inspect"),
@@ -117,8 +168,11 @@ attached (present, not verified: use assetpack verify for that).`,
 				return err
 			}
 			if o.digest != nil {
-				s, a := attached(ctx, reg, *o.digest, ".sig"), attached(ctx, reg, *o.digest, ".att")
-				rep.Signed, rep.Attested = &s, &a
+				refs, err := referrers(ctx, reg, *o.digest)
+				if err != nil {
+					return err
+				}
+				rep.AddReferrers(refs)
 			}
 			if asJSON {
 				enc := json.NewEncoder(c.OutOrStdout())
@@ -149,6 +203,21 @@ func printReport(w io.Writer, r *inspect.Report) {
 	fmt.Fprintf(w, "reference:   %s\ndigest:      %s\nmediaType:   %s\nsize:        %d\nsignature:   %s\nattestation: %s\n",
 		r.Reference, r.Digest, r.MediaType, r.Size, yesNo(r.Signed), yesNo(r.Attested))
 	printMap(w, "annotations", r.Annotations, "")
+	if len(r.Referrers) > 0 {
+		fmt.Fprintln(w, "referrers:")
+		last := ""
+		for _, ref := range r.Referrers {
+			if ref.ArtifactType != last {
+				fmt.Fprintf(w, "  %s\n", ref.ArtifactType)
+				last = ref.ArtifactType
+			}
+			extra := ""
+			if ref.PredicateType != "" {
+				extra = "  " + ref.PredicateType
+			}
+			fmt.Fprintf(w, "    %s  %s (%s)%s\n", ref.Digest, ref.Found, ref.Where, extra)
+		}
+	}
 	for _, m := range r.Manifests {
 		fmt.Fprintf(w, "manifest %s (%s)", m.Digest, m.Platform)
 		if m.Created != "" {

@@ -17,6 +17,7 @@ import (
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/kube"
 	"github.com/assetpack/assetpack/publish"
+	"github.com/assetpack/assetpack/sign"
 	"github.com/assetpack/assetpack/sign/cosign"
 )
 
@@ -57,7 +58,9 @@ func ExitCode(ctx context.Context, err error) int {
 		errors.Is(err, publish.ErrOutputExists),
 		errors.Is(err, kube.ErrInvalid),
 		errors.Is(err, kube.ErrNotRecognised),
-		errors.Is(err, cosign.ErrKey):
+		errors.Is(err, cosign.ErrKey),
+		errors.Is(err, cosign.ErrInvalid),
+		errors.Is(err, sign.ErrNoIDToken):
 		return ExitUsage
 	}
 	return ExitFailure
@@ -130,7 +133,7 @@ Exit codes: 0 success, 1 failure, 2 bad usage or bad input, 130 interrupted.`,
 			logs.Warn.SetFlags(0)
 		}
 	}
-	root.AddCommand(newBuild(), newPush(), newLogin(), newPatch(), newMigrate(), newResolve(), newSign(), newVerify(), newGenerateKeyPair(), newConfig(), newInspect(), newDiff(), newKRM(), newPolicy(), newVersion())
+	root.AddCommand(newBuild(), newPush(), newLogin(), newPatch(), newMigrate(), newResolve(), newSign(), newVerify(), newCopy(), newGenerateKeyPair(), newConfig(), newInspect(), newDiff(), newKRM(), newPolicy(), newVersion())
 	return root
 }
 

@@ -2,10 +2,13 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
@@ -52,7 +55,10 @@ func password(stdin io.Reader, stderr io.Writer, prompt string, confirm bool) co
 
 // newSigner builds a key-based or keyless signer from flags.
 func newSigner(ctx context.Context, so options.Sign, reg *publish.Registry, stdin io.Reader, stderr io.Writer, quiet bool) (*cosign.Signer, error) {
-	opts := []cosign.Option{cosign.WithRemoteOptions(reg.RemoteOptions(ctx)...)}
+	opts := []cosign.Option{cosign.WithRegistry(reg)}
+	if so.TimestampURL != "" {
+		opts = append(opts, cosign.WithTimestampAuthority(so.TimestampURL))
+	}
 	if so.Key != "" {
 		if w := cosign.KeyFileWarning(so.Key); w != "" && !quiet {
 			fmt.Fprintln(stderr, w)
@@ -62,17 +68,31 @@ func newSigner(ctx context.Context, so options.Sign, reg *publish.Registry, stdi
 		}
 		return cosign.NewKeySigner(ctx, so.Key, password(stdin, stderr, "Password for "+so.Key, false), opts...)
 	}
-	tok := so.IdentityToken
+	tok, from := so.IdentityToken, "--identity-token"
 	if tok == "" {
-		var err error
-		if tok, err = sign.DiscoverIDToken(ctx); err != nil {
+		t, err := sign.FindIDToken(ctx)
+		if err != nil {
 			return nil, err
 		}
+		tok, from = t.Token, t.Source
 	}
 	if !quiet {
-		fmt.Fprintf(stderr, "keyless signing: certificate from %s, signature recorded in %s\n", so.FulcioURL, so.RekorURL)
+		proof := "signature recorded in " + so.RekorURL
+		if so.NoTlog {
+			proof = "signed timestamp from " + so.TimestampURL
+		}
+		fmt.Fprintf(stderr, "keyless signing: OIDC token from %s, certificate from %s, %s\n", from, so.FulcioURL, proof)
 	}
-	return cosign.NewKeylessSigner(ctx, cosign.KeylessOptions{IDToken: tok, FulcioURL: so.FulcioURL, RekorURL: so.RekorURL}, opts...)
+	return cosign.NewKeylessSigner(ctx, cosign.KeylessOptions{IDToken: tok, FulcioURL: so.FulcioURL, RekorURL: so.RekorURL, NoTlog: so.NoTlog}, opts...)
+}
+
+// signSpec is the pipeline's signing request for the signer s and flags so.
+func signSpec(s *cosign.Signer, so options.Sign) (*pack.Sign, error) {
+	f, err := cosign.ParseFormat(so.SignatureFormat)
+	if err != nil {
+		return nil, err
+	}
+	return &pack.Sign{Signer: s, Recursive: so.Recursive, AttestFiles: so.AttestFiles, Format: f}, nil
 }
 
 // printSigned notes every digest the pipeline signed (and attested).
@@ -109,22 +129,32 @@ func newSign() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "sign REFERENCE",
 		Short: "Sign an image in a registry with cosign (key, KMS or keyless)",
-		Long: `Sign REFERENCE with a cosign-compatible signature (the sha256-<hex>.sig tag,
-verified by the cosign v2 and v3 CLIs). A tag is resolved once and that
-digest is signed; stdout gets the signed digest reference. For an image index
-every platform manifest is signed too (--recursive=false to skip).
+		Long: `Sign REFERENCE as cosign does. A tag is resolved once and that digest is
+signed; stdout gets the signed digest reference. For an image index every
+platform manifest is signed too (--recursive=false to skip).
+
+--signature-format bundle (the default, cosign v3's format): a Sigstore
+bundle (DSSE, in-toto statement) attached to the image as an OCI 1.1
+referrer, through the registry's referrers API, or as the referrers tag
+schema's sha256-<hex> index where the registry has no such API; read by
+cosign v3 (and v2.6), Flux, Kyverno and sigstore's policy-controller.
+legacy: the sha256-<hex>.sig tag that older verifiers read. both: both.
 
 Keys: --key cosign.key (password from COSIGN_PASSWORD, or a prompt on a
 terminal), or a KMS URI. Without --key signing is keyless: an OIDC identity
-token (--identity-token, $SIGSTORE_ID_TOKEN, or GitHub Actions' token with
-'permissions: id-token: write') gets a short-lived certificate from Fulcio,
-and the signature is recorded in Rekor.
+token (--identity-token, else found in the CI environment: SIGSTORE_ID_TOKEN,
+which GitLab CI sets for 'id_tokens: {SIGSTORE_ID_TOKEN: {aud: sigstore}}';
+GitHub Actions with 'permissions: id-token: write'; a Buildkite job's
+buildkite-agent) gets a short-lived certificate from Fulcio, and the
+signature is recorded in Rekor.
 
 Key-based signatures are not uploaded to a transparency log unless
---tlog-upload is given: nothing contacts an address you did not name.`,
+--tlog-upload is given: nothing contacts an address you did not name, and
+'assetpack verify --key' accepts them as they are.`,
 		Example: `  COSIGN_PASSWORD=… assetpack sign registry.example.com/web/site@sha256:… --key cosign.key
+  assetpack sign registry.example.com/web/site:v42 --key cosign.key --signature-format both
   assetpack sign registry.example.com/web/site:v42 --key awskms:///alias/site --attest-files
-  assetpack sign ghcr.io/acme/site@sha256:…        # keyless, in GitHub Actions`,
+  assetpack sign ghcr.io/acme/site@sha256:…        # keyless, in GitHub Actions, GitLab CI or Buildkite`,
 		Args: oneReference("sign"),
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx, stderr := c.Context(), c.ErrOrStderr()
@@ -136,13 +166,20 @@ Key-based signatures are not uploaded to a transparency log unless
 			if err != nil {
 				return usageError{err}
 			}
+			if _, err := cosign.ParseFormat(so.SignatureFormat); err != nil {
+				return err
+			}
+			so.Resolve(c.Flags())
 			s, err := newSigner(ctx, so, reg, c.InOrStdin(), stderr, quiet)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			res, err := pack.Run(ctx, pack.Spec{Reference: ref.String(), Registry: reg,
-				Sign: &pack.Sign{Signer: s, Recursive: so.Recursive, AttestFiles: so.AttestFiles}})
+			ss, err := signSpec(s, so)
+			if err != nil {
+				return err
+			}
+			res, err := pack.Run(ctx, pack.Spec{Reference: ref.String(), Registry: reg, Sign: ss})
 			if err != nil {
 				return err
 			}
@@ -172,19 +209,31 @@ func newVerify() *cobra.Command {
 		Use:   "verify REFERENCE",
 		Short: "Verify an image's cosign signatures (and attestations)",
 		Long: `Check that REFERENCE (a tag is resolved once to its digest) carries a valid
-cosign signature: by --key, or keyless by --certificate-identity and
---certificate-oidc-issuer. Exits 0 and prints the verified digest reference,
-or exits 1 naming what failed. Transparency-log proofs and keyless
-certificates are checked against --trusted-root (a Sigstore trusted_root.json);
-signatures made offline (--tlog-upload=false) need --insecure-ignore-tlog.
-assetpack never fetches trust roots from the network by itself.`,
-		Example: `  assetpack verify registry.example.com/web/site:v42 --key cosign.pub --insecure-ignore-tlog
-  assetpack verify REF --key cosign.pub --insecure-ignore-tlog --attest-files > files.json
+signature: by --key, or keyless by --certificate-identity and
+--certificate-oidc-issuer (or their -regexp forms). Signatures are found in
+both formats, whoever wrote them (assetpack, cosign v2 or v3): Sigstore
+bundles attached as OCI 1.1 referrers (through the registry's referrers API,
+or the referrers tag schema's sha256-<hex> index) and the legacy
+sha256-<hex>.sig tag.
+
+Exits 0 and prints the verified digest reference (--json: a report of every
+signature found, where, by whom, with its log and timestamp evidence), or
+exits 1 naming the digest and every place looked.
+
+With --key, the key's signature suffices (what 'assetpack sign --key'
+writes by default has no log entry); a log entry is checked when
+--trusted-root is given, and required with --require-tlog. Keyless, a
+signature needs a transparency-log entry or a signed timestamp, checked
+against --trusted-root, else against the public-good Sigstore root fetched
+through its TUF repository (cached in the user cache directory).`,
+		Example: `  assetpack verify registry.example.com/web/site:v42 --key cosign.pub
+  assetpack verify REF --key cosign.pub --json | jq '.signatures[] | {format, found, digest}'
+  assetpack verify REF --key cosign.pub --attest-files > files.json
   assetpack verify REF --certificate-identity https://github.com/acme/site/.github/workflows/release.yml@refs/heads/main \
-      --certificate-oidc-issuer https://token.actions.githubusercontent.com --trusted-root trusted_root.json`,
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com`,
 		Args: oneReference("verify"),
 		RunE: func(c *cobra.Command, args []string) error {
-			ctx, stderr := c.Context(), c.ErrOrStderr()
+			ctx, stdout, stderr := c.Context(), c.OutOrStdout(), c.ErrOrStderr()
 			reg, _, err := newRegistry(ro, true, stderr)
 			if err != nil {
 				return err
@@ -193,23 +242,28 @@ assetpack never fetches trust roots from the network by itself.`,
 			if err != nil {
 				return usageError{err}
 			}
-			v, err := cosign.NewVerifier(ctx, cosign.VerifyOptions{
-				KeyRef: vo.Key, Identity: vo.Identity, IdentityRegexp: vo.IdentityRegexp,
-				Issuer: vo.Issuer, IssuerRegexp: vo.IssuerRegexp, TrustedRoot: vo.TrustedRoot, IgnoreTlog: vo.IgnoreTlog,
-			}, cosign.WithRemoteOptions(reg.RemoteOptions(ctx)...))
+			v, err := cosign.NewVerifier(ctx, vo.Options(), cosign.WithRegistry(reg))
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			d, err := reg.Resolve(ctx, ref)
 			if err != nil {
 				return err
 			}
-			n, err := v.VerifyCount(ctx, d)
+			rep, err := v.Check(ctx, d)
+			if vo.JSON && rep != nil {
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				if jerr := enc.Encode(rep); jerr != nil {
+					return jerr
+				}
+			}
 			if err != nil {
 				return err
 			}
 			if !quiet {
-				fmt.Fprintf(stderr, "verified %s: %d valid signature(s)\n", d, n)
+				fmt.Fprintf(stderr, "verified %s: %d valid signature(s)\n", d, rep.Verified)
+				printSignatures(stderr, rep)
 			}
 			attType := vo.AttestType
 			if vo.AttestFiles {
@@ -223,10 +277,14 @@ assetpack never fetches trust roots from the network by itself.`,
 				if !quiet {
 					fmt.Fprintf(stderr, "verified the %s attestation of %s\n", attType, d)
 				}
-				_, err = fmt.Fprintf(c.OutOrStdout(), "%s\n", pred)
+				if !vo.JSON {
+					_, err = fmt.Fprintf(stdout, "%s\n", pred)
+				}
 				return err
 			}
-			_, err = fmt.Fprintln(c.OutOrStdout(), d)
+			if !vo.JSON {
+				_, err = fmt.Fprintln(stdout, d)
+			}
 			return err
 		},
 	}
@@ -234,6 +292,45 @@ assetpack never fetches trust roots from the network by itself.`,
 	ro.AddFlags(c.Flags())
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing on stderr but errors")
 	return c
+}
+
+// printSignatures lists the signatures of a report, one a line, and the
+// places that could not be read.
+func printSignatures(w io.Writer, rep *cosign.Report) {
+	for _, p := range rep.Looked {
+		if p.Error != "" {
+			fmt.Fprintf(w, "  warning: %s\n", p.Error)
+		}
+	}
+	for _, s := range rep.Signatures {
+		state := "valid"
+		if !s.Valid {
+			state = "invalid: " + s.Error
+		}
+		who := "key " + s.Key
+		if s.Identity != "" {
+			who = s.Identity + " (issuer " + s.Issuer + ")"
+		}
+		var evidence []string
+		for _, e := range s.Tlog {
+			ev := fmt.Sprintf("log entry %d at %s", e.LogIndex, e.IntegratedTime.Format(time.RFC3339))
+			if !e.Verified {
+				ev += " (not checked)"
+			}
+			evidence = append(evidence, ev)
+		}
+		for _, ts := range s.Timestamps {
+			if ts.Verified {
+				evidence = append(evidence, "signed timestamp "+ts.Time.Format(time.RFC3339))
+			} else {
+				evidence = append(evidence, "signed timestamp (not checked)")
+			}
+		}
+		if len(evidence) == 0 {
+			evidence = []string{"no log entry or timestamp"}
+		}
+		fmt.Fprintf(w, "  %s signature %s (%s: %s), %s, %s: %s\n", s.Format, s.Digest, s.Found, s.Where, who, strings.Join(evidence, ", "), state)
+	}
 }
 
 func newGenerateKeyPair() *cobra.Command {
