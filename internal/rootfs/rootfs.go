@@ -27,6 +27,10 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
+// ErrHardLink: a hard link names something that is not a regular file of
+// its layer or an earlier one (a later entry, a directory, nothing).
+var ErrHardLink = errors.New("is not a regular file of this layer or an earlier one")
+
 // Type is the kind of an entry.
 type Type string
 
@@ -200,7 +204,7 @@ func apply(tree map[string]*Entry, l v1.Layer, index int, o Options) (err error)
 				t, ok = tree[target]
 			}
 			if !ok || t.Type != File {
-				return fmt.Errorf("hard link %q: its target %q is not a regular file of this layer or an earlier one", h.Name, h.Linkname)
+				return fmt.Errorf("hard link %q: its target %q %w", h.Name, h.Linkname, ErrHardLink)
 			}
 			e.Type, e.Mode, e.Size, e.SHA256, e.SHA1 = File, t.Mode, t.Size, t.SHA256, t.SHA1
 			e.ModTime, e.Content = t.ModTime, t.Content

@@ -209,7 +209,7 @@ func TestBrokenHardLink(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := rootfs.Image(image(t, layer(t, l...)), rootfs.Options{})
-			if err == nil || !strings.Contains(err.Error(), `hard link "b"`) || !strings.Contains(err.Error(), "reading layer 1 (sha256:") {
+			if !errors.Is(err, rootfs.ErrHardLink) || !strings.Contains(err.Error(), `hard link "b"`) || !strings.Contains(err.Error(), "reading layer 1 (sha256:") {
 				t.Errorf("Image() = %v, want an error naming the link and the layer", err)
 			}
 		})
