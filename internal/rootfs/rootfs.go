@@ -195,7 +195,7 @@ func apply(tree map[string]*Entry, l v1.Layer, index int, o Options) (err error)
 		case tar.TypeReg:
 			e.Type, e.Content = File, at
 			if err := sum(e, at, h, tr, o); err != nil {
-				return fmt.Errorf("reading %q: %w", h.Name, err)
+				return err
 			}
 		case tar.TypeLink:
 			target := clean(h.Linkname)
@@ -292,11 +292,11 @@ func sum(e *Entry, at Pos, h *tar.Header, r io.Reader, o Options) error {
 	cw := &countWriter{w: w}
 	if o.Visit != nil {
 		if err := o.Visit(at, h, io.TeeReader(r, cw)); err != nil {
-			return err
+			return err // Visit's own words
 		}
 	}
 	if _, err := io.Copy(cw, r); err != nil {
-		return err
+		return fmt.Errorf("reading %q: %w", h.Name, err)
 	}
 	e.Size, e.SHA256 = cw.n, hex.EncodeToString(s256.Sum(nil))
 	if s1 != nil {
