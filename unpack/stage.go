@@ -78,24 +78,28 @@ func (s *stage) check() error {
 	}
 	if s.kind == kindDir {
 		if !fi.IsDir() {
-			return fmt.Errorf("%w: %q is not a directory; remove it or choose another destination", ErrExists, s.display)
+			return exists("%q is not a directory; remove it or choose another destination", s.display)
 		}
 		des, err := os.ReadDir(s.final)
 		if err != nil {
 			return fmt.Errorf("checking %q: %w", s.display, err)
 		}
 		if len(des) > 0 && !s.replace {
-			return fmt.Errorf("%w: directory %q is not empty; choose a new or empty directory, or replace it (WithReplace)", ErrExists, s.display)
+			return exists("directory %q is not empty; choose a new or empty directory, or replace it (WithReplace)", s.display)
 		}
 		return nil
 	}
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%w: %q is not a regular file; remove it or choose another destination", ErrExists, s.display)
+		return exists("%q is not a regular file; remove it or choose another destination", s.display)
 	}
 	if fi.Size() > 0 && !s.replace {
-		return fmt.Errorf("%w: file %q is not empty; choose another file, or replace it (WithReplace)", ErrExists, s.display)
+		return exists("file %q is not empty; choose another file, or replace it (WithReplace)", s.display)
 	}
 	return nil
+}
+
+func exists(format string, args ...any) error {
+	return marked{errors.New(fmt.Sprintf(format, args...)), ErrExists}
 }
 
 // commit moves the staged output into place.
