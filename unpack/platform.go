@@ -70,14 +70,14 @@ func selectFrom(idx v1.ImageIndex, want *v1.Platform) (v1.Image, error) {
 	switch m, ok := pick(DefaultPlatform); {
 	case want != nil:
 		if desc, ok = pick(*want); !ok {
-			return nil, fmt.Errorf("%w: index %s has no image for %s; it has %s", ErrPlatform, d, want, orNone(list))
+			return nil, marked{fmt.Errorf("index %s has no image for %s; it has %s", d, want, orNone(list)), ErrPlatform}
 		}
 	case ok:
 		desc = m
 	case len(images) == 1:
 		desc = images[0]
 	default:
-		return nil, fmt.Errorf("%w: index %s has %d images (%s) and none for %s; choose a platform", ErrPlatform, d, len(images), orNone(list), &DefaultPlatform)
+		return nil, marked{fmt.Errorf("index %s has %d images (%s) and none for %s; choose a platform", d, len(images), orNone(list), &DefaultPlatform), ErrPlatform}
 	}
 	img, err := idx.Image(desc.Digest)
 	if err != nil {

@@ -332,6 +332,15 @@ func TestDestination(t *testing.T) {
 	parent := t.TempDir()
 	full := filepath.Join(parent, "full")
 	os.MkdirAll(filepath.Join(full, "mine"), 0o755)
+	if err := unpack.CheckDir(full); !errors.Is(err, unpack.ErrExists) {
+		t.Errorf("CheckDir(non-empty) = %v", err)
+	}
+	if err := unpack.CheckDir(full, unpack.WithReplace(true)); err != nil {
+		t.Errorf("CheckDir(non-empty, WithReplace) = %v", err)
+	}
+	if err := unpack.CheckTar(full, unpack.WithReplace(true)); !errors.Is(err, unpack.ErrExists) {
+		t.Errorf("CheckTar(a directory) = %v", err)
+	}
 	_, err := unpack.ToDir(ctx, img, full)
 	if !errors.Is(err, unpack.ErrExists) || !strings.Contains(err.Error(), `directory "`+full+`" is not empty; choose a new or empty directory, or replace it (WithReplace)`) {
 		t.Errorf("ToDir(non-empty) = %v", err)

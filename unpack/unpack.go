@@ -3,6 +3,7 @@ package unpack
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -41,6 +42,28 @@ func ToDir(ctx context.Context, img v1.Image, dir string, opts ...Option) (*Resu
 // same bytes. file must be absent or empty unless WithReplace.
 func ToTar(ctx context.Context, img v1.Image, file string, opts ...Option) (*Result, error) {
 	return run(ctx, img, file, kindTar, opts)
+}
+
+// CheckDir reports, without writing anything, whether ToDir with the same
+// options would refuse dir as its destination (ErrExists), so that a
+// caller can say so before it downloads an image. ToDir checks again.
+func CheckDir(dir string, opts ...Option) error { return check(dir, kindDir, opts) }
+
+// CheckTar is CheckDir for ToTar.
+func CheckTar(file string, opts ...Option) error { return check(file, kindTar, opts) }
+
+func check(dst string, k kind, opts []Option) error {
+	var o options
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return err
+		}
+	}
+	final, err := filepath.Abs(dst)
+	if err != nil {
+		return fmt.Errorf("resolving %q: %w", dst, err)
+	}
+	return (&stage{display: dst, final: final, kind: k, replace: o.replace}).check()
 }
 
 func run(ctx context.Context, img v1.Image, dst string, k kind, opts []Option) (*Result, error) {
