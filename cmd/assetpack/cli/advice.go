@@ -11,6 +11,7 @@ import (
 	"github.com/assetpack/assetpack/kube"
 	"github.com/assetpack/assetpack/publish"
 	"github.com/assetpack/assetpack/sign/cosign"
+	"github.com/assetpack/assetpack/unpack"
 )
 
 // The library's errors name values and options in Go terms (compression
@@ -92,6 +93,7 @@ var adviceRules = []func(a *advisor, err error){
 	publishOutputAdvice,
 	cosignAdvice,
 	kubeFieldAdvice,
+	unpackAdvice,
 }
 
 // builderOptions are the flags of builder.OptionError's options.
@@ -261,6 +263,27 @@ func kubeFieldAdvice(a *advisor, err error) {
 		// patch --format kustomize --output DIR.
 		if f := a.flag("kustomize", "output"); f != "" {
 			a.replace(", not a Component: choose another directory", ", not a Component: choose another "+f+" directory")
+		}
+	}
+}
+
+// unpackAdvice names pull's flags: --force for a destination in the way,
+// --sub-path and --platform for what the image does not have.
+func unpackAdvice(a *advisor, err error) {
+	if errors.Is(err, unpack.ErrExists) {
+		if f := a.flag("force"); f != "" {
+			a.replace("replace it (WithReplace)", "pass "+f+" to replace it")
+		}
+	}
+	var oe *unpack.OptionError
+	if errors.As(err, &oe) && oe.Option == "sub path" {
+		if f := a.flag("sub-path"); f != "" {
+			a.replace(oe.Error(), f+" "+oe.Reason)
+		}
+	}
+	if errors.Is(err, unpack.ErrPlatform) {
+		if f := a.flag("platform"); f != "" {
+			a.replaceOrAppend("", "choose a platform", "choose one with "+f)
 		}
 	}
 }

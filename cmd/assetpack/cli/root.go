@@ -130,7 +130,7 @@ Exit codes: 0 success, 1 failure, 2 bad usage or bad input, 130 interrupted.`,
 			logs.Warn.SetFlags(0)
 		}
 	}
-	root.AddCommand(newBuild(), newPush(), newLogin(), newPatch(), newMigrate(), newResolve(), newSign(), newVerify(), newGenerateKeyPair(), newConfig(), newInspect(), newDiff(), newKRM(), newVersion())
+	root.AddCommand(newBuild(), newPush(), newLogin(), newPatch(), newMigrate(), newResolve(), newSign(), newVerify(), newGenerateKeyPair(), newConfig(), newInspect(), newDiff(), newPull(), newKRM(), newVersion())
 	return root
 }
 
