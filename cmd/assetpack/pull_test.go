@@ -151,35 +151,52 @@ func TestPullRoundTrip(t *testing.T) {
 	sameTree(t, tree(t, filepath.Join(work, "sub"), false), want)
 }
 
-// TestPullExamples runs the examples of 'assetpack pull --help' that need
-// no registry, as written.
+// TestPullExamples runs, as written, the pull commands of 'assetpack pull
+// --help' and of the README's pull section that need no registry.
 func TestPullExamples(t *testing.T) {
-	work := t.TempDir()
-	ex := filepath.Join(work, "examples", "site")
-	src, _ := filepath.Abs("../../examples/site")
-	if err := os.CopyFS(ex, os.DirFS(src)); err != nil {
-		t.Fatal(err)
-	}
-	help := assetpack(t, work, nil, "pull", "--help")
+	help := assetpack(t, t.TempDir(), nil, "pull", "--help")
 	_, examples, _ := strings.Cut(help.stdout, "Examples:\n")
 	examples, _, _ = strings.Cut(examples, "\n\n")
-	for _, line := range strings.Split(examples, "\n") {
-		line = strings.TrimSpace(line)
-		if strings.Contains(line, "ghcr.io") {
-			continue // needs a registry
-		}
-		for _, cmd := range strings.Split(line, " && ") {
-			args := strings.Fields(cmd)[1:]
-			if r := assetpack(t, work, []string{"SOURCE_DATE_EPOCH=0"}, args...); r.code != 0 {
-				t.Errorf("%s: exit %d: %s", cmd, r.code, r.stderr)
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "## Getting files back: `assetpack pull`\n\n```sh\n")
+	section, _, _ = strings.Cut(section, "```")
+	for name, text := range map[string]string{"help": examples, "README": section} {
+		t.Run(name, func(t *testing.T) {
+			work := t.TempDir()
+			src, _ := filepath.Abs("../../examples/site")
+			if err := os.CopyFS(filepath.Join(work, "examples", "site"), os.DirFS(src)); err != nil {
+				t.Fatal(err)
 			}
-		}
-	}
-	if _, err := os.Stat(filepath.Join(work, "site-copy", "index.html")); err != nil {
-		t.Errorf("the example did not write site-copy: %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(work, "site.tar")); err != nil {
-		t.Errorf("the example did not write site.tar: %v", err)
+			ran := 0
+			for _, line := range strings.Split(text, "\n") {
+				line, _, _ = strings.Cut(line, "#")
+				if strings.Contains(line, "ghcr.io") {
+					continue // needs a registry
+				}
+				for _, cmd := range strings.Split(line, " && ") {
+					args := strings.Fields(cmd)
+					if len(args) == 0 || args[0] != "assetpack" {
+						continue
+					}
+					ran++
+					if r := assetpack(t, work, nil, args[1:]...); r.code != 0 {
+						t.Errorf("%s: exit %d: %s", cmd, r.code, r.stderr)
+					}
+				}
+			}
+			if ran < 3 {
+				t.Errorf("ran %d commands; the examples moved?", ran)
+			}
+			if _, err := os.Stat(filepath.Join(work, "site-copy", "index.html")); err != nil {
+				t.Errorf("the examples did not write site-copy: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(work, "site.tar")); err != nil {
+				t.Errorf("the examples did not write site.tar: %v", err)
+			}
+		})
 	}
 }
 
