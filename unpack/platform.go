@@ -8,16 +8,16 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 )
 
-// DefaultPlatform is the platform Select picks from an index when none is
+// defaultPlatform is the platform Select picks from an index when none is
 // asked for and the index has more than one.
-var DefaultPlatform = v1.Platform{OS: "linux", Architecture: "amd64"}
+var defaultPlatform = v1.Platform{OS: "linux", Architecture: "amd64"}
 
 // Select returns the image to unpack from art, a v1.Image or a
 // v1.ImageIndex. An image is returned as it is, whatever platform its
 // config names (a runtime mounts a single manifest on any node). From an
 // index it picks the manifest for platform (os/arch, and the variant when
-// platform has one); a nil platform picks DefaultPlatform when the index
-// has it, else its only image. Entries without a platform, or with
+// platform has one); a nil platform picks linux/amd64 when the index has
+// it, else its only image. Entries without a platform, or with
 // unknown/unknown (attestation manifests), are not images to pick. An
 // index without the platform fails with ErrPlatform, listing the ones it
 // has.
@@ -67,7 +67,7 @@ func selectFrom(idx v1.ImageIndex, want *v1.Platform) (v1.Image, error) {
 	}
 	list := strings.Join(have, ", ")
 	var desc v1.Descriptor
-	switch m, ok := pick(DefaultPlatform); {
+	switch m, ok := pick(defaultPlatform); {
 	case want != nil:
 		if desc, ok = pick(*want); !ok {
 			return nil, marked{fmt.Errorf("index %s has no image for %s; it has %s", d, want, orNone(list)), ErrPlatform}
@@ -77,7 +77,7 @@ func selectFrom(idx v1.ImageIndex, want *v1.Platform) (v1.Image, error) {
 	case len(images) == 1:
 		desc = images[0]
 	default:
-		return nil, marked{fmt.Errorf("index %s has %d images (%s) and none for %s; choose a platform", d, len(images), orNone(list), &DefaultPlatform), ErrPlatform}
+		return nil, marked{fmt.Errorf("index %s has %d images (%s) and none for %s; choose a platform", d, len(images), orNone(list), &defaultPlatform), ErrPlatform}
 	}
 	img, err := idx.Image(desc.Digest)
 	if err != nil {
