@@ -19,6 +19,9 @@ func TestLayering(t *testing.T) {
 		"./attest": {"github.com/spf13/cobra", "github.com/sigstore/", "github.com/assetpack/assetpack/builder",
 			"github.com/assetpack/assetpack/publish", "github.com/assetpack/assetpack/cmd/"},
 		"./sign": {"github.com/spf13/cobra", "github.com/sigstore/", "github.com/assetpack/assetpack/cmd/"},
+		// unpack writes any image's files; it neither builds, pushes nor signs.
+		"./unpack": {"github.com/spf13/cobra", "github.com/sigstore/", "github.com/assetpack/assetpack/builder",
+			"github.com/assetpack/assetpack/publish", "github.com/assetpack/assetpack/pack", "github.com/assetpack/assetpack/cmd/"},
 		// kube is pure: it never talks to a registry.
 		"./kube": {"github.com/spf13/cobra", "github.com/sigstore/", "github.com/google/go-containerregistry/pkg/v1/remote",
 			"github.com/assetpack/assetpack/publish", "github.com/assetpack/assetpack/builder", "github.com/assetpack/assetpack/cmd/"},

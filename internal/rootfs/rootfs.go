@@ -3,10 +3,11 @@
 // whiteouts (".wh.name") and opaque markers (".wh..wh..opq") delete what
 // earlier layers put there, and hard links show the file they link to.
 // Layers are read as tar streams and hashed on the way; nothing is
-// unpacked to disk.
+// unpacked to disk here.
 //
 // It is what the file-list attestation (package sign) and the SBOMs
-// (package attest) are made from.
+// (package attest) are made from, and what package unpack writes to disk
+// (through Options.Visit, which sees each entry's bytes as they stream).
 package rootfs
 
 import (
@@ -21,9 +22,14 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
+
+// ErrHardLink: a hard link names something that is not a regular file of
+// its layer or an earlier one (a later entry, a directory, nothing).
+var ErrHardLink = errors.New("is not a regular file of this layer or an earlier one")
 
 // Type is the kind of an entry.
 type Type string
@@ -55,6 +61,21 @@ type Entry struct {
 	// Layer is the index in the image's layers of the layer that holds the
 	// entry as listed.
 	Layer int
+	// ModTime is the modification time in the entry's tar header; a File
+	// stored as a hard link has the time of the file it links to (they are
+	// one inode).
+	ModTime time.Time
+	// Content is, for a File, where its bytes are: the position of the
+	// regular-file header that carried them, its own or, for a hard link,
+	// that of the file it links to (followed through links). Files with the
+	// same Content are one inode.
+	Content Pos
+}
+
+// Pos locates a tar header in an image: the index of its layer and the
+// header's position in that layer's tar, counting every header from 0.
+type Pos struct {
+	Layer, Index int
 }
 
 // Options adjust Read.
@@ -62,6 +83,13 @@ type Options struct {
 	// SHA1 also computes each file's SHA-1 (SPDX 2.3 requires it), at
 	// about the cost of the SHA-256 again.
 	SHA1 bool
+	// Visit, when set, is called with every header of every layer, in
+	// order, before the entry is interpreted (whiteouts, devices and the
+	// root included, with the name as stored). For a regular file r yields
+	// its bytes, which are hashed as Visit reads them (what it leaves
+	// unread is hashed after it returns); for anything else r is nil. An
+	// error from Visit stops Read and is returned, wrapped with the layer.
+	Visit func(at Pos, h *tar.Header, r io.Reader) error
 }
 
 // Image lists the tree of img's layers; see Read.
@@ -100,15 +128,25 @@ type layer struct {
 	opaque    map[string]bool // directories whose contents below are deleted
 }
 
-func apply(tree map[string]*Entry, l v1.Layer, index int, o Options) error {
+func apply(tree map[string]*Entry, l v1.Layer, index int, o Options) (err error) {
 	rc, err := l.Uncompressed()
 	if err != nil {
 		return err
 	}
-	defer rc.Close()
+	defer func() {
+		// Read to the end and close, so that a reader that checks the
+		// layer's digests (at EOF or on Close) has seen every byte: the
+		// tar reader stops at the end-of-archive marker, before any padding.
+		if err == nil {
+			_, err = io.Copy(io.Discard, rc)
+		}
+		if cerr := rc.Close(); err == nil {
+			err = cerr
+		}
+	}()
 	up := layer{entries: map[string]*Entry{}, whiteouts: map[string]bool{}, opaque: map[string]bool{}}
 	tr := tar.NewReader(rc)
-	for {
+	for n := 0; ; n++ {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			break
@@ -116,12 +154,28 @@ func apply(tree map[string]*Entry, l v1.Layer, index int, o Options) error {
 		if err != nil {
 			return err
 		}
+		at := Pos{Layer: index, Index: n}
+		if o.Visit != nil && h.Typeflag != tar.TypeReg {
+			if err := o.Visit(at, h, nil); err != nil {
+				return err
+			}
+		}
 		p := clean(h.Name)
 		if p == "" {
+			if h.Typeflag == tar.TypeReg {
+				if err := drain(at, h, tr, o); err != nil {
+					return err
+				}
+			}
 			continue // the root itself
 		}
 		dir, base := path.Split(p)
 		if name, ok := strings.CutPrefix(base, ".wh."); ok {
+			if h.Typeflag == tar.TypeReg {
+				if err := drain(at, h, tr, o); err != nil {
+					return err
+				}
+			}
 			switch {
 			case name == ".wh..opq":
 				up.opaque[strings.TrimSuffix(dir, "/")] = true
@@ -132,16 +186,16 @@ func apply(tree map[string]*Entry, l v1.Layer, index int, o Options) error {
 			}
 			continue
 		}
-		e := &Entry{Path: p, Mode: h.Mode & 0o7777, Layer: index}
+		e := &Entry{Path: p, Mode: h.Mode & 0o7777, Layer: index, ModTime: h.ModTime}
 		switch h.Typeflag {
 		case tar.TypeDir:
 			e.Type = Dir
 		case tar.TypeSymlink:
 			e.Type, e.Target = Symlink, h.Linkname
 		case tar.TypeReg:
-			e.Type = File
-			if err := sum(e, tr, o); err != nil {
-				return fmt.Errorf("reading %q: %w", h.Name, err)
+			e.Type, e.Content = File, at
+			if err := sum(e, at, h, tr, o); err != nil {
+				return err
 			}
 		case tar.TypeLink:
 			target := clean(h.Linkname)
@@ -150,9 +204,10 @@ func apply(tree map[string]*Entry, l v1.Layer, index int, o Options) error {
 				t, ok = tree[target]
 			}
 			if !ok || t.Type != File {
-				return fmt.Errorf("hard link %q: its target %q is not a regular file of this layer or an earlier one", h.Name, h.Linkname)
+				return fmt.Errorf("hard link %q: its target %q %w", h.Name, h.Linkname, ErrHardLink)
 			}
 			e.Type, e.Mode, e.Size, e.SHA256, e.SHA1 = File, t.Mode, t.Size, t.SHA256, t.SHA1
+			e.ModTime, e.Content = t.ModTime, t.Content
 			e.HardLink = target
 		default:
 			continue // devices, FIFOs: nothing a volume reader sees as data
@@ -225,7 +280,8 @@ func parent(p string) string {
 	return p[:i]
 }
 
-func sum(e *Entry, r io.Reader, o Options) error {
+// sum hashes a regular file's bytes into e, through Visit when it is set.
+func sum(e *Entry, at Pos, h *tar.Header, r io.Reader, o Options) error {
 	s256 := sha256.New()
 	var w io.Writer = s256
 	var s1 hash.Hash
@@ -233,15 +289,40 @@ func sum(e *Entry, r io.Reader, o Options) error {
 		s1 = sha1.New()
 		w = io.MultiWriter(s256, s1)
 	}
-	n, err := io.Copy(w, r)
-	if err != nil {
-		return err
+	cw := &countWriter{w: w}
+	if o.Visit != nil {
+		if err := o.Visit(at, h, io.TeeReader(r, cw)); err != nil {
+			return err // Visit's own words
+		}
 	}
-	e.Size, e.SHA256 = n, hex.EncodeToString(s256.Sum(nil))
+	if _, err := io.Copy(cw, r); err != nil {
+		return fmt.Errorf("reading %q: %w", h.Name, err)
+	}
+	e.Size, e.SHA256 = cw.n, hex.EncodeToString(s256.Sum(nil))
 	if s1 != nil {
 		e.SHA1 = hex.EncodeToString(s1.Sum(nil))
 	}
 	return nil
+}
+
+// drain shows Visit a regular file that is not part of the tree (a
+// whiteout marker with bytes, or the root as a file).
+func drain(at Pos, h *tar.Header, r io.Reader, o Options) error {
+	if o.Visit == nil {
+		return nil
+	}
+	return o.Visit(at, h, r)
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // clean turns a tar name into a path relative to the root, the way a

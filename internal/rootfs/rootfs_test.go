@@ -6,10 +6,12 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -169,6 +171,9 @@ func TestImage(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Image() = %v", err)
 			}
+			for i := range got { // checked by TestContent
+				got[i].ModTime, got[i].Content = time.Time{}, rootfs.Pos{}
+			}
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("Image() =\n%+v\nwant\n%+v", got, tt.want)
 			}
@@ -204,9 +209,148 @@ func TestBrokenHardLink(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := rootfs.Image(image(t, layer(t, l...)), rootfs.Options{})
-			if err == nil || !strings.Contains(err.Error(), `hard link "b"`) || !strings.Contains(err.Error(), "reading layer 1 (sha256:") {
+			if !errors.Is(err, rootfs.ErrHardLink) || !strings.Contains(err.Error(), `hard link "b"`) || !strings.Contains(err.Error(), "reading layer 1 (sha256:") {
 				t.Errorf("Image() = %v, want an error naming the link and the layer", err)
 			}
 		})
 	}
 }
+
+// TestContent: every file says which regular-file header holds its bytes
+// and carries that header's time; a hard link has its target's.
+func TestContent(t *testing.T) {
+	t0, t1 := time.Unix(1000, 0), time.Unix(2000, 0)
+	l0 := timedLayer(t, []ent{dir("d"), file("d/a", "old"), hardlink("b", "d/a")}, t0)
+	l1 := timedLayer(t, []ent{file("d/a", "new"), hardlink("c", "b"), hardlink("e", "d/a")}, t1)
+	got, err := rootfs.Image(image(t, l0, l1), rootfs.Options{})
+	if err != nil {
+		t.Fatalf("Image() = %v", err)
+	}
+	want := map[string]struct {
+		at   rootfs.Pos
+		time time.Time
+	}{
+		"d":   {rootfs.Pos{}, t0},
+		"d/a": {rootfs.Pos{Layer: 1, Index: 0}, t1},
+		"b":   {rootfs.Pos{Layer: 0, Index: 1}, t0},
+		"c":   {rootfs.Pos{Layer: 0, Index: 1}, t0}, // a link to a link: the bytes of d/a as layer 0 had it
+		"e":   {rootfs.Pos{Layer: 1, Index: 0}, t1},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Image() = %+v", got)
+	}
+	for _, e := range got {
+		w := want[e.Path]
+		if e.Content != w.at || !e.ModTime.Equal(w.time) {
+			t.Errorf("%s: Content %+v ModTime %v, want %+v %v", e.Path, e.Content, e.ModTime, w.at, w.time)
+		}
+	}
+}
+
+func timedLayer(t *testing.T, entries []ent, mtime time.Time) v1.Layer {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range entries {
+		h := &tar.Header{Name: e.name, Typeflag: e.typ, Mode: e.mode, ModTime: mtime, Linkname: e.body}
+		if e.typ == tar.TypeReg {
+			h.Size, h.Linkname = int64(len(e.body)), ""
+		}
+		tw.WriteHeader(h)
+		if e.typ == tar.TypeReg {
+			io.WriteString(tw, e.body)
+		}
+	}
+	tw.Close()
+	b := buf.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestVisit: Visit sees every header once, in order, with the bytes of
+// regular files, and the hashes are those of every byte whatever Visit read.
+func TestVisit(t *testing.T) {
+	l := layer(t, dir("./"), file(".wh.gone", ""), dir("d"), file("d/a", "hello"), symlink("l", "d/a"), hardlink("h", "d/a"))
+	var seen []string
+	got, err := rootfs.Image(image(t, l), rootfs.Options{Visit: func(at rootfs.Pos, h *tar.Header, r io.Reader) error {
+		if at.Layer != 0 || at.Index != len(seen) {
+			t.Errorf("Visit at %+v for header %d", at, len(seen))
+		}
+		s := h.Name
+		if r != nil {
+			b := make([]byte, 2) // read part of it only
+			n, _ := io.ReadFull(r, b)
+			s += "=" + string(b[:n])
+		}
+		seen = append(seen, s)
+		return nil
+	}})
+	if err != nil {
+		t.Fatalf("Image() = %v", err)
+	}
+	if want := []string{"./", ".wh.gone=", "d", "d/a=he", "l", "h"}; !slices.Equal(seen, want) {
+		t.Errorf("visited %q, want %q", seen, want)
+	}
+	for _, e := range got {
+		if e.Path == "d/a" && (e.SHA256 != sha("hello") || e.Size != 5) {
+			t.Errorf("d/a hashed to %s (%d bytes), want the hash of every byte", e.SHA256, e.Size)
+		}
+	}
+	stop := errors.New("stop here")
+	_, err = rootfs.Image(image(t, l), rootfs.Options{Visit: func(_ rootfs.Pos, h *tar.Header, _ io.Reader) error {
+		if h.Name == "d/a" {
+			return stop
+		}
+		return nil
+	}})
+	if !errors.Is(err, stop) || !strings.Contains(err.Error(), "reading layer 1") {
+		t.Errorf("Image() with a failing Visit = %v, want its error with the layer", err)
+	}
+}
+
+// TestReadsLayerToEnd: the layer is read past the end-of-archive marker and
+// closed, so that a reader that verifies digests at EOF or on Close can fail
+// the read.
+func TestReadsLayerToEnd(t *testing.T) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "a", Typeflag: tar.TypeReg, Mode: 0o644})
+	tw.Close()
+	b := append(buf.Bytes(), make([]byte, 8192)...) // padding after the marker
+	bad := errors.New("digest mismatch at EOF")
+	for name, rc := range map[string]func() io.ReadCloser{
+		"error at EOF": func() io.ReadCloser {
+			return io.NopCloser(io.MultiReader(bytes.NewReader(b), errReader{bad}))
+		},
+		"error on Close": func() io.ReadCloser { return closeErr{bytes.NewReader(b), bad} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := rootfs.Read([]v1.Layer{uncompressedOnly{layer(t, file("a", "")), rc}}, rootfs.Options{})
+			if !errors.Is(err, bad) {
+				t.Errorf("Read() = %v, want %v", err, bad)
+			}
+		})
+	}
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+type closeErr struct {
+	io.Reader
+	err error
+}
+
+func (c closeErr) Close() error { return c.err }
+
+// uncompressedOnly serves Uncompressed from rc, as a verifying layer does.
+type uncompressedOnly struct {
+	v1.Layer
+	rc func() io.ReadCloser
+}
+
+func (u uncompressedOnly) Uncompressed() (io.ReadCloser, error) { return u.rc(), nil }

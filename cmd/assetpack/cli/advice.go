@@ -14,6 +14,7 @@ import (
 	"github.com/assetpack/assetpack/publish"
 	"github.com/assetpack/assetpack/sign"
 	"github.com/assetpack/assetpack/sign/cosign"
+	"github.com/assetpack/assetpack/unpack"
 )
 
 // The library's errors name values and options in Go terms (compression
@@ -96,6 +97,7 @@ var adviceRules = []func(a *advisor, err error){
 	cosignAdvice,
 	kubeFieldAdvice,
 	policyFieldAdvice,
+	unpackAdvice,
 }
 
 // builderOptions are the flags of builder.OptionError's options.
@@ -320,4 +322,25 @@ func policyFieldAdvice(a *advisor, err error) {
 		}
 	}
 	a.replace(pe.Error(), pe.Named(name))
+}
+
+// unpackAdvice names pull's flags: --force for a destination in the way,
+// --sub-path and --platform for what the image does not have.
+func unpackAdvice(a *advisor, err error) {
+	if errors.Is(err, unpack.ErrExists) {
+		if f := a.flag("force"); f != "" {
+			a.replace("replace it (WithReplace)", "pass "+f+" to replace it")
+		}
+	}
+	var oe *unpack.OptionError
+	if errors.As(err, &oe) && oe.Option == "sub path" {
+		if f := a.flag("sub-path"); f != "" {
+			a.replace(oe.Error(), f+" "+oe.Reason)
+		}
+	}
+	if errors.Is(err, unpack.ErrPlatform) {
+		if f := a.flag("platform"); f != "" {
+			a.replaceOrAppend("", "choose a platform", "choose one with "+f)
+		}
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/assetpack/assetpack/builder"
@@ -24,6 +25,7 @@ import (
 	"github.com/assetpack/assetpack/publish"
 	"github.com/assetpack/assetpack/sign"
 	"github.com/assetpack/assetpack/sign/cosign"
+	"github.com/assetpack/assetpack/unpack"
 )
 
 // adviceCase is a real library error (so that a library message that
@@ -309,5 +311,35 @@ func TestPolicyFlagAdvice(t *testing.T) {
 			[]string{`--rekor-url "rekor": must be an http(s) URL`}, nil},
 		{"no such flag", "version", func() error { _, err := policy.ParseFormat("gatekeeper"); return err }(),
 			[]string{`policy format "gatekeeper"`}, []string{"--format"}},
+	})
+}
+
+func TestUnpackFlagAdvice(t *testing.T) {
+	ctx := context.Background()
+	site := testDir(t, "index.html")
+	res, err := builder.Build(ctx, site, builder.WithGit(false), builder.WithPlatforms(
+		v1.Platform{OS: "linux", Architecture: "arm64"}, v1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close()
+	img, err := unpack.Select(res.Index, &v1.Platform{OS: "linux", Architecture: "arm64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := testDir(t, "mine.txt")
+	checkAdvice(t, []adviceCase{
+		{"not empty", "pull", func() error { _, err := unpack.ToDir(ctx, img, full); return err }(),
+			[]string{`directory "` + full + `" is not empty; choose a new or empty directory, or pass --force to replace it`}, []string{"WithReplace"}},
+		{"sub path", "pull", func() error { _, err := unpack.ToDir(ctx, img, t.TempDir(), unpack.WithSubPath("site")); return err }(),
+			[]string{`--sub-path "site" is not in the image; it has no directories at its root`}, nil},
+		{"no platform asked", "pull", func() error { _, err := unpack.Select(res.Index, nil); return err }(),
+			[]string{"has 2 images (linux/arm64, linux/arm/v7) and none for linux/amd64; choose one with --platform"}, nil},
+		{"platform missing", "pull", func() error {
+			_, err := unpack.Select(res.Index, &v1.Platform{OS: "linux", Architecture: "s390x"})
+			return err
+		}(), []string{"has no image for linux/s390x; it has linux/arm64, linux/arm/v7; choose one with --platform"}, nil},
+		{"no such flag", "version", func() error { _, err := unpack.ToDir(ctx, img, full); return err }(),
+			[]string{"replace it (WithReplace)"}, []string{"--force"}},
 	})
 }

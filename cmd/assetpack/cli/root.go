@@ -133,7 +133,7 @@ Exit codes: 0 success, 1 failure, 2 bad usage or bad input, 130 interrupted.`,
 			logs.Warn.SetFlags(0)
 		}
 	}
-	root.AddCommand(newBuild(), newPush(), newLogin(), newPatch(), newMigrate(), newResolve(), newSign(), newVerify(), newCopy(), newGenerateKeyPair(), newConfig(), newInspect(), newDiff(), newKRM(), newPolicy(), newVersion())
+	root.AddCommand(newBuild(), newPush(), newLogin(), newPatch(), newMigrate(), newResolve(), newSign(), newVerify(), newCopy(), newGenerateKeyPair(), newConfig(), newInspect(), newDiff(), newPull(), newKRM(), newPolicy(), newVersion())
 	return root
 }
 
