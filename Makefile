@@ -36,7 +36,7 @@ e2e-tools: ## install the third-party tools the e2e tests use (skipped when pres
 	hack/install-e2e-tools.sh
 
 e2e: ## end-to-end tests: real binary, read back with umoci and skopeo
-	eval "$$(hack/install-e2e-tools.sh --print-path)" && $(GO) test -count=1 -tags e2e ./e2e/...
+	eval "$$(hack/install-e2e-tools.sh --print-path)" && $(GO) test -count=1 -timeout 40m -tags e2e ./e2e/...
 
 fmt: ## format the code
 	gofmt -w .
