@@ -83,6 +83,7 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 			if err != nil {
 				return err
 			}
+			printNotes(stderr, f.out.Quiet, f.bo.Notes)
 			// Load the key (and check its password) before building and pushing.
 			if f.signImage || f.so.AttestFiles {
 				s, err := newSigner(ctx, f.so, reg, c.InOrStdin(), stderr, f.out.Quiet)
@@ -229,6 +230,16 @@ func (f *buildFlags) print(res *pack.Result, spec pack.Spec, stdout, stderr io.W
 		fmt.Fprintf(stderr, "warning: %v\n", err)
 	}
 	return printResult(stdout, f.out, res.Reference, res.Digest.String(), j)
+}
+
+// printNotes prints notes on stderr, one per line, unless quiet.
+func printNotes(stderr io.Writer, quiet bool, notes []string) {
+	if quiet {
+		return
+	}
+	for _, n := range notes {
+		fmt.Fprintln(stderr, n)
+	}
 }
 
 // warnCache says once that the build cache could not be written: the

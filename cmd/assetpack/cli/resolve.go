@@ -58,6 +58,7 @@ $ASSETPACK_REPOSITORY. Comments and key order are kept.`,
 			if err != nil {
 				return err
 			}
+			printNotes(stderr, quiet, bo.Notes)
 			reg, finish, err := newRegistry(ro, quiet, stderr)
 			if err != nil {
 				return err

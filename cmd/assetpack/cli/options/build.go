@@ -33,6 +33,10 @@ type Build struct {
 	Layers          string
 	NoCache         bool
 	CacheDir        string
+
+	// Notes are what Image has to tell the user (a platform written under
+	// another name), one line each: the command prints them on stderr.
+	Notes []string
 }
 
 // AddFlags registers the build flags.
@@ -75,7 +79,7 @@ func DefaultName(src string) string {
 }
 
 // Image converts the flags (and SOURCE_DATE_EPOCH, ASSETPACK_CACHE_DIR)
-// to the pipeline's image options. Errors name the library option
+// to the pipeline's image options, and sets Notes. Errors name the library option
 // (compression "lz4" …); the command's error mapping (withFlagAdvice) names
 // the flag instead.
 func (b *Build) Image() (pack.Image, error) {
@@ -91,9 +95,13 @@ func (b *Build) Image() (pack.Image, error) {
 	if err != nil {
 		return pack.Image{}, err
 	}
-	ps, err := builder.ParsePlatforms(b.Platforms)
+	ps, notes, err := builder.ParsePlatformsWithNotes(b.Platforms)
 	if err != nil {
 		return pack.Image{}, err
+	}
+	b.Notes = nil
+	for _, n := range notes {
+		b.Notes = append(b.Notes, "note: "+n.String())
 	}
 	ann, err := builder.ParseKeyValues("--annotation", b.Annotations)
 	if err != nil {
