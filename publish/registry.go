@@ -197,31 +197,49 @@ func (r *Registry) allowHTTP(host string) bool {
 }
 
 // ParseTag parses a tag reference such as ghcr.io/acme/site:v42 (":latest"
-// when no tag is given).
+// when no tag is given). An error names the part that is wrong (registry,
+// repository or tag) and what the distribution spec allows in it.
 func (r *Registry) ParseTag(s string) (name.Tag, error) {
 	var opts []name.Option
 	if host, _, _ := strings.Cut(s, "/"); strings.Contains(s, "/") && r.allowHTTP(host) {
 		opts = append(opts, name.Insecure)
 	}
-	if strings.Contains(s, "@") {
-		return name.Tag{}, fmt.Errorf("%w %q: a tag is needed here (REPOSITORY:TAG), not a digest", ErrInvalidReference, s)
+	var t name.Tag
+	err := errDigestForTag
+	if !strings.Contains(s, "@") {
+		t, err = name.NewTag(s, opts...)
 	}
-	t, err := name.NewTag(s, opts...)
-	if err != nil {
-		return name.Tag{}, fmt.Errorf("%w %q: %v; expected REGISTRY/REPOSITORY:TAG, e.g. ghcr.io/acme/site-assets:v42", ErrInvalidReference, s, err)
+	// The parser lets some things through that registries refuse (a tag
+	// starting with '-', an empty path component, '_' in a host name).
+	if err != nil || describeReference(s, true) != "" {
+		return name.Tag{}, referenceError(s, true, err, "REGISTRY/REPOSITORY:TAG, e.g. ghcr.io/acme/site-assets:v42")
 	}
 	return t, nil
 }
 
-// ParseReference parses a tag or digest reference.
+var errDigestForTag = errors.New("a tag is needed here (REPOSITORY:TAG), not a digest")
+
+// referenceError says what is wrong with reference s, part by part
+// (registry, repository, tag, digest; see describeReference), or in the
+// parser's words err when it cannot tell.
+func referenceError(s string, wantTag bool, err error, expected string) error {
+	what := describeReference(s, wantTag)
+	if what == "" {
+		what = err.Error()
+	}
+	return fmt.Errorf("%w %q: %s; expected %s", ErrInvalidReference, s, what, expected)
+}
+
+// ParseReference parses a tag or digest reference. An error names the
+// part that is wrong, as ParseTag's do.
 func (r *Registry) ParseReference(s string) (name.Reference, error) {
 	var opts []name.Option
 	if host, _, _ := strings.Cut(s, "/"); strings.Contains(s, "/") && r.allowHTTP(host) {
 		opts = append(opts, name.Insecure)
 	}
 	ref, err := name.ParseReference(s, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("%w %q: %v; expected REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:HEX", ErrInvalidReference, s, err)
+	if err != nil || describeReference(s, false) != "" {
+		return nil, referenceError(s, false, err, "REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:HEX")
 	}
 	return ref, nil
 }
