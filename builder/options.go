@@ -288,6 +288,26 @@ func WithJobs(n int) Option {
 	}
 }
 
+// CheckOptions reports every invalid option at once, one per line, where
+// Build stops at the first; it reads nothing. A caller can check its
+// options before it starts work that a failing Build would waste (such as
+// an upload session).
+func CheckOptions(opts ...Option) error {
+	o := defaultOptions()
+	var errs []error
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, s := range o.excludes {
+		if err := checkExclude(s); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return joinErrors(errs)
+}
+
 // WithHooks connects the build to assetpack's pipeline (package pack): where
 // blobs go, which paths to skip, and callbacks that let uploads overlap the
 // build. Its argument's type is internal to the assetpack module, so only

@@ -98,7 +98,8 @@ type Mount struct {
 	SubPath string
 }
 
-// withDefaults fills defaults and checks the request.
+// withDefaults fills defaults and checks the request: every problem is
+// reported, one per line (each a *FieldError).
 func (m Mount) withDefaults() (Mount, error) {
 	if m.VolumeName == "" {
 		m.VolumeName = DefaultVolumeName
@@ -107,36 +108,58 @@ func (m Mount) withDefaults() (Mount, error) {
 		m.PullPolicy = DefaultPullPolicy
 	}
 	m.SubPath = strings.Trim(m.SubPath, "/")
+	var errs []error
 	switch {
 	case m.Reference == "":
-		return m, fieldError("Reference", "", "is empty")
+		errs = append(errs, fieldError("Reference", "", "is empty"))
 	case !strings.Contains(m.Reference, "@sha256:"):
-		return m, fieldError("Reference", m.Reference, "is not pinned by digest: running Pods never pick up a moved tag, so use REPO@sha256:HEX")
-	case m.MountPath == "" || !strings.HasPrefix(m.MountPath, "/"):
-		return m, fieldError("MountPath", m.MountPath, "must be an absolute path, such as /usr/share/nginx/html")
-	case !validPullPolicy(m.PullPolicy):
-		return m, pullPolicyError(m.PullPolicy)
-	case !validName(m.VolumeName):
-		return m, fieldError("VolumeName", m.VolumeName, "must be a DNS label: lowercase letters, digits and '-', at most 63 characters")
+		errs = append(errs, fieldError("Reference", m.Reference, "is not pinned by digest: running Pods never pick up a moved tag, so use REPO@sha256:HEX"))
+	}
+	if m.MountPath == "" || !strings.HasPrefix(m.MountPath, "/") {
+		errs = append(errs, fieldError("MountPath", m.MountPath, "must be an absolute path, such as /usr/share/nginx/html"))
+	}
+	if !validPullPolicy(m.PullPolicy) {
+		errs = append(errs, pullPolicyError(m.PullPolicy))
+	}
+	if !validName(m.VolumeName) {
+		errs = append(errs, fieldError("VolumeName", m.VolumeName, "must be a DNS label: lowercase letters, digits and '-', at most 63 characters"))
 	}
 	if err := checkSubPath(m.SubPath); err != nil {
-		return m, err
+		errs = append(errs, err)
 	}
 	// In a fixed order, so that the same Mount always gets the same error.
 	for _, f := range []struct{ field, value string }{{"MountPath", m.MountPath}, {"SubPath", m.SubPath}, {"Reference", m.Reference}} {
 		if strings.IndexFunc(f.value, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
-			return m, fieldError(f.field, f.value, "contains control characters")
+			errs = append(errs, fieldError(f.field, f.value, "contains control characters"))
 		}
 	}
 	seen := map[string]bool{}
 	for _, c := range m.Containers {
 		if !validName(c) || seen[c] {
-			return m, fieldError("Containers", c, "must be a container name (a DNS label: lowercase letters, digits and '-') named once")
+			errs = append(errs, fieldError("Containers", c, "must be a container name (a DNS label: lowercase letters, digits and '-') named once"))
 		}
 		seen[c] = true
 	}
+	if len(errs) > 0 {
+		return m, joinErrors(errs)
+	}
 	m.MountPath = path.Clean(m.MountPath)
 	return m, nil
+}
+
+// Check reports every problem of m at once, one per line (each a
+// *FieldError), where the functions that render m stop at the first.
+func (m Mount) Check() error {
+	_, err := m.withDefaults()
+	return err
+}
+
+// joinErrors is errors.Join, except that a single error stays itself.
+func joinErrors(errs []error) error {
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return errors.Join(errs...)
 }
 
 func checkSubPath(p string) error {

@@ -183,40 +183,74 @@ func (r *Result) Close() error {
 	return r.Build.Close()
 }
 
+// Check reports every problem of spec that can be found without building
+// and without a network call (the Source and Reference, the image options,
+// the tags, the signer, each patch request), one per line. Run calls it
+// first.
+func Check(spec Spec) error {
+	reg := spec.Registry
+	if reg == nil {
+		var err error
+		if reg, err = publish.NewRegistry(); err != nil {
+			return err
+		}
+	}
+	var errs []error
+	if (spec.Source == "") == (spec.Reference == "") {
+		errs = append(errs, specErr("Source", "give a directory to build or a Reference to an image in a registry, not both or neither"))
+	}
+	if spec.Reference != "" {
+		if _, err := reg.ParseReference(spec.Reference); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if spec.Source != "" {
+		if err := builder.CheckOptions(spec.Image.options()...); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := checkPatches(spec.Patches); err != nil {
+		errs = append(errs, err)
+	}
+	if spec.Sign != nil {
+		if spec.Sign.Signer == nil {
+			errs = append(errs, specErr("Sign.Signer", "no signer given"))
+		} else if _, ok := spec.Sign.Signer.(sign.Attester); spec.Sign.AttestFiles && !ok {
+			errs = append(errs, specErr("Sign.AttestFiles", "the signer %T cannot attest", spec.Sign.Signer))
+		}
+	}
+	if spec.Source != "" && len(spec.Tags) == 0 {
+		if spec.Sign != nil {
+			errs = append(errs, specErr("Sign", "signing needs a pushed digest: give Tags to push to"))
+		}
+		if len(spec.Patches) > 0 {
+			errs = append(errs, specErr("Patches", "patches pin the pushed digest: give Tags to push to"))
+		}
+	}
+	for _, v := range spec.Tags {
+		if _, err := reg.ParseTag(v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return joinErrors(errs)
+}
+
 // Run runs spec: build (or resolve Reference), write the local output,
 // push, sign, render the patches. Everything that can be checked without
-// building is checked first; an error after the push says what was pushed.
+// building is checked first (see Check); an error after the push says what
+// was pushed.
 func Run(ctx context.Context, spec Spec) (_ *Result, err error) {
-	if (spec.Source == "") == (spec.Reference == "") {
-		return nil, specErr("Source", "give a directory to build or a Reference to an image in a registry, not both or neither")
-	}
 	reg := spec.Registry
 	if reg == nil {
 		if reg, err = publish.NewRegistry(); err != nil {
 			return nil, err
 		}
 	}
-	if err := checkPatches(spec.Patches); err != nil {
+	if err := Check(spec); err != nil {
 		return nil, err
-	}
-	if spec.Sign != nil {
-		if spec.Sign.Signer == nil {
-			return nil, specErr("Sign.Signer", "no signer given")
-		}
-		if _, ok := spec.Sign.Signer.(sign.Attester); spec.Sign.AttestFiles && !ok {
-			return nil, specErr("Sign.AttestFiles", "the signer %T cannot attest", spec.Sign.Signer)
-		}
 	}
 	if spec.Reference != "" {
 		return runReference(ctx, spec, reg)
-	}
-	if len(spec.Tags) == 0 {
-		if spec.Sign != nil {
-			return nil, specErr("Sign", "signing needs a pushed digest: give Tags to push to")
-		}
-		if len(spec.Patches) > 0 {
-			return nil, specErr("Patches", "patches pin the pushed digest: give Tags to push to")
-		}
 	}
 	tags, err := parseTags(reg, spec.Tags)
 	if err != nil {

@@ -270,8 +270,7 @@ var kubeFields = map[string][]string{
 }
 
 func kubeFieldAdvice(a *advisor, err error) {
-	var fe *kube.FieldError
-	if errors.As(err, &fe) {
+	for _, fe := range all[*kube.FieldError](err) {
 		if f := a.flag(kubeFields[fe.Field]...); f != "" {
 			a.replace(fe.Error(), fe.Named(f))
 		}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -33,17 +34,15 @@ digest is the one build printed. stdout gets REGISTRY/REPOSITORY@sha256:...`,
 		},
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx, stdout, stderr := c.Context(), c.OutOrStdout(), c.ErrOrStderr()
-			src, err := publish.ParseSource(args[0])
-			if err != nil {
-				return err
-			}
 			reg, finish, err := newRegistry(ro, out.Quiet, stderr)
 			if err != nil {
 				return err
 			}
-			tags, err := parseTags(reg, append(args[1:], to.Tags...))
-			if err != nil {
-				return err
+			// The source and every tag are checked before anything is read.
+			src, srcErr := publish.ParseSource(args[0])
+			tags, tagErr := parseTags(reg, append(args[1:], to.Tags...))
+			if err := errors.Join(srcErr, tagErr); err != nil {
+				return usageError{err}
 			}
 			art, cleanup, err := publish.Load(src)
 			if err != nil {

@@ -35,14 +35,20 @@ func newRegistry(ro options.Registry, quiet bool, stderr io.Writer) (*publish.Re
 	return reg, finish, nil
 }
 
+// parseTags parses every tag, and reports every one in error, one per line.
 func parseTags(reg *publish.Registry, values []string) ([]name.Tag, error) {
 	var tags []name.Tag
+	var errs []error
 	for _, v := range values {
 		t, err := reg.ParseTag(v)
 		if err != nil {
-			return nil, usageError{err}
+			errs = append(errs, err)
+			continue
 		}
 		tags = append(tags, t)
+	}
+	if len(errs) > 0 {
+		return nil, usageErrors(errs)
 	}
 	return tags, nil
 }

@@ -40,30 +40,38 @@ $ASSETPACK_REPOSITORY. Comments and key order are kept.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			ctx, stderr := c.Context(), c.ErrOrStderr()
+			// Every flag is checked, and every problem reported at once,
+			// before anything is built or pushed.
+			var errs []error
 			if len(files) == 0 {
-				return usagef("resolve needs YAML to read: -f FILE or -f DIR")
+				errs = append(errs, usagef("resolve needs YAML to read: -f FILE or -f DIR"))
 			}
 			if repository == "" {
 				repository = os.Getenv("ASSETPACK_REPOSITORY")
 			}
-			if repository == "" {
-				return usagef("resolve needs a repository to push to: --repository REGISTRY/PATH or ASSETPACK_REPOSITORY")
-			}
 			repository = strings.TrimSuffix(repository, "/")
-			paths, err := yamlFiles(files)
-			if err != nil {
-				return err
-			}
-			im, err := bo.Image()
-			if err != nil {
-				return err
-			}
-			printNotes(stderr, quiet, bo.Notes)
 			reg, finish, err := newRegistry(ro, quiet, stderr)
 			if err != nil {
 				return err
 			}
 			defer finish()
+			if repository == "" {
+				errs = append(errs, usagef("resolve needs a repository to push to: --repository REGISTRY/PATH or ASSETPACK_REPOSITORY"))
+			} else if _, err := reg.ParseTag(repository + "/" + repoName("assets") + ":" + tag); err != nil {
+				errs = append(errs, usagef("--repository %q with --tag %q: %v", repository, tag, err))
+			}
+			paths, err := yamlFiles(files)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			im, err := bo.Image()
+			if err != nil {
+				errs = append(errs, err)
+			}
+			if err := usageErrors(errs); err != nil {
+				return err
+			}
+			printNotes(stderr, quiet, bo.Notes)
 			built := map[string]string{} // across files: each directory is built once
 			build := func(dir string) (string, error) {
 				if ref, ok := built[filepath.Clean(dir)]; ok {
