@@ -137,6 +137,7 @@ type options struct {
 	cacheDir    string
 	jobs        int
 	hooks       hooks.Build
+	progress    func(Progress)
 }
 
 // Option configures Build.

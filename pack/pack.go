@@ -12,8 +12,9 @@
 // Run owns the overlap of building and uploading: each layer starts
 // uploading as soon as it is built (an uncompressed layer of a push-only
 // build while it is still being hashed), so a push takes little longer
-// than the build. Nothing is printed; notes and progress reach the caller
-// through publish.Registry's callbacks and the Result.
+// than the build. Nothing is printed; progress reaches the caller through
+// Spec.Progress, notes through publish.Registry's callbacks, and the rest
+// through the Result.
 package pack
 
 import (
@@ -89,6 +90,10 @@ type Spec struct {
 	// They are checked before anything is built, so a wrong mount request
 	// costs no build and no upload.
 	Patches []Patch
+
+	// Progress, when set, hears how the build and the upload are getting
+	// on (see Progress). It must not block.
+	Progress func(Progress)
 }
 
 // Image holds the options of the image built from Spec.Source. Each zero
@@ -275,9 +280,17 @@ func Run(ctx context.Context, spec Spec) (_ *Result, err error) {
 	// Upload each layer as soon as it is built, while the others are still
 	// being compressed and hashed; a deferred layer starts uploading while
 	// it is being hashed.
+	rep := newReporter(spec.Progress)
+	if rep != nil {
+		opts = append(opts, rep.build())
+	}
 	var up *publish.Uploader
 	if len(tags) > 0 {
-		if up, err = reg.NewUploader(ctx, tags); err != nil {
+		var uopts []publish.UploaderOption
+		if rep != nil {
+			uopts = append(uopts, rep.upload())
+		}
+		if up, err = reg.NewUploader(ctx, tags, uopts...); err != nil {
 			return nil, err
 		}
 		defer up.Abort() // a no-op after Push; stops uploads on any error
@@ -290,6 +303,7 @@ func Run(ctx context.Context, spec Spec) (_ *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
+	rep.done(PhaseBuild)
 	res := &Result{Build: b, Digest: b.Digest}
 	defer func() {
 		if err != nil {
@@ -313,6 +327,7 @@ func Run(ctx context.Context, spec Spec) (_ *Result, err error) {
 	if res.Pushed, err = up.Push(ctx, b.Artifact(), tags); err != nil {
 		return nil, err
 	}
+	rep.done(PhaseUpload)
 	res.Reference = res.Pushed.Refs[0].String()
 	if spec.Sign != nil {
 		for _, d := range res.Pushed.Refs { // one per repository pushed to

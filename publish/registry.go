@@ -43,10 +43,21 @@ var DefaultBackoff = remote.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.
 // DefaultJobs is how many blobs upload at once unless WithJobs says otherwise.
 const DefaultJobs = 4
 
-// Progress is a snapshot of an upload, in bytes of the image (blobs already
-// in the registry count as complete).
+// Progress is a snapshot of an upload, in bytes of the image's blobs:
+// blobs the registry already has (or mounts) count as complete as soon as
+// that is known.
 type Progress struct {
-	Complete, Total int64
+	// Complete never decreases (a retried or resumed blob does not take
+	// back what was counted); once TotalKnown, it never exceeds Total.
+	Complete int64
+	// Total is the bytes of the blobs known so far. It only grows while
+	// layers are still being built (their compressed sizes come one by
+	// one), and is final once TotalKnown.
+	Total int64
+	// TotalKnown: every blob of the push is known (Uploader.Push has begun;
+	// Registry.Push knows them from the start) and Total never changes
+	// again.
+	TotalKnown bool
 }
 
 // RegistryOption configures a Registry.
@@ -86,7 +97,8 @@ func WithJobs(n int) RegistryOption {
 	}
 }
 
-// WithProgress calls f with upload progress (from one goroutine).
+// WithProgress calls f with the progress of every push (calls never
+// overlap; f must not block). UploadProgress overrides it for one Uploader.
 func WithProgress(f func(Progress)) RegistryOption {
 	return func(r *Registry) error { r.progress = f; return nil }
 }
