@@ -32,11 +32,11 @@ type Uploader struct {
 	err        error
 	seen       map[v1.Hash]bool
 	total      int64
-	totalKnown bool           // total is final (see Push)
-	complete   map[any]int64  // by digest (or repository@digest), or by layer during an early upload
-	settled    map[any]bool   // early-upload keys whose count moved under their digest
-	reported   int64          // the last Progress.Complete reported
-	onProgress func(Progress) // nil: no reports
+	totalKnown bool            // total is final (see Push)
+	complete   map[any]int64   // by digest (or repository@digest), or by layer during an early upload
+	settled    map[any]v1.Hash // early-upload keys whose count moved under their digest
+	reported   int64           // the last Progress.Complete reported
+	onProgress func(Progress)  // nil: no reports
 	// pending holds the layers that came from the build cache: they are
 	// checked only if the registry lacks the manifest (see putManifests).
 	pending  []v1.Layer
@@ -65,7 +65,7 @@ func (r *Registry) NewUploader(ctx context.Context, tags []name.Tag, opts ...Upl
 	stats := &pushStats{}
 	u := &Uploader{r: r, ctx: ctx, cancel: cancel, repo: repo, stats: stats, e: newEngine(ctx, r, stats),
 		policy: r.policyFor(repo.RegistryStr()), sem: make(chan struct{}, r.jobs), seen: map[v1.Hash]bool{}, complete: map[any]int64{},
-		settled: map[any]bool{}, onProgress: r.progress}
+		settled: map[any]v1.Hash{}, onProgress: r.progress}
 	for _, o := range opts {
 		o(u)
 	}
@@ -200,10 +200,14 @@ func (u *Uploader) progress(key any, pos int64) {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if u.settled[key] {
-		return // an early upload whose count is under its digest now
+	if d, ok := u.settled[key]; ok {
+		// An early upload still streaming once its digest is known: the
+		// same bytes, counted under the digest, never taking back a count
+		// made there (the registry may have had the blob all along).
+		u.complete[d] = max(u.complete[d], pos)
+	} else {
+		u.complete[key] = pos
 	}
-	u.complete[key] = pos
 	u.report()
 }
 
@@ -214,7 +218,7 @@ func (u *Uploader) settle(key any, d v1.Hash) {
 		delete(u.complete, key)
 		u.complete[d] = max(u.complete[d], pos)
 	}
-	u.settled[key] = true
+	u.settled[key] = d
 }
 
 // report sends the sum of the counts. Call with u.mu held.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -32,6 +33,7 @@ type buildFlags struct {
 	patchFile   string
 	signImage   bool
 	configFile  string
+	progress    string
 }
 
 func newBuild() *cobra.Command { return buildCommand(&buildFlags{}) }
@@ -73,7 +75,9 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 			if cfgPath != "" && !f.out.Quiet {
 				fmt.Fprintf(stderr, "using %s\n", cfgPath)
 			}
-			reg, finish, err := newRegistry(f.ro, f.out.Quiet, stderr)
+			view := newProgressView(f.progress, f.out.Quiet, stderr)
+			defer view.close()
+			reg, finish, err := newRegistry(f.ro, f.out.Quiet, view.writer())
 			if err != nil {
 				return err
 			}
@@ -82,7 +86,8 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 			if err != nil {
 				return err
 			}
-			printNotes(stderr, f.out.Quiet, f.bo.Notes)
+			spec.Progress = view.update
+			printNotes(view.writer(), f.out.Quiet, f.bo.Notes)
 			// Load the key (and check its password) before building and pushing.
 			if f.signImage || f.so.AttestFiles {
 				s, err := newSigner(ctx, f.so, reg, c.InOrStdin(), stderr, f.out.Quiet)
@@ -92,13 +97,14 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 				defer s.Close()
 				spec.Sign = &pack.Sign{Signer: s, Recursive: f.so.Recursive, AttestFiles: f.so.AttestFiles}
 			}
+			start := time.Now()
 			res, err := pack.Run(ctx, spec)
-			finish()
+			view.close()
 			if err != nil {
 				return buildAdvice(err)
 			}
 			defer res.Close()
-			return f.print(res, spec, stdout, stderr)
+			return f.print(res, spec, time.Since(start), stdout, stderr)
 		},
 	}
 	f.bo.AddFlags(c.Flags())
@@ -113,6 +119,7 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 	f.so.AddFlags(c.Flags())
 	f.ro.AddPushFlags(c.Flags())
 	f.out.AddFlags(c.Flags())
+	addProgressFlag(c.Flags(), &f.progress)
 	return c
 }
 
@@ -173,6 +180,9 @@ func (f *buildFlags) spec(c *cobra.Command, args []string, reg *publish.Registry
 	if f.patchFile == "-" {
 		errs = append(errs, usagef("build -f needs a file: stdin is not read by build"))
 	}
+	if err := checkProgress(f.progress); err != nil {
+		errs = append(errs, err)
+	}
 	if f.patchOut != "" || f.kustomize != "" {
 		errs = append(errs, f.patches(c, &spec)...)
 	}
@@ -229,7 +239,7 @@ func (f *buildFlags) patches(c *cobra.Command, spec *pack.Spec) []error {
 }
 
 // print writes the notes on stderr and the result on stdout.
-func (f *buildFlags) print(res *pack.Result, spec pack.Spec, stdout, stderr io.Writer) error {
+func (f *buildFlags) print(res *pack.Result, spec pack.Spec, elapsed time.Duration, stdout, stderr io.Writer) error {
 	b, quiet := res.Build, f.out.Quiet
 	warnCache(stderr, quiet, b)
 	if res.Output != "" && !quiet {
@@ -240,7 +250,7 @@ func (f *buildFlags) print(res *pack.Result, spec pack.Spec, stdout, stderr io.W
 	if res.Pushed != nil {
 		j.Push = newPushJSON(res.Pushed)
 		if !quiet {
-			fmt.Fprintf(stderr, "built %s; %s\n", summary(b), pushSummary(res.Pushed))
+			fmt.Fprintf(stderr, "built %s; %s\n", summary(b), pushSummary(res.Pushed, elapsed))
 		}
 	}
 	if !quiet {

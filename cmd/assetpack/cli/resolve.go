@@ -25,6 +25,7 @@ func newResolve() *cobra.Command {
 		bo         options.Build
 		ro         options.Registry
 		quiet      bool
+		progress   string
 	)
 	c := &cobra.Command{
 		Use:   "resolve -f FILE|DIR",
@@ -68,6 +69,9 @@ $ASSETPACK_REPOSITORY. Comments and key order are kept.`,
 			if err != nil {
 				errs = append(errs, err)
 			}
+			if err := checkProgress(progress); err != nil {
+				errs = append(errs, err)
+			}
 			if err := usageErrors(errs); err != nil {
 				return err
 			}
@@ -82,7 +86,9 @@ $ASSETPACK_REPOSITORY. Comments and key order are kept.`,
 					return "", usageError{err}
 				}
 				// The pipeline uploads each layer while the others are built.
-				res, err := pack.Run(ctx, pack.Spec{Source: dir, Image: im, Tags: []string{t.String()}, Registry: reg})
+				view := newProgressView(progress, quiet, stderr)
+				res, err := pack.Run(ctx, pack.Spec{Source: dir, Image: im, Tags: []string{t.String()}, Registry: reg, Progress: view.update})
+				view.close()
 				if err != nil {
 					return "", err
 				}
@@ -118,6 +124,7 @@ $ASSETPACK_REPOSITORY. Comments and key order are kept.`,
 	c.Flags().StringSliceVar(&bo.Platforms, "platform", []string{"linux/amd64"}, "platform(s) to declare")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing on stderr but errors")
 	ro.AddPushFlags(c.Flags())
+	addProgressFlag(c.Flags(), &progress)
 	return c
 }
 
