@@ -314,6 +314,30 @@ func TestPlatformAlias(t *testing.T) {
 	}
 }
 
+// TestProgressPlain: off a terminal, progress is a few timestamped lines
+// and never a carriage return; -q and --progress none print only the
+// result; a --progress that is not a mode is refused with the others.
+func TestProgressPlain(t *testing.T) {
+	work := t.TempDir()
+	copyTree(t, filepath.Join(work, "site"))
+	line := regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d build: \d+ files, [0-9.]+ [KMG]?i?B in 1 layer\n\d\d:\d\d:\d\d build: done: `)
+	for _, args := range [][]string{{"build", "site", "--git=false"}, {"build", "site", "--git=false", "--progress", "plain"}} {
+		r := assetpack(t, work, nil, args...)
+		if r.code != 0 || !line.MatchString(r.stderr) || strings.Contains(r.stderr, "\r") {
+			t.Errorf("%v: exit %d, stderr %q; want timestamped build lines", args, r.code, r.stderr)
+		}
+	}
+	for _, args := range [][]string{{"build", "site", "--git=false", "--progress", "none"}, {"build", "site", "--git=false", "-q"}} {
+		if r := assetpack(t, work, nil, args...); r.code != 0 || strings.Contains(r.stderr, "build:") {
+			t.Errorf("%v: exit %d, stderr %q; want no progress", args, r.code, r.stderr)
+		}
+	}
+	r := assetpack(t, work, nil, "build", "site", "--progress", "fancy", "--compression", "lz4")
+	if r.code != 2 || !strings.Contains(r.stderr, `--progress "fancy" is not supported: use auto, tty, plain, none`) || !strings.Contains(r.stderr, `--compression "lz4"`) {
+		t.Errorf("bad --progress: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
 func TestVersion(t *testing.T) {
 	for _, args := range [][]string{{"--version"}, {"version"}} {
 		r := assetpack(t, t.TempDir(), nil, args...)
