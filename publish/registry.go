@@ -170,12 +170,19 @@ type Registry struct {
 // NewRegistry returns a Registry with the given options.
 func NewRegistry(opts ...RegistryOption) (*Registry, error) {
 	r := &Registry{keychain: Keychain(), insecure: map[string]bool{}, jobs: DefaultJobs, noted: &sync.Map{}, tlsFailed: &sync.Map{}, timeout: DefaultTimeout}
+	var errs []error
 	for _, o := range opts {
 		if err := o(r); err != nil {
-			return nil, err
+			errs = append(errs, err)
 		}
 	}
-	return r, nil
+	switch len(errs) {
+	case 0:
+		return r, nil
+	case 1:
+		return nil, errs[0]
+	}
+	return nil, errors.Join(errs...) // every invalid option, one per line
 }
 
 // isLoopback reports whether host (host or host:port) is a loopback name or address.

@@ -184,12 +184,10 @@ var publishOptions = map[string]string{
 }
 
 func publishOptionAdvice(a *advisor, err error) {
-	var oe *publish.OptionError
-	if !errors.As(err, &oe) {
-		return
-	}
-	if f := a.flag(publishOptions[oe.Option]); f != "" {
-		a.replace(oe.Error(), f+" "+oe.Reason)
+	for _, oe := range all[*publish.OptionError](err) {
+		if f := a.flag(publishOptions[oe.Option]); f != "" {
+			a.replace(oe.Error(), f+" "+oe.Reason)
+		}
 	}
 }
 
