@@ -164,7 +164,8 @@ CRI-O ≥ 1.31; subPath needs Kubernetes ≥ 1.33, containerd ≥ 2.2, CRI-O ≥
 				if err := pack.Check(spec); err != nil {
 					errs = append(errs, patchAdvice(err, f, "--format", "--output"))
 				}
-			} else if m := req.Mount; true { // no format to check against: the mount alone
+			} else {
+				m := req.Mount // no format to check against: the mount alone
 				m.Reference = validationReference
 				if err := m.Check(); err != nil {
 					errs = append(errs, err)
