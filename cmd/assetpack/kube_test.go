@@ -141,6 +141,17 @@ func TestPatchErrors(t *testing.T) {
 	if p := assetpack(t, work, nil, "patch", ref, "--workload", "pod/web", "--mount-path", "/x", "-f", "pod.yaml", "-q"); p.code != 0 || !strings.Contains(p.stdout, "name: nginx") {
 		t.Errorf("patch -f with one container: exit %d: %s %s", p.code, p.stdout, p.stderr)
 	}
+	// So is the only workload: the note says which it took.
+	if p := assetpack(t, work, nil, "patch", ref, "--mount-path", "/x", "-f", "pod.yaml"); p.code != 0 || !strings.Contains(p.stdout, "name: nginx") ||
+		!strings.Contains(p.stderr, "note: --workload pod/web, the only workload in pod.yaml\n") {
+		t.Errorf("patch -f with one workload: exit %d: %s %s", p.code, p.stdout, p.stderr)
+	}
+	// With several, the error names them.
+	os.WriteFile(filepath.Join(work, "two.yaml"), []byte(one+"---\n"+strings.Replace(one, "name: web", "name: api", 1)), 0o644)
+	if p := assetpack(t, work, nil, "patch", ref, "--mount-path", "/x", "-f", "two.yaml"); p.code != 2 ||
+		!strings.Contains(p.stderr, "--workload KIND/NAME is required for --format strategic: two.yaml has 2 workloads (pod/web, pod/api): name one") {
+		t.Errorf("patch -f with two workloads: exit %d: %s", p.code, p.stderr)
+	}
 	// json6902 with -f replaces the clashing volume and leaves the rest.
 	j := assetpack(t, work, nil, "patch", ref, "--workload", "deploy/web", "--container", "nginx", "--mount-path", "/x", "--volume-name", "cache", "--format", "json6902", "-f", "deploy.yaml", "-q")
 	if j.code != 0 || !strings.Contains(j.stdout, "op: replace") || !strings.Contains(j.stdout, "/spec/template/spec/volumes/0") || j.stderr != "" {

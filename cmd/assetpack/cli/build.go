@@ -34,6 +34,8 @@ type buildFlags struct {
 	signImage   bool
 	configFile  string
 	progress    string
+	notes       []string // for stderr, from checking the flags
+	workloads   string   // the workloads of -f, when --workload is needed
 }
 
 func newBuild() *cobra.Command { return buildCommand(&buildFlags{}) }
@@ -87,7 +89,7 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 				return err
 			}
 			spec.Progress = view.update
-			printNotes(view.writer(), f.out.Quiet, f.bo.Notes)
+			printNotes(view.writer(), f.out.Quiet, append(f.bo.Notes, f.notes...))
 			// Load the key (and check its password) before building and pushing.
 			if f.signImage || f.so.AttestFiles {
 				s, err := newSigner(ctx, f.so, reg, c.InOrStdin(), stderr, f.out.Quiet)
@@ -101,7 +103,7 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 			res, err := pack.Run(ctx, spec)
 			view.close()
 			if err != nil {
-				return buildAdvice(err)
+				return buildAdvice(err, f.workloads)
 			}
 			defer res.Close()
 			return f.print(res, spec, time.Since(start), stdout, stderr)
@@ -215,6 +217,11 @@ func (f *buildFlags) patches(c *cobra.Command, spec *pack.Spec) []error {
 			errs = append(errs, usagef("reading the workload manifest -f %q: %v", f.patchFile, err))
 		}
 	}
+	note, candidates := defaultWorkload(&po, manifest, f.patchFile)
+	if note != "" {
+		f.notes = append(f.notes, note)
+	}
+	f.workloads = candidates
 	if f.patchOut != "" {
 		switch format, err := kube.ParseFormat(f.patchFormat); {
 		case err != nil:
@@ -233,7 +240,7 @@ func (f *buildFlags) patches(c *cobra.Command, spec *pack.Spec) []error {
 	}
 	// Checked here with the other flags (Run checks them again).
 	if err := pack.Check(pack.Spec{Reference: validationReference, Registry: spec.Registry, Patches: spec.Patches}); err != nil {
-		errs = append(errs, buildAdvice(err))
+		errs = append(errs, buildAdvice(err, candidates))
 	}
 	return errs
 }
@@ -272,7 +279,9 @@ func printNotes(stderr io.Writer, quiet bool, notes []string) {
 		return
 	}
 	for _, n := range notes {
-		fmt.Fprintln(stderr, n)
+		if n != "" {
+			fmt.Fprintln(stderr, n)
+		}
 	}
 }
 
@@ -342,10 +351,13 @@ func writeFileAtomic(path string, data []byte) error {
 }
 
 // buildAdvice turns the pipeline's complaints about a build's patch
-// requests into advice about build's flags.
-func buildAdvice(err error) error {
+// requests into advice about build's flags; candidates lists the workloads
+// of -f, for the error that asks for one.
+func buildAdvice(err error, candidates string) error {
 	return specAdvice(err, func(se *pack.SpecError) string {
 		switch {
+		case strings.HasSuffix(se.Field, ".Workload") && candidates != "":
+			return "--workload KIND/NAME is required for --patch-out and --kustomize: " + candidates
 		case strings.HasSuffix(se.Field, ".Workload"):
 			return "--workload KIND/NAME is required for --patch-out and --kustomize (e.g. --workload deployment/web)"
 		case strings.HasSuffix(se.Field, ".Manifest"):

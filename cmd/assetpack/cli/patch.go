@@ -40,9 +40,12 @@ func printPatchNotes(stderr io.Writer, quiet bool, p pack.PatchResult, m kube.Mo
 // patchAdvice turns the pipeline's complaints about a patch request into
 // advice about flags: format and output name the flags that chose them.
 // Every complaint of a joined error is reworded.
-func patchAdvice(err error, format kube.Format, formatFlag, outputFlag string) error {
+// candidates lists the workloads of -f, for the error that asks for one.
+func patchAdvice(err error, format kube.Format, formatFlag, outputFlag, candidates string) error {
 	return specAdvice(err, func(se *pack.SpecError) string {
 		switch {
+		case strings.HasSuffix(se.Field, ".Workload") && candidates != "":
+			return fmt.Sprintf("--workload KIND/NAME is required for %s %s: %s", formatFlag, format, candidates)
 		case strings.HasSuffix(se.Field, ".Workload"):
 			return fmt.Sprintf("--workload KIND/NAME is required for %s %s (e.g. --workload deployment/web)", formatFlag, format)
 		case strings.HasSuffix(se.Field, ".Manifest"):
@@ -68,6 +71,32 @@ func specAdvice(err error, advice func(*pack.SpecError) string) error {
 		}
 	}
 	return usageError{&flagAdvice{msg: msg, err: err}}
+}
+
+// defaultWorkload takes the only workload of the manifest given with -f
+// (file) as --workload when none was given, and returns the note that says
+// so; with several, it returns them as candidates for the error that asks
+// for one.
+func defaultWorkload(po *options.Patch, manifest []byte, file string) (note, candidates string) {
+	if po.Workload != "" || manifest == nil {
+		return "", ""
+	}
+	ws, err := kube.WorkloadsIn(manifest)
+	if err != nil || len(ws) == 0 {
+		return "", "" // the checks that follow say what is wrong
+	}
+	if file == "-" {
+		file = "stdin"
+	}
+	if len(ws) == 1 {
+		po.Workload = ws[0].String()
+		return fmt.Sprintf("note: --workload %s, the only workload in %s", po.Workload, file), ""
+	}
+	names := make([]string, len(ws))
+	for i, w := range ws {
+		names[i] = w.String()
+	}
+	return "", fmt.Sprintf("%s has %d workloads (%s): name one", file, len(ws), strings.Join(names, ", "))
 }
 
 // usageErrors joins errs, one per line, as a usage error (nil for none).
@@ -151,6 +180,10 @@ CRI-O ≥ 1.31; subPath needs Kubernetes ≥ 1.33, containerd ≥ 2.2, CRI-O ≥
 					errs = append(errs, usagef("reading the workload manifest -f %q: %v", file, err))
 				}
 			}
+			var note, candidates string
+			if f != kube.PodFormat {
+				note, candidates = defaultWorkload(&po, manifest, file)
+			}
 			reg, _, err := newRegistry(ro, true, c.ErrOrStderr())
 			if err != nil {
 				return err
@@ -162,7 +195,7 @@ CRI-O ≥ 1.31; subPath needs Kubernetes ≥ 1.33, containerd ≥ 2.2, CRI-O ≥
 			}
 			if f != "" {
 				if err := pack.Check(spec); err != nil {
-					errs = append(errs, patchAdvice(err, f, "--format", "--output"))
+					errs = append(errs, patchAdvice(err, f, "--format", "--output", candidates))
 				}
 			} else {
 				m := req.Mount // no format to check against: the mount alone
@@ -174,9 +207,10 @@ CRI-O ≥ 1.31; subPath needs Kubernetes ≥ 1.33, containerd ≥ 2.2, CRI-O ≥
 			if err := usageErrors(errs); err != nil {
 				return err
 			}
+			printNotes(c.ErrOrStderr(), quiet, []string{note})
 			res, err := pack.Run(c.Context(), spec)
 			if err != nil {
-				return patchAdvice(err, f, "--format", "--output")
+				return patchAdvice(err, f, "--format", "--output", candidates)
 			}
 			if !isDigest && !quiet {
 				fmt.Fprintf(c.ErrOrStderr(), "resolved %s to %s\n", args[0], res.Reference)
