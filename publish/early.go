@@ -174,6 +174,7 @@ func (u *Uploader) decide(d v1.Hash, l v1.Layer, first bool) bool {
 	var present v1.Hash
 	if e != nil {
 		present = e.present
+		u.settle(l, d) // from here on the early upload counts under d
 	}
 	u.mu.Unlock()
 	if e == nil {

@@ -130,8 +130,6 @@ func (u *Uploader) pushRepo(s *session, art Artifact, from *name.Repository) err
 	for _, l := range blobs {
 		g.Go(func() error {
 			d, _ := l.Digest()
-			size, _ := l.Size()
-			u.addTotal(size)
 			if err := u.putBlob(ctx, s, d, l, from, s.repo.String()+"@"+d.String()); err != nil {
 				return fmt.Errorf("uploading blob %s: %w", d, err)
 			}

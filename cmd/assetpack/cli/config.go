@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
 	"github.com/assetpack/assetpack/config"
 )
@@ -166,8 +167,17 @@ func newConfig() *cobra.Command {
 			if len(args) == 1 {
 				p = args[0]
 			}
-			if _, err := loadConfig(p, false); err != nil {
+			cfg, err := loadConfig(p, false)
+			if err != nil {
 				return err
+			}
+			// The values the schema cannot know, as build checks them.
+			_, notes, err := builder.ParsePlatformsWithNotes(cfg.Platforms)
+			if err != nil {
+				return usagef("%s: platforms: %v", p, err)
+			}
+			for _, n := range notes {
+				fmt.Fprintf(c.ErrOrStderr(), "note: %s\n", n)
 			}
 			fmt.Fprintf(c.ErrOrStderr(), "%s is valid\n", p)
 			return nil

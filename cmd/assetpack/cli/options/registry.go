@@ -16,10 +16,13 @@ type Registry struct {
 	Jobs      int
 	MountFrom string
 	Timeout   time.Duration
+	Debug     bool // read by the root command, which sets up the log
 }
 
-// AddFlags registers the flags of every command that talks to registries.
+// AddFlags registers the flags of every command that talks to registries,
+// and only of those.
 func (r *Registry) AddFlags(fs *pflag.FlagSet) {
+	fs.BoolVar(&r.Debug, "debug", os.Getenv("ASSETPACK_DEBUG") != "", "log registry requests and responses on stderr (also $ASSETPACK_DEBUG); credentials and token responses are redacted")
 	fs.StringArrayVar(&r.Insecure, "insecure-registry", nil, "allow plain HTTP and unverified TLS for this registry host[:port] (repeatable; also $ASSETPACK_INSECURE_REGISTRIES, comma-separated; loopback hosts are always allowed plain HTTP)")
 	fs.DurationVar(&r.Timeout, "registry-timeout", publish.DefaultTimeout, "how long to wait for the registry to answer a request before retrying or failing")
 	r.Jobs = publish.DefaultJobs
