@@ -147,9 +147,15 @@ type Registry struct {
 	notes     func(string)
 	mountFrom *name.Repository
 	timeout   time.Duration
-	policy    UploadPolicy
-	noted     *sync.Map // hosts already noted as plain HTTP
-	tlsFailed *sync.Map // hosts whose certificate failed verification
+	policy    UploadPolicy // WithUploadPolicy's, when policySet
+	policySet bool
+	mode      UploadMode // WithUploadMode
+	chunk     int64      // WithUploadChunkSize
+	// hostProfiles maps a host (or host:port) to a known registry's key
+	// (WithRegistryProfile).
+	hostProfiles map[string]string
+	noted        *sync.Map // hosts already noted as plain HTTP
+	tlsFailed    *sync.Map // hosts whose certificate failed verification
 
 	rtOnce               sync.Once
 	secureRT, insecureRT http.RoundTripper // shared, so connections are reused
@@ -157,7 +163,8 @@ type Registry struct {
 
 // NewRegistry returns a Registry with the given options.
 func NewRegistry(opts ...RegistryOption) (*Registry, error) {
-	r := &Registry{keychain: Keychain(), insecure: map[string]bool{}, jobs: DefaultJobs, noted: &sync.Map{}, tlsFailed: &sync.Map{}, timeout: DefaultTimeout}
+	r := &Registry{keychain: Keychain(), insecure: map[string]bool{}, jobs: DefaultJobs, noted: &sync.Map{}, tlsFailed: &sync.Map{}, timeout: DefaultTimeout,
+		hostProfiles: map[string]string{}}
 	for _, o := range opts {
 		if err := o(r); err != nil {
 			return nil, err
