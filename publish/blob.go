@@ -129,7 +129,7 @@ type blobUpload struct {
 }
 
 func (e *engine) newBlobUpload(s *session, d v1.Hash, size int64, open blobSource, p UploadPolicy) *blobUpload {
-	b := &blobUpload{e: e, s: s, digest: d, size: size, open: open, policy: p, mode: p.Mode, end: -1, retry: e.r.retrier()}
+	b := &blobUpload{e: e, s: s, digest: d, size: size, open: open, policy: p, mode: p.Mode, end: -1, retry: e.retrier(s.repo.RegistryStr())}
 	if b.mode == Auto {
 		b.mode = Monolithic
 		if d == (v1.Hash{}) {

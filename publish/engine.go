@@ -110,7 +110,7 @@ func (e *engine) open(s *session) (*http.Client, error) {
 		for _, p := range s.pull {
 			scopes = append(scopes, p.Scope(transport.PullScope))
 		}
-		retry := e.r.retrier()
+		retry := e.retrier(s.repo.RegistryStr())
 		for {
 			var authed http.RoundTripper
 			authed, err = transport.NewWithContext(ctx, s.repo.Registry, auth, rt, scopes)
@@ -157,7 +157,7 @@ func (e *engine) do(ctx context.Context, s *session, mk func() (*http.Request, e
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	retry := e.r.retrier()
+	retry := e.retrier(s.repo.RegistryStr())
 	for {
 		req, err := mk()
 		if err != nil {

@@ -414,6 +414,16 @@ func pushWith(t *testing.T, ref string, img v1.Image, opts ...publish.RegistryOp
 	return pr, nil
 }
 
+// countNotes counts the notes that contain s.
+func countNotes(notes []string, s string) (n int) {
+	for _, note := range notes {
+		if strings.Contains(note, s) {
+			n++
+		}
+	}
+	return n
+}
+
 // blobBytesOf is the size of img's blobs: its layers and its config.
 func blobBytesOf(t *testing.T, img v1.Image) int64 {
 	t.Helper()
@@ -695,24 +705,43 @@ func TestBlobDigestLie(t *testing.T) {
 }
 
 // TestBlobRetryAfter: a 429 with Retry-After on a blob request is waited
-// out, then the upload goes on.
+// out, and the user hears of the wait once, naming the registry and the
+// wait; then the upload goes on. A Retry-After longer than the push waits
+// in all ends it at once, saying why.
 func TestBlobRetryAfter(t *testing.T) {
 	var throttled atomic.Int64
+	wait := "1"
 	host, _ := newSessions(t, &sessions{intercept: func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/") && throttled.Add(1) == 1 {
-			w.Header().Set("Retry-After", "1")
+			w.Header().Set("Retry-After", wait)
 			w.WriteHeader(http.StatusTooManyRequests)
 			return true
 		}
 		return false
 	}})
 	img, _ := bigImage(t, 4096)
+	var notes []string
 	start := time.Now()
-	if _, err := pushWith(t, host+"/web/throttled:v1", img, publish.WithJobs(1)); err != nil {
+	if _, err := pushWith(t, host+"/web/throttled:v1", img, publish.WithJobs(1), publish.WithNotes(func(s string) { notes = append(notes, s) })); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d < time.Second {
 		t.Errorf("push took %v: the Retry-After of 1 s was not honoured", d)
+	}
+	if want := "note: " + host + " answered 429 Too Many Requests with Retry-After: waiting 1s before trying again"; countNotes(notes, want) != 1 {
+		t.Errorf("notes %q, want one %q", notes, want)
+	}
+
+	throttled.Store(0)
+	wait, notes = "3600", nil
+	img, _ = bigImage(t, 4096)
+	start = time.Now()
+	_, err := pushWith(t, host+"/web/throttled:v2", img, publish.WithJobs(1), publish.WithNotes(func(s string) { notes = append(notes, s) }))
+	if err == nil || !strings.Contains(err.Error(), "429") || time.Since(start) > 30*time.Second {
+		t.Errorf("Push() with Retry-After: 3600 = %v after %v, want the 429 at once", err, time.Since(start))
+	}
+	if countNotes(notes, "Retry-After of 1h0m0s, more than is left of the 2m0s a push waits for one request: giving up") != 1 {
+		t.Errorf("notes %q, want one saying why the push gave up", notes)
 	}
 }
 
