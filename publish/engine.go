@@ -31,10 +31,11 @@ type engine struct {
 	mu       sync.Mutex
 	sessions map[string]*session // by repository
 	noted    map[string]bool     // mount refusals already noted, by registry and source
+	adapted  map[string]*adapted // what each registry said that changes the rest of the push (adapt.go)
 }
 
 func newEngine(ctx context.Context, r *Registry, stats *pushStats) *engine {
-	return &engine{r: r, ctx: ctx, stats: stats, sessions: map[string]*session{}, noted: map[string]bool{}}
+	return &engine{r: r, ctx: ctx, stats: stats, sessions: map[string]*session{}, noted: map[string]bool{}, adapted: map[string]*adapted{}}
 }
 
 // session is an authenticated connection to one repository: the registry

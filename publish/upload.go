@@ -24,7 +24,6 @@ type Uploader struct {
 	repo   name.Repository
 	stats  *pushStats
 	e      *engine
-	policy UploadPolicy
 	sem    chan struct{}
 	wg     sync.WaitGroup
 
@@ -52,7 +51,7 @@ func (r *Registry) NewUploader(ctx context.Context, tags []name.Tag) (*Uploader,
 	repo := tags[0].Context()
 	stats := &pushStats{}
 	u := &Uploader{r: r, ctx: ctx, cancel: cancel, repo: repo, stats: stats, e: newEngine(ctx, r, stats),
-		policy: r.policyFor(repo.RegistryStr()), sem: make(chan struct{}, r.jobs), seen: map[v1.Hash]bool{}, complete: map[any]int64{}}
+		sem: make(chan struct{}, r.jobs), seen: map[v1.Hash]bool{}, complete: map[any]int64{}}
 	// Open the session while the build walks the files.
 	go u.e.open(u.session())
 	return u, nil
@@ -146,7 +145,7 @@ func (u *Uploader) putBlob(ctx context.Context, s *session, d v1.Hash, l v1.Laye
 		u.progress(key, size)
 		return nil
 	}
-	b := u.e.newBlobUpload(s, d, size, sourceOf(l), u.r.policyFor(s.repo.RegistryStr()))
+	b := u.e.newBlobUpload(s, d, size, sourceOf(l), u.e.policyFor(s.repo.RegistryStr()))
 	b.mount = mount
 	b.progress = func(pos int64) { u.progress(key, pos) }
 	if err := b.run(ctx, true); err != nil {
