@@ -145,6 +145,9 @@ func (u *Uploader) putBlob(ctx context.Context, s *session, d v1.Hash, l v1.Laye
 		u.progress(key, size)
 		return nil
 	}
+	if err := u.r.checkBlob(s.repo.RegistryStr(), d, size); err != nil {
+		return err
+	}
 	b := u.e.newBlobUpload(s, d, size, sourceOf(l), u.e.policyFor(s.repo.RegistryStr()))
 	b.mount = mount
 	b.progress = func(pos int64) { u.progress(key, pos) }
