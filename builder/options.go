@@ -150,6 +150,7 @@ type options struct {
 	layers      LayerMode
 	cacheDir    string
 	jobs        int
+	limits      LayerLimits
 	hooks       hooks.Build
 }
 
@@ -298,6 +299,26 @@ func WithJobs(n int) Option {
 			return optionError("jobs", strconv.Itoa(n), "must not be negative, got %d", n)
 		}
 		o.jobs = n
+		return nil
+	}
+}
+
+// WithLayerLimits keeps the layers within lim: at most lim.MaxLayers layers
+// and no layer over lim.MaxLayerSize bytes (a target registry's published
+// limits; see LayerLimits). A tree whose default plan keeps to them gets
+// that plan, so its digest does not depend on the limits; one that would
+// break them is planned again within them, or fails with ErrTooLarge
+// before anything is encoded. The default is no limit beyond the
+// planner's own 64 layers.
+func WithLayerLimits(lim LayerLimits) Option {
+	return func(o *options) error {
+		if lim.MaxLayers < 0 {
+			return optionError("layer limits", strconv.Itoa(lim.MaxLayers), "the most layers must not be negative, got %d", lim.MaxLayers)
+		}
+		if lim.MaxLayerSize < 0 {
+			return optionError("layer limits", strconv.FormatInt(lim.MaxLayerSize, 10), "the largest layer must not be negative, got %d", lim.MaxLayerSize)
+		}
+		o.limits = lim
 		return nil
 	}
 }
