@@ -249,6 +249,16 @@ func WithRegistryProfile(host, profile string) RegistryOption {
 	}
 }
 
+// LayerLimit names the layer limit and where it is published, for
+// messages: "GHCR's layer limit of 10 GB (https://…)"; "" when none is
+// known.
+func (l Limits) LayerLimit() string {
+	if l.MaxLayerSize <= 0 {
+		return ""
+	}
+	return l.describe("layer", l.MaxLayerSize)
+}
+
 // describe names a limit and where it comes from, for errors: "GHCR's
 // layer limit of 10 GB (https://…)".
 func (l Limits) describe(what string, n int64) string {
