@@ -131,6 +131,7 @@ type blobUpload struct {
 	lastLen    int64  // the length it declared (-1: none)
 	shrinks    int    // chunk sizes tried after size refusals (adapt.go)
 	rangeGuess bool   // resumed at a Range the policy does not trust (IgnoreRange)
+	held       int64  // bytes of an early upload's last chunk kept in buf for the PUT (FinalChunkInPut)
 }
 
 func (e *engine) newBlobUpload(s *session, d v1.Hash, size int64, open blobSource, p UploadPolicy) *blobUpload {
@@ -163,7 +164,7 @@ func (b *blobUpload) run(ctx context.Context, commit bool) error {
 	}
 	defer b.closeSource()
 	for !b.done {
-		if !commit && b.loc != "" && !b.resync && b.allSent() {
+		if !commit && b.loc != "" && !b.resync && (b.allSent() || b.held > 0) {
 			return nil
 		}
 		err := b.step(ctx, commit)
@@ -344,7 +345,7 @@ func (b *blobUpload) status(ctx context.Context) error {
 // blob from zero.
 func (b *blobUpload) restart() {
 	b.closeSource()
-	b.loc, b.acked, b.sent, b.resync, b.putSent = "", 0, 0, false, false
+	b.loc, b.acked, b.sent, b.resync, b.putSent, b.held = "", 0, 0, false, false, 0
 	b.a.restarted++
 	b.report(0)
 }
@@ -391,6 +392,14 @@ func (b *blobUpload) sendStream(ctx context.Context) error {
 // sendChunk sends one chunk in a PATCH, or the last one in the PUT that
 // completes the upload when the policy says so.
 func (b *blobUpload) sendChunk(ctx context.Context, commit bool) error {
+	if b.held > 0 && b.acked+b.held == b.end {
+		// The last chunk of an early upload, kept for the PUT.
+		if !commit || !b.known() {
+			return nil
+		}
+		return b.commit(ctx, &chunk{r: bytes.NewReader(b.buf[:b.held]), n: b.held, buffered: true})
+	}
+	b.held = 0
 	n := b.policy.chunkSize(b.minChunk)
 	src, err := b.reader(b.acked)
 	if err != nil {
@@ -422,8 +431,16 @@ func (b *blobUpload) sendChunk(ctx context.Context, commit bool) error {
 		c = &chunk{r: bytes.NewReader(b.buf[:m]), n: int64(m), buffered: true}
 	}
 	last := (b.size >= 0 && b.acked+c.n == b.size) || (b.end >= 0 && b.acked+c.n == b.end)
-	if last && commit && b.known() && b.policy.FinalChunkInPut {
-		return b.commit(ctx, c)
+	if last && b.policy.FinalChunkInPut {
+		if commit && b.known() {
+			return b.commit(ctx, c)
+		}
+		if c.buffered {
+			// An early upload's last chunk waits in memory for the digest,
+			// to go in the PUT: an empty final PUT is what ECR refuses.
+			b.held = c.n
+			return nil
+		}
 	}
 	return b.patch(ctx, c, false)
 }

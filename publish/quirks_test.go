@@ -324,3 +324,28 @@ func TestECRResumeAtReportedRange(t *testing.T) {
 		}
 	}
 }
+
+// TestEarlyUploadECR: an early upload under ECR's policy keeps its last
+// chunk for the PUT that completes it, as ECR answers an empty final PUT
+// with 500: it completes as an early upload, without falling back to
+// sending the blob again.
+func TestEarlyUploadECR(t *testing.T) {
+	host, s := newSessions(t, &sessions{staleRange: true, emptyPut500: true})
+	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast), publish.WithRegistryProfile(host, "ecr"))
+	l, _ := random.Layer(23<<20, types.OCIUncompressedLayer)
+	body := blobBytes(t, l)
+	pr, err := pushEarly(t, r, host+"/web/earlyecr:v1", l, func() io.ReadCloser { return io.NopCloser(bytes.NewReader(body)) }, nil, false)
+	if err != nil {
+		t.Fatalf("Push() = %v", err)
+	}
+	d, _ := l.Digest()
+	if st := blobStat(t, pr, d); st.How != publish.BlobEarlyUpload || st.Restarted != 0 || st.Sent != int64(len(body)) {
+		t.Errorf("layer statistics %+v; want an early upload that sent the blob once", st)
+	}
+	for _, n := range s.patches {
+		if n < 5<<20 || n > 10<<20 {
+			t.Errorf("a PATCH of %d bytes; want ECR's chunks of 5 to 10 MiB, the last one in the PUT", n)
+		}
+	}
+	readsBack(t, r, host+"/web/earlyecr:v1", body)
+}
