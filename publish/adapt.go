@@ -154,11 +154,15 @@ func (b *blobUpload) shrink(err error) error {
 	if cur := b.policy.chunkSize(0); b.mode == Chunked && n >= cur {
 		n = cur / 2 // the chunk size was refused as it is
 	}
-	floor := max(b.policy.MinChunk, b.minChunk)
-	if n < MinUploadChunk || n < floor || b.shrinks > 8 {
-		if floor > n {
+	// Chunks are at least the minimum the registry announced: fine as
+	// long as that is smaller than what it refused.
+	if floor := max(b.policy.MinChunk, b.minChunk); n < floor {
+		if b.lastLen >= 0 && floor >= b.lastLen {
 			return fmt.Errorf("%s refused %s: it asks for chunks of at least %s but refuses %s (%v): %w", host, b.name(), sizeString(floor), bodyString(b.lastLen), err, ErrLimit)
 		}
+		n = floor
+	}
+	if n < MinUploadChunk || b.shrinks > 8 {
 		return fmt.Errorf("%s refused %s as too large, even %s (%v): %w", host, b.name(), bodyString(b.lastLen), err, ErrLimit)
 	}
 	b.policy.MaxChunk, b.mode = n, Chunked

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -348,4 +349,31 @@ func TestEarlyUploadECR(t *testing.T) {
 		}
 	}
 	readsBack(t, r, host+"/web/earlyecr:v1", body)
+}
+
+// TestSizeLimitRespectsMinimum: after a refusal for size, chunks are at
+// least the OCI-Chunk-Min-Length that the registry announced, when that is
+// below what it refused.
+func TestSizeLimitRespectsMinimum(t *testing.T) {
+	host, s := newSessions(t, &sessions{minChunk: 6 << 20, intercept: func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.Contains(r.URL.Path, "/blobs/uploads/") && r.ContentLength > 8<<20 {
+			regError(w, http.StatusRequestEntityTooLarge, "SIZE_INVALID", "request body too large")
+			return true
+		}
+		return false
+	}})
+	img, l := bigImage(t, 20<<20)
+	if _, err := pushWith(t, host+"/web/min:v1", img); err != nil {
+		t.Fatalf("Push() = %v", err)
+	}
+	n, _ := l.Size()
+	var layer []int64
+	for _, p := range s.patches {
+		if p > 1000 {
+			layer = append(layer, p)
+		}
+	}
+	if want := []int64{6 << 20, 6 << 20, 6 << 20, n - 18<<20}; fmt.Sprint(layer) != fmt.Sprint(want) {
+		t.Errorf("layer chunks %v, want %v (the announced minimum, under the refused size)", layer, want)
+	}
 }
