@@ -284,7 +284,9 @@ func sizeString(n int64) string {
 		return fmt.Sprintf("%d MiB", n/mib)
 	case n >= kib && n%kib == 0:
 		return fmt.Sprintf("%d KiB", n/kib)
-	case n >= 10*mib:
+	case n >= gib:
+		return fmt.Sprintf("%.1f GiB (%d bytes)", float64(n)/gib, n)
+	case n >= mib:
 		return fmt.Sprintf("%.1f MiB (%d bytes)", float64(n)/mib, n)
 	}
 	return fmt.Sprintf("%d bytes", n)
