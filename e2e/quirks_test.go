@@ -83,15 +83,17 @@ type quirks struct {
 
 // quirkProxy forwards to the registry with a profile's quirks.
 type quirkProxy struct {
-	t        *testing.T
+	t        testing.TB
 	registry string // host:port
 	host     string // the proxy's host:port
 	q        quirks
 	// streamCut is where a body of undeclared length is cut; one of known
 	// length is cut at half.
 	streamCut int64
-	user      string // token server credentials (user:password)
-	pass      string
+	// cutMin: a body of known length shorter than this is not cut.
+	cutMin int64
+	user   string // token server credentials (user:password)
+	pass   string
 
 	mu       sync.Mutex
 	received int64
@@ -110,7 +112,7 @@ type quirkProxy struct {
 
 var sessionPath = regexp.MustCompile(`^/v2/(.+)/blobs/uploads/([^/]+)$`)
 
-func newQuirkProxy(t *testing.T, registry string, q quirks, streamCut int64) *quirkProxy {
+func newQuirkProxy(t testing.TB, registry string, q quirks, streamCut int64) *quirkProxy {
 	t.Helper()
 	p := &quirkProxy{t: t, registry: registry, q: q, streamCut: streamCut, user: "quirk-user", pass: "Quirk-Pa55",
 		latest: map[string]string{}, offset: map[string]int64{}, cut: map[string]bool{}, patches: map[string]int{},
@@ -286,7 +288,8 @@ func (p *quirkProxy) followSession(r *http.Request, session string) {
 
 // cutHere resets (or stalls, then drops) the client's connection in the
 // middle of the first blob request of a session that goes far enough; what
-// came before the cut goes on to the registry. It reports whether it cut.
+// came before the cut goes on to the registry as it arrives, in a PATCH of
+// its own. It reports whether it answered the request.
 func (p *quirkProxy) cutHere(w http.ResponseWriter, r *http.Request, session string) bool {
 	p.mu.Lock()
 	done := p.cut[session]
@@ -295,39 +298,53 @@ func (p *quirkProxy) cutHere(w http.ResponseWriter, r *http.Request, session str
 	if done {
 		return false
 	}
+	declared := r.ContentLength >= 0
 	k := p.streamCut
-	if r.ContentLength >= 0 {
-		if r.ContentLength < 2 {
+	if declared {
+		if r.ContentLength < max(2, p.cutMin) {
 			return false
 		}
 		k = r.ContentLength / 2
 	}
-	// Read the bytes before the cut and one more: a body that ends first
-	// is not cut (it goes on whole).
-	head, _ := io.ReadAll(io.LimitReader(r.Body, k+1))
-	p.mu.Lock()
-	p.received += int64(len(head))
-	p.mu.Unlock()
-	if int64(len(head)) <= k {
-		r.Body = io.NopCloser(bytes.NewReader(head))
-		return false
-	}
-	p.mu.Lock()
-	p.cut[session] = true
-	p.mu.Unlock()
 	busy := p.sessionLock(session)
 	busy.Lock()
-	head = head[:k]
-	// The registry keeps the bytes that arrived.
-	req, _ := http.NewRequest(http.MethodPatch, "http://"+p.registry+r.URL.Path+"?"+stateOnly(r.URL), bytes.NewReader(head))
+	// The first k bytes go on as they arrive (a body of unknown length in
+	// a PATCH of unknown length: it may end before k).
+	req, _ := http.NewRequest(http.MethodPatch, "http://"+p.registry+r.URL.Path+"?"+stateOnly(r.URL), &proxyCount{r: io.LimitReader(r.Body, k), p: p})
 	req.Host = r.Host
-	req.ContentLength = k
 	req.Header.Set("Content-Type", "application/octet-stream")
-	req.Header.Set("Content-Range", fmt.Sprintf("%d-%d", off, off+k-1))
-	if resp, err := upstream.RoundTrip(req); err == nil {
-		p.track(session, resp)
-		resp.Body.Close()
+	req.ContentLength = -1
+	if declared {
+		req.ContentLength = k
+		req.Header.Set("Content-Range", fmt.Sprintf("%d-%d", off, off+k-1))
 	}
+	resp, err := upstream.RoundTrip(req)
+	if err != nil {
+		busy.Unlock()
+		w.WriteHeader(http.StatusBadGateway)
+		return true
+	}
+	defer resp.Body.Close()
+	p.track(session, resp)
+	if resp.StatusCode == http.StatusAccepted {
+		p.mu.Lock()
+		p.patches[session]++
+		if _, ok := p.firstEnd[session]; !ok {
+			p.firstEnd[session] = resp.Header.Get("Range")
+		}
+		p.mu.Unlock()
+	}
+	var one [1]byte
+	if n, _ := io.ReadFull(r.Body, one[:]); n == 0 {
+		// A stream that ended before the cut: that PATCH was the request.
+		busy.Unlock()
+		p.respond(w, r, session, resp)
+		return true
+	}
+	p.mu.Lock()
+	p.received++
+	p.cut[session] = true
+	p.mu.Unlock()
 	busy.Unlock()
 	if p.q.stall > 0 {
 		p.bump("stall")
@@ -389,6 +406,12 @@ func (p *quirkProxy) forward(w http.ResponseWriter, r *http.Request, session str
 	if session != "" {
 		p.track(session, resp)
 	}
+	p.respond(w, r, session, resp)
+}
+
+// respond relays the registry's answer to a request, with the profile's
+// changes to it.
+func (p *quirkProxy) respond(w http.ResponseWriter, r *http.Request, session string, resp *http.Response) {
 	if r.Method == http.MethodPost && resp.StatusCode == http.StatusAccepted {
 		if loc := resp.Header.Get("Location"); loc != "" {
 			if m := sessionPath.FindStringSubmatch(strings.SplitN(mustPath(loc), "?", 2)[0]); m != nil {
@@ -492,13 +515,6 @@ type quirkSource struct {
 	blobBytes int64  // its layers and config
 }
 
-// modelOnce generates the 1 GiB model once per test binary.
-var modelOnce struct {
-	sync.Once
-	dir string
-	err error
-}
-
 // generateModel writes a 1 GiB incompressible model (four 256 MiB shards,
 // ChaCha8) and its small files under dir.
 func generateModel(dir string) error {
@@ -570,8 +586,9 @@ func writeNoise(path string, size int64, seed byte) error {
 	return f.Close()
 }
 
-// quirkSources builds the site example and (unless short) the 1 GiB model
-// locally, for the digests and sizes the pushes must match.
+// quirkSources builds the site example and (unless short) the 1 GiB model,
+// generated in the test's temporary directory, locally, for the digests
+// and sizes the pushes must match.
 func quirkSources(t *testing.T, withModel bool) []quirkSource {
 	t.Helper()
 	site, err := filepath.Abs("../examples/site")
@@ -580,16 +597,11 @@ func quirkSources(t *testing.T, withModel bool) []quirkSource {
 	}
 	srcs := []quirkSource{{name: "site", dir: site, streamCut: 8 << 10}}
 	if withModel {
-		modelOnce.Do(func() {
-			modelOnce.dir, modelOnce.err = os.MkdirTemp("", "assetpack-quirk-model-")
-			if modelOnce.err == nil {
-				modelOnce.err = generateModel(modelOnce.dir)
-			}
-		})
-		if modelOnce.err != nil {
-			t.Fatal(modelOnce.err)
+		dir := filepath.Join(t.TempDir(), "model") // removed when the test ends
+		if err := generateModel(dir); err != nil {
+			t.Fatal(err)
 		}
-		srcs = append(srcs, quirkSource{name: "model", dir: modelOnce.dir, streamCut: 128 << 20})
+		srcs = append(srcs, quirkSource{name: "model", dir: dir, streamCut: 128 << 20})
 	}
 	work := t.TempDir()
 	for i := range srcs {
