@@ -93,9 +93,11 @@ func WithProgress(f func(Progress)) RegistryOption {
 
 // WithRetryBackoff sets the retry schedule for transient failures (5xx,
 // 429, resets, timeouts) of every request a push makes. The default is
-// DefaultBackoff. A Retry-After header on a 429 or 503 (up to 30 s) is
-// honoured instead of the backoff's wait; a blob cut in its middle resumes
-// where the registry's session stands (see the package documentation).
+// DefaultBackoff. A Retry-After header on a 429 or 503 is honoured
+// instead of the backoff's wait while it fits in the 2 minutes one request
+// waits in all (each wait is told through WithNotes); a blob cut in its
+// middle resumes where the registry's session stands (see the package
+// documentation).
 func WithRetryBackoff(b remote.Backoff) RegistryOption {
 	return func(r *Registry) error { r.backoff = &b; return nil }
 }
