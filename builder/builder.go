@@ -192,7 +192,16 @@ func Build(ctx context.Context, dir string, opts ...Option) (_ *Result, err erro
 	if o.cacheDir != "" {
 		cache = &layerCache{dir: o.cacheDir}
 	}
-	res.Layers, err = buildLayers(ctx, res.workDir, planLayers(entries, o.layers), &o, cache, created, w.files)
+	// The plan, and the limits it must keep to, are checked before any
+	// layer is encoded (so before anything is uploaded).
+	if err = checkFileSizes(entries, o.limits, o.compression); err != nil {
+		return nil, err
+	}
+	plan, err := planLayers(entries, o.layers, o.limits)
+	if err != nil {
+		return nil, err
+	}
+	res.Layers, err = buildLayers(ctx, res.workDir, plan, &o, cache, created, w.files)
 	if err != nil {
 		return nil, err
 	}

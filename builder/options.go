@@ -136,6 +136,7 @@ type options struct {
 	layers      LayerMode
 	cacheDir    string
 	jobs        int
+	limits      LayerLimits
 	hooks       hooks.Build
 	progress    func(Progress)
 }
@@ -307,6 +308,26 @@ func CheckOptions(opts ...Option) error {
 		}
 	}
 	return joinErrors(errs)
+}
+
+// WithLayerLimits keeps the layers within lim: at most lim.MaxLayers layers
+// and no layer over lim.MaxLayerSize bytes (a target registry's published
+// limits; see LayerLimits). A tree whose default plan keeps to them gets
+// that plan, so its digest does not depend on the limits; one that would
+// break them is planned again within them, or fails with ErrTooLarge
+// before anything is encoded. The default is no limit beyond the
+// planner's own 64 layers.
+func WithLayerLimits(lim LayerLimits) Option {
+	return func(o *options) error {
+		if lim.MaxLayers < 0 {
+			return optionError("layer limits", strconv.Itoa(lim.MaxLayers), "the most layers must not be negative, got %d", lim.MaxLayers)
+		}
+		if lim.MaxLayerSize < 0 {
+			return optionError("layer limits", strconv.FormatInt(lim.MaxLayerSize, 10), "the largest layer must not be negative, got %d", lim.MaxLayerSize)
+		}
+		o.limits = lim
+		return nil
+	}
 }
 
 // WithHooks connects the build to assetpack's pipeline (package pack): where

@@ -114,6 +114,10 @@ type Image struct {
 	NoGit           bool   // ignore an enclosing git work tree
 	CacheDir        string // build cache of layer digests; "" disables it
 	Jobs            int    // layers built at once; 0 is GOMAXPROCS
+	// MaxLayers caps the number of layers (0: the builder's own cap of
+	// 64). The registries pushed to may lower it, and their layer size
+	// limits apply too (see Run).
+	MaxLayers int
 }
 
 // options converts the image options to builder options.
@@ -272,6 +276,10 @@ func Run(ctx context.Context, spec Spec) (_ *Result, err error) {
 	}
 
 	opts := spec.Image.options()
+	// Preflight: the layers are planned within the limits of every
+	// registry pushed to, and a file too large for them fails the build
+	// before any layer is encoded, so before anything is uploaded.
+	opts = append(opts, builder.WithLayerLimits(layerLimits(reg, tags, spec.Image.MaxLayers)))
 	var h hooks.Build
 	// Where the layer blobs go: next to the local output (so they are
 	// hard-linked into it), or a temporary directory when only pushing.
@@ -379,6 +387,22 @@ func runReference(ctx context.Context, spec Spec, reg *publish.Registry) (*Resul
 		return nil, err
 	}
 	return res, nil
+}
+
+// layerLimits are the strictest of the limits that the registries of tags
+// publish (publish.Registry.Limits) and the caller's cap on layers.
+func layerLimits(reg *publish.Registry, tags []name.Tag, maxLayers int) builder.LayerLimits {
+	lim := builder.LayerLimits{MaxLayers: maxLayers}
+	for _, t := range tags {
+		l := reg.Limits(t.RegistryStr())
+		if l.MaxLayerSize > 0 && (lim.MaxLayerSize == 0 || l.MaxLayerSize < lim.MaxLayerSize) {
+			lim.MaxLayerSize, lim.Reason = l.MaxLayerSize, l.LayerLimit()
+		}
+		if l.MaxLayers > 0 && (lim.MaxLayers == 0 || l.MaxLayers < lim.MaxLayers) {
+			lim.MaxLayers = l.MaxLayers
+		}
+	}
+	return lim
 }
 
 func parseTags(reg *publish.Registry, values []string) ([]name.Tag, error) {

@@ -105,9 +105,11 @@ func WithProgress(f func(Progress)) RegistryOption {
 
 // WithRetryBackoff sets the retry schedule for transient failures (5xx,
 // 429, resets, timeouts) of every request a push makes. The default is
-// DefaultBackoff. A Retry-After header on a 429 or 503 (up to 30 s) is
-// honoured instead of the backoff's wait; a blob cut in its middle resumes
-// where the registry's session stands (see the package documentation).
+// DefaultBackoff. A Retry-After header on a 429 or 503 is honoured
+// instead of the backoff's wait while it fits in the 2 minutes one request
+// waits in all (each wait is told through WithNotes); a blob cut in its
+// middle resumes where the registry's session stands (see the package
+// documentation).
 func WithRetryBackoff(b remote.Backoff) RegistryOption {
 	return func(r *Registry) error { r.backoff = &b; return nil }
 }
@@ -159,9 +161,15 @@ type Registry struct {
 	notes     func(string)
 	mountFrom *name.Repository
 	timeout   time.Duration
-	policy    UploadPolicy
-	noted     *sync.Map // hosts already noted as plain HTTP
-	tlsFailed *sync.Map // hosts whose certificate failed verification
+	policy    UploadPolicy // WithUploadPolicy's, when policySet
+	policySet bool
+	mode      UploadMode // WithUploadMode
+	chunk     int64      // WithUploadChunkSize
+	// hostProfiles maps a host (or host:port) to a known registry's key
+	// (WithRegistryProfile).
+	hostProfiles map[string]string
+	noted        *sync.Map // hosts already noted as plain HTTP
+	tlsFailed    *sync.Map // hosts whose certificate failed verification
 
 	rtOnce               sync.Once
 	secureRT, insecureRT http.RoundTripper // shared, so connections are reused
@@ -169,7 +177,8 @@ type Registry struct {
 
 // NewRegistry returns a Registry with the given options.
 func NewRegistry(opts ...RegistryOption) (*Registry, error) {
-	r := &Registry{keychain: Keychain(), insecure: map[string]bool{}, jobs: DefaultJobs, noted: &sync.Map{}, tlsFailed: &sync.Map{}, timeout: DefaultTimeout}
+	r := &Registry{keychain: Keychain(), insecure: map[string]bool{}, jobs: DefaultJobs, noted: &sync.Map{}, tlsFailed: &sync.Map{}, timeout: DefaultTimeout,
+		hostProfiles: map[string]string{}}
 	var errs []error
 	for _, o := range opts {
 		if err := o(r); err != nil {

@@ -24,7 +24,6 @@ type Uploader struct {
 	repo   name.Repository
 	stats  *pushStats
 	e      *engine
-	policy UploadPolicy
 	sem    chan struct{}
 	wg     sync.WaitGroup
 
@@ -64,7 +63,7 @@ func (r *Registry) NewUploader(ctx context.Context, tags []name.Tag, opts ...Upl
 	repo := tags[0].Context()
 	stats := &pushStats{}
 	u := &Uploader{r: r, ctx: ctx, cancel: cancel, repo: repo, stats: stats, e: newEngine(ctx, r, stats),
-		policy: r.policyFor(repo.RegistryStr()), sem: make(chan struct{}, r.jobs), seen: map[v1.Hash]bool{}, complete: map[any]int64{},
+		sem: make(chan struct{}, r.jobs), seen: map[v1.Hash]bool{}, complete: map[any]int64{},
 		settled: map[any]v1.Hash{}, onProgress: r.progress}
 	for _, o := range opts {
 		o(u)
@@ -162,7 +161,10 @@ func (u *Uploader) putBlob(ctx context.Context, s *session, d v1.Hash, l v1.Laye
 		u.progress(key, size)
 		return nil
 	}
-	b := u.e.newBlobUpload(s, d, size, sourceOf(l), u.r.policyFor(s.repo.RegistryStr()))
+	if err := u.r.checkBlob(s.repo.RegistryStr(), d, size); err != nil {
+		return err
+	}
+	b := u.e.newBlobUpload(s, d, size, sourceOf(l), u.e.policyFor(s.repo.RegistryStr()))
 	b.mount = mount
 	b.progress = func(pos int64) { u.progress(key, pos) }
 	if err := b.run(ctx, true); err != nil {

@@ -187,6 +187,9 @@ var publishOptions = map[string]string{
 	"timeout":                  "registry-timeout",
 	"insecure registry":        "insecure-registry",
 	"repository to mount from": "mount-from",
+	"upload mode":              "upload-mode",
+	"upload chunk size":        "upload-chunk-size",
+	"registry profile":         "registry-profile",
 }
 
 func publishOptionAdvice(a *advisor, err error) {

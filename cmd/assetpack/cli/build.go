@@ -146,7 +146,7 @@ func (f *buildFlags) applyConfig(c *cobra.Command, args []string) (string, error
 			f.source = cfg.Dir
 		}
 	}
-	if err := applyConfig(c, cfg, &f.bo, &f.to, &f.so, &f.signImage, &f.po, &f.patchOut, &f.patchFormat, &f.kustomize, &f.patchFile); err != nil {
+	if err := applyConfig(c, cfg, &f.bo, &f.to, &f.so, &f.signImage, &f.po, &f.ro, &f.patchOut, &f.patchFormat, &f.kustomize, &f.patchFile); err != nil {
 		return "", err
 	}
 	return cfg.Path, nil

@@ -35,8 +35,14 @@ func loadConfig(path string, lookForDefault bool) (*config.Config, error) {
 // applyConfig fills every option whose flag was not given from cfg:
 // flag > environment > config file > default.
 func applyConfig(c *cobra.Command, cfg *config.Config, bo *options.Build, to *options.Tags, so *options.Sign, signImage *bool,
-	po *options.Patch, patchOut, patchFormat, kustomize, patchFile *string) error {
+	po *options.Patch, ro *options.Registry, patchOut, patchFormat, kustomize, patchFile *string) error {
 	set := func(flag string) bool { return !c.Flags().Changed(flag) }
+	if set("upload-mode") && cfg.UploadMode != "" {
+		ro.UploadMode = cfg.UploadMode
+	}
+	if set("upload-chunk-size") && cfg.UploadChunkSize != "" {
+		ro.UploadChunkSize = cfg.UploadChunkSize
+	}
 	if set("prefix") && cfg.Prefix != "" {
 		bo.Prefix = cfg.Prefix
 	}
