@@ -151,7 +151,7 @@ func (c *layerCache) contentGroup(comp Compression, mtime time.Time) string {
 // must not count.
 func (c *layerCache) lookContent(mtime time.Time) {
 	c.content = map[Compression]bool{}
-	for _, comp := range []Compression{Gzip, Zstd} {
+	for _, comp := range []Compression{Gzip, Zstd, ZstdBetter, ZstdBest} {
 		fi, err := os.Stat(c.contentGroup(comp, mtime))
 		c.content[comp] = err == nil && fi.IsDir()
 	}
@@ -185,7 +185,7 @@ func (c *layerCache) get(p string) (layerSums, Compression, bool) {
 	switch {
 	case err1 != nil, err2 != nil, r.Size <= 0, r.UncompressedSize <= 0:
 		return layerSums{}, "", false
-	case r.Compression != Gzip && r.Compression != Zstd && r.Compression != None:
+	case r.Compression != Gzip && !r.Compression.isZstd() && r.Compression != None:
 		return layerSums{}, "", false
 	}
 	// Mark the record used, for trim (at most once an hour, like Go's

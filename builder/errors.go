@@ -98,7 +98,7 @@ func (e *inputError) Unwrap() []error { return []error{e.err, ErrBadInput} }
 // OptionError reports an option value that is out of range or malformed,
 // such as WithCompression("lz4") or ParsePlatforms([]string{"linux"}). Its
 // message is Option followed by Reason, as in `compression "lz4" is not
-// supported: use gzip, zstd, none or auto`, so a CLI can name its flag in
+// supported: use gzip, zstd, zstd-better, zstd-best, none or auto`, so a CLI can name its flag in
 // place of Option. It matches Err (ErrInvalidOption, or ErrInvalidIgnore for
 // an exclude pattern) and ErrBadInput.
 type OptionError struct {

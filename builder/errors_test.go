@@ -30,7 +30,7 @@ func TestOptionErrors(t *testing.T) {
 		sentinel                  error
 		err                       error
 	}{
-		{"compression", "compression", "lz4", `compression "lz4" is not supported: use gzip, zstd, none or auto`, builder.ErrInvalidOption,
+		{"compression", "compression", "lz4", `compression "lz4" is not supported: use gzip, zstd, zstd-better, zstd-best, none or auto`, builder.ErrInvalidOption,
 			build(builder.WithCompression("lz4"))},
 		{"symlinks", "symlinks", "copy", `symlinks "copy" is not supported: use preserve or follow`, builder.ErrInvalidOption,
 			build(builder.WithSymlinks("copy"))},

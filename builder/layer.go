@@ -32,7 +32,7 @@ func (c Compression) mediaType() types.MediaType {
 	switch c {
 	case Gzip:
 		return MediaTypeLayerGzip
-	case Zstd:
+	case Zstd, ZstdBetter, ZstdBest:
 		return MediaTypeLayerZstd
 	}
 	return MediaTypeLayerTar
@@ -121,7 +121,7 @@ func (l *Layer) Uncompressed() (io.ReadCloser, error) {
 			return nil, err
 		}
 		return readCloser{zr, func() error { zr.Close(); return f.Close() }}, nil
-	case Zstd:
+	case Zstd, ZstdBetter, ZstdBest:
 		zr, err := zstd.NewReader(bufio.NewReaderSize(f, 1<<20), zstd.WithDecoderConcurrency(1))
 		if err != nil {
 			f.Close()
@@ -156,15 +156,24 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // needed). Reset starts an independent stream and the lower-memory mode
 // only sizes buffers, so the bytes are those of a new encoder with the
 // format's options (TestZstdReuse).
-var zstdEncoders = sync.Pool{New: func() any {
-	// One goroutine: the stream's framing must not depend on scheduling.
-	zw, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault),
-		zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(true), zstd.WithLowerEncoderMem(true))
-	if err != nil {
-		panic(err) // fixed, valid options
-	}
-	return zw
-}}
+// There is one pool per level: Reset keeps an encoder's level.
+var zstdEncoders = map[Compression]*sync.Pool{
+	Zstd:       zstdPool(zstd.SpeedDefault),
+	ZstdBetter: zstdPool(zstd.SpeedBetterCompression),
+	ZstdBest:   zstdPool(zstd.SpeedBestCompression),
+}
+
+func zstdPool(level zstd.EncoderLevel) *sync.Pool {
+	return &sync.Pool{New: func() any {
+		// One goroutine: the stream's framing must not depend on scheduling.
+		zw, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(level),
+			zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(true), zstd.WithLowerEncoderMem(true))
+		if err != nil {
+			panic(err) // fixed, valid options
+		}
+		return zw
+	}}
+}
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
@@ -205,10 +214,11 @@ func encode(ctx context.Context, dst io.Writer, in *layerInput, c Compression, m
 		if hashing {
 			diffHash = sha256.New()
 		}
-	case Zstd:
-		zw := zstdEncoders.Get().(*zstd.Encoder)
+	case Zstd, ZstdBetter, ZstdBest:
+		pool := zstdEncoders[c]
+		zw := pool.Get().(*zstd.Encoder)
 		zw.Reset(blob)
-		defer zstdEncoders.Put(zw)
+		defer pool.Put(zw)
 		comp = zw
 		if hashing {
 			diffHash = sha256.New()

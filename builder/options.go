@@ -19,24 +19,36 @@ type Compression string
 const (
 	Gzip Compression = "gzip" // klauspost/compress gzip, level 6, no name or mtime in the header
 	Zstd Compression = "zstd" // klauspost/compress zstd, default level, single-threaded, with checksum
-	None Compression = "none" // plain tar (application/vnd.oci.image.layer.v1.tar)
+	// ZstdBetter and ZstdBest are presets for slow links: zstd at
+	// klauspost/compress's "better" level (about zstd -7) and "best"
+	// (about zstd -11), single-threaded, with checksum. On the 15k-file
+	// benchmark site they send 7% and 14% fewer bytes than zstd for about
+	// twice and six times its CPU time. Same media type as Zstd: every
+	// image-volume-capable runtime (containerd >= 2.1, CRI-O >= 1.31)
+	// reads them.
+	ZstdBetter Compression = "zstd-better"
+	ZstdBest   Compression = "zstd-best"
+	None       Compression = "none" // plain tar (application/vnd.oci.image.layer.v1.tar)
 	// Auto stores the layer uncompressed when files of 1 MiB or more hold
 	// most of the bytes and look incompressible (model weights, media),
 	// and uses Gzip otherwise. The choice depends only on the content.
 	Auto Compression = "auto"
 )
 
-// ParseCompression validates a compression name: gzip, zstd, none
-// (or uncompressed) or auto, in any case.
+// ParseCompression validates a compression name: gzip, zstd,
+// zstd-better, zstd-best, none (or uncompressed) or auto, in any case.
 func ParseCompression(s string) (Compression, error) {
 	switch c := Compression(strings.ToLower(strings.TrimSpace(s))); c {
-	case Gzip, Zstd, None, Auto:
+	case Gzip, Zstd, ZstdBetter, ZstdBest, None, Auto:
 		return c, nil
 	case "uncompressed":
 		return None, nil
 	}
-	return "", optionError("compression", s, "%q is not supported: use gzip, zstd, none or auto", s)
+	return "", optionError("compression", s, "%q is not supported: use gzip, zstd, zstd-better, zstd-best, none or auto", s)
 }
+
+// isZstd reports whether c writes zstd frames (any level).
+func (c Compression) isZstd() bool { return c == Zstd || c == ZstdBetter || c == ZstdBest }
 
 // SymlinkMode selects what happens to symbolic links in the tree.
 type SymlinkMode string

@@ -21,7 +21,7 @@ tags:
 push: false
 
 # platforms: [linux/amd64]         # several give an image index
-# compression: auto                # auto (none for incompressible data, else gzip), gzip, zstd or none
+# compression: auto                # auto (none for incompressible data, else gzip), gzip, zstd, zstd-better, zstd-best or none
 # layers: auto                     # auto (large files alone, the rest in groups) or single
 # annotations: {org.opencontainers.image.description: "Marketing site"}
 # labels: {team: web}

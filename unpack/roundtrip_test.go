@@ -115,6 +115,7 @@ func TestRoundTrip(t *testing.T) {
 	}{
 		{"site", "../testdata/site", nil},
 		{"site zstd", "../testdata/site", []builder.Option{builder.WithCompression(builder.Zstd)}},
+		{"site zstd-best", "../testdata/site", []builder.Option{builder.WithCompression(builder.ZstdBest)}},
 		{"odd tree", odd, nil},
 		{"odd tree uncompressed", odd, []builder.Option{builder.WithCompression(builder.None)}},
 	} {

@@ -102,7 +102,7 @@ func TestBuilderFlagAdvice(t *testing.T) {
 	os.Symlink("/etc/passwd", filepath.Join(escape, "passwd"))
 	checkAdvice(t, []adviceCase{
 		{"compression", "build", func() error { _, err := builder.ParseCompression("lz4"); return err }(),
-			[]string{`--compression "lz4" is not supported: use gzip, zstd, none or auto`}, nil},
+			[]string{`--compression "lz4" is not supported: use gzip, zstd, zstd-better, zstd-best, none or auto`}, nil},
 		{"platform", "build", func() error { _, err := builder.ParsePlatforms([]string{"linux"}); return err }(),
 			[]string{`--platform "linux" is not of the form os/arch[/variant]`}, nil},
 		{"layers", "build", build(site, builder.WithLayers("many")), []string{`--layers "many" is not supported`}, nil},

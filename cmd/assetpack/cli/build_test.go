@@ -109,7 +109,7 @@ func TestBuildSpecErrors(t *testing.T) {
 		{[]string{"site", "--push"}, "--push needs at least one -t", true},
 		// Every problem at once, one per line.
 		{[]string{"site", "--compression", "lz4", "--prefix", "../x", "-t", "Repo:x"},
-			"compression \"lz4\" is not supported: use gzip, zstd, none or auto\nprefix \"../x\" contains \"..\": use a path inside the image, such as /site\n" +
+			"compression \"lz4\" is not supported: use gzip, zstd, zstd-better, zstd-best, none or auto\nprefix \"../x\" contains \"..\": use a path inside the image, such as /site\n" +
 				"-t names where to push: add --push (or drop -t to only build locally)\ninvalid reference \"Repo:x\": the repository \"Repo\" has uppercase letters", true},
 		{[]string{"site", "--patch-out", "p.yaml"}, "--patch-out and --kustomize pin the pushed digest", true},
 		{[]string{"site", "--sign"}, "--sign signs the pushed digest", true},

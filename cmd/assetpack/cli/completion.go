@@ -22,7 +22,7 @@ var commonPlatforms = []string{"linux/amd64", "linux/arm64", "linux/arm/v7", "li
 
 // flagValues are the values each enumerated flag takes.
 var flagValues = map[string][]string{
-	"compression":  {string(builder.Auto), string(builder.Gzip), string(builder.Zstd), string(builder.None)},
+	"compression":  {string(builder.Auto), string(builder.Gzip), string(builder.Zstd), string(builder.ZstdBetter), string(builder.ZstdBest), string(builder.None)},
 	"layers":       {string(builder.LayersAuto), string(builder.LayersSingle)},
 	"symlinks":     {string(builder.SymlinksPreserve), string(builder.SymlinksFollow)},
 	"format":       {string(kube.Strategic), string(kube.JSON6902), string(kube.PodFormat), string(kube.Kustomize)},

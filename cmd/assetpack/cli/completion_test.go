@@ -34,8 +34,8 @@ func TestCompletion(t *testing.T) {
 		want      []string // exactly, in order
 		directive cobra.ShellCompDirective
 	}{
-		{[]string{"build", "--compression", ""}, []string{"auto", "gzip", "zstd", "none"}, cobra.ShellCompDirectiveNoFileComp},
-		{[]string{"resolve", "--compression", ""}, []string{"auto", "gzip", "zstd", "none"}, cobra.ShellCompDirectiveNoFileComp},
+		{[]string{"build", "--compression", ""}, []string{"auto", "gzip", "zstd", "zstd-better", "zstd-best", "none"}, cobra.ShellCompDirectiveNoFileComp},
+		{[]string{"resolve", "--compression", ""}, []string{"auto", "gzip", "zstd", "zstd-better", "zstd-best", "none"}, cobra.ShellCompDirectiveNoFileComp},
 		{[]string{"build", "--layers", ""}, []string{"auto", "single"}, cobra.ShellCompDirectiveNoFileComp},
 		{[]string{"diff", "--symlinks", ""}, []string{"preserve", "follow"}, cobra.ShellCompDirectiveNoFileComp},
 		{[]string{"patch", "REF", "--format", ""}, []string{"strategic", "json6902", "pod", "kustomize"}, cobra.ShellCompDirectiveNoFileComp},
