@@ -18,7 +18,8 @@ import (
 // small and shallow; a search that reaches these is in the wrong place.
 const (
 	findMaxDepth = 4
-	findMaxFiles = 500
+	findMaxFiles = 500   // YAML files read
+	findMaxSeen  = 20000 // entries looked at
 	findMaxSize  = 1 << 20
 )
 
@@ -51,10 +52,13 @@ func defaultContainer(po *options.Patch, format kube.Format, outputs ...string) 
 		out = filepath.Clean(out)
 		root := filepath.Dir(out)
 		roots = append(roots, root)
-		files := 0
+		files, seen := 0, 0
 		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return nil // an unreadable directory holds no candidate
+			}
+			if seen++; seen > findMaxSeen {
+				return errors.New("too many entries")
 			}
 			rel, _ := filepath.Rel(root, p)
 			switch {
