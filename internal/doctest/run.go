@@ -142,40 +142,55 @@ func Run(t *testing.T, cmds []Command, cfg Config) {
 		blocks[c.Block] = append(blocks[c.Block], classify(c, cfg.Tools))
 	}
 	var ran, allowedN, deferredN int
-	for _, b := range order {
-		ps := blocks[b]
-		third := false
-		for _, p := range ps {
-			for _, name := range p.programs {
-				third = third || ThirdParty[name]
+	// Blocks run in parallel, each in its own workspace and repositories;
+	// the commands of a block run in order.
+	t.Run("blocks", func(t *testing.T) {
+		for _, b := range order {
+			ps := blocks[b]
+			third := false
+			for _, p := range ps {
+				for _, name := range p.programs {
+					third = third || ThirdParty[name]
+				}
 			}
-		}
-		if cfg.ThirdPartyOnly && !third {
-			continue
-		}
-		t.Run(ps[0].Where(), func(t *testing.T) {
-			r := newBlock(t, cfg, shared, b, ps)
+			if cfg.ThirdPartyOnly && !third {
+				continue
+			}
 			for _, p := range ps {
 				switch p.kind {
 				case allowed:
 					allowedN++
-					t.Logf("%s: not run: %s: %s", p.Where(), p.Text, p.why)
-					continue
 				case deferred:
 					deferredN++
-					t.Logf("%s: runs in the e2e suite (needs %s): %s", p.Where(), p.why, p.Text)
-					continue
-				case unknown:
-					t.Errorf("%s: %s: %s", p.Where(), p.Text, p.why)
-					continue
-				}
-				for alt := range Alternatives(p.Command) {
-					ran++
-					r.run(t, p, alt)
+				case runIt:
+					ran += Alternatives(p.Command)
 				}
 			}
-		})
-	}
+			t.Run(ps[0].Where(), func(t *testing.T) {
+				t.Parallel()
+				var r *blockRun
+				for _, p := range ps {
+					switch p.kind {
+					case allowed:
+						t.Logf("%s: not run: %s: %s", p.Where(), p.Text, p.why)
+						continue
+					case deferred:
+						t.Logf("%s: runs in the e2e suite (needs %s): %s", p.Where(), p.why, p.Text)
+						continue
+					case unknown:
+						t.Errorf("%s: %s: %s", p.Where(), p.Text, p.why)
+						continue
+					}
+					if r == nil {
+						r = newBlock(t, cfg, shared, b, ps)
+					}
+					for alt := range Alternatives(p.Command) {
+						r.run(t, p, alt)
+					}
+				}
+			})
+		}
+	})
 	t.Logf("documented commands: %d runs, %d allow-listed, %d left to the e2e suite", ran, allowedN, deferredN)
 }
 
