@@ -1,10 +1,13 @@
 package main
 
 import (
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/assetpack/assetpack/cmd/assetpack/cli"
 	"github.com/assetpack/assetpack/internal/doctest"
 	"github.com/assetpack/assetpack/internal/testregistry"
 )
@@ -36,4 +39,45 @@ func TestDocumentedCommands(t *testing.T) {
 		Assetpack: os.Args[0],
 		Env:       []string{"ASSETPACK_TEST_MAIN=1"},
 	})
+}
+
+// TestDocumentedFlagsExist checks the commands that the documentation's
+// prose names in inline code (`assetpack verify --attest-files`): the
+// command and each flag must exist, so that a renamed flag cannot linger
+// in a sentence. The command lines of its shell blocks are run by
+// TestDocumentedCommands.
+func TestDocumentedFlagsExist(t *testing.T) {
+	spans, err := doctest.Spans("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spans) < 20 {
+		t.Fatalf("found %d inline assetpack commands; the extraction is broken", len(spans))
+	}
+	root := cli.NewRoot(nil, io.Discard, io.Discard)
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd() // cobra adds them when it runs
+	for _, s := range spans {
+		c, _, err := root.Find(s.Args)
+		if err != nil || c == root {
+			t.Errorf("%s:%d: `assetpack %s`: no such command", s.File, s.Line, strings.Join(s.Args, " "))
+			continue
+		}
+		for _, w := range s.Args {
+			w = strings.Trim(w, "[]")
+			name, _, _ := strings.Cut(w, "=")
+			var ok bool
+			switch {
+			case strings.HasPrefix(name, "--"):
+				ok = c.Flag(name[2:]) != nil
+			case len(name) == 2 && name[0] == '-' && name[1] != '-':
+				ok = c.Flags().ShorthandLookup(name[1:]) != nil || c.InheritedFlags().ShorthandLookup(name[1:]) != nil
+			default:
+				continue
+			}
+			if !ok {
+				t.Errorf("%s:%d: `assetpack %s`: %s has no flag %s", s.File, s.Line, strings.Join(s.Args, " "), c.CommandPath(), name)
+			}
+		}
+	}
 }

@@ -211,3 +211,57 @@ func splitBlock(file string, start int, lines []string) ([]Command, error) {
 	}
 	return out, nil
 }
+
+// Span is an inline code span of the documentation's prose that names an
+// assetpack command (`assetpack login REGISTRY -u USER --password-stdin`):
+// a reference to a command rather than a line to run, whose command and
+// flags must exist all the same.
+type Span struct {
+	File string
+	Line int
+	Args []string // the words after "assetpack"
+}
+
+var (
+	fencedBlock = regexp.MustCompile("(?ms)^```.*?^```")
+	inlineCode  = regexp.MustCompile("`([^`]+)`")
+)
+
+// Spans finds the inline code spans of README.md and docs/**/*.md that
+// start with "assetpack " (a span may wrap onto the next line).
+func Spans(root string) ([]Span, error) {
+	files := []string{"README.md"}
+	err := filepath.WalkDir(filepath.Join(root, "docs"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.HasSuffix(p, ".md") {
+			rel, _ := filepath.Rel(root, p)
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []Span
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			return nil, err
+		}
+		// Blank the fenced blocks, keeping their newlines for the line
+		// numbers.
+		text := fencedBlock.ReplaceAllStringFunc(string(b), func(m string) string {
+			return strings.Repeat("\n", strings.Count(m, "\n"))
+		})
+		for _, m := range inlineCode.FindAllStringSubmatchIndex(text, -1) {
+			words := strings.Fields(text[m[2]:m[3]])
+			if len(words) < 2 || words[0] != "assetpack" || strings.Contains(text[m[2]:m[3]], "\n\n") {
+				continue
+			}
+			out = append(out, Span{File: f, Line: 1 + strings.Count(text[:m[0]], "\n"), Args: words[1:]})
+		}
+	}
+	return out, nil
+}
