@@ -425,6 +425,9 @@ func (r *blockRun) run(t *testing.T, p plan, alt int) {
 			t.Errorf("%s: %s\nstdout %q does not have the documented shape %q (%s)", label, p.Text, out, p.Want, re)
 		}
 	}
+	if strings.Contains(p.Text, "| jq ") && (out == "" || out == "null") {
+		t.Errorf("%s: %s\nthe jq filter finds nothing in the JSON (stdout %q): a field the documentation names is missing", label, p.Text, out)
+	}
 	if strings.Contains(p.Text, " --json") && !strings.ContainsAny(p.Text, "|>") && !json.Valid([]byte(out)) {
 		t.Errorf("%s: %s\n--json printed what is not JSON:\n%s", label, p.Text, out)
 	}
