@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/assetpack/assetpack/cmd/assetpack/cli"
 	"github.com/assetpack/assetpack/internal/doctest"
 	"github.com/assetpack/assetpack/internal/testregistry"
@@ -79,5 +81,31 @@ func TestDocumentedFlagsExist(t *testing.T) {
 				t.Errorf("%s:%d: `assetpack %s`: %s has no flag %s", s.File, s.Line, strings.Join(s.Args, " "), c.CommandPath(), name)
 			}
 		}
+	}
+}
+
+// TestExamplesAreRun: the Example: section of every command is in its
+// docs/cli page, whose shell blocks TestDocumentedCommands runs (cobra's
+// generator writes it there; TestCLIReferenceIsCurrent keeps the pages
+// current, and this keeps the link between the two explicit).
+func TestExamplesAreRun(t *testing.T) {
+	var walk func(c *cobra.Command)
+	n := 0
+	walk = func(c *cobra.Command) {
+		if c.Example != "" && c.IsAvailableCommand() {
+			n++
+			page := filepath.Join("../../docs/cli", strings.ReplaceAll(c.CommandPath(), " ", "_")+".md")
+			b, err := os.ReadFile(page)
+			if err != nil || !strings.Contains(string(b), "### Examples\n\n```\n"+c.Example+"\n```") {
+				t.Errorf("%s: the Example: section is not under ### Examples in %s (%v): run make docs", c.CommandPath(), page, err)
+			}
+		}
+		for _, s := range c.Commands() {
+			walk(s)
+		}
+	}
+	walk(cli.NewRoot(nil, io.Discard, io.Discard))
+	if n < 10 {
+		t.Errorf("only %d commands have examples", n)
 	}
 }

@@ -130,7 +130,17 @@ func extractFile(file string, data []byte, block *int) ([]Command, error) {
 		inFence = false
 		switch {
 		case shellLangs[lang] || (lang == "" && strings.TrimSpace(heading) == "### Examples"):
+			var outputs map[int]string
+			if lang == "console" {
+				fence, outputs = splitConsole(fence)
+			}
 			cmds, err := splitBlock(file, start, fence)
+			for i, c := range cmds {
+				last := c.Line - start + len(c.Lines) - 1 // index in fence of its last line
+				if o, ok := outputs[last]; ok {
+					cmds[i].Want = o
+				}
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -150,6 +160,31 @@ func extractFile(file string, data []byte, block *int) ([]Command, error) {
 		return nil, fmt.Errorf("%s:%d: unterminated code block", file, start-1)
 	}
 	return out, sc.Err()
+}
+
+// splitConsole turns a console block into a shell block: "$ " prompts
+// start commands (their continuation lines follow), and the other lines
+// are the output of the command before them, returned by the index of
+// that command's last line. Output lines become blank, so that line
+// numbers stay.
+func splitConsole(lines []string) ([]string, map[int]string) {
+	script := make([]string, len(lines))
+	outputs := map[int]string{}
+	last, inCmd := -1, false
+	for i, l := range lines {
+		switch {
+		case strings.HasPrefix(l, "$ "):
+			script[i], last, inCmd = strings.TrimPrefix(l, "$ "), i, strings.HasSuffix(l, `\`)
+		case inCmd:
+			script[i], last, inCmd = l, i, strings.HasSuffix(l, `\`)
+		case last >= 0 && strings.TrimSpace(l) != "":
+			if outputs[last] != "" {
+				outputs[last] += "\n"
+			}
+			outputs[last] += strings.TrimSpace(l)
+		}
+	}
+	return script, outputs
 }
 
 func isOutput(lines []string) bool {

@@ -101,3 +101,16 @@ func TestClassify(t *testing.T) {
 		t.Errorf("jq with jq available: %v", got.kind)
 	}
 }
+
+func TestConsole(t *testing.T) {
+	block := 0
+	doc := "```console\n$ assetpack build ./site \\\n    --prefix site\noci:assetpack-out/site@sha256:…\n$ assetpack version\n```\n"
+	cmds, err := extractFile("doc.md", []byte(doc), &block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cmds) != 2 || cmds[0].Text != "assetpack build ./site --prefix site" || cmds[0].Want != "oci:assetpack-out/site@sha256:…" ||
+		cmds[0].Line != 2 || cmds[1].Text != "assetpack version" || cmds[1].Want != "" || cmds[1].Line != 5 {
+		t.Errorf("got %+v", cmds)
+	}
+}
