@@ -129,7 +129,9 @@ func CheckAllowList(t *testing.T, cmds []Command) {
 	}
 }
 
-// Run runs the commands, one subtest per block and one per command in it.
+// Run runs the commands: one subtest per block, which runs its commands in
+// order (each choice of a synopsis' a|b|c), skipping the allow-listed ones
+// and, without their tools, those that use a third-party program.
 func Run(t *testing.T, cmds []Command, cfg Config) {
 	t.Helper()
 	shared := setup(t, cfg)
@@ -266,7 +268,7 @@ type blockRun struct {
 }
 
 // newBlock prepares a workspace with the inputs the documentation assumes
-// and pushes, signed, the image every repository of the block names.
+// and copies the signed image into every repository the block names.
 func newBlock(t *testing.T, cfg Config, s sharedDir, block int, ps []plan) *blockRun {
 	t.Helper()
 	ws := t.TempDir()
@@ -309,10 +311,11 @@ func newBlock(t *testing.T, cfg Config, s sharedDir, block int, ps []plan) *bloc
 		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
 		must(t, os.WriteFile(p, []byte(data), 0o644))
 	}
+	// migrate's deploy.yaml: the init-container copy it rewrites, a
+	// deployment/web with one container for patch -f.
 	must(t, copyFile(filepath.Join(cfg.Root, "examples", "site", "k8s", "old-init-copy.yaml"), filepath.Join(ws, "deploy.yaml")))
-	must(t, copyFile(filepath.Join(cfg.Root, "examples", "site", "k8s", "base", "deployment.yaml"), filepath.Join(ws, "workload.yaml")))
 
-	// Push the image to every repository the block names, and sign it.
+	// The signed image in every repository the block names.
 	home := filepath.Join(ws, ".home")
 	env := s.env(cfg, home, v.Tmp)
 	repos := map[string][]string{}
@@ -321,7 +324,6 @@ func newBlock(t *testing.T, cfg Config, s sharedDir, block int, ps []plan) *bloc
 		if m[2] != "" {
 			continue // a pattern (policy --image 'REPO/*'), not a repository
 		}
-		m[0] = strings.TrimSuffix(m[0], m[2])
 		repo := strings.TrimSuffix(strings.TrimSuffix(m[0], m[1]), "/")
 		tag := "latest"
 		if strings.HasPrefix(m[1], ":") {
