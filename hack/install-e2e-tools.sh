@@ -15,6 +15,7 @@ APT_PACKAGES=(
   runc            # the OCI runtime containerd's shim starts containers with
   openssl         # makes the self-signed CA for the TLS registry
   apache2-utils   # htpasswd for the registry's basic auth
+  jq              # the documented `assetpack … --json | jq …` command lines (e2e/docs_test.go)
 )
 
 # Go tools: name|package|version[|flag]. Pinned: some @latest do not

@@ -245,6 +245,24 @@ func WorkloadsIn(manifest []byte) ([]Workload, error) {
 	return out, nil
 }
 
+// ContainersOf lists the names of the containers (not the init
+// containers) of w's pod spec in a YAML stream, in order.
+func ContainersOf(manifest []byte, w Workload) ([]string, error) {
+	obj, err := findObject(manifest, w)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := podSpecOf(obj, w.Kind)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(spec.Containers))
+	for i, c := range spec.Containers {
+		names[i] = c.Name
+	}
+	return names, nil
+}
+
 // findObject finds the object of w's kind and name in a YAML stream.
 func findObject(manifest []byte, w Workload) (map[string]any, error) {
 	docs, err := splitDocuments(manifest)

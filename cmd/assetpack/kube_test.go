@@ -188,3 +188,43 @@ func TestResolveCommand(t *testing.T) {
 		t.Errorf("the directory was not built exactly once: %s", r.stderr)
 	}
 }
+
+// TestContainerBesideOutput: without --container and -f, build --kustomize
+// and patch --output take the only container of the workload from the YAML
+// files beside the output (a Kustomize base next to its Component), say so,
+// and otherwise list the containers they found (issue #23's documented
+// `build … --kustomize k8s/assets --workload deployment/web --mount-path
+// /srv`).
+func TestContainerBesideOutput(t *testing.T) {
+	host := testregistry.New(t)
+	work := t.TempDir()
+	copyTree(t, filepath.Join(work, "site"))
+	one := "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers: [{name: nginx, image: nginx}]\n"
+	os.MkdirAll(filepath.Join(work, "k8s", "base"), 0o755)
+	os.WriteFile(filepath.Join(work, "k8s", "base", "deployment.yaml"), []byte(one), 0o644)
+	os.WriteFile(filepath.Join(work, "k8s", "base", "kustomization.yaml"), []byte("resources: [deployment.yaml]\n"), 0o644)
+	r := assetpack(t, work, nil, "build", "site", "--git=false", "-t", host+"/web/site:v1", "--push",
+		"--kustomize", "k8s/assets", "--workload", "deployment/web", "--mount-path", "/srv")
+	if r.code != 0 || !strings.Contains(r.stderr, "note: --container nginx, the only container of deployment/web in k8s/base/deployment.yaml") {
+		t.Fatalf("build --kustomize: exit %d, stderr %q", r.code, r.stderr)
+	}
+	b, _ := os.ReadFile(filepath.Join(work, "k8s", "assets", "assets-patch.yaml"))
+	if !strings.Contains(string(b), "name: nginx") {
+		t.Errorf("the Component does not mount the volume in nginx:\n%s", b)
+	}
+	ref := strings.TrimSpace(r.stdout)
+
+	// Two containers: the error lists them, and nothing is pushed.
+	os.WriteFile(filepath.Join(work, "k8s", "base", "deployment.yaml"), []byte(deployYAML), 0o644)
+	r = assetpack(t, work, nil, "patch", ref, "--workload", "deployment/web", "--mount-path", "/srv", "--format", "kustomize", "--output", "k8s/assets")
+	if want := "--container is missing: name the container(s) that mount the volume: deployment/web has containers nginx, sidecar in k8s/base/deployment.yaml"; r.code != 2 || !strings.Contains(r.stderr, want) {
+		t.Errorf("two containers: exit %d, stderr %q; want 2 and %q", r.code, r.stderr, want)
+	}
+
+	// No manifest beside the output: the error says where it looked.
+	r = assetpack(t, work, nil, "build", "site", "--git=false", "-t", host+"/web/site:v2", "--push",
+		"--patch-out", "patch.yaml", "--workload", "deployment/api", "--mount-path", "/srv")
+	if want := "or pass the workload manifest with -f FILE to use its only container (no YAML file under . defines deployment/api)"; r.code != 2 || !strings.Contains(r.stderr, want) || r.stdout != "" {
+		t.Errorf("no manifest: exit %d, stderr %q; want 2 and %q", r.code, r.stderr, want)
+	}
+}

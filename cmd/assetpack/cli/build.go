@@ -229,6 +229,16 @@ func (f *buildFlags) patches(c *cobra.Command, spec *pack.Spec) []error {
 		f.notes = append(f.notes, note)
 	}
 	f.workloads = candidates
+	var hint string
+	if manifest == nil {
+		need := kube.Strategic
+		if pf, _ := kube.ParseFormat(f.patchFormat); f.kustomize == "" && pf == kube.PodFormat {
+			need = kube.PodFormat
+		}
+		if note, hint = defaultContainer(&po, need, f.patchOut, f.kustomize); note != "" {
+			f.notes = append(f.notes, note)
+		}
+	}
 	if f.patchOut != "" {
 		switch format, err := kube.ParseFormat(f.patchFormat); {
 		case err != nil:
@@ -247,7 +257,7 @@ func (f *buildFlags) patches(c *cobra.Command, spec *pack.Spec) []error {
 	}
 	// Checked here with the other flags (Run checks them again).
 	if err := pack.Check(pack.Spec{Reference: validationReference, Registry: spec.Registry, Patches: spec.Patches}); err != nil {
-		errs = append(errs, buildAdvice(err, candidates))
+		errs = append(errs, withContainerHint(buildAdvice(err, candidates), hint))
 	}
 	return errs
 }

@@ -78,7 +78,7 @@ kustomize fn run DIR --enable-exec --fn-path FILE. With arguments it runs
 standalone: the functionConfig file, then resource files (- for stdin);
 it prints the resources only.`
 	c.Example = `  kustomize build --enable-alpha-plugins --enable-exec examples/kustomize-fn
-  kustomize fn run k8s/ --enable-exec --fn-path assets-fn.yaml --results-dir results/
+  mkdir -p results && kustomize fn run k8s/ --enable-exec --fn-path examples/kustomize-fn/assets-fn.yaml --results-dir results/
   assetpack krm examples/kustomize-fn/assets-fn.yaml examples/kustomize-fn/deployment.yaml`
 	if f := c.Flags().Lookup("stack"); f != nil {
 		f.Hidden = true // kyaml's --stack: stack traces of kyaml errors

@@ -180,9 +180,12 @@ CRI-O ≥ 1.31; subPath needs Kubernetes ≥ 1.33, containerd ≥ 2.2, CRI-O ≥
 					errs = append(errs, usagef("reading the workload manifest -f %q: %v", file, err))
 				}
 			}
-			var note, candidates string
+			var note, candidates, hint string
 			if f != kube.PodFormat {
 				note, candidates = defaultWorkload(&po, manifest, file)
+			}
+			if manifest == nil && output != "" && f != "" {
+				note, hint = defaultContainer(&po, f, output)
 			}
 			reg, _, err := newRegistry(ro, true, c.ErrOrStderr())
 			if err != nil {
@@ -195,7 +198,7 @@ CRI-O ≥ 1.31; subPath needs Kubernetes ≥ 1.33, containerd ≥ 2.2, CRI-O ≥
 			}
 			if f != "" {
 				if err := pack.Check(spec); err != nil {
-					errs = append(errs, patchAdvice(err, f, "--format", "--output", candidates))
+					errs = append(errs, withContainerHint(patchAdvice(err, f, "--format", "--output", candidates), hint))
 				}
 			} else {
 				m := req.Mount // no format to check against: the mount alone

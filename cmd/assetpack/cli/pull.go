@@ -81,7 +81,7 @@ corrupt or hostile image), 2 bad usage (flags, a DIR that is not empty).`,
 		Example: `  assetpack build examples/site && assetpack pull oci:assetpack-out/site site-copy
   assetpack pull oci:assetpack-out/site --output tar:site.tar --force
   assetpack pull ghcr.io/acme/site-assets:v42 ./v42 --platform linux/arm64 --sub-path site
-  assetpack pull ghcr.io/acme/site-assets:v42 ./v42 --require-signature --key cosign.pub --insecure-ignore-tlog`,
+  assetpack pull ghcr.io/acme/site-assets:v42 ./v42 --force --require-signature --key cosign.pub --insecure-ignore-tlog`,
 		Args: func(c *cobra.Command, args []string) error {
 			switch {
 			case len(args) == 0 || len(args) > 2:

@@ -1,0 +1,21 @@
+package doctest
+
+// AllowList names the documented commands that are not run, by their
+// Text, with the reason. Every entry must match a command of the
+// documentation (a stale entry fails the test), and a command that is
+// neither run nor listed here fails it too.
+var AllowList = map[string]string{
+	"make test": "runs the whole suite, this test included",
+
+	// Signing that needs an account or a network service.
+	"assetpack sign REPO@sha256:<hex> --key awskms:///alias/site":                                "a KMS key needs a cloud account",
+	"assetpack sign registry.example.com/web/site:v42 --key awskms:///alias/site --attest-files": "a KMS key needs a cloud account",
+	"assetpack sign REPO@sha256:<hex>":                                                           "keyless signing needs an OIDC token and the public Fulcio and Rekor (e2e/keyless_test.go signs keylessly against a private Fulcio)",
+	"assetpack sign ghcr.io/acme/site@sha256:…":                                                  "keyless signing needs an OIDC token and the public Fulcio and Rekor (e2e/keyless_test.go signs keylessly against a private Fulcio)",
+	"assetpack verify REPO:v42 --certificate-identity … --certificate-oidc-issuer …":             "keyless verification fetches the public Sigstore root through its TUF repository (e2e/keyless_test.go verifies against a private root)",
+	"assetpack verify REF --certificate-identity https://github.com/acme/site/.github/workflows/release.yml@refs/heads/main --certificate-oidc-issuer https://token.actions.githubusercontent.com":                       "keyless verification fetches the public Sigstore root through its TUF repository (e2e/keyless_test.go verifies against a private root)",
+	"assetpack copy SRC DST --require-signature --certificate-identity https://github.com/acme/site/.github/workflows/release.yml@refs/heads/main --certificate-oidc-issuer https://token.actions.githubusercontent.com": "keyless verification fetches the public Sigstore root through its TUF repository",
+
+	// Synopses: every choice they show runs in a concrete example.
+	"assetpack patch … --format strategic|json6902|pod|kustomize [--output FILE|DIR] [-f workload.yaml]": "a synopsis of the formats; each format runs in the Examples of patch --help (docs/cli/assetpack_patch.md)",
+}
