@@ -100,34 +100,9 @@ func (u *Uploader) push(art Artifact, tags []name.Tag) (*PushResult, error) {
 // mount from from, if set, or an upload), at most the registry's job count
 // at once.
 func (u *Uploader) pushRepo(s *session, art Artifact, from *name.Repository) error {
-	imgs, _, err := images(art)
+	blobs, err := distributableBlobs(art)
 	if err != nil {
 		return err
-	}
-	seen := map[v1.Hash]bool{}
-	var blobs []v1.Layer
-	for _, img := range imgs {
-		ls, err := img.Layers()
-		if err != nil {
-			return err
-		}
-		cfg, err := partial.ConfigLayer(img)
-		if err != nil {
-			return err
-		}
-		for _, l := range append(ls, cfg) {
-			if mt, err := l.MediaType(); err == nil && !mt.IsDistributable() {
-				continue
-			}
-			d, err := l.Digest()
-			if err != nil {
-				return err
-			}
-			if !seen[d] {
-				seen[d] = true
-				blobs = append(blobs, l)
-			}
-		}
 	}
 	g, ctx := errgroup.WithContext(u.ctx)
 	g.SetLimit(u.r.jobs)
@@ -141,4 +116,40 @@ func (u *Uploader) pushRepo(s *session, art Artifact, from *name.Repository) err
 		})
 	}
 	return g.Wait()
+}
+
+// distributableBlobs lists the blobs of art's images (layers, then the
+// config, image by image), each once, leaving out non-distributable
+// (foreign) layers, which stay where they are, as with ggcr's Write.
+func distributableBlobs(art Artifact) ([]v1.Layer, error) {
+	imgs, _, err := images(art)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[v1.Hash]bool{}
+	var blobs []v1.Layer
+	for _, img := range imgs {
+		ls, err := img.Layers()
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := partial.ConfigLayer(img)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range append(ls, cfg) {
+			if mt, err := l.MediaType(); err == nil && !mt.IsDistributable() {
+				continue
+			}
+			d, err := l.Digest()
+			if err != nil {
+				return nil, err
+			}
+			if !seen[d] {
+				seen[d] = true
+				blobs = append(blobs, l)
+			}
+		}
+	}
+	return blobs, nil
 }

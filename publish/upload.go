@@ -298,35 +298,14 @@ func (u *Uploader) report() {
 // knowTotal fixes the total: the bytes of art's blobs in each of repos
 // repositories, all of them known now that art is complete.
 func (u *Uploader) knowTotal(art Artifact, repos int) error {
-	imgs, _, err := images(art)
+	blobs, err := distributableBlobs(art)
 	if err != nil {
 		return err
 	}
-	seen := map[v1.Hash]bool{}
 	var total int64
-	for _, img := range imgs {
-		ls, err := img.Layers()
-		if err != nil {
-			return err
-		}
-		cfg, err := partial.ConfigLayer(img)
-		if err != nil {
-			return err
-		}
-		for _, l := range append(ls, cfg) {
-			if mt, err := l.MediaType(); err == nil && !mt.IsDistributable() {
-				continue
-			}
-			d, err := l.Digest()
-			if err != nil {
-				return err
-			}
-			if !seen[d] {
-				seen[d] = true
-				size, _ := l.Size()
-				total += size
-			}
-		}
+	for _, l := range blobs {
+		size, _ := l.Size()
+		total += size
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -396,26 +375,12 @@ func (u *Uploader) putManifests(tag name.Tag, art Artifact) error {
 	} else if skip {
 		return u.put(u.session(), tag, art)
 	}
-	imgs, _, err := images(art)
+	blobs, err := distributableBlobs(art)
 	if err != nil {
 		return err
 	}
-	for _, img := range imgs {
-		ls, err := img.Layers()
-		if err != nil {
-			return err
-		}
-		cfg, err := partial.ConfigLayer(img)
-		if err != nil {
-			return err
-		}
-		for _, l := range append(ls, cfg) {
-			// Foreign layers stay where they are, as with ggcr's Write.
-			if mt, err := l.MediaType(); err == nil && !mt.IsDistributable() {
-				continue
-			}
-			u.Add(l)
-		}
+	for _, l := range blobs {
+		u.Add(l)
 	}
 	if err := u.wait(); err != nil {
 		return err
