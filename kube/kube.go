@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Errors callers branch on with errors.Is.
@@ -219,17 +220,10 @@ func validPullPolicy(p corev1.PullPolicy) bool {
 	return p == corev1.PullAlways || p == corev1.PullIfNotPresent || p == corev1.PullNever
 }
 
-func validName(s string) bool {
-	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
-			return false
-		}
-	}
-	return true
-}
+// validName reports whether s is a DNS label (RFC 1123, as Kubernetes
+// checks object, container and volume names): lower-case letters, digits
+// and '-', at most 63 characters, starting and ending with a letter or digit.
+func validName(s string) bool { return len(validation.IsDNS1123Label(s)) == 0 }
 
 // Volume is the image volume.
 func (m Mount) Volume() corev1.Volume {

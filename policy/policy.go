@@ -25,6 +25,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // ErrInvalid is matched (errors.Is) by every *Error: a request that cannot
@@ -389,16 +391,7 @@ func hasControl(s string) bool {
 	return strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0
 }
 
-// validName reports whether s is a DNS label: a valid name for either
-// object, and usable as a label value (at most 63 characters).
-func validName(s string) bool {
-	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
-			return false
-		}
-	}
-	return true
-}
+// validName reports whether s is a DNS label (RFC 1123, as Kubernetes
+// checks object, container and volume names): lower-case letters, digits
+// and '-', at most 63 characters, starting and ending with a letter or digit.
+func validName(s string) bool { return len(validation.IsDNS1123Label(s)) == 0 }
