@@ -192,7 +192,15 @@ func Build(ctx context.Context, dir string, opts ...Option) (_ *Result, err erro
 	if o.cacheDir != "" {
 		cache = &layerCache{dir: o.cacheDir}
 	}
-	res.Layers, err = buildLayers(ctx, res.workDir, planLayers(entries, o.layers), &o, cache, created)
+	var plan []layerInput
+	if o.layers == LayersModel {
+		if plan, err = planModel(entries); err != nil {
+			return nil, err
+		}
+	} else {
+		plan = planLayers(entries, o.layers)
+	}
+	res.Layers, err = buildLayers(ctx, res.workDir, plan, &o, cache, created)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,9 @@ type layerJSON struct {
 	Size             int64  `json:"size"`
 	UncompressedSize int64  `json:"uncompressedSize"`
 	MediaType        string `json:"mediaType"`
+	// Role is what the files are to a model (--layers model): weights,
+	// config, docs or code.
+	Role string `json:"role,omitempty"`
 }
 
 // buildJSON is the --json output of build.
@@ -60,7 +63,7 @@ func newBuildJSON(ref string, res *builder.Result) *buildJSON {
 		sz, _ := l.Size()
 		mt, _ := l.MediaType()
 		j.Layers = append(j.Layers, layerJSON{Digest: d.String(), DiffID: diff.String(), Size: sz,
-			UncompressedSize: l.UncompressedSize(), MediaType: string(mt)})
+			UncompressedSize: l.UncompressedSize(), MediaType: string(mt), Role: string(l.Role())})
 		j.UncompressedBytes += l.UncompressedSize()
 	}
 	return j
