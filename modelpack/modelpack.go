@@ -214,6 +214,20 @@ func lineOf(root *yamlv3.Node, path []string) int {
 	return line
 }
 
+// Check validates m before anything is built, with stand-ins for what New
+// adds: the schema, and the spec's rules. An *Error names the field.
+func (m Metadata) Check() error {
+	if err := checkSpec(&m); err != nil {
+		return err
+	}
+	raw, err := json.Marshal(spec.Model{Descriptor: m.Descriptor, Config: m.Config,
+		ModelFS: spec.ModelFS{Type: "layers", DiffIDs: []digest.Digest{zeroDiffID}}})
+	if err != nil {
+		return err
+	}
+	return Validate(raw)
+}
+
 // Manifest is an image's ModelPack twin: what an OCI 1.1 referrer of the
 // image needs besides its subject.
 type Manifest struct {

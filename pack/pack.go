@@ -89,6 +89,10 @@ type Spec struct {
 	// They are checked before anything is built, so a wrong mount request
 	// costs no build and no upload.
 	Patches []Patch
+	// ModelPack, when set, also writes the image's ModelPack twin (see
+	// ModelPack): beside the image in Output, and as a referrer of it in
+	// every repository pushed to, before the tags.
+	ModelPack *ModelPack
 }
 
 // Image holds the options of the image built from Spec.Source. Each zero
@@ -179,6 +183,8 @@ type Result struct {
 	Attested []name.Digest
 	// Patches holds each rendered patch, in the order of Spec.Patches.
 	Patches []PatchResult
+	// ModelPack is the ModelPack twin written (nil unless Spec.ModelPack).
+	ModelPack *ModelPackResult
 }
 
 // Close removes the build's temporary layer files.
@@ -203,6 +209,9 @@ func Run(ctx context.Context, spec Spec) (_ *Result, err error) {
 		}
 	}
 	if err := checkPatches(spec.Patches); err != nil {
+		return nil, err
+	}
+	if err := checkModelPack(&spec); err != nil {
 		return nil, err
 	}
 	if spec.Sign != nil {
@@ -271,9 +280,20 @@ func Run(ctx context.Context, spec Spec) (_ *Result, err error) {
 			res.Close()
 		}
 	}()
+	var referrers []*publish.Referrer
+	if spec.ModelPack != nil {
+		mp, ref, err := twin(spec.ModelPack, b)
+		if err != nil {
+			return nil, err
+		}
+		res.ModelPack, referrers = mp, []*publish.Referrer{ref}
+		if up != nil {
+			up.BeforeTags(attachTwin(reg, spec.ModelPack, ref, mp))
+		}
+	}
 	if local != nil {
 		t := local.Target()
-		if err := local.Write(ctx, b.Artifact(), "latest"); err != nil {
+		if err := local.Write(ctx, b.Artifact(), "latest", referrers...); err != nil {
 			return nil, fmt.Errorf("writing %s: %w", t, err)
 		}
 		if err := local.Commit(); err != nil {
