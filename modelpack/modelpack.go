@@ -61,6 +61,8 @@ type Error struct {
 	// Message is the validator's message ("length must be >= 1, but got
 	// 0"), or the spec's rule.
 	Message string
+
+	rule bool // a rule of the spec's text, not of its schema
 }
 
 func (e *Error) Error() string {
@@ -75,7 +77,11 @@ func (e *Error) Error() string {
 	if field == "" {
 		field = "(top level)"
 	}
-	return fmt.Sprintf("%s: %s: %s (ModelPack config schema, model-spec %s)", where, field, e.Message, SpecVersion)
+	source := "ModelPack config schema"
+	if e.rule {
+		source = "ModelPack config spec"
+	}
+	return fmt.Sprintf("%s: %s: %s (%s, model-spec %s)", where, field, e.Message, source, SpecVersion)
 }
 
 func (e *Error) Unwrap() error { return ErrInvalid }
@@ -128,7 +134,7 @@ func ParseMetadata(data []byte, name string) (*Metadata, error) {
 		doc = map[string]any{}
 	}
 	if _, ok := doc["modelfs"]; ok {
-		return nil, &Error{File: name, Line: lineOf(&root, []string{"modelfs"}), Field: "modelfs",
+		return nil, &Error{File: name, Line: lineOf(&root, []string{"modelfs"}), Field: "modelfs", rule: true,
 			Message: "is written from the image's layers: leave it out"}
 	}
 	// What New adds, so that only the file's own keys can fail.
@@ -167,7 +173,7 @@ var paramSize = regexp.MustCompile(`^[0-9]+(\.[0-9])?[QqTtBbMmKk]$`)
 // not check.
 func checkSpec(m *Metadata) *Error {
 	if p := m.Config.ParamSize; p != "" && !paramSize.MatchString(p) {
-		return &Error{Field: "config.paramSize", Message: fmt.Sprintf("%q is not <count><scale-prefix> with a scale of Q, T, B, M or K, such as 8b, 6.7B or 100m", p)}
+		return &Error{Field: "config.paramSize", rule: true, Message: fmt.Sprintf("%q is not <count><scale-prefix> with a scale of Q, T, B, M or K, such as 8b, 6.7B or 100m", p)}
 	}
 	return nil
 }

@@ -259,8 +259,8 @@ func TestParseMetadata(t *testing.T) {
 		{"config:\n  capabilities:\n    inputTypes: [text, smell]\n", `model metadata model.yaml:3: config.capabilities.inputTypes.1: value must be one of "text", "image", "audio", "video", "embedding", "other" (ModelPack config schema, model-spec v0.0.7)`},
 		{"descriptor:\n  createdAt: yesterday\n", `model metadata model.yaml:2: descriptor.createdAt: 'yesterday' is not valid 'date-time' (ModelPack config schema, model-spec v0.0.7)`},
 		{"config:\n  paramSize: 8\n", `model metadata model.yaml:2: config.paramSize: expected string, but got number (ModelPack config schema, model-spec v0.0.7)`},
-		{"config:\n  paramSize: eight\n", `model metadata model.yaml:2: config.paramSize: "eight" is not <count><scale-prefix> with a scale of Q, T, B, M or K, such as 8b, 6.7B or 100m (ModelPack config schema, model-spec v0.0.7)`},
-		{"modelfs: {}\n", `model metadata model.yaml:1: modelfs: is written from the image's layers: leave it out (ModelPack config schema, model-spec v0.0.7)`},
+		{"config:\n  paramSize: eight\n", `model metadata model.yaml:2: config.paramSize: "eight" is not <count><scale-prefix> with a scale of Q, T, B, M or K, such as 8b, 6.7B or 100m (ModelPack config spec, model-spec v0.0.7)`},
+		{"modelfs: {}\n", `model metadata model.yaml:1: modelfs: is written from the image's layers: leave it out (ModelPack config spec, model-spec v0.0.7)`},
 		{"name: tiny\n", `model metadata model.yaml:1: (top level): additionalProperties 'name' not allowed (ModelPack config schema, model-spec v0.0.7)`},
 	} {
 		_, err := modelpack.ParseMetadata([]byte(tc.doc), "model.yaml")

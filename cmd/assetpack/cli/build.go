@@ -14,6 +14,7 @@ import (
 	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
 	"github.com/assetpack/assetpack/config"
 	"github.com/assetpack/assetpack/kube"
+	"github.com/assetpack/assetpack/modelpack"
 	"github.com/assetpack/assetpack/pack"
 	"github.com/assetpack/assetpack/publish"
 	"github.com/assetpack/assetpack/sign/cosign"
@@ -34,6 +35,8 @@ type buildFlags struct {
 	patchFile   string
 	signImage   bool
 	configFile  string
+	mo          options.ModelPack
+	cfgLayers   string // layers: in the config file
 }
 
 func newBuild() *cobra.Command { return buildCommand(&buildFlags{}) }
@@ -102,7 +105,7 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 			res, err := pack.Run(ctx, spec)
 			finish()
 			if err != nil {
-				return buildAdvice(err)
+				return buildAdvice(err, spec)
 			}
 			defer res.Close()
 			return f.print(res, spec, stdout, stderr)
@@ -118,6 +121,7 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 	c.Flags().StringVar(&f.configFile, "config", os.Getenv("ASSETPACK_CONFIG"), "configuration file (default ./"+config.FileName+" when no DIR is given; also $ASSETPACK_CONFIG); flags override its keys")
 	c.Flags().BoolVar(&f.signImage, "sign", false, "after --push, sign the digest with cosign (--key, or keyless); see assetpack sign")
 	f.so.AddFlags(c.Flags())
+	f.mo.AddFlags(c.Flags())
 	f.ro.AddPushFlags(c.Flags())
 	f.out.AddFlags(c.Flags())
 	return c
@@ -139,6 +143,33 @@ func (f *buildFlags) applyConfig(c *cobra.Command, args []string) (string, error
 	}
 	if err := applyConfig(c, cfg, &f.bo, &f.to, &f.so, &f.signImage, &f.po, &f.patchOut, &f.patchFormat, &f.kustomize, &f.patchFile); err != nil {
 		return "", err
+	}
+	f.cfgLayers = cfg.Layers
+	if m := cfg.ModelPack; m != nil {
+		set := func(flag string) bool { return !c.Flags().Changed(flag) }
+		if set("modelpack") {
+			f.mo.Mode = "true"
+			if m.Optional {
+				f.mo.Mode = "optional"
+			}
+		}
+		if set("model-metadata") && m.Metadata != "" {
+			f.mo.Metadata = cfg.Resolve(m.Metadata)
+		}
+		for _, o := range []struct {
+			flag string
+			dst  *string
+			v    string
+		}{
+			{"model-name", &f.mo.Name, m.Name}, {"model-family", &f.mo.Family, m.Family},
+			{"model-architecture", &f.mo.Architecture, m.Architecture}, {"model-format", &f.mo.Format, m.Format},
+			{"model-param-size", &f.mo.ParamSize, m.ParamSize}, {"model-precision", &f.mo.Precision, m.Precision},
+			{"model-quantization", &f.mo.Quantization, m.Quantization},
+		} {
+			if set(o.flag) && o.v != "" {
+				*o.dst = o.v
+			}
+		}
 	}
 	return cfg.Path, nil
 }
@@ -167,6 +198,16 @@ func (f *buildFlags) spec(c *cobra.Command, args []string, reg *publish.Registry
 		return pack.Spec{}, usagef("--sign signs the pushed digest: add -t REPO:TAG --push")
 	}
 	spec := pack.Spec{Source: src, Image: im, Registry: reg}
+	if spec.ModelPack, err = f.mo.Spec(); err != nil {
+		var me *modelpack.Error
+		if errors.As(err, &me) {
+			return pack.Spec{}, err
+		}
+		return pack.Spec{}, usageError{err}
+	}
+	if spec.ModelPack != nil && !c.Flags().Changed("layers") && f.cfgLayers == "" {
+		spec.Image.Layers = builder.LayersModel // a twin names one weight file per layer
+	}
 	if f.to.Push {
 		spec.Tags = f.to.Tags
 	}
@@ -225,6 +266,12 @@ func (f *buildFlags) print(res *pack.Result, spec pack.Spec, stdout, stderr io.W
 			fmt.Fprintf(stderr, "built %s; %s\n", summary(b), pushSummary(res.Pushed))
 		}
 	}
+	if res.ModelPack != nil {
+		j.ModelPack = newModelPackJSON(res.ModelPack)
+		if !quiet {
+			printModelPack(stderr, res)
+		}
+	}
 	if !quiet {
 		printSigned(stderr, res)
 	}
@@ -236,6 +283,24 @@ func (f *buildFlags) print(res *pack.Result, spec pack.Spec, stdout, stderr io.W
 		fmt.Fprintf(stderr, "warning: %v\n", err)
 	}
 	return printResult(stdout, f.out, res.Reference, res.Digest.String(), j)
+}
+
+// printModelPack says where the ModelPack twin went.
+func printModelPack(stderr io.Writer, res *pack.Result) {
+	mp := res.ModelPack
+	if res.Output != "" {
+		fmt.Fprintf(stderr, "wrote the ModelPack manifest %s beside the image in %s\n", mp.Digest, res.Output)
+	}
+	for _, a := range mp.Attached {
+		how := string(a.Mechanism)
+		if a.Index != nil {
+			how += ", listed in " + publish.FallbackTag(a.Ref.Context().Digest(res.Digest.String())).String()
+		}
+		fmt.Fprintf(stderr, "attached the ModelPack manifest %s to the image (%s)\n", a.Ref, how)
+	}
+	if mp.Refused != nil {
+		fmt.Fprintf(stderr, "warning: the image was pushed without its ModelPack manifest (--modelpack=optional): %v\n", mp.Refused)
+	}
 }
 
 // warnCache says once that the build cache could not be written: the
@@ -304,13 +369,15 @@ func writeFileAtomic(path string, data []byte) error {
 }
 
 // buildAdvice turns the pipeline's complaints about a build's patch
-// requests into advice about build's flags.
-func buildAdvice(err error) error {
+// requests and ModelPack twin into advice about build's flags.
+func buildAdvice(err error, spec pack.Spec) error {
 	var se *pack.SpecError
 	if !errors.As(err, &se) {
 		return err
 	}
 	switch {
+	case se.Field == "Image.Layers":
+		return usagef("--modelpack names one weight file per layer: use --layers model (its default), not --layers %s", spec.Image.Layers)
 	case strings.HasSuffix(se.Field, ".Workload"):
 		return usagef("--workload KIND/NAME is required for --patch-out and --kustomize (e.g. --workload deployment/web)")
 	case strings.HasSuffix(se.Field, ".Manifest"):

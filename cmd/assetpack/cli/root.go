@@ -16,6 +16,7 @@ import (
 
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/kube"
+	"github.com/assetpack/assetpack/modelpack"
 	"github.com/assetpack/assetpack/publish"
 	"github.com/assetpack/assetpack/sign"
 	"github.com/assetpack/assetpack/sign/cosign"
@@ -58,6 +59,7 @@ func ExitCode(ctx context.Context, err error) int {
 		errors.Is(err, publish.ErrOutputExists),
 		errors.Is(err, kube.ErrInvalid),
 		errors.Is(err, kube.ErrNotRecognised),
+		errors.Is(err, modelpack.ErrInvalid),
 		errors.Is(err, cosign.ErrKey),
 		errors.Is(err, cosign.ErrInvalid),
 		errors.Is(err, sign.ErrNoIDToken):
