@@ -330,6 +330,16 @@ func TestImageVolumeThroughContainerd(t *testing.T) {
 		t.Fatalf("split tree: %d layers (%v), want 3 or more:\n%s", len(mj.Layers), err, mr.stdout)
 	}
 
+	// The model example planned with --layers model (a layer per shard)
+	// and its ModelPack twin attached: the image volume is still an
+	// ordinary image, which containerd pulls and mounts.
+	wantModel := copyExampleModel(t, filepath.Join(work, "model"))
+	md := runEnv(t, work, nil, "", bin, "build", "model", "--git=false", "--prefix", "model", "--modelpack", "-t", reg.Host+"/content:model", "--push")
+	if md.code != 0 {
+		t.Fatalf("pushing the model: %s", md.stderr)
+	}
+	modelRef := strings.TrimSpace(md.stdout)
+
 	c := startContainerd(t, reg.Host, pause)
 	c.must("pull", pause)
 
@@ -340,6 +350,7 @@ func TestImageVolumeThroughContainerd(t *testing.T) {
 		{"pod-root", []string{"patch", rootRef, "--format", "pod", "--mount-path", "/data", "--container", "reader"}},
 		{"pod-subpath", []string{"patch", subRef, "--format", "pod", "--mount-path", "/data", "--sub-path", "site", "--container", "reader"}},
 		{"pod-multi-layer", []string{"patch", mj.Reference, "--format", "pod", "--mount-path", "/data", "--sub-path", "m", "--container", "reader"}},
+		{"pod-model", []string{"patch", modelRef, "--format", "pod", "--mount-path", "/data", "--sub-path", "model", "--container", "reader"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := runEnv(t, work, nil, "", bin, tc.args...)
@@ -351,8 +362,11 @@ func TestImageVolumeThroughContainerd(t *testing.T) {
 				t.Fatal(err)
 			}
 			w := want
-			if tc.name == "pod-multi-layer" {
+			switch tc.name {
+			case "pod-multi-layer":
 				w = wantMulti
+			case "pod-model":
+				w = wantModel
 			}
 			compareTrees(t, c.readVolumes(t, tc.name, pod.Spec, "reader", pause, "/data"), w)
 		})
