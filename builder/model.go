@@ -103,8 +103,11 @@ func tfShard(base string) bool {
 // planModel splits the sorted entries as LayersModel says: the groups
 // (config, docs, code, those that hold anything) first, then the layers of
 // their own in path order. Empty directories go with the config files;
-// every other directory is written by the layers that need it.
-func planModel(entries []*entry) ([]layerInput, error) {
+// every other directory is written by the layers that need it. A plan that
+// breaks lim (more layers than lim.MaxLayers, or a group larger than
+// lim.MaxLayerSize) fails with ErrTooLarge: the model plan is not reshaped,
+// since its point is one weight file per layer.
+func planModel(entries []*entry, lim LayerLimits) ([]layerInput, error) {
 	groups := map[Role][]*entry{}
 	var own []layerInput
 	for i, e := range entries {
@@ -138,6 +141,16 @@ func planModel(entries []*entry) ([]layerInput, error) {
 	}
 	for i := range out {
 		out[i].parents = missingParents(&out[i])
+	}
+	if lim.MaxLayers > 0 && len(out) > lim.MaxLayers {
+		return nil, &inputError{msg: fmt.Sprintf("planning layers: the model plan needs %d layers (one per weight file, and one per kind of other file), more than the %d allowed: %v; merge shards into fewer, larger files, or use auto", len(out), lim.MaxLayers, ErrTooLarge), err: ErrTooLarge}
+	}
+	if lim.MaxLayerSize > 0 {
+		for i := range out {
+			if in := &out[i]; in.files() > 1 && in.bytes()+tarOverhead(in) > lim.MaxLayerSize {
+				return nil, &inputError{msg: fmt.Sprintf("planning layers: the model's %s files (%s) do not fit in one layer of at most %s: %v; raise the limit, or use auto", in.role, byteSize(in.bytes()), byteSize(lim.MaxLayerSize), ErrTooLarge), err: ErrTooLarge}
+			}
+		}
 	}
 	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -37,6 +38,9 @@ type buildFlags struct {
 	configFile  string
 	mo          options.ModelPack
 	cfgLayers   string // layers: in the config file
+	progress    string
+	notes       []string // for stderr, from checking the flags
+	workloads   string   // the workloads of -f, when --workload is needed
 }
 
 func newBuild() *cobra.Command { return buildCommand(&buildFlags{}) }
@@ -78,7 +82,9 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 			if cfgPath != "" && !f.out.Quiet {
 				fmt.Fprintf(stderr, "using %s\n", cfgPath)
 			}
-			reg, finish, err := newRegistry(f.ro, f.out.Quiet, stderr)
+			view := newProgressView(f.progress, f.out.Quiet, stderr)
+			defer view.close()
+			reg, finish, err := newRegistry(f.ro, f.out.Quiet, view.writer())
 			if err != nil {
 				return err
 			}
@@ -87,6 +93,8 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 			if err != nil {
 				return err
 			}
+			spec.Progress = view.update
+			printNotes(view.writer(), f.out.Quiet, append(f.bo.Notes, f.notes...))
 			// Load the key (and check its password) before building and pushing.
 			if f.signImage || f.so.AttestFiles {
 				if _, err := cosign.ParseFormat(f.so.SignatureFormat); err != nil {
@@ -102,13 +110,14 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 					return err
 				}
 			}
+			start := time.Now()
 			res, err := pack.Run(ctx, spec)
-			finish()
+			view.close()
 			if err != nil {
-				return buildAdvice(err, spec)
+				return buildAdvice(err, spec, f.workloads)
 			}
 			defer res.Close()
-			return f.print(res, spec, stdout, stderr)
+			return f.print(res, spec, time.Since(start), stdout, stderr)
 		},
 	}
 	f.bo.AddFlags(c.Flags())
@@ -124,6 +133,7 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 	f.mo.AddFlags(c.Flags())
 	f.ro.AddPushFlags(c.Flags())
 	f.out.AddFlags(c.Flags())
+	addProgressFlag(c.Flags(), &f.progress)
 	return c
 }
 
@@ -141,7 +151,7 @@ func (f *buildFlags) applyConfig(c *cobra.Command, args []string) (string, error
 			f.source = cfg.Dir
 		}
 	}
-	if err := applyConfig(c, cfg, &f.bo, &f.to, &f.so, &f.signImage, &f.po, &f.patchOut, &f.patchFormat, &f.kustomize, &f.patchFile); err != nil {
+	if err := applyConfig(c, cfg, &f.bo, &f.to, &f.so, &f.signImage, &f.po, &f.ro, &f.patchOut, &f.patchFormat, &f.kustomize, &f.patchFile); err != nil {
 		return "", err
 	}
 	f.cfgLayers = cfg.Layers
@@ -175,35 +185,37 @@ func (f *buildFlags) applyConfig(c *cobra.Command, args []string) (string, error
 }
 
 // spec turns the flags into the pipeline's Spec; every flag is checked
-// here, before anything is built or pushed.
+// here, before anything is built or pushed, and every problem is reported
+// at once, one per line.
 func (f *buildFlags) spec(c *cobra.Command, args []string, reg *publish.Registry) (pack.Spec, error) {
+	var errs []error
 	src := f.source
 	if len(args) == 1 {
 		src = args[0]
 	}
 	if src == "" {
-		return pack.Spec{}, usagef("build needs a directory, or an %s in the current directory ('assetpack config init' writes one)", config.FileName)
+		errs = append(errs, usagef("build needs a directory, or an %s in the current directory ('assetpack config init' writes one)", config.FileName))
 	}
 	im, err := f.bo.Image()
 	if err != nil {
-		return pack.Spec{}, err
+		errs = append(errs, err)
 	}
 	if f.to.Push && len(f.to.Tags) == 0 {
-		return pack.Spec{}, usagef("--push needs at least one -t REGISTRY/REPOSITORY:TAG")
+		errs = append(errs, usagef("--push needs at least one -t REGISTRY/REPOSITORY:TAG"))
 	}
 	if !f.to.Push && len(f.to.Tags) > 0 {
-		return pack.Spec{}, usagef("-t names where to push: add --push (or drop -t to only build locally)")
+		errs = append(errs, usagef("-t names where to push: add --push (or drop -t to only build locally)"))
 	}
 	if (f.signImage || f.so.AttestFiles) && !f.to.Push {
-		return pack.Spec{}, usagef("--sign signs the pushed digest: add -t REPO:TAG --push")
+		errs = append(errs, usagef("--sign signs the pushed digest: add -t REPO:TAG --push"))
 	}
 	spec := pack.Spec{Source: src, Image: im, Registry: reg}
 	if spec.ModelPack, err = f.mo.Spec(); err != nil {
 		var me *modelpack.Error
 		if errors.As(err, &me) {
-			return pack.Spec{}, err
+			return pack.Spec{}, err // the metadata file's problem, mapped by advice
 		}
-		return pack.Spec{}, usageError{err}
+		errs = append(errs, err)
 	}
 	if spec.ModelPack != nil && !c.Flags().Changed("layers") && f.cfgLayers == "" {
 		spec.Image.Layers = builder.LayersModel // a twin names one weight file per layer
@@ -211,48 +223,79 @@ func (f *buildFlags) spec(c *cobra.Command, args []string, reg *publish.Registry
 	if f.to.Push {
 		spec.Tags = f.to.Tags
 	}
-	if !f.to.Push || f.bo.Output != "" {
+	if src != "" && (!f.to.Push || f.bo.Output != "") {
 		if spec.Output, err = f.bo.Target(src); err != nil {
-			return pack.Spec{}, err
+			errs = append(errs, err)
 		}
 	}
 	if f.patchFile == "-" {
-		return pack.Spec{}, usagef("build -f needs a file: stdin is not read by build")
+		errs = append(errs, usagef("build -f needs a file: stdin is not read by build"))
 	}
-	if f.patchOut == "" && f.kustomize == "" {
-		return spec, nil
+	if err := checkProgress(f.progress); err != nil {
+		errs = append(errs, err)
 	}
+	if f.patchOut != "" || f.kustomize != "" {
+		errs = append(errs, f.patches(c, &spec)...)
+	}
+	for _, t := range f.to.Tags {
+		if _, err := reg.ParseTag(t); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return pack.Spec{}, usageErrors(errs)
+	}
+	return spec, nil
+}
+
+// patches adds the patch requests of --patch-out and --kustomize to spec,
+// and returns what is wrong with their flags.
+func (f *buildFlags) patches(c *cobra.Command, spec *pack.Spec) []error {
+	var errs []error
 	if !f.to.Push {
-		return pack.Spec{}, usagef("--patch-out and --kustomize pin the pushed digest: add -t REPO:TAG --push")
+		errs = append(errs, usagef("--patch-out and --kustomize pin the pushed digest: add -t REPO:TAG --push"))
 	}
 	po := f.po
 	if !c.Flags().Changed("sub-path") && f.bo.Prefix != "" {
 		po.SubPath = strings.Trim(f.bo.Prefix, "/")
 	}
 	var manifest []byte
-	if f.patchFile != "" {
+	if f.patchFile != "" && f.patchFile != "-" {
+		var err error
 		if manifest, err = os.ReadFile(f.patchFile); err != nil {
-			return pack.Spec{}, usagef("reading the workload manifest -f %q: %v", f.patchFile, err)
+			errs = append(errs, usagef("reading the workload manifest -f %q: %v", f.patchFile, err))
 		}
 	}
+	note, candidates := defaultWorkload(&po, manifest, f.patchFile)
+	if note != "" {
+		f.notes = append(f.notes, note)
+	}
+	f.workloads = candidates
 	if f.patchOut != "" {
-		format, err := kube.ParseFormat(f.patchFormat)
-		if err != nil {
-			return pack.Spec{}, err
+		switch format, err := kube.ParseFormat(f.patchFormat); {
+		case err != nil:
+			errs = append(errs, err)
+		case format == kube.Kustomize:
+			errs = append(errs, usagef("use --kustomize DIR for a Kustomize Component; --patch-format is strategic, json6902 or pod"))
+		default:
+			spec.Patches = append(spec.Patches, po.Patch(format, manifest, f.patchOut))
 		}
-		if format == kube.Kustomize {
-			return pack.Spec{}, usagef("use --kustomize DIR for a Kustomize Component; --patch-format is strategic, json6902 or pod")
-		}
-		spec.Patches = append(spec.Patches, po.Patch(format, manifest, f.patchOut))
 	}
 	if f.kustomize != "" {
 		spec.Patches = append(spec.Patches, po.Patch(kube.Kustomize, manifest, f.kustomize))
 	}
-	return spec, nil
+	if len(errs) > 0 || !f.to.Push {
+		return errs
+	}
+	// Checked here with the other flags (Run checks them again).
+	if err := pack.Check(pack.Spec{Reference: validationReference, Registry: spec.Registry, Patches: spec.Patches}); err != nil {
+		errs = append(errs, buildAdvice(err, *spec, candidates))
+	}
+	return errs
 }
 
 // print writes the notes on stderr and the result on stdout.
-func (f *buildFlags) print(res *pack.Result, spec pack.Spec, stdout, stderr io.Writer) error {
+func (f *buildFlags) print(res *pack.Result, spec pack.Spec, elapsed time.Duration, stdout, stderr io.Writer) error {
 	b, quiet := res.Build, f.out.Quiet
 	warnCache(stderr, quiet, b)
 	if res.Output != "" && !quiet {
@@ -263,7 +306,7 @@ func (f *buildFlags) print(res *pack.Result, spec pack.Spec, stdout, stderr io.W
 	if res.Pushed != nil {
 		j.Push = newPushJSON(res.Pushed)
 		if !quiet {
-			fmt.Fprintf(stderr, "built %s; %s\n", summary(b), pushSummary(res.Pushed))
+			fmt.Fprintf(stderr, "built %s; %s\n", summary(b), pushSummary(res.Pushed, elapsed))
 		}
 	}
 	if res.ModelPack != nil {
@@ -300,6 +343,18 @@ func printModelPack(stderr io.Writer, res *pack.Result) {
 	}
 	if mp.Refused != nil {
 		fmt.Fprintf(stderr, "warning: the image was pushed without its ModelPack manifest (--modelpack=optional): %v\n", mp.Refused)
+	}
+}
+
+// printNotes prints notes on stderr, one per line, unless quiet.
+func printNotes(stderr io.Writer, quiet bool, notes []string) {
+	if quiet {
+		return
+	}
+	for _, n := range notes {
+		if n != "" {
+			fmt.Fprintln(stderr, n)
+		}
 	}
 }
 
@@ -369,19 +424,20 @@ func writeFileAtomic(path string, data []byte) error {
 }
 
 // buildAdvice turns the pipeline's complaints about a build's patch
-// requests and ModelPack twin into advice about build's flags.
-func buildAdvice(err error, spec pack.Spec) error {
-	var se *pack.SpecError
-	if !errors.As(err, &se) {
-		return err
-	}
-	switch {
-	case se.Field == "Image.Layers":
-		return usagef("--modelpack names one weight file per layer: use --layers model (its default), not --layers %s", spec.Image.Layers)
-	case strings.HasSuffix(se.Field, ".Workload"):
-		return usagef("--workload KIND/NAME is required for --patch-out and --kustomize (e.g. --workload deployment/web)")
-	case strings.HasSuffix(se.Field, ".Manifest"):
-		return usagef("--patch-format json6902 addresses containers and volumes by index: pass the workload manifest with -f FILE")
-	}
-	return usageError{err}
+// requests and ModelPack twin into advice about build's flags; candidates
+// lists the workloads of -f, for the error that asks for one.
+func buildAdvice(err error, spec pack.Spec, candidates string) error {
+	return specAdvice(err, func(se *pack.SpecError) string {
+		switch {
+		case se.Field == "Image.Layers":
+			return fmt.Sprintf("--modelpack names one weight file per layer: use --layers model (its default), not --layers %s", spec.Image.Layers)
+		case strings.HasSuffix(se.Field, ".Workload") && candidates != "":
+			return "--workload KIND/NAME is required for --patch-out and --kustomize: " + candidates
+		case strings.HasSuffix(se.Field, ".Workload"):
+			return "--workload KIND/NAME is required for --patch-out and --kustomize (e.g. --workload deployment/web)"
+		case strings.HasSuffix(se.Field, ".Manifest"):
+			return "--patch-format json6902 addresses containers and volumes by index: pass the workload manifest with -f FILE"
+		}
+		return ""
+	})
 }
