@@ -98,6 +98,9 @@ type Spec struct {
 	// Progress, when set, hears how the build and the upload are getting
 	// on (see Progress). It must not block.
 	Progress func(Progress)
+	// Warmup, when set, renders the warm-up DaemonSet of the pinned digest
+	// (see Warmup); it is checked before anything is built.
+	Warmup *Warmup
 }
 
 // Image holds the options of the image built from Spec.Source. Each zero
@@ -194,6 +197,8 @@ type Result struct {
 	Patches []PatchResult
 	// ModelPack is the ModelPack twin written (nil unless Spec.ModelPack).
 	ModelPack *ModelPackResult
+	// Warmup is the warm-up DaemonSet rendered (nil unless Spec.Warmup).
+	Warmup *WarmupResult
 }
 
 // Close removes the build's temporary layer files.
@@ -233,6 +238,9 @@ func Check(spec Spec) error {
 	if err := checkPatches(spec.Patches); err != nil {
 		errs = append(errs, err)
 	}
+	if err := checkWarmup(spec.Warmup); err != nil {
+		errs = append(errs, err)
+	}
 	if spec.Sign != nil {
 		if spec.Sign.Signer == nil {
 			errs = append(errs, specErr("Sign.Signer", "no signer given"))
@@ -249,6 +257,9 @@ func Check(spec Spec) error {
 		}
 		if len(spec.Patches) > 0 {
 			errs = append(errs, specErr("Patches", "patches pin the pushed digest: give Tags to push to"))
+		}
+		if spec.Warmup != nil {
+			errs = append(errs, specErr("Warmup", "the warm-up DaemonSet pins the pushed digest: give Tags to push to"))
 		}
 	}
 	for _, v := range spec.Tags {
@@ -379,6 +390,11 @@ func Run(ctx context.Context, spec Spec) (_ *Result, err error) {
 	if err := renderPatches(spec.Patches, res); err != nil {
 		return nil, fmt.Errorf("the image was pushed as %s, but %w", res.Reference, err)
 	}
+	if spec.Warmup != nil {
+		if err := renderWarmup(spec.Warmup, res, buildSize(b)); err != nil {
+			return nil, fmt.Errorf("the image was pushed as %s, but %w", res.Reference, err)
+		}
+	}
 	return res, nil
 }
 
@@ -408,6 +424,19 @@ func runReference(ctx context.Context, spec Spec, reg *publish.Registry) (*Resul
 	}
 	if err := renderPatches(spec.Patches, res); err != nil {
 		return nil, err
+	}
+	if spec.Warmup != nil {
+		art, err := fetch(ctx, reg, d)
+		if err != nil {
+			return nil, err
+		}
+		size, err := imageSize(ctx, art)
+		if err != nil {
+			return nil, fmt.Errorf("sizing %s: %w", d, err)
+		}
+		if err := renderWarmup(spec.Warmup, res, size); err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
 }

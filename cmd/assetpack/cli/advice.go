@@ -294,6 +294,12 @@ var kubeFields = map[string][]string{
 	"Containers": {"container"},
 	"Workload":   {"workload"},
 	"Format":     {"format", "patch-format"},
+	// the warm-up DaemonSet (warmup, patch --warmup)
+	"Name":         {"name", "warmup-name"},
+	"Namespace":    {"namespace", "warmup-namespace"},
+	"NodeSelector": {"node-selector"},
+	"Tolerations":  {"toleration"},
+	"PauseImage":   {"pause-image"},
 }
 
 func kubeFieldAdvice(a *advisor, err error) {

@@ -139,7 +139,7 @@ Exit codes: 0 success, 1 failure, 2 bad usage or bad input, 130 interrupted.`,
 			logs.Warn.SetFlags(0)
 		}
 	}
-	root.AddCommand(newBuild(), newPush(), newLogin(), newPatch(), newMigrate(), newResolve(), newSign(), newVerify(), newCopy(), newGenerateKeyPair(), newConfig(), newInspect(), newDiff(), newPull(), newKRM(), newPolicy(), newVersion())
+	root.AddCommand(newBuild(), newPush(), newLogin(), newPatch(), newWarmup(), newMigrate(), newResolve(), newSign(), newVerify(), newCopy(), newGenerateKeyPair(), newConfig(), newInspect(), newDiff(), newPull(), newKRM(), newPolicy(), newVersion())
 	registerCompletions(root)
 	return root
 }
