@@ -8,7 +8,7 @@ CLI := github.com/assetpack/assetpack/cmd/assetpack/cli
 LDFLAGS := -s -w -X $(CLI).version=$(VERSION) -X $(CLI).commit=$(COMMIT) -X $(CLI).date=$(DATE)
 BIN := bin/assetpack
 
-.PHONY: help build install test unit e2e e2e-tools lint fmt bench bench-data bench-compare bench-cri bench-resume fuzz docs release-check release-snapshot clean
+.PHONY: help build install test unit kube-validate e2e e2e-tools lint fmt bench bench-data bench-compare bench-cri bench-resume fuzz docs release-check release-snapshot clean
 FUZZTIME ?= 30s
 
 help: ## list targets
@@ -21,16 +21,20 @@ install: ## install assetpack into $(go env GOPATH)/bin (or GOBIN)
 	CGO_ENABLED=0 $(GO) install -trimpath -ldflags '$(LDFLAGS)' ./cmd/assetpack
 	@gobin="$$($(GO) env GOBIN)"; echo "installed $${gobin:-$$($(GO) env GOPATH)/bin}/assetpack"
 
-test: lint unit e2e ## everything CI runs: lint, unit tests, end-to-end tests (installs their tools)
+test: lint unit kube-validate e2e ## everything CI runs: lint, unit tests, the API server's validation, end-to-end tests (installs their tools)
 
 lint: ## go vet, gofmt and go mod tidy -diff (a release runs tidy first)
 	$(GO) mod tidy -diff
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./e2e/...
+	cd hack/kubevalidate && $(GO) mod tidy -diff && $(GO) vet ./...
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
 unit: ## hermetic tests (no network, no external tools)
 	$(GO) test -count=1 ./...
+
+kube-validate: ## the Kubernetes output (warm-up DaemonSet, Pod, serving examples) through k8s.io/kubernetes 1.36's API validation (a module of its own; no network)
+	cd hack/kubevalidate && $(GO) test -count=1 ./...
 
 e2e-tools: ## install the third-party tools the e2e tests use (skipped when present)
 	hack/install-e2e-tools.sh
