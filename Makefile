@@ -8,7 +8,7 @@ CLI := github.com/assetpack/assetpack/cmd/assetpack/cli
 LDFLAGS := -s -w -X $(CLI).version=$(VERSION) -X $(CLI).commit=$(COMMIT) -X $(CLI).date=$(DATE)
 BIN := bin/assetpack
 
-.PHONY: help build install test unit kube-validate e2e e2e-tools lint fmt bench bench-data bench-compare bench-cri bench-resume fuzz docs release-check release-snapshot clean
+.PHONY: help build install test unit kube-validate e2e e2e-tools lint fmt bench bench-data bench-compare bench-model20 bench-cri bench-resume fuzz docs release-check release-snapshot clean
 FUZZTIME ?= 30s
 
 help: ## list targets
@@ -69,6 +69,14 @@ bench-compare: build bench-data ## assetpack vs crane, oras, imgpkg and the phys
 
 bench-resume: ## push a 10 GiB model through the quirk proxy, cut at 50% of its largest blob: bytes sent and peak RSS (about 21 GiB of disk, freed after; docs/benchmarks.md)
 	eval "$$(hack/install-e2e-tools.sh --print-path)" && $(GO) test -count=1 -timeout 50m -tags e2e -run '^$$' -bench BigModelResume -benchtime 1x ./e2e/
+
+BENCH_SHARD_SIZE ?= 1073741824
+
+bench-model20: build ## the 20-shard model (20 GiB; BENCH_SHARD_SIZE=16777216 for a 320 MiB smoke run) built and pushed with and without --modelpack: time vs one sha256 pass, peak RSS (target ≤ 100 MiB)
+	@set -e; d="$(BENCH_DATA)/model20-$(BENCH_SHARD_SIZE)"; if [ ! -d "$$d" ]; then \
+	  echo "generating model20 ($(BENCH_SHARD_SIZE)-byte shards) in $$d"; rm -rf "$$d.tmp"; \
+	  $(GO) run ./bench/gen -set model20 -shard-size $(BENCH_SHARD_SIZE) -out "$$d.tmp" && mv "$$d.tmp" "$$d"; fi
+	eval "$$(hack/install-bench-tools.sh --print-path)" && $(GO) run ./bench/compare -data "$(BENCH_DATA)" -sets "model20-$(BENCH_SHARD_SIZE)" -runs 1 -peers "" -light -modelpack -assetpack $(BIN)
 
 bench-cri: ## containerd CRI pull + mount + read of the model, split vs one layer (root; BENCH_DATA's model when generated, else 2x128 MiB)
 	eval "$$(hack/install-e2e-tools.sh --print-path)" && ASSETPACK_BENCH_MODEL=$$(test -d "$(BENCH_DATA)/model" && echo "$(BENCH_DATA)/model") \
