@@ -164,3 +164,39 @@ func TestParseLayerModeModel(t *testing.T) {
 		t.Fatalf("ParseLayerMode(Model) = %q, %v", m, err)
 	}
 }
+
+// TestLayersModelLimits: the model plan is not reshaped to fit a
+// registry's limits (one weight file per layer is its point): a weight
+// file over the layer limit fails naming it before anything is encoded,
+// more layers than the limit fail with ErrTooLarge naming the count, and a
+// plan within the limits is the plan without them.
+func TestLayersModelLimits(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, modelTree)
+	want, err := builder.Build(t.Context(), dir, builder.WithGit(false), builder.WithLayers(builder.LayersModel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDigest, _ := want.Image.Digest()
+	got, err := builder.Build(t.Context(), dir, builder.WithGit(false), builder.WithLayers(builder.LayersModel),
+		builder.WithLayerLimits(builder.LayerLimits{MaxLayers: len(want.Layers), MaxLayerSize: 1 << 20}))
+	if err != nil {
+		t.Fatalf("Build() within the limits = %v", err)
+	}
+	if d, _ := got.Image.Digest(); d != wantDigest {
+		t.Errorf("digest within the limits %s, want %s (the plan without limits)", d, wantDigest)
+	}
+
+	_, err = builder.Build(t.Context(), dir, builder.WithGit(false), builder.WithLayers(builder.LayersModel),
+		builder.WithLayerLimits(builder.LayerLimits{MaxLayers: len(want.Layers) - 1}))
+	if !errors.Is(err, builder.ErrTooLarge) || !strings.Contains(err.Error(), fmt.Sprintf("needs %d layers", len(want.Layers))) {
+		t.Errorf("Build() over MaxLayers = %v, want ErrTooLarge naming %d layers", err, len(want.Layers))
+	}
+
+	_, err = builder.Build(t.Context(), dir, builder.WithGit(false), builder.WithLayers(builder.LayersModel), builder.WithCompression(builder.None),
+		builder.WithLayerLimits(builder.LayerLimits{MaxLayerSize: 4096, Reason: "the test registry's limit"}))
+	var pe *builder.PathError
+	if !errors.As(err, &pe) || !errors.Is(err, builder.ErrTooLarge) || !strings.Contains(err.Error(), "model-00001-of-00002.safetensors") {
+		t.Errorf("Build() with a shard over MaxLayerSize = %v, want a PathError naming the shard", err)
+	}
+}
