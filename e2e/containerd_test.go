@@ -386,6 +386,22 @@ func TestImageVolumeThroughContainerd(t *testing.T) {
 		})
 	}
 
+	// The warm-up DaemonSet's Pod: its pause container (the tool image
+	// here: the default pause image is on registry.k8s.io) mounts the
+	// model image whole.
+	t.Run("warmup", func(t *testing.T) {
+		w := runEnv(t, work, nil, "", bin, "warmup", modelRef, "--node-image-fs", "10Gi")
+		if w.code != 0 {
+			t.Fatalf("warmup: %s", w.stderr)
+		}
+		var ds appsv1.DaemonSet
+		if err := yaml.UnmarshalStrict([]byte(w.stdout), &ds); err != nil {
+			t.Fatal(err)
+		}
+		got := c.readVolumes(t, "warmup", ds.Spec.Template.Spec, "hold", pause, "/image/model")
+		compareTrees(t, got, wantModel)
+	})
+
 	t.Run("migrated", func(t *testing.T) {
 		m := runEnv(t, work, nil, "", bin, "migrate", "-f", filepath.Join(repoRoot(t), "examples/site/k8s/old-init-copy.yaml"), "--image", subRef)
 		if m.code != 0 {
