@@ -68,6 +68,7 @@ func TestWarmupCommand(t *testing.T) {
 		{[]string{"warmup", ref, "--namespace", "Bad"}, `--namespace "Bad" must be a DNS label`},
 		{[]string{"warmup", "oci:out"}, "is a local image"},
 		{[]string{"patch", ref, "--workload", "deployment/vllm", "--container", "vllm", "--mount-path", "/m", "--warmup"}, "needs --warmup-output FILE"},
+		{[]string{"patch", ref, "--format", "pod", "--mount-path", "/m", "--node-selector", "gpu=true"}, "--node-selector shapes the warm-up DaemonSet: add --warmup"},
 	} {
 		r := assetpack(t, work, nil, tc.args...)
 		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {

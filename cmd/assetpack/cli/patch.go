@@ -192,6 +192,13 @@ CRI-O ≥ 1.31; subPath needs Kubernetes ≥ 1.33, containerd ≥ 2.2, CRI-O ≥
 				note, candidates = defaultWorkload(&po, manifest, file)
 			}
 			var w *pack.Warmup
+			if !warmup {
+				for _, fl := range []string{"node-selector", "toleration", "pause-image", "priority-class", "node-image-fs", "warmup-name", "warmup-namespace", "warmup-output"} {
+					if c.Flags().Changed(fl) {
+						errs = append(errs, usagef("--%s shapes the warm-up DaemonSet: add --warmup", fl))
+					}
+				}
+			}
 			if warmup {
 				if wo.Output == "" && f != kube.PodFormat {
 					errs = append(errs, usagef("--warmup with --format %s needs --warmup-output FILE: the DaemonSet is an object of its own (only --format pod adds it to its output, as a second YAML document)", f))
