@@ -8,7 +8,7 @@ CLI := github.com/assetpack/assetpack/cmd/assetpack/cli
 LDFLAGS := -s -w -X $(CLI).version=$(VERSION) -X $(CLI).commit=$(COMMIT) -X $(CLI).date=$(DATE)
 BIN := bin/assetpack
 
-.PHONY: help build install test unit e2e e2e-tools lint fmt bench bench-data bench-compare bench-cri bench-resume fuzz docs release-check release-snapshot clean
+.PHONY: help build install test unit kube-validate e2e e2e-tools lint fmt bench bench-data bench-compare bench-model20 bench-cri bench-resume fuzz docs release-check release-snapshot clean
 FUZZTIME ?= 30s
 
 help: ## list targets
@@ -21,16 +21,20 @@ install: ## install assetpack into $(go env GOPATH)/bin (or GOBIN)
 	CGO_ENABLED=0 $(GO) install -trimpath -ldflags '$(LDFLAGS)' ./cmd/assetpack
 	@gobin="$$($(GO) env GOBIN)"; echo "installed $${gobin:-$$($(GO) env GOPATH)/bin}/assetpack"
 
-test: lint unit e2e ## everything CI runs: lint, unit tests, end-to-end tests (installs their tools)
+test: lint unit kube-validate e2e ## everything CI runs: lint, unit tests, the API server's validation, end-to-end tests (installs their tools)
 
 lint: ## go vet, gofmt and go mod tidy -diff (a release runs tidy first)
 	$(GO) mod tidy -diff
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./e2e/...
+	cd hack/kubevalidate && $(GO) mod tidy -diff && $(GO) vet ./...
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
 unit: ## hermetic tests (no network, no external tools)
 	$(GO) test -count=1 ./...
+
+kube-validate: ## the Kubernetes output (warm-up DaemonSet, Pod, serving examples) through k8s.io/kubernetes 1.36's API validation (a module of its own; no network)
+	cd hack/kubevalidate && $(GO) test -count=1 ./...
 
 e2e-tools: ## install the third-party tools the e2e tests use (skipped when present)
 	hack/install-e2e-tools.sh
@@ -66,6 +70,14 @@ bench-compare: build bench-data ## assetpack vs crane, oras, imgpkg and the phys
 
 bench-resume: ## push a 10 GiB model through the quirk proxy, cut at 50% of its largest blob: bytes sent and peak RSS (about 21 GiB of disk, freed after; docs/benchmarks.md)
 	eval "$$(hack/install-e2e-tools.sh --print-path)" && $(GO) test -count=1 -timeout 50m -tags e2e -run '^$$' -bench BigModelResume -benchtime 1x ./e2e/
+
+BENCH_SHARD_SIZE ?= 1073741824
+
+bench-model20: build ## the 20-shard model (20 GiB; BENCH_SHARD_SIZE=16777216 for a 320 MiB smoke run) built and pushed with and without --modelpack: time vs one sha256 pass, peak RSS (target ≤ 100 MiB)
+	@set -e; d="$(BENCH_DATA)/model20-$(BENCH_SHARD_SIZE)"; if [ ! -d "$$d" ]; then \
+	  echo "generating model20 ($(BENCH_SHARD_SIZE)-byte shards) in $$d"; rm -rf "$$d.tmp"; \
+	  $(GO) run ./bench/gen -set model20 -shard-size $(BENCH_SHARD_SIZE) -out "$$d.tmp" && mv "$$d.tmp" "$$d"; fi
+	eval "$$(hack/install-bench-tools.sh --print-path)" && $(GO) run ./bench/compare -data "$(BENCH_DATA)" -sets "model20-$(BENCH_SHARD_SIZE)" -runs 1 -peers "" -light -modelpack -assetpack $(BIN)
 
 bench-cri: ## containerd CRI pull + mount + read of the model, split vs one layer (root; BENCH_DATA's model when generated, else 2x128 MiB)
 	eval "$$(hack/install-e2e-tools.sh --print-path)" && ASSETPACK_BENCH_MODEL=$$(test -d "$(BENCH_DATA)/model" && echo "$(BENCH_DATA)/model") \

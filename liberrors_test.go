@@ -66,7 +66,7 @@ func TestLibraryErrorsNameNoFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, lib := range []string{"builder", "publish", "sign", "sign/cosign", "config", "kube", "inspect", "unpack"} {
+	for _, lib := range []string{"builder", "publish", "sign", "sign/cosign", "config", "kube", "inspect", "unpack", "modelpack"} {
 		if len(pkgs[lib]) == 0 {
 			t.Errorf("no Go files found in %s: is the list of library packages stale?", lib)
 		}

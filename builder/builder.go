@@ -197,7 +197,12 @@ func Build(ctx context.Context, dir string, opts ...Option) (_ *Result, err erro
 	if err = checkFileSizes(entries, o.limits, o.compression); err != nil {
 		return nil, err
 	}
-	plan, err := planLayers(entries, o.layers, o.limits)
+	var plan []layerInput
+	if o.layers == LayersModel {
+		plan, err = planModel(entries, o.limits)
+	} else {
+		plan, err = planLayers(entries, o.layers, o.limits)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -34,7 +34,7 @@ func TestOptionErrors(t *testing.T) {
 			build(builder.WithCompression("lz4"))},
 		{"symlinks", "symlinks", "copy", `symlinks "copy" is not supported: use preserve or follow`, builder.ErrInvalidOption,
 			build(builder.WithSymlinks("copy"))},
-		{"layers", "layers", "many", `layers "many" is not supported: use auto or single`, builder.ErrInvalidOption,
+		{"layers", "layers", "many", `layers "many" is not supported: use auto, model or single`, builder.ErrInvalidOption,
 			build(builder.WithLayers("many"))},
 		{"prefix", "prefix", "../x", `prefix "../x" contains ".."`, builder.ErrInvalidOption,
 			build(builder.WithPrefix("../x"))},

@@ -29,15 +29,16 @@ const (
 	LayersSingle LayerMode = "single"
 )
 
-// ParseLayerMode validates a layer mode: auto, or single (also "1" or "one").
+// ParseLayerMode validates a layer mode: auto, model, or single (also "1"
+// or "one").
 func ParseLayerMode(s string) (LayerMode, error) {
 	switch m := LayerMode(strings.ToLower(strings.TrimSpace(s))); m {
-	case LayersAuto, LayersSingle:
+	case LayersAuto, LayersSingle, LayersModel:
 		return m, nil
 	case "1", "one":
 		return LayersSingle, nil
 	}
-	return "", optionError("layers", s, "%q is not supported: use auto or single", s)
+	return "", optionError("layers", s, "%q is not supported: use auto, model or single", s)
 }
 
 // Parameters of LayersAuto. They are part of the format: changing one changes
@@ -191,6 +192,7 @@ type layerInput struct {
 	span    []*entry
 	parents []entry // sorted; directories only
 	skipOwn bool    // leave out entries marked own (a group of small files)
+	role    Role    // what the files are to a model (LayersModel)
 }
 
 // each calls f with the layer's entries in bytewise name order.

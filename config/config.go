@@ -51,6 +51,7 @@ type Config struct {
 	UploadChunkSize string      `json:"uploadChunkSize,omitempty"`
 	Sign            *Sign       `json:"sign,omitempty"`
 	Kubernetes      *Kubernetes `json:"kubernetes,omitempty"`
+	ModelPack       *ModelPack  `json:"modelpack,omitempty"`
 
 	// Dir is the directory of the file: relative paths are resolved from it.
 	Dir string `json:"-"`
@@ -64,6 +65,20 @@ type Sign struct {
 	Keyless     bool   `json:"keyless,omitempty"`
 	AttestFiles bool   `json:"attestFiles,omitempty"`
 	TlogUpload  bool   `json:"tlogUpload,omitempty"`
+}
+
+// ModelPack is the modelpack: section: its presence asks for the image's
+// ModelPack twin (like --modelpack).
+type ModelPack struct {
+	Optional     bool   `json:"optional,omitempty"`
+	Metadata     string `json:"metadata,omitempty"`
+	Name         string `json:"name,omitempty"`
+	Family       string `json:"family,omitempty"`
+	Architecture string `json:"architecture,omitempty"`
+	Format       string `json:"format,omitempty"`
+	ParamSize    string `json:"paramSize,omitempty"`
+	Precision    string `json:"precision,omitempty"`
+	Quantization string `json:"quantization,omitempty"`
 }
 
 // Kubernetes is the kubernetes: section.

@@ -22,7 +22,7 @@ push: false
 
 # platforms: [linux/amd64]         # several give an image index
 # compression: auto                # auto (none for incompressible data, else gzip), gzip, zstd, zstd-better, zstd-best or none
-# layers: auto                     # auto (large files alone, the rest in groups) or single
+# layers: auto                     # auto (large files alone, the rest in groups), model (one layer per weight file) or single
 # annotations: {org.opencontainers.image.description: "Marketing site"}
 # labels: {team: web}
 # excludes: ["*.psd", "/drafts/"]  # added to .assetignore

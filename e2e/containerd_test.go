@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"sigs.k8s.io/yaml"
 )
 
@@ -330,8 +332,30 @@ func TestImageVolumeThroughContainerd(t *testing.T) {
 		t.Fatalf("split tree: %d layers (%v), want 3 or more:\n%s", len(mj.Layers), err, mr.stdout)
 	}
 
+	// The model example planned with --layers model (a layer per shard)
+	// and its ModelPack twin attached: the image volume is still an
+	// ordinary image, which containerd pulls and mounts.
+	wantModel := copyExampleModel(t, filepath.Join(work, "model"))
+	md := runEnv(t, work, nil, "", bin, "build", "model", "--git=false", "--prefix", "model", "--modelpack", "-t", reg.Host+"/content:model", "--push")
+	if md.code != 0 {
+		t.Fatalf("pushing the model: %s", md.stderr)
+	}
+	modelRef := strings.TrimSpace(md.stdout)
+
+	// The serving examples (vLLM, llama.cpp, KServe), built and pushed with
+	// their assetpack.yaml as their READMEs say, and rendered: the patch
+	// the build writes applied to the Deployment, or the InferenceService's
+	// predictor with the pushed reference in place.
+	serving := servingExamples(t, bin, reg.Host, work)
+
 	c := startContainerd(t, reg.Host, pause)
 	c.must("pull", pause)
+
+	for _, ex := range serving {
+		t.Run("example-"+ex.name, func(t *testing.T) {
+			compareTrees(t, c.readVolumes(t, "example-"+ex.name, ex.spec, ex.container, pause, ex.mountPath), ex.want)
+		})
+	}
 
 	for _, tc := range []struct {
 		name string
@@ -340,6 +364,7 @@ func TestImageVolumeThroughContainerd(t *testing.T) {
 		{"pod-root", []string{"patch", rootRef, "--format", "pod", "--mount-path", "/data", "--container", "reader"}},
 		{"pod-subpath", []string{"patch", subRef, "--format", "pod", "--mount-path", "/data", "--sub-path", "site", "--container", "reader"}},
 		{"pod-multi-layer", []string{"patch", mj.Reference, "--format", "pod", "--mount-path", "/data", "--sub-path", "m", "--container", "reader"}},
+		{"pod-model", []string{"patch", modelRef, "--format", "pod", "--mount-path", "/data", "--sub-path", "model", "--container", "reader"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := runEnv(t, work, nil, "", bin, tc.args...)
@@ -351,12 +376,31 @@ func TestImageVolumeThroughContainerd(t *testing.T) {
 				t.Fatal(err)
 			}
 			w := want
-			if tc.name == "pod-multi-layer" {
+			switch tc.name {
+			case "pod-multi-layer":
 				w = wantMulti
+			case "pod-model":
+				w = wantModel
 			}
 			compareTrees(t, c.readVolumes(t, tc.name, pod.Spec, "reader", pause, "/data"), w)
 		})
 	}
+
+	// The warm-up DaemonSet's Pod: its pause container (the tool image
+	// here: the default pause image is on registry.k8s.io) mounts the
+	// model image whole.
+	t.Run("warmup", func(t *testing.T) {
+		w := runEnv(t, work, nil, "", bin, "warmup", modelRef, "--node-image-fs", "10Gi")
+		if w.code != 0 {
+			t.Fatalf("warmup: %s", w.stderr)
+		}
+		var ds appsv1.DaemonSet
+		if err := yaml.UnmarshalStrict([]byte(w.stdout), &ds); err != nil {
+			t.Fatal(err)
+		}
+		got := c.readVolumes(t, "warmup", ds.Spec.Template.Spec, "hold", pause, "/image/model")
+		compareTrees(t, got, wantModel)
+	})
 
 	t.Run("migrated", func(t *testing.T) {
 		m := runEnv(t, work, nil, "", bin, "migrate", "-f", filepath.Join(repoRoot(t), "examples/site/k8s/old-init-copy.yaml"), "--image", subRef)
@@ -383,4 +427,66 @@ func writeJSON(t testing.TB, p string, v any) {
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// servingExample is a serving example's rendered pod spec, the container
+// that reads the model, where, and the files it should find there.
+type servingExample struct {
+	name, container, mountPath string
+	spec                       corev1.PodSpec
+	want                       map[string]node
+}
+
+// servingExamples builds and pushes examples/{vllm,llamacpp,kserve} from a
+// copy of examples/ (the builds write their patches into it) and renders
+// their workloads as their READMEs do.
+func servingExamples(t *testing.T, bin, host, work string) []servingExample {
+	t.Helper()
+	ex := filepath.Join(work, "examples")
+	for _, d := range []string{"vllm", "llamacpp", "kserve"} {
+		copyDir(t, filepath.Join(repoRoot(t), "examples", d), filepath.Join(ex, d))
+	}
+	build := func(dir, repo string) string {
+		r := runEnv(t, filepath.Join(ex, dir), nil, "", bin, "build", "--config", "assetpack.yaml", "-t", host+"/"+repo+":v1", "--push")
+		if r.code != 0 {
+			t.Fatalf("building examples/%s: %s", dir, r.stderr)
+		}
+		return strings.TrimSpace(r.stdout)
+	}
+	var out []servingExample
+	for _, e := range []struct{ dir, repo, container string }{{"vllm", "ml/tiny-llama", "vllm"}, {"llamacpp", "ml/tiny-llama-gguf", "llama-server"}} {
+		build(e.dir, e.repo)
+		base, err := yaml.YAMLToJSON([]byte(readFile(t, filepath.Join(ex, e.dir, "k8s", "deployment.yaml"))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		patch, err := yaml.YAMLToJSON([]byte(readFile(t, filepath.Join(ex, e.dir, "k8s", "model-patch.yaml"))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		merged, err := strategicpatch.StrategicMergePatch(base, patch, appsv1.Deployment{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d appsv1.Deployment
+		if err := yaml.UnmarshalStrict(merged, &d); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, servingExample{e.dir, e.container, "/models/tiny-llama", d.Spec.Template.Spec, normalised(snapshot(t, filepath.Join(ex, e.dir, "model")))})
+	}
+	ref := build("kserve", "ml/tiny-llama")
+	isvc := regexp.MustCompile(`registry\.example\.com/ml/tiny-llama@sha256:[0-9a-f]{64}`).ReplaceAll([]byte(readFile(t, filepath.Join(ex, "kserve", "k8s", "inferenceservice.yaml"))), []byte(ref))
+	var obj struct {
+		Spec struct {
+			Predictor struct {
+				corev1.PodSpec `json:",inline"`
+				MinReplicas    int `json:"minReplicas"`
+			} `json:"predictor"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal(isvc, &obj); err != nil {
+		t.Fatal(err)
+	}
+	out = append(out, servingExample{"kserve", "kserve-container", "/models/tiny-llama", obj.Spec.Predictor.PodSpec, normalised(snapshot(t, filepath.Join(ex, "vllm", "model")))})
+	return out
 }

@@ -10,6 +10,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/assetpack/assetpack/internal/rootfs"
 	"github.com/assetpack/assetpack/sign"
 )
 
@@ -19,6 +20,11 @@ type Layer struct {
 	DiffID    string `json:"diffID"`
 	Size      int64  `json:"size"`
 	MediaType string `json:"mediaType"`
+	// Files are the paths of the regular files and symlinks that this
+	// layer puts in the image (as the tree shows them: a path a later
+	// layer replaces is listed under that layer), in path order: the
+	// layer plan. Listed for the first image when files are read.
+	Files []string `json:"files,omitempty"`
 }
 
 // Manifest describes one image manifest.
@@ -156,13 +162,36 @@ func Describe(ref string, art any, files bool) (*Report, error) {
 		r.Manifests = append(r.Manifests, *m)
 	}
 	if files && len(imgs) > 0 {
-		f, err := sign.Files(imgs[0])
+		entries, err := rootfs.Image(imgs[0], rootfs.Options{})
 		if err != nil {
 			return nil, err
 		}
-		r.Files = f
+		r.Files = filesOf(entries)
+		layers := r.Manifests[0].Layers
+		for _, e := range entries {
+			if e.Type != rootfs.Dir && e.Layer < len(layers) {
+				layers[e.Layer].Files = append(layers[e.Layer].Files, e.Path)
+			}
+		}
 	}
 	return r, nil
+}
+
+// filesOf is sign.Files of the tree already read (one pass over the
+// layers for the file list and the plan).
+func filesOf(entries []rootfs.Entry) *sign.FilesPredicate {
+	p := &sign.FilesPredicate{Files: make([]sign.FileEntry, 0, len(entries))}
+	for _, e := range entries {
+		p.Files = append(p.Files, sign.FileEntry{
+			Path: e.Path, Type: string(e.Type), Mode: fmt.Sprintf("%04o", e.Mode),
+			Size: e.Size, SHA256: e.SHA256, LinkTarget: e.Target,
+		})
+		if e.Type == rootfs.File {
+			p.FileCount++
+			p.TotalBytes += e.Size
+		}
+	}
+	return p
 }
 
 func describeImage(img v1.Image) (*Manifest, error) {

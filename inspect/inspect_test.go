@@ -116,7 +116,9 @@ func wantFiles(prefix string, nodes []node) []sign.FileEntry {
 }
 
 // wantLayers describes res's layers from the builder's own accounting.
-func wantLayers(t *testing.T, res *builder.Result) []Layer {
+// wantLayers describes res's layers; with files, each lists the files the
+// builder put in it (the plan), as Describe reads it back.
+func wantLayers(t *testing.T, res *builder.Result, files bool) []Layer {
 	t.Helper()
 	var out []Layer
 	for _, l := range res.Layers {
@@ -124,7 +126,13 @@ func wantLayers(t *testing.T, res *builder.Result) []Layer {
 		diff, _ := l.DiffID()
 		size, _ := l.Size()
 		mt, _ := l.MediaType()
-		out = append(out, Layer{Digest: d.String(), DiffID: diff.String(), Size: size, MediaType: string(mt)})
+		dl := Layer{Digest: d.String(), DiffID: diff.String(), Size: size, MediaType: string(mt)}
+		for _, f := range l.Files() {
+			if files {
+				dl.Files = append(dl.Files, f.Path)
+			}
+		}
+		out = append(out, dl)
 	}
 	return out
 }
@@ -174,7 +182,7 @@ func TestDescribeImage(t *testing.T) {
 					Created:     created,
 					Annotations: annotations,
 					Labels:      labels,
-					Layers:      wantLayers(t, res),
+					Layers:      wantLayers(t, res, files),
 				}},
 			}
 			got := *r
@@ -233,7 +241,7 @@ func TestDescribeIndex(t *testing.T) {
 			Platform:    p,
 			Created:     created,
 			Annotations: annotations,
-			Layers:      wantLayers(t, res),
+			Layers:      wantLayers(t, res, i == 0), // the files of the first image
 		})
 	}
 	want := &Report{
@@ -274,7 +282,7 @@ func TestDescribeLayers(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Describe() = %v", err)
 	}
-	if got, want := r.Manifests[0].Layers, wantLayers(t, res); !reflect.DeepEqual(got, want) {
+	if got, want := r.Manifests[0].Layers, wantLayers(t, res, true); !reflect.DeepEqual(got, want) {
 		t.Errorf("Layers =\n%+v\nwant\n%+v", got, want)
 	}
 	for _, l := range r.Manifests[0].Layers {
@@ -471,6 +479,33 @@ func TestAddReferrers(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFilesAsSign: the file list read with the plan is sign.Files' (the
+// list an attestation signs), for a model split by LayersModel.
+func TestFilesAsSign(t *testing.T) {
+	nodes := append([]node{{path: "config.json", body: "{}"}, {path: "a.safetensors", body: "aaaa"},
+		{path: "b.safetensors", body: "bbbb"}, {path: "README.md", body: "# m\n"}}, site...)
+	res := build(t, writeTree(t, nodes), builder.WithLayers(builder.LayersModel), builder.WithPrefix("m"))
+	r, err := Describe("m", res.Image, true)
+	if err != nil {
+		t.Fatalf("Describe() = %v", err)
+	}
+	want, err := sign.Files(res.Image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(r.Files, want) {
+		t.Errorf("Files =\n%+v\nwant sign.Files\n%+v", r.Files, want)
+	}
+	var plan []string
+	for _, l := range r.Manifests[0].Layers {
+		plan = append(plan, strings.Join(l.Files, " "))
+	}
+	wantPlan := []string{"m/config.json m/css/site.css m/index.html m/latest.html", "m/README.md", "m/bin/run.sh", "m/a.safetensors", "m/b.safetensors"}
+	if !reflect.DeepEqual(plan, wantPlan) {
+		t.Errorf("plan = %q, want %q", plan, wantPlan)
 	}
 }
 

@@ -39,7 +39,9 @@ func invalid(format string, args ...any) error {
 type FieldError struct {
 	// Field is "Reference", "MountPath", "SubPath", "VolumeName",
 	// "PullPolicy" or "Containers" (the Mount fields; MigrateOptions has
-	// the same SubPath and PullPolicy), or "Workload" or "Format".
+	// the same SubPath and PullPolicy), "Workload" or "Format", or a
+	// field of Warmup: "Name", "Namespace", "NodeSelector", "Tolerations",
+	// "PauseImage".
 	Field string
 	// Value is the value as given ("" for a missing one).
 	Value string
@@ -71,6 +73,12 @@ var fieldWords = map[string]string{
 	"Containers": "container",
 	"Workload":   "workload",
 	"Format":     "format",
+	// Warmup's fields.
+	"Name":         "warm-up name",
+	"Namespace":    "namespace",
+	"NodeSelector": "node selector key",
+	"Tolerations":  "toleration",
+	"PauseImage":   "pause image",
 }
 
 func fieldError(field, value, format string, args ...any) error {

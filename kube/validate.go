@@ -14,8 +14,10 @@ import (
 // unique name; an image volume has a non-empty reference and a valid pull
 // policy; mounts name an existing volume at an absolute path, with no ".."
 // in subPath; container names are unique. (k8s.io/kubernetes' validation
-// package is not importable as a library, so these rules are restated here
-// from the API documentation and the behaviour of a 1.36 API server.)
+// package needs a replace directive for each of its staging modules, which
+// a library cannot ask of its users, so these rules are restated here from
+// the API documentation and the behaviour of a 1.36 API server; the
+// hack/kubevalidate module checks assetpack's output with the real one.)
 func ValidatePodSpec(spec *corev1.PodSpec) error {
 	vols := map[string]bool{}
 	for i, v := range spec.Volumes {

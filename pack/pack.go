@@ -90,10 +90,17 @@ type Spec struct {
 	// They are checked before anything is built, so a wrong mount request
 	// costs no build and no upload.
 	Patches []Patch
+	// ModelPack, when set, also writes the image's ModelPack twin (see
+	// ModelPack): beside the image in Output, and as a referrer of it in
+	// every repository pushed to, before the tags.
+	ModelPack *ModelPack
 
 	// Progress, when set, hears how the build and the upload are getting
 	// on (see Progress). It must not block.
 	Progress func(Progress)
+	// Warmup, when set, renders the warm-up DaemonSet of the pinned digest
+	// (see Warmup); it is checked before anything is built.
+	Warmup *Warmup
 }
 
 // Image holds the options of the image built from Spec.Source. Each zero
@@ -188,6 +195,10 @@ type Result struct {
 	Attested []name.Digest
 	// Patches holds each rendered patch, in the order of Spec.Patches.
 	Patches []PatchResult
+	// ModelPack is the ModelPack twin written (nil unless Spec.ModelPack).
+	ModelPack *ModelPackResult
+	// Warmup is the warm-up DaemonSet rendered (nil unless Spec.Warmup).
+	Warmup *WarmupResult
 }
 
 // Close removes the build's temporary layer files.
@@ -227,6 +238,9 @@ func Check(spec Spec) error {
 	if err := checkPatches(spec.Patches); err != nil {
 		errs = append(errs, err)
 	}
+	if err := checkWarmup(spec.Warmup); err != nil {
+		errs = append(errs, err)
+	}
 	if spec.Sign != nil {
 		if spec.Sign.Signer == nil {
 			errs = append(errs, specErr("Sign.Signer", "no signer given"))
@@ -244,11 +258,17 @@ func Check(spec Spec) error {
 		if len(spec.Patches) > 0 {
 			errs = append(errs, specErr("Patches", "patches pin the pushed digest: give Tags to push to"))
 		}
+		if spec.Warmup != nil {
+			errs = append(errs, specErr("Warmup", "the warm-up DaemonSet pins the pushed digest: give Tags to push to"))
+		}
 	}
 	for _, v := range spec.Tags {
 		if _, err := reg.ParseTag(v); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := checkModelPack(&spec); err != nil { // spec is Check's copy
+		errs = append(errs, err)
 	}
 	return joinErrors(errs)
 }
@@ -265,6 +285,9 @@ func Run(ctx context.Context, spec Spec) (_ *Result, err error) {
 		}
 	}
 	if err := Check(spec); err != nil {
+		return nil, err
+	}
+	if err := checkModelPack(&spec); err != nil { // its defaults; Check reported its problems
 		return nil, err
 	}
 	if spec.Reference != "" {
@@ -327,9 +350,20 @@ func Run(ctx context.Context, spec Spec) (_ *Result, err error) {
 			res.Close()
 		}
 	}()
+	var referrers []*publish.Referrer
+	if spec.ModelPack != nil {
+		mp, ref, err := twin(spec.ModelPack, b)
+		if err != nil {
+			return nil, err
+		}
+		res.ModelPack, referrers = mp, []*publish.Referrer{ref}
+		if up != nil {
+			up.BeforeTags(attachTwin(reg, spec.ModelPack, ref, mp))
+		}
+	}
 	if local != nil {
 		t := local.Target()
-		if err := local.Write(ctx, b.Artifact(), "latest"); err != nil {
+		if err := local.Write(ctx, b.Artifact(), "latest", referrers...); err != nil {
 			return nil, fmt.Errorf("writing %s: %w", t, err)
 		}
 		if err := local.Commit(); err != nil {
@@ -355,6 +389,11 @@ func Run(ctx context.Context, spec Spec) (_ *Result, err error) {
 	}
 	if err := renderPatches(spec.Patches, res); err != nil {
 		return nil, fmt.Errorf("the image was pushed as %s, but %w", res.Reference, err)
+	}
+	if spec.Warmup != nil {
+		if err := renderWarmup(spec.Warmup, res, buildSize(b)); err != nil {
+			return nil, fmt.Errorf("the image was pushed as %s, but %w", res.Reference, err)
+		}
 	}
 	return res, nil
 }
@@ -385,6 +424,19 @@ func runReference(ctx context.Context, spec Spec, reg *publish.Registry) (*Resul
 	}
 	if err := renderPatches(spec.Patches, res); err != nil {
 		return nil, err
+	}
+	if spec.Warmup != nil {
+		art, err := fetch(ctx, reg, d)
+		if err != nil {
+			return nil, err
+		}
+		size, err := imageSize(ctx, art)
+		if err != nil {
+			return nil, fmt.Errorf("sizing %s: %w", d, err)
+		}
+		if err := renderWarmup(spec.Warmup, res, size); err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -116,8 +117,66 @@ func collectBlobs(art Artifact) ([]blob, error) {
 	return out, nil
 }
 
-// layoutIndex is the layout's index.json, naming art refName.
-func layoutIndex(art Artifact, refName string) ([]byte, error) {
+// addReferrers adds the blobs of referrers of art to bs (kept sorted by
+// digest) and returns the descriptors of their manifests.
+func addReferrers(art Artifact, bs *[]blob, referrers []*Referrer) ([]ocispec.Descriptor, error) {
+	if len(referrers) == 0 {
+		return nil, nil
+	}
+	mt, err := art.MediaType()
+	if err != nil {
+		return nil, err
+	}
+	d, err := art.Digest()
+	if err != nil {
+		return nil, err
+	}
+	size, err := art.Size()
+	if err != nil {
+		return nil, err
+	}
+	have := map[v1.Hash]bool{}
+	for _, b := range *bs {
+		have[b.digest] = true
+	}
+	add := func(data []byte) v1.Hash {
+		h, _, _ := v1.SHA256(bytes.NewReader(data))
+		if !have[h] {
+			have[h] = true
+			*bs = append(*bs, blob{digest: h, size: int64(len(data)), data: data})
+		}
+		return h
+	}
+	var out []ocispec.Descriptor
+	for _, r := range referrers {
+		raw, err := r.Manifest(v1.Descriptor{MediaType: mt, Digest: d, Size: size})
+		if err != nil {
+			return nil, err
+		}
+		cfg := Blob{MediaType: EmptyJSON, Data: emptyJSON}
+		if r.Config != nil {
+			cfg = *r.Config
+		}
+		for _, b := range append([]Blob{cfg}, r.Layers...) {
+			if b.stored() {
+				if !have[b.Digest] {
+					return nil, fmt.Errorf("writing a referrer of %s: it names blob %s, which the image does not have", d, b.Digest)
+				}
+				continue
+			}
+			add(b.Data)
+		}
+		h := add(raw)
+		out = append(out, ocispec.Descriptor{MediaType: string(types.OCIManifestSchema1), Digest: digest.Digest(h.String()),
+			Size: int64(len(raw)), ArtifactType: r.ArtifactType, Annotations: r.Annotations})
+	}
+	sort.Slice(*bs, func(i, j int) bool { return (*bs)[i].digest.String() < (*bs)[j].digest.String() })
+	return out, nil
+}
+
+// layoutIndex is the layout's index.json, naming art refName, and listing
+// extra manifests after it.
+func layoutIndex(art Artifact, refName string, extra ...ocispec.Descriptor) ([]byte, error) {
 	mt, err := art.MediaType()
 	if err != nil {
 		return nil, err
@@ -137,7 +196,7 @@ func layoutIndex(art Artifact, refName string) ([]byte, error) {
 	return json.Marshal(ocispec.Index{
 		Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: ocispec.MediaTypeImageIndex,
-		Manifests: []ocispec.Descriptor{desc},
+		Manifests: append([]ocispec.Descriptor{desc}, extra...),
 	})
 }
 

@@ -95,13 +95,21 @@ func (o *Output) staged() string {
 }
 
 // Write writes art (a v1.Image or v1.ImageIndex) into the staging area,
-// named refName in the layout's index.json.
-func (o *Output) Write(ctx context.Context, art Artifact, refName string) error {
+// named refName in the layout's index.json, with referrers of art beside
+// it: their manifests (subject: art) and blobs are stored too, and
+// index.json lists each manifest after art's, with its artifactType and
+// without a ref name, where OCI layout readers that know referrers (oras)
+// find them. A referrer's blob given by digest must be one of art's.
+func (o *Output) Write(ctx context.Context, art Artifact, refName string, referrers ...*Referrer) error {
 	bs, err := collectBlobs(art)
 	if err != nil {
 		return err
 	}
-	idx, err := layoutIndex(art, refName)
+	extra, err := addReferrers(art, &bs, referrers)
+	if err != nil {
+		return err
+	}
+	idx, err := layoutIndex(art, refName, extra...)
 	if err != nil {
 		return err
 	}

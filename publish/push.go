@@ -2,6 +2,7 @@ package publish
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -42,11 +43,19 @@ func (u *Uploader) push(art Artifact, tags []name.Tag) (*PushResult, error) {
 	if err := u.preflight(art, repos); err != nil {
 		return nil, err
 	}
+	// The first tag is the first manifest PUT, unless something must come
+	// between the manifest and the tags (BeforeTags).
+	first := func(ts []name.Tag) string {
+		if u.beforeTags != nil {
+			return digest.String()
+		}
+		return ts[0].TagStr()
+	}
 	for i, repo := range repos {
 		ts := byRepo[repo.String()]
 		s := u.session()
 		if i == 0 {
-			if err := u.putManifests(ts[0], art); err != nil {
+			if err := u.putManifests(ts[0], first(ts), art); err != nil {
 				return nil, u.r.explain(err, "pushing to", ts[0].String())
 			}
 		} else {
@@ -62,11 +71,22 @@ func (u *Uploader) push(art Artifact, tags []name.Tag) (*PushResult, error) {
 			if err := u.pushRepo(s, art, from); err != nil {
 				return nil, u.r.explain(err, "pushing to", ts[0].String())
 			}
-			if err := u.put(s, ts[0], art); err != nil {
+			if err := u.put(s, first(ts), art); err != nil {
 				return nil, u.r.explain(err, "pushing to", ts[0].String())
 			}
 		}
-		for _, t := range ts[1:] {
+		rest := ts[1:]
+		if u.beforeTags != nil {
+			pushed := repo.Digest(digest.String())
+			if err := u.beforeTags(u.ctx, pushed); err != nil {
+				return nil, fmt.Errorf("%s is pushed but not tagged (%s): %w", pushed, taggedSoFar(res.Refs, byRepo), err)
+			}
+			rest = ts
+		}
+		for _, t := range rest {
+			if u.alreadyTagged(t) {
+				continue
+			}
 			if err := u.e.putManifest(u.ctx, s, t.TagStr(), raw, mt, digest); err != nil {
 				return nil, u.r.explain(err, "tagging", t.String())
 			}
@@ -94,6 +114,21 @@ func (u *Uploader) push(art Artifact, tags []name.Tag) (*PushResult, error) {
 	res.SkippedBytes = u.stats.skippedBytes.Load()
 	res.Blobs = u.stats.list(repos)
 	return res, nil
+}
+
+// taggedSoFar says which tags a push that stopped has written: those of the
+// repositories in done.
+func taggedSoFar(done []name.Digest, byRepo map[string][]name.Tag) string {
+	var tags []string
+	for _, d := range done {
+		for _, t := range byRepo[d.Context().String()] {
+			tags = append(tags, t.String())
+		}
+	}
+	if len(tags) == 0 {
+		return "no tag was written"
+	}
+	return "tags written before it: " + strings.Join(tags, ", ")
 }
 
 // pushRepo puts every blob of art in s's repository (one HEAD each, then a

@@ -98,15 +98,28 @@ type Referrer struct {
 	Annotations map[string]string
 }
 
-// Blob is a small blob held in memory, with its descriptor's media type
-// and annotations.
+// Blob is a blob of a referrer with its descriptor's media type and
+// annotations: a small blob held in memory (Data), or, when Data is nil, a
+// blob already in the subject's repository named by Digest and Size (a
+// layer the referrer shares with its subject, say), which Attach checks is
+// there and never uploads.
 type Blob struct {
 	MediaType   types.MediaType
 	Data        []byte
 	Annotations map[string]string
+	// Digest and Size name the blob when Data is nil.
+	Digest v1.Hash
+	Size   int64
 }
 
+// stored reports whether b names a blob in the registry instead of
+// holding its bytes.
+func (b Blob) stored() bool { return b.Data == nil && b.Digest != (v1.Hash{}) }
+
 func (b Blob) descriptor() v1.Descriptor {
+	if b.stored() {
+		return v1.Descriptor{MediaType: b.MediaType, Size: b.Size, Digest: b.Digest, Annotations: b.Annotations}
+	}
 	h, size, _ := v1.SHA256(bytes.NewReader(b.Data))
 	return v1.Descriptor{MediaType: b.MediaType, Size: size, Digest: h, Annotations: b.Annotations}
 }
@@ -154,8 +167,8 @@ type Attached struct {
 }
 
 // Attach writes a as a referrer of subject (a manifest digest in its
-// repository): its blobs, then its manifest, with subject and
-// artifactType, by digest. When the registry answers the manifest's PUT
+// repository): its blobs (those given by digest must be there already),
+// then its manifest, with subject and artifactType, by digest. When the registry answers the manifest's PUT
 // with an OCI-Subject header it keeps the referrers list itself;
 // otherwise Attach adds the referrer to the subject's tag-schema index
 // (read, add, write; the other entries are kept, and a referrer already
@@ -180,6 +193,16 @@ func (r *Registry) Attach(ctx context.Context, subject name.Digest, a *Referrer)
 		cfg = *a.Config
 	}
 	for _, b := range append([]Blob{cfg}, a.Layers...) {
+		if b.stored() {
+			found, err := e.headBlob(ctx, s, b.Digest)
+			if err != nil {
+				return nil, r.explain(err, "checking a blob of a referrer in", subject.Repository.String())
+			}
+			if !found {
+				return nil, fmt.Errorf("attaching to %s: the referrer names blob %s, which %s does not have: push it first", subject, b.Digest, subject.Repository)
+			}
+			continue
+		}
 		if err := e.putBytes(ctx, s, b.Data, nil); err != nil {
 			return nil, r.explain(err, "uploading a blob of a referrer to", subject.Repository.String())
 		}

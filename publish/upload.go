@@ -49,6 +49,20 @@ type Uploader struct {
 	flushing bool   // Push has begun: start every layer at once
 	tagged   string // the tag found pointing at the image already (see skipPending)
 	early    map[v1.Layer]*early
+	// beforeTags runs in each repository between the manifest and the
+	// tags (see BeforeTags).
+	beforeTags func(ctx context.Context, pushed name.Digest) error
+}
+
+// BeforeTags makes Push, in each repository, PUT the manifest by digest
+// first, call f with that digest reference, and write the repository's
+// tags only when f returns nil; otherwise Push stops with f's error, and
+// neither that repository nor a later one gets a tag (the error says
+// what was pushed). It is for what must be in place before a tag points
+// at the image, such as a referrer that has to accompany it. Call it
+// before Push; an unchanged re-push calls f too.
+func (u *Uploader) BeforeTags(f func(ctx context.Context, pushed name.Digest) error) {
+	u.beforeTags = f
 }
 
 // UploaderOption configures an Uploader.
@@ -366,14 +380,14 @@ func (u *Uploader) Push(ctx context.Context, art Artifact, tags []name.Tag) (*Pu
 // configs are not checked one by one: a registry accepts a manifest only
 // once it has every blob it names, and keeps those blobs while the manifest
 // exists.
-func (u *Uploader) putManifests(tag name.Tag, art Artifact) error {
+func (u *Uploader) putManifests(tag name.Tag, ref string, art Artifact) error {
 	if skip, tagged := u.skipPending(tag, art); tagged {
 		u.mu.Lock()
 		u.tagged = tag.String()
 		u.mu.Unlock()
 		return nil
 	} else if skip {
-		return u.put(u.session(), tag, art)
+		return u.put(u.session(), ref, art)
 	}
 	blobs, err := distributableBlobs(art)
 	if err != nil {
@@ -385,7 +399,7 @@ func (u *Uploader) putManifests(tag name.Tag, art Artifact) error {
 	if err := u.wait(); err != nil {
 		return err
 	}
-	return u.put(u.session(), tag, art)
+	return u.put(u.session(), ref, art)
 }
 
 // skipPending reports whether the registry has art's manifest in tag's
@@ -540,8 +554,8 @@ func (u *Uploader) claim(l v1.Layer) bool {
 }
 
 // put PUTs art's manifests in s's repository: the children of an index by
-// digest, then art under tag.
-func (u *Uploader) put(s *session, tag name.Tag, art Artifact) error {
+// digest, then art under ref (a tag, or its digest).
+func (u *Uploader) put(s *session, ref string, art Artifact) error {
 	imgs, digests, err := images(art)
 	if err != nil {
 		return err
@@ -563,7 +577,7 @@ func (u *Uploader) put(s *session, tag name.Tag, art Artifact) error {
 	if err != nil {
 		return err
 	}
-	return u.e.putManifest(u.ctx, s, tag.TagStr(), raw, mt, d)
+	return u.e.putManifest(u.ctx, s, ref, raw, mt, d)
 }
 
 // images lists art's images: art itself, or an index's children with their

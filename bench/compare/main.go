@@ -46,6 +46,7 @@ var (
 	markdown = flag.String("markdown", "", "also write the table, with machine, date and versions, to this file")
 	peers    = flag.String("peers", "crane,oras,imgpkg", "peers to run, comma-separated")
 	work     = flag.String("work", "", "scratch directory (default a new one under $TMPDIR); it holds registry storage")
+	modelpk  = flag.Bool("modelpack", false, "also push each model dataset with --layers model --modelpack (the ModelPack twin attached before the tags), with its unchanged re-push")
 	light    = flag.Bool("light", false, "for the scaled datasets: only the cat, sha256, start and lstat floors and assetpack's build, push and re-push")
 	profs    = flag.String("profiles", "local", "network profiles between the clients and the registry, comma-separated: local, shared, per-connection, fast")
 )
@@ -517,6 +518,9 @@ func runProfile(prof profile, reg func() (*registry, error), ap, scratch string,
 		}
 		var pushers []named
 		pushers = append(pushers, named{"assetpack", pushCase{"assetpack build --push", nil}})
+		if *modelpk && strings.HasPrefix(set, "model") {
+			pushers = append(pushers, named{"assetpack-modelpack", pushCase{"assetpack build --push --modelpack", nil}})
+		}
 		for _, p := range strings.Split(*peers, ",") {
 			if c, ok := peerCases[p]; ok {
 				pushers = append(pushers, named{p, c})
@@ -540,8 +544,11 @@ func runProfile(prof profile, reg func() (*registry, error), ap, scratch string,
 				}
 				cache := filepath.Join(scratch, fmt.Sprintf("cache-%s-%d", p.key, i))
 				cmd := p.c.cmd
-				if p.key == "assetpack" {
+				switch p.key {
+				case "assetpack":
 					cmd = apPush(cache)
+				case "assetpack-modelpack":
+					cmd = func(d, ref, s string) string { return apPush(cache)(d, ref, s) + " --modelpack" }
 				}
 				line := cmd(dir, fmt.Sprintf("%s/bench/%s:v1", r.addr, p.key), scratch)
 				for _, res := range []*result{firsts[k], agains[k]} {
@@ -898,11 +905,11 @@ func uploaded(r *result) string {
 	if i < 0 {
 		return ""
 	}
-	s := out[i:]
+	s := strings.SplitN(out[i:], "\n", 2)[0] // the push line; others (the ModelPack twin's) follow
 	if j := strings.LastIndex(s, ")"); j >= 0 {
 		s = s[:j]
 	}
-	return strings.TrimSpace(strings.SplitN(s, "\n", 2)[0])
+	return strings.TrimSpace(s)
 }
 
 func header() string {

@@ -31,6 +31,7 @@ func main() {
 	set := flag.String("set", "", "dataset: site, site10, model, model20 or opa")
 	out := flag.String("out", "", "directory to create (must not exist or be empty)")
 	change := flag.Int("change", -1, "rewrite one file of the existing dataset in -out with new content (the value seeds it)")
+	flag.Int64Var(&shardSize, "shard-size", 1<<30, "bytes of each model shard (a smaller size makes a smoke-test model of the same shape)")
 	flag.Parse()
 	if *set == "" || *out == "" {
 		fmt.Fprintln(os.Stderr, "usage: gen -set site|site10|model|model20|opa -out DIR [-change N]")
@@ -155,9 +156,15 @@ func shardCount(out string) int {
 	return len(m)
 }
 
+// shardSize is the size of each model shard (-shard-size).
+var shardSize int64 = 1 << 30
+
 func model(out string, shards int) error {
+	if shardSize <= 0 {
+		return fmt.Errorf("-shard-size %d: want a positive number of bytes", shardSize)
+	}
 	for i := 0; i < shards; i++ {
-		if err := writeRandom(filepath.Join(out, shardName(i, shards)), 1<<30, uint64(100+i)); err != nil {
+		if err := writeRandom(filepath.Join(out, shardName(i, shards)), shardSize, uint64(100+i)); err != nil {
 			return err
 		}
 	}

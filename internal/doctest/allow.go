@@ -16,6 +16,10 @@ var AllowList = map[string]string{
 	"assetpack verify REF --certificate-identity https://github.com/acme/site/.github/workflows/release.yml@refs/heads/main --certificate-oidc-issuer https://token.actions.githubusercontent.com":                       "keyless verification fetches the public Sigstore root through its TUF repository (e2e/keyless_test.go verifies against a private root)",
 	"assetpack copy SRC DST --require-signature --certificate-identity https://github.com/acme/site/.github/workflows/release.yml@refs/heads/main --certificate-oidc-issuer https://token.actions.githubusercontent.com": "keyless verification fetches the public Sigstore root through its TUF repository",
 
+	// Commands that need a cluster or another client.
+	"kubectl -n models rollout status daemonset/llama-warmup": "needs a cluster whose nodes run the DaemonSet's Pods (e2e/containerd_test.go mounts the warm-up Pod's volume through containerd's CRI)",
+	"oras discover REPO:v1":                                   "oras needs --plain-http for the test registry; e2e/modelpack_test.go runs oras discover on the same --modelpack push",
+
 	// Synopses: every choice they show runs in a concrete example.
 	"assetpack patch … --format strategic|json6902|pod|kustomize [--output FILE|DIR] [-f workload.yaml]": "a synopsis of the formats; each format runs in the Examples of patch --help (docs/cli/assetpack_patch.md)",
 }

@@ -9,7 +9,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/assetpack/assetpack/builder"
+	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
 	"github.com/assetpack/assetpack/kube"
+	"github.com/assetpack/assetpack/modelpack"
+	"github.com/assetpack/assetpack/pack"
 	"github.com/assetpack/assetpack/policy"
 	"github.com/assetpack/assetpack/publish"
 	"github.com/assetpack/assetpack/sign"
@@ -98,6 +101,7 @@ var adviceRules = []func(a *advisor, err error){
 	kubeFieldAdvice,
 	policyFieldAdvice,
 	unpackAdvice,
+	modelpackAdvice,
 }
 
 // builderOptions are the flags of builder.OptionError's options.
@@ -290,6 +294,12 @@ var kubeFields = map[string][]string{
 	"Containers": {"container"},
 	"Workload":   {"workload"},
 	"Format":     {"format", "patch-format"},
+	// the warm-up DaemonSet (warmup, patch --warmup)
+	"Name":         {"name", "warmup-name"},
+	"Namespace":    {"namespace", "warmup-namespace"},
+	"NodeSelector": {"node-selector"},
+	"Tolerations":  {"toleration"},
+	"PauseImage":   {"pause-image"},
 }
 
 func kubeFieldAdvice(a *advisor, err error) {
@@ -366,6 +376,22 @@ func unpackAdvice(a *advisor, err error) {
 	if errors.Is(err, unpack.ErrPlatform) {
 		if f := a.flag("platform"); f != "" {
 			a.replaceOrAppend("", "choose a platform", "choose one with "+f)
+		}
+	}
+}
+
+// modelpackAdvice names the --model-* flag of a model config field that a
+// flag set, and --modelpack=optional for a registry that refused the twin.
+func modelpackAdvice(a *advisor, err error) {
+	var me *modelpack.Error
+	if errors.As(err, &me) && me.File == "" {
+		if f := a.flag(options.ModelFlags[me.Field]); f != "" {
+			a.replace("model config: "+me.Field+":", f+" ("+me.Field+"):")
+		}
+	}
+	if errors.Is(err, pack.ErrModelPack) {
+		if f := a.flag("modelpack"); f != "" {
+			a.msg += "; to push the image without its ModelPack manifest pass " + f + "=optional, or push to a registry that accepts OCI 1.1 artifacts (manifests with subject and artifactType)"
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
 	"github.com/assetpack/assetpack/config"
 	"github.com/assetpack/assetpack/kube"
+	"github.com/assetpack/assetpack/modelpack"
 	"github.com/assetpack/assetpack/pack"
 	"github.com/assetpack/assetpack/publish"
 	"github.com/assetpack/assetpack/sign/cosign"
@@ -34,6 +36,8 @@ type buildFlags struct {
 	patchFile   string
 	signImage   bool
 	configFile  string
+	mo          options.ModelPack
+	cfgLayers   string // layers: in the config file
 	progress    string
 	notes       []string // for stderr, from checking the flags
 	workloads   string   // the workloads of -f, when --workload is needed
@@ -110,7 +114,7 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 			res, err := pack.Run(ctx, spec)
 			view.close()
 			if err != nil {
-				return buildAdvice(err, f.workloads)
+				return buildAdvice(err, spec, f.workloads)
 			}
 			defer res.Close()
 			return f.print(res, spec, time.Since(start), stdout, stderr)
@@ -126,6 +130,7 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 	c.Flags().StringVar(&f.configFile, "config", os.Getenv("ASSETPACK_CONFIG"), "configuration file (default ./"+config.FileName+" when no DIR is given; also $ASSETPACK_CONFIG); flags override its keys")
 	c.Flags().BoolVar(&f.signImage, "sign", false, "after --push, sign the digest with cosign (--key, or keyless); see assetpack sign")
 	f.so.AddFlags(c.Flags())
+	f.mo.AddFlags(c.Flags())
 	f.ro.AddPushFlags(c.Flags())
 	f.out.AddFlags(c.Flags())
 	addProgressFlag(c.Flags(), &f.progress)
@@ -148,6 +153,33 @@ func (f *buildFlags) applyConfig(c *cobra.Command, args []string) (string, error
 	}
 	if err := applyConfig(c, cfg, &f.bo, &f.to, &f.so, &f.signImage, &f.po, &f.ro, &f.patchOut, &f.patchFormat, &f.kustomize, &f.patchFile); err != nil {
 		return "", err
+	}
+	f.cfgLayers = cfg.Layers
+	if m := cfg.ModelPack; m != nil {
+		set := func(flag string) bool { return !c.Flags().Changed(flag) }
+		if set("modelpack") {
+			f.mo.Mode = "true"
+			if m.Optional {
+				f.mo.Mode = "optional"
+			}
+		}
+		if set("model-metadata") && m.Metadata != "" {
+			f.mo.Metadata = cfg.Resolve(m.Metadata)
+		}
+		for _, o := range []struct {
+			flag string
+			dst  *string
+			v    string
+		}{
+			{"model-name", &f.mo.Name, m.Name}, {"model-family", &f.mo.Family, m.Family},
+			{"model-architecture", &f.mo.Architecture, m.Architecture}, {"model-format", &f.mo.Format, m.Format},
+			{"model-param-size", &f.mo.ParamSize, m.ParamSize}, {"model-precision", &f.mo.Precision, m.Precision},
+			{"model-quantization", &f.mo.Quantization, m.Quantization},
+		} {
+			if set(o.flag) && o.v != "" {
+				*o.dst = o.v
+			}
+		}
 	}
 	return cfg.Path, nil
 }
@@ -178,6 +210,16 @@ func (f *buildFlags) spec(c *cobra.Command, args []string, reg *publish.Registry
 		errs = append(errs, usagef("--sign signs the pushed digest: add -t REPO:TAG --push"))
 	}
 	spec := pack.Spec{Source: src, Image: im, Registry: reg}
+	if spec.ModelPack, err = f.mo.Spec(); err != nil {
+		var me *modelpack.Error
+		if errors.As(err, &me) {
+			return pack.Spec{}, err // the metadata file's problem, mapped by advice
+		}
+		errs = append(errs, err)
+	}
+	if spec.ModelPack != nil && !c.Flags().Changed("layers") && f.cfgLayers == "" {
+		spec.Image.Layers = builder.LayersModel // a twin names one weight file per layer
+	}
 	if f.to.Push {
 		spec.Tags = f.to.Tags
 	}
@@ -257,7 +299,7 @@ func (f *buildFlags) patches(c *cobra.Command, spec *pack.Spec) []error {
 	}
 	// Checked here with the other flags (Run checks them again).
 	if err := pack.Check(pack.Spec{Reference: validationReference, Registry: spec.Registry, Patches: spec.Patches}); err != nil {
-		errs = append(errs, withContainerHint(buildAdvice(err, candidates), hint))
+		errs = append(errs, withContainerHint(buildAdvice(err, *spec, candidates), hint))
 	}
 	return errs
 }
@@ -277,6 +319,12 @@ func (f *buildFlags) print(res *pack.Result, spec pack.Spec, elapsed time.Durati
 			fmt.Fprintf(stderr, "built %s; %s\n", summary(b), pushSummary(res.Pushed, elapsed))
 		}
 	}
+	if res.ModelPack != nil {
+		j.ModelPack = newModelPackJSON(res.ModelPack)
+		if !quiet {
+			printModelPack(stderr, res)
+		}
+	}
 	if !quiet {
 		printSigned(stderr, res)
 	}
@@ -288,6 +336,24 @@ func (f *buildFlags) print(res *pack.Result, spec pack.Spec, elapsed time.Durati
 		fmt.Fprintf(stderr, "warning: %v\n", err)
 	}
 	return printResult(stdout, f.out, res.Reference, res.Digest.String(), j)
+}
+
+// printModelPack says where the ModelPack twin went.
+func printModelPack(stderr io.Writer, res *pack.Result) {
+	mp := res.ModelPack
+	if res.Output != "" {
+		fmt.Fprintf(stderr, "wrote the ModelPack manifest %s beside the image in %s\n", mp.Digest, res.Output)
+	}
+	for _, a := range mp.Attached {
+		how := string(a.Mechanism)
+		if a.Index != nil {
+			how += ", listed in " + publish.FallbackTag(a.Ref.Context().Digest(res.Digest.String())).String()
+		}
+		fmt.Fprintf(stderr, "attached the ModelPack manifest %s to the image (%s)\n", a.Ref, how)
+	}
+	if mp.Refused != nil {
+		fmt.Fprintf(stderr, "warning: the image was pushed without its ModelPack manifest (--modelpack=optional): %v\n", mp.Refused)
+	}
 }
 
 // printNotes prints notes on stderr, one per line, unless quiet.
@@ -368,11 +434,13 @@ func writeFileAtomic(path string, data []byte) error {
 }
 
 // buildAdvice turns the pipeline's complaints about a build's patch
-// requests into advice about build's flags; candidates lists the workloads
-// of -f, for the error that asks for one.
-func buildAdvice(err error, candidates string) error {
+// requests and ModelPack twin into advice about build's flags; candidates
+// lists the workloads of -f, for the error that asks for one.
+func buildAdvice(err error, spec pack.Spec, candidates string) error {
 	return specAdvice(err, func(se *pack.SpecError) string {
 		switch {
+		case se.Field == "Image.Layers":
+			return fmt.Sprintf("--modelpack names one weight file per layer: use --layers model (its default), not --layers %s", spec.Image.Layers)
 		case strings.HasSuffix(se.Field, ".Workload") && candidates != "":
 			return "--workload KIND/NAME is required for --patch-out and --kustomize: " + candidates
 		case strings.HasSuffix(se.Field, ".Workload"):

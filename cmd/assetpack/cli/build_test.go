@@ -141,14 +141,14 @@ func TestBuildAdvice(t *testing.T) {
 		"Patches[0].Manifest": "pass the workload manifest with -f FILE",
 		"Tags":                "Tags: x",
 	} {
-		err := buildAdvice(&pack.SpecError{Field: field, Msg: "x"}, "")
+		err := buildAdvice(&pack.SpecError{Field: field, Msg: "x"}, pack.Spec{}, "")
 		var ue usageError
 		if !strings.Contains(err.Error(), want) || !errors.As(err, &ue) {
 			t.Errorf("%s: %v, want a usage error containing %q", field, err, want)
 		}
 	}
 	other := errors.New("pushing failed")
-	if err := buildAdvice(other, ""); err != other {
+	if err := buildAdvice(other, pack.Spec{}, ""); err != other {
 		t.Errorf("buildAdvice changed %v to %v", other, err)
 	}
 }

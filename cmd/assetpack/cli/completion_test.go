@@ -71,7 +71,7 @@ func TestCompletion(t *testing.T) {
 // where there is progress.
 func TestFlagsWhereTheyBelong(t *testing.T) {
 	root := NewRoot(nil, &bytes.Buffer{}, &bytes.Buffer{})
-	registry := []string{"build", "push", "resolve", "login", "patch", "sign", "verify", "copy", "inspect", "diff", "pull", "krm"}
+	registry := []string{"build", "push", "resolve", "login", "patch", "warmup", "sign", "verify", "copy", "inspect", "diff", "pull", "krm"}
 	upload := []string{"build", "push", "resolve"}
 	for _, c := range root.Commands() {
 		has := func(f string) bool { return c.Flags().Lookup(f) != nil || c.InheritedFlags().Lookup(f) != nil }

@@ -144,8 +144,8 @@ func newInspect() *cobra.Command {
 		Short: "Describe an image: platforms, layers, annotations, files, signatures",
 		Long: `Describe an image in a registry, an OCI layout or an OCI archive: its digest,
 platforms, annotations, layers (digest, diffID, size, media type), every file
-with its mode and size (read from the layers as a stream, nothing unpacked to
-disk), and for registry images what refers to them, by artifact type with
+with its mode, size and the layer that holds it (the layer plan; read from the
+layers as a stream, nothing unpacked to disk), and for registry images what refers to them, by artifact type with
 digests: signatures, attestations and SBOMs attached as OCI 1.1 referrers
 (through the registry's referrers API or the sha256-<hex> tag-schema index)
 and cosign's legacy .sig and .att tags (present, not verified: use
@@ -226,21 +226,35 @@ func printReport(w io.Writer, r *inspect.Report) {
 		}
 		fmt.Fprintln(w)
 		printMap(w, "labels", m.Labels, "  ")
-		for _, l := range m.Layers {
-			fmt.Fprintf(w, "  layer %s  %s  diffID %s  %s\n", l.Digest, humanBytes(l.Size), l.DiffID, l.MediaType)
+		for i, l := range m.Layers {
+			fmt.Fprintf(w, "  layer %d %s  %s  diffID %s  %s\n", i+1, l.Digest, humanBytes(l.Size), l.DiffID, l.MediaType)
 		}
 	}
 	if r.Files != nil {
+		// The plan: which layer (of the first manifest) holds each file,
+		// when there are several.
+		layerOf := map[string]int{}
+		if len(r.Manifests) > 0 && len(r.Manifests[0].Layers) > 1 {
+			for i, l := range r.Manifests[0].Layers {
+				for _, p := range l.Files {
+					layerOf[p] = i + 1
+				}
+			}
+		}
 		fmt.Fprintf(w, "files: %d, %s\n", r.Files.FileCount, humanBytes(r.Files.TotalBytes))
 		for _, f := range r.Files.Files {
 			mode := map[string]string{"dir": "d", "symlink": "l", "file": "-"}[f.Type] + f.Mode
+			in := ""
+			if n := layerOf[f.Path]; n > 0 {
+				in = fmt.Sprintf("  (layer %d)", n)
+			}
 			switch f.Type {
 			case "symlink":
-				fmt.Fprintf(w, "  %s %10s  %s -> %s\n", mode, "-", f.Path, f.LinkTarget)
+				fmt.Fprintf(w, "  %s %10s  %s -> %s%s\n", mode, "-", f.Path, f.LinkTarget, in)
 			case "dir":
 				fmt.Fprintf(w, "  %s %10s  %s/\n", mode, "-", f.Path)
 			default:
-				fmt.Fprintf(w, "  %s %10d  %s\n", mode, f.Size, f.Path)
+				fmt.Fprintf(w, "  %s %10d  %s%s\n", mode, f.Size, f.Path, in)
 			}
 		}
 	}

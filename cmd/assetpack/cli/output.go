@@ -8,6 +8,8 @@ import (
 
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
+	"github.com/assetpack/assetpack/modelpack"
+	"github.com/assetpack/assetpack/pack"
 )
 
 // layerJSON describes one layer in --json output.
@@ -17,6 +19,9 @@ type layerJSON struct {
 	Size             int64  `json:"size"`
 	UncompressedSize int64  `json:"uncompressedSize"`
 	MediaType        string `json:"mediaType"`
+	// Role is what the files are to a model (--layers model): weights,
+	// config, docs or code.
+	Role string `json:"role,omitempty"`
 }
 
 // buildJSON is the --json output of build.
@@ -35,6 +40,38 @@ type buildJSON struct {
 	Prefix            string            `json:"prefix"`
 	Created           string            `json:"created"`
 	Annotations       map[string]string `json:"annotations"`
+	ModelPack         *modelPackJSON    `json:"modelpack,omitempty"`
+}
+
+// modelPackJSON describes the ModelPack twin in build's --json output.
+type modelPackJSON struct {
+	// Digest is the ModelPack manifest's; its subject is the image.
+	Digest       string          `json:"digest"`
+	ArtifactType string          `json:"artifactType"`
+	Attached     []attachedJSON  `json:"attached,omitempty"`
+	Refused      string          `json:"refused,omitempty"`
+	Config       json.RawMessage `json:"config"`
+}
+
+type attachedJSON struct {
+	Ref       string `json:"ref"`
+	Mechanism string `json:"mechanism"`
+	Index     string `json:"index,omitempty"`
+}
+
+func newModelPackJSON(r *pack.ModelPackResult) *modelPackJSON {
+	j := &modelPackJSON{Digest: r.Digest.String(), ArtifactType: modelpack.ArtifactType, Config: r.Manifest.Config}
+	for _, a := range r.Attached {
+		aj := attachedJSON{Ref: a.Ref.String(), Mechanism: string(a.Mechanism)}
+		if a.Index != nil {
+			aj.Index = a.Index.String()
+		}
+		j.Attached = append(j.Attached, aj)
+	}
+	if r.Refused != nil {
+		j.Refused = r.Refused.Error()
+	}
+	return j
 }
 
 func newBuildJSON(ref string, res *builder.Result) *buildJSON {
@@ -60,7 +97,7 @@ func newBuildJSON(ref string, res *builder.Result) *buildJSON {
 		sz, _ := l.Size()
 		mt, _ := l.MediaType()
 		j.Layers = append(j.Layers, layerJSON{Digest: d.String(), DiffID: diff.String(), Size: sz,
-			UncompressedSize: l.UncompressedSize(), MediaType: string(mt)})
+			UncompressedSize: l.UncompressedSize(), MediaType: string(mt), Role: string(l.Role())})
 		j.UncompressedBytes += l.UncompressedSize()
 	}
 	return j

@@ -122,6 +122,8 @@ func newPatch() *cobra.Command {
 		file, output  string
 		requireDigest bool
 		quiet         bool
+		warmup        bool
+		wo            options.Warmup
 	)
 	c := &cobra.Command{
 		Use:   "patch REFERENCE",
@@ -137,6 +139,11 @@ Formats:
              of the same name (e.g. the emptyDir of an init-container copy)
   pod        a complete Pod for a quick try (kubectl apply -f -)
   kustomize  a Component directory (kustomization.yaml + patch) for --output DIR
+
+--warmup adds the warm-up DaemonSet of assetpack warmup (its flags:
+--node-selector, --toleration, --pause-image, --node-image-fs, --warmup-name,
+--warmup-namespace, --warmup-output), with the readiness note; --pull-policy
+and --pull-secret apply to it too.
 
 Image volumes need Kubernetes ≥ 1.35 (GA in 1.36) on containerd ≥ 2.1 or
 CRI-O ≥ 1.31; subPath needs Kubernetes ≥ 1.33, containerd ≥ 2.2, CRI-O ≥ 1.33.`,
@@ -187,12 +194,28 @@ CRI-O ≥ 1.31; subPath needs Kubernetes ≥ 1.33, containerd ≥ 2.2, CRI-O ≥
 			if manifest == nil && output != "" && f != "" {
 				note, hint = defaultContainer(&po, f, output)
 			}
+			var w *pack.Warmup
+			if !warmup {
+				for _, fl := range []string{"node-selector", "toleration", "pause-image", "priority-class", "node-image-fs", "warmup-name", "warmup-namespace", "warmup-output"} {
+					if c.Flags().Changed(fl) {
+						errs = append(errs, usagef("--%s shapes the warm-up DaemonSet: add --warmup", fl))
+					}
+				}
+			}
+			if warmup {
+				if wo.Output == "" && f != kube.PodFormat {
+					errs = append(errs, usagef("--warmup with --format %s needs --warmup-output FILE: the DaemonSet is an object of its own (only --format pod adds it to its output, as a second YAML document)", f))
+				}
+				if w, err = wo.Spec(po.PullPolicy, po.PullSecrets); err != nil {
+					errs = append(errs, err)
+				}
+			}
 			reg, _, err := newRegistry(ro, true, c.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			req := po.Patch(f, manifest, output)
-			spec := pack.Spec{Reference: ref, Registry: reg, Patches: []pack.Patch{req}}
+			spec := pack.Spec{Reference: ref, Registry: reg, Patches: []pack.Patch{req}, Warmup: w}
 			if local {
 				spec.Reference = validationReference
 			}
@@ -220,8 +243,15 @@ CRI-O ≥ 1.31; subPath needs Kubernetes ≥ 1.33, containerd ≥ 2.2, CRI-O ≥
 			}
 			p := res.Patches[0]
 			printPatchNotes(c.ErrOrStderr(), quiet, p, req.Mount)
+			printWarmupNote(c.ErrOrStderr(), quiet, res.Warmup)
+			data := p.Data
+			if w != nil && w.Output == "" { // --format pod: one stream, two documents
+				data = append(append(append([]byte{}, data...), "---\n"...), res.Warmup.Data...)
+			}
 			if p.Output == "" {
-				_, err = c.OutOrStdout().Write(p.Data)
+				_, err = c.OutOrStdout().Write(data)
+			} else if len(data) > len(p.Data) {
+				err = writeFileAtomic(p.Output, data)
 			}
 			return err
 		},
@@ -233,5 +263,7 @@ CRI-O ≥ 1.31; subPath needs Kubernetes ≥ 1.33, containerd ≥ 2.2, CRI-O ≥
 	c.Flags().StringVarP(&output, "output", "o", "", "write to this file (a directory for --format kustomize) instead of stdout")
 	c.Flags().BoolVar(&requireDigest, "require-digest", false, "refuse a tag instead of resolving it to a digest")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing on stderr but errors")
+	c.Flags().BoolVar(&warmup, "warmup", false, "also write the warm-up DaemonSet that pulls the image onto every selected node ahead of the workload (see assetpack warmup): after the Pod of --format pod, else to --warmup-output")
+	wo.AddFlags(c.Flags(), "warmup-")
 	return c
 }

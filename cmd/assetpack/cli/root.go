@@ -16,6 +16,7 @@ import (
 
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/kube"
+	"github.com/assetpack/assetpack/modelpack"
 	"github.com/assetpack/assetpack/publish"
 	"github.com/assetpack/assetpack/sign"
 	"github.com/assetpack/assetpack/sign/cosign"
@@ -58,6 +59,7 @@ func ExitCode(ctx context.Context, err error) int {
 		errors.Is(err, publish.ErrOutputExists),
 		errors.Is(err, kube.ErrInvalid),
 		errors.Is(err, kube.ErrNotRecognised),
+		errors.Is(err, modelpack.ErrInvalid),
 		errors.Is(err, cosign.ErrKey),
 		errors.Is(err, cosign.ErrInvalid),
 		errors.Is(err, sign.ErrNoIDToken):
@@ -137,7 +139,7 @@ Exit codes: 0 success, 1 failure, 2 bad usage or bad input, 130 interrupted.`,
 			logs.Warn.SetFlags(0)
 		}
 	}
-	root.AddCommand(newBuild(), newPush(), newLogin(), newPatch(), newMigrate(), newResolve(), newSign(), newVerify(), newCopy(), newGenerateKeyPair(), newConfig(), newInspect(), newDiff(), newPull(), newKRM(), newPolicy(), newVersion())
+	root.AddCommand(newBuild(), newPush(), newLogin(), newPatch(), newWarmup(), newMigrate(), newResolve(), newSign(), newVerify(), newCopy(), newGenerateKeyPair(), newConfig(), newInspect(), newDiff(), newPull(), newKRM(), newPolicy(), newVersion())
 	registerCompletions(root)
 	return root
 }

@@ -46,7 +46,7 @@ func (b *Build) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&b.Prefix, "prefix", "/", "directory inside the image that holds the files; mount with subPath set to it (e.g. --prefix site, subPath: site)")
 	fs.StringSliceVar(&b.Platforms, "platform", []string{"linux/amd64"}, "platform(s) to declare, comma-separated; two or more produce an image index sharing one set of layers")
 	fs.StringVar(&b.Compression, "compression", string(builder.Auto), "layer compression: auto (per layer: none for incompressible data such as model weights, else gzip), gzip, zstd, none, or zstd-better / zstd-best: fewer bytes for more CPU, for slow links")
-	fs.StringVar(&b.Layers, "layers", string(builder.LayersAuto), "layer split: auto (files of 32 MiB or more in their own layers, the rest in groups of a few MiB, so one changed file re-uploads one layer) or single")
+	fs.StringVar(&b.Layers, "layers", string(builder.LayersAuto), "layer split: auto (files of 32 MiB or more in their own layers, the rest in groups of a few MiB, so one changed file re-uploads one layer), model (each weight file — safetensors, gguf, onnx, bin, pt, … — in its own layer, config/tokenizer, docs and code files in one layer each) or single")
 	fs.BoolVar(&b.NoCache, "no-cache", false, "read every file, ignoring the build cache of layer digests")
 	fs.StringVar(&b.CacheDir, "cache-dir", "", "build cache directory (default $ASSETPACK_CACHE_DIR, else assetpack/layers in the user cache directory)")
 	fs.StringVar(&b.SourceDateEpoch, "source-date-epoch", "", "timestamp for every file and the image, in seconds since 1970 (default $SOURCE_DATE_EPOCH, else the HEAD commit time inside a git work tree, else 0)")
