@@ -31,8 +31,11 @@
 // internalParameters the timestamp it used, and its resolvedDependencies
 // the git commit of the source when the image records one (the
 // org.opencontainers.image.source and .revision annotations). The builder
-// is https://assetpack.dev/assetpack@VERSION (WithVersion). Its byproducts
-// are the image's layers: digest, media type, size and diffID.
+// is https://assetpack.dev/assetpack@VERSION (WithVersion), its version
+// {"assetpack": VERSION, "commit": COMMIT} (WithCommit). Its byproducts are
+// the image's layers, the layer plan: each layer's digest, media type (its
+// compression), size, diffID and, when the Image lists its files, how
+// many files and bytes it holds.
 //
 // Statement wraps any predicate in an in-toto v1 Statement whose subject is
 // the image digest.
@@ -135,7 +138,7 @@ func (f Format) CosignType() string {
 type Option func(*options) error
 
 type options struct {
-	version string
+	version, commit string
 }
 
 func makeOptions(opts []Option) (options, error) {
@@ -158,6 +161,16 @@ func WithVersion(v string) Option {
 			return invalid("version %q is empty or has characters that cannot go into a builder ID", v)
 		}
 		o.version = v
+		return nil
+	}
+}
+
+// WithCommit sets the source commit of the assetpack binary that made the
+// statement: the provenance's runDetails.builder.version names it beside
+// the version. The default is none.
+func WithCommit(c string) Option {
+	return func(o *options) error {
+		o.commit = strings.TrimSpace(c)
 		return nil
 	}
 }
