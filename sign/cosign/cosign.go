@@ -553,7 +553,7 @@ func (s *Signer) attestLegacy(ctx context.Context, ref name.Digest, predicateTyp
 	if err != nil {
 		return name.Digest{}, fmt.Errorf("reading %s to attest it: %w", ref, err)
 	}
-	newSE, err := mutate.AttachAttestationToEntity(se, att, mutate.WithReplaceOp(cremote.NewReplaceOp(predicateType)))
+	newSE, err := mutate.AttachAttestationToEntity(se, att, mutate.WithReplaceOp(replacePredicate{predicateType}))
 	if err != nil {
 		return name.Digest{}, err
 	}
@@ -567,6 +567,49 @@ func (s *Signer) attestLegacy(ctx context.Context, ref name.Digest, predicateTyp
 	}
 	return d, nil
 }
+
+// replacePredicate is cosign's remote.NewReplaceOp without its notes on
+// stderr (a library prints nothing): the new attestation replaces those of
+// its predicate type in the legacy .att image, and the others stay after it.
+type replacePredicate struct{ predicateType string }
+
+func (r replacePredicate) Replace(atts oci.Signatures, add oci.Signature) (oci.Signatures, error) {
+	list, err := atts.Get()
+	if err != nil {
+		return nil, err
+	}
+	keep := []oci.Signature{add}
+	for _, a := range list {
+		p, err := a.Payload()
+		if err != nil {
+			return nil, fmt.Errorf("reading an attestation of the legacy tag: %w", err)
+		}
+		var env struct {
+			Payload []byte `json:"payload"`
+		}
+		var st struct {
+			PredicateType string `json:"predicateType"`
+		}
+		if err := json.Unmarshal(p, &env); err != nil {
+			return nil, fmt.Errorf("an attestation of the legacy tag is not a DSSE envelope: %w", err)
+		}
+		if err := json.Unmarshal(env.Payload, &st); err != nil {
+			return nil, fmt.Errorf("an attestation of the legacy tag is not an in-toto statement: %w", err)
+		}
+		if st.PredicateType != r.predicateType {
+			keep = append(keep, a)
+		}
+	}
+	return replaced{Signatures: atts, list: keep}, nil
+}
+
+// replaced is the .att image with the attestations replacePredicate kept.
+type replaced struct {
+	oci.Signatures
+	list []oci.Signature
+}
+
+func (r replaced) Get() ([]oci.Signature, error) { return r.list, nil }
 
 // Close releases the key (a no-op for key files).
 func (s *Signer) Close() {

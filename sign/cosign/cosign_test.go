@@ -489,3 +489,27 @@ func TestKeyErrors(t *testing.T) {
 		t.Errorf("KeyFileWarning(0600) = %q", w)
 	}
 }
+
+// TestLegacyAttestationReplaced: in the legacy .att tag a new statement
+// replaces the one of its predicate type and keeps the others.
+func TestLegacyAttestationReplaced(t *testing.T) {
+	f := newFixture(t)
+	ref := pushed(t, f.host, "web/site", "<h1>a</h1>")
+	signer := f.signer(t, cosign.WithFormat(cosign.Legacy))
+	for _, typ := range []string{"https://example.com/a/v1", "https://example.com/b/v1", "https://example.com/a/v1"} {
+		if err := signer.Attest(f.ctx, ref, typ, map[string]any{"at": typ}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep := &cosign.Report{}
+	if err := f.verifier(t, cosign.VerifyOptions{KeyRef: f.pub}).CheckAttestations(f.ctx, ref, rep); err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, a := range rep.Attestations {
+		types = append(types, a.PredicateType)
+	}
+	if strings.Join(types, " ") != "https://example.com/a/v1 https://example.com/b/v1" {
+		t.Errorf("the .att tag holds %v, want the new a, then b", types)
+	}
+}

@@ -1,6 +1,7 @@
 package cosign
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/sha256"
@@ -617,7 +618,13 @@ func (v *Verifier) verifyBundle(ctx context.Context, reg *publish.Registry, ref 
 	if err != nil {
 		return nil, invalidf("reading the predicate: %v", err)
 	}
-	return pred, nil
+	// protojson varies its whitespace on purpose: the predicate is given
+	// compact, the same for the same statement.
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, pred); err != nil {
+		return nil, invalidf("reading the predicate: %v", err)
+	}
+	return buf.Bytes(), nil
 }
 
 // explainBundle says what sigstore-go's errors mean.
