@@ -48,7 +48,7 @@ func TestSignCommands(t *testing.T) {
 		t.Errorf("sign of a tag: %d %q %s", s.code, s.stdout, s.stderr)
 	}
 	att := assetpack(t, work, env, "verify", strings.TrimSpace(u.stdout), "--key", "cosign.pub", "--attest-files")
-	if att.code != 0 || !strings.Contains(att.stdout, `"path":"index.html"`) {
+	if att.code != 0 || !strings.Contains(att.stdout, `"fileName":"./index.html"`) {
 		t.Errorf("verify --attest-files: %d %s %s", att.code, att.stdout, att.stderr)
 	}
 

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/assetpack/assetpack/attest"
 	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
 	"github.com/assetpack/assetpack/pack"
 	"github.com/assetpack/assetpack/publish"
@@ -92,14 +93,18 @@ func signSpec(s *cosign.Signer, so options.Sign) (*pack.Sign, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pack.Sign{Signer: s, Recursive: so.Recursive, AttestFiles: so.AttestFiles, Format: f}, nil
+	ss := &pack.Sign{Signer: s, Recursive: so.Recursive, Format: f}
+	if so.AttestFiles {
+		ss.SBOM = attest.SPDX
+	}
+	return ss, nil
 }
 
 // printSigned notes every digest the pipeline signed (and attested).
 func printSigned(stderr io.Writer, res *pack.Result) {
 	attested := map[string]bool{}
-	for _, d := range res.Attested {
-		attested[d.String()] = true
+	for _, a := range res.Attestations {
+		attested[a.Subject.String()] = true
 	}
 	for _, d := range res.Signed {
 		if attested[d.String()] {
@@ -267,7 +272,7 @@ through its TUF repository (cached in the user cache directory).`,
 			}
 			attType := vo.AttestType
 			if vo.AttestFiles {
-				attType = sign.FilesPredicateType
+				attType = attest.SPDXPredicateType
 			}
 			if attType != "" {
 				pred, err := v.VerifyAttestation(ctx, d, attType)
