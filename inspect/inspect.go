@@ -341,3 +341,34 @@ func Diff(a, b *Files) []Change {
 	}
 	return out
 }
+
+// Under reports the directory under which every file (and symlink) of a
+// sits in b, with the same path below it: what a diff shows as every file
+// removed and added when two trees differ only by where they sit, such as
+// a directory packed with another prefix than the image's. It returns ""
+// when there is no such directory (or a has no files).
+func Under(a, b *Files) string {
+	if a == nil || b == nil || len(a.Files) == 0 {
+		return ""
+	}
+	first := a.Files[0].Path
+	inB := map[string]bool{}
+	var candidates []string
+	for _, e := range b.Files {
+		inB[e.Path] = true
+		if strings.HasSuffix(e.Path, "/"+first) {
+			candidates = append(candidates, strings.TrimSuffix(e.Path, "/"+first))
+		}
+	}
+	sort.Strings(candidates)
+next:
+	for _, p := range candidates {
+		for _, f := range a.Files {
+			if !inB[p+"/"+f.Path] {
+				continue next
+			}
+		}
+		return p
+	}
+	return ""
+}

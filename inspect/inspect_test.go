@@ -539,3 +539,34 @@ func TestListFilesOfLayers(t *testing.T) {
 		t.Errorf("ListFiles() = %+v, want %+v", got, want)
 	}
 }
+
+func TestUnder(t *testing.T) {
+	files := func(paths ...string) *Files {
+		p := &Files{}
+		for _, s := range paths {
+			p.Files = append(p.Files, File{Path: s, Type: "file"})
+		}
+		return p
+	}
+	root := files("css/x.css", "index.html")
+	site := files("site/css/x.css", "site/index.html")
+	deep := files("a/b/css/x.css", "a/b/index.html")
+	for _, tc := range []struct {
+		name string
+		a, b *Files
+		want string
+	}{
+		{"under site", root, site, "site"},
+		{"under a/b", root, deep, "a/b"},
+		{"the other way", site, root, ""},
+		{"a file missing", files("index.html", "gone.txt"), site, ""},
+		{"same place", root, root, ""},
+		{"no files", files(), site, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Under(tc.a, tc.b); got != tc.want {
+				t.Errorf("Under() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
