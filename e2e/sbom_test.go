@@ -1,0 +1,488 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/assetpack/assetpack/internal/testregistry"
+)
+
+// treeSums is the sha256 of every regular file and symbolic link (of its
+// target text, as the SBOM hashes a link) of a source tree, by path under
+// prefix; .git is left out, as the build leaves it out.
+func treeSums(t *testing.T, root, prefix string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == ".git" { // never packed
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		var data []byte
+		if d.Type()&fs.ModeSymlink != 0 {
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			data = []byte(target)
+		} else if data, err = os.ReadFile(p); err != nil {
+			return err
+		}
+		sum := sha256.Sum256(data)
+		out[strings.TrimPrefix(prefix+"/"+filepath.ToSlash(rel), "/")] = hex.EncodeToString(sum[:])
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// statementOf decodes the in-toto statement of the first DSSE envelope
+// that cosign verify-attestation printed.
+func statementOf(t *testing.T, stdout string) (predicateType string, subject string, predicate json.RawMessage) {
+	t.Helper()
+	var env struct{ PayloadType, Payload string }
+	if err := json.Unmarshal([]byte(strings.SplitN(strings.TrimSpace(stdout), "\n", 2)[0]), &env); err != nil || env.Payload == "" {
+		t.Fatalf("verify-attestation printed %q: %v", stdout, err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(env.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Type          string `json:"_type"`
+		PredicateType string
+		Subject       []struct{ Digest map[string]string }
+		Predicate     json.RawMessage
+	}
+	if err := json.Unmarshal(raw, &st); err != nil || len(st.Subject) != 1 || st.Type != "https://in-toto.io/Statement/v1" {
+		t.Fatalf("statement %s: %v", raw, err)
+	}
+	return st.PredicateType, "sha256:" + st.Subject[0].Digest["sha256"], st.Predicate
+}
+
+// spdxSums is what an SPDX document says of its files: path (without the
+// leading "./") to sha256.
+func spdxSums(t *testing.T, doc []byte) map[string]string {
+	t.Helper()
+	var d struct {
+		SPDXVersion string
+		Files       []struct {
+			FileName  string
+			Checksums []struct{ Algorithm, ChecksumValue string }
+		}
+	}
+	if err := json.Unmarshal(doc, &d); err != nil || d.SPDXVersion != "SPDX-2.3" {
+		t.Fatalf("SPDX document %s: %v", doc, err)
+	}
+	out := map[string]string{}
+	for _, f := range d.Files {
+		for _, c := range f.Checksums {
+			if c.Algorithm == "SHA256" {
+				out[strings.TrimPrefix(f.FileName, "./")] = c.ChecksumValue
+			}
+		}
+	}
+	return out
+}
+
+// cyclonedxSums is the same for a CycloneDX BOM.
+func cyclonedxSums(t *testing.T, doc []byte) map[string]string {
+	t.Helper()
+	var d struct {
+		BOMFormat   string
+		SpecVersion string
+		Components  []struct {
+			Type, Name string
+			Hashes     []struct{ Alg, Content string }
+		}
+	}
+	if err := json.Unmarshal(doc, &d); err != nil || d.BOMFormat != "CycloneDX" || d.SpecVersion != "1.6" {
+		t.Fatalf("CycloneDX BOM %s: %v", doc, err)
+	}
+	out := map[string]string{}
+	for _, c := range d.Components {
+		for _, h := range c.Hashes {
+			if h.Alg == "SHA-256" && c.Type == "file" {
+				out[strings.TrimPrefix(c.Name, "./")] = h.Content
+			}
+		}
+	}
+	return out
+}
+
+func sameSums(t *testing.T, what string, got, want map[string]string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s lists %d files, the source tree has %d: %v", what, len(got), len(want), got)
+	}
+	for p, sum := range want {
+		if got[p] != sum {
+			t.Errorf("%s: %s has sha256 %q, the source file %s", what, p, got[p], sum)
+		}
+	}
+}
+
+// TestSBOMAndProvenance: build --push --sign --key attaches an SPDX SBOM
+// and a SLSA provenance v1 that the stock cosign v2.6.5 and v3.1.3 accept
+// with verify-attestation --type spdxjson and --type slsaprovenance1
+// (offline), in the bundle and the legacy formats, and CycloneDX with
+// --sbom-format cyclonedx; the SBOM lists every file of the source tree
+// with its sha256; the provenance names the builder, the git repository
+// and commit of the source and the build's parameters; assetpack verify
+// --sbom and --attestation-type print the same predicates; assetpack copy
+// to a second repository keeps the signature, the SBOM and the provenance
+// (both formats), which cosign and assetpack verify there; the same tree
+// gives the same SBOM statement digest; --sbom=false leaves both out.
+func TestSBOMAndProvenance(t *testing.T) {
+	reg := startRegistry(t, registryOpts{})
+	work := t.TempDir()
+	src := filepath.Join(work, "site")
+	makeSource(t, src)
+	// The source is a git work tree with a remote: the provenance names it.
+	git := tool(t, "git")
+	run(t, src, git, "init", "-q", "-b", "main")
+	run(t, src, git, "-c", "user.name=t", "-c", "user.email=t@example.com", "add", "-A")
+	run(t, src, git, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "site")
+	run(t, src, git, "remote", "add", "origin", "https://github.com/acme/site.git")
+	commit := strings.TrimSpace(run(t, src, git, "rev-parse", "HEAD"))
+	emptyRoot := filepath.Join(work, "empty-root.json")
+	os.WriteFile(emptyRoot, []byte(`{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`), 0o644)
+	env := []string{"COSIGN_PASSWORD=pw", "HOME=" + work, "DOCKER_CONFIG=" + filepath.Join(work, ".docker"),
+		"ASSETPACK_SBOM=", "ASSETPACK_SBOM_FORMAT=", "ASSETPACK_PROVENANCE="}
+	offline := []string{"--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", "--trusted-root", emptyRoot}
+	for _, prefix := range []string{"cosign", "other"} {
+		if r := runEnv(t, work, env, "", bin, "generate-key-pair", "--output-key-prefix", prefix); r.code != 0 {
+			t.Fatalf("generate-key-pair: %s", r.stderr)
+		}
+	}
+	repo := reg.Host + "/web/site"
+	want := treeSums(t, src, "site")
+
+	type built struct {
+		Reference    string
+		Digest       string
+		Attestations []struct{ Subject, PredicateType, Statement, Bundle, Legacy string }
+	}
+	build := func(t *testing.T, dir, tag string, extra ...string) built {
+		t.Helper()
+		r := runEnv(t, work, env, "", bin, append([]string{"build", dir, "--prefix", "site", "-t", repo + ":" + tag, "--push", "--json"}, extra...)...)
+		var b built
+		if err := json.Unmarshal([]byte(r.stdout), &b); r.code != 0 || err != nil {
+			t.Fatalf("build %v: exit %d %v: %s", extra, r.code, err, r.stderr)
+		}
+		return b
+	}
+	spdx := build(t, src, "spdx", "--sign", "--key", "cosign.key")
+	legacy := build(t, src, "legacy", "--sign", "--key", "cosign.key", "--signature-format", "legacy", "--annotation", "x=legacy")
+	cdx := build(t, src, "cyclonedx", "--sign", "--key", "cosign.key", "--sbom-format", "cyclonedx", "--annotation", "x=cdx")
+	for _, b := range []built{spdx, legacy, cdx} {
+		if len(b.Attestations) != 2 || b.Attestations[1].PredicateType != "https://slsa.dev/provenance/v1" || !strings.HasPrefix(b.Attestations[0].Statement, "sha256:") {
+			t.Errorf("build --json attestations: %+v", b.Attestations)
+		}
+	}
+
+	// assetpack copy to a second repository (of the same registry, so the
+	// blobs are mounted) takes the signature, the SBOM and the provenance
+	// along, in both formats: verified below like the originals.
+	prod := reg.Host + "/prod/site"
+	copied := map[string]string{}
+	for _, tc := range []struct {
+		b    built
+		tag  string
+		took string
+	}{
+		// the signature and two statements, each a bundle referrer
+		{spdx, "spdx", "with 3 referrer(s) (3 referrer manifest(s), 0 legacy tag(s))"},
+		// the .sig tag, and the .att tag that holds both statements
+		{legacy, "legacy", "with 2 referrer(s) (0 referrer manifest(s), 2 legacy tag(s))"},
+	} {
+		b := tc.b
+		c := runEnv(t, work, env, "", bin, "copy", b.Reference, prod+":"+tc.tag, "--require-signature", "--key", "cosign.pub")
+		if c.code != 0 || strings.TrimSpace(c.stdout) != prod+"@"+b.Digest || !strings.Contains(c.stderr, tc.took) {
+			t.Fatalf("copy %s: exit %d: %s %s", b.Reference, c.code, c.stdout, c.stderr)
+		}
+		copied[b.Reference] = strings.TrimSpace(c.stdout)
+	}
+
+	// cosign v2.6 finds assetpack's bundles (OCI 1.1 referrers, here in the
+	// tag schema) on its own and then needs a trusted root (an empty one
+	// with --key, offline): --trusted-root is the flag it needs for the new
+	// bundle format, --new-bundle-format is optional. It reads the legacy
+	// .att tag with the same flags. cosign v3 reads both formats.
+	for _, ver := range []string{"v2.6.5", "v3.1.3"} {
+		cosign := cosignCLI(t, ver)
+		for _, ref := range []string{spdx.Reference, legacy.Reference, copied[spdx.Reference], copied[legacy.Reference]} {
+			if r := runEnv(t, work, env, "", cosign, append(append([]string{"verify"}, offline...), ref)...); r.code != 0 {
+				t.Errorf("cosign %s verify %s: exit %d: %s", ver, ref, r.code, r.stderr)
+			}
+		}
+		for _, tc := range []struct {
+			name, ref, typ string
+			sums           func(*testing.T, []byte) map[string]string
+			flags          []string
+		}{
+			{"bundle spdxjson", spdx.Reference, "spdxjson", spdxSums, nil},
+			{"legacy spdxjson", legacy.Reference, "spdxjson", spdxSums, nil},
+			{"bundle cyclonedx", cdx.Reference, "cyclonedx", cyclonedxSums, nil},
+			{"bundle slsaprovenance1", spdx.Reference, "slsaprovenance1", nil, nil},
+			{"legacy slsaprovenance1", legacy.Reference, "slsaprovenance1", nil, nil},
+			{"bundle spdxjson --new-bundle-format", spdx.Reference, "spdxjson", spdxSums, []string{"--new-bundle-format"}},
+			{"copied bundle spdxjson", copied[spdx.Reference], "spdxjson", spdxSums, nil},
+			{"copied bundle slsaprovenance1", copied[spdx.Reference], "slsaprovenance1", nil, nil},
+			{"copied legacy spdxjson", copied[legacy.Reference], "spdxjson", spdxSums, nil},
+			{"copied legacy slsaprovenance1", copied[legacy.Reference], "slsaprovenance1", nil, nil},
+		} {
+			t.Run("cosign "+ver+" "+tc.name, func(t *testing.T) {
+				args := append(append(append([]string{"verify-attestation", "--type", tc.typ}, offline...), tc.flags...), tc.ref)
+				r := runEnv(t, work, env, "", cosign, args...)
+				if r.code != 0 {
+					t.Fatalf("cosign %v: exit %d: %s", args, r.code, r.stderr)
+				}
+				pt, subject, pred := statementOf(t, r.stdout)
+				if !strings.HasSuffix(tc.ref, "@"+subject) {
+					t.Errorf("the statement is about %s, not %s", subject, tc.ref)
+				}
+				if tc.sums != nil {
+					sameSums(t, "the "+pt+" predicate", tc.sums(t, pred), want)
+					return
+				}
+				var p struct {
+					BuildDefinition struct {
+						BuildType            string
+						ExternalParameters   map[string]any
+						InternalParameters   map[string]any
+						ResolvedDependencies []struct {
+							URI    string
+							Digest map[string]string
+						}
+					}
+					RunDetails struct {
+						Builder struct {
+							ID      string
+							Version map[string]string
+						}
+						Byproducts []struct{ Name, MediaType string }
+					}
+				}
+				if err := json.Unmarshal(pred, &p); err != nil {
+					t.Fatal(err)
+				}
+				bd, rd := p.BuildDefinition, p.RunDetails
+				if bd.BuildType != "https://assetpack.dev/build/v1" || !strings.HasPrefix(rd.Builder.ID, "https://assetpack.dev/assetpack@") || rd.Builder.Version["assetpack"] == "" ||
+					len(bd.ResolvedDependencies) != 1 || bd.ResolvedDependencies[0].URI != "git+https://github.com/acme/site.git" || bd.ResolvedDependencies[0].Digest["gitCommit"] != commit ||
+					bd.ExternalParameters["prefix"] != "site" || bd.ExternalParameters["compression"] != "auto" || bd.ExternalParameters["git"] != true ||
+					bd.InternalParameters["sourceDateEpoch"] == nil || len(rd.Byproducts) == 0 {
+					t.Errorf("provenance %s", pred)
+				}
+			})
+		}
+	}
+
+	// assetpack verify: the attestations listed; --sbom and
+	// --attestation-type print the verified predicates.
+	v := runEnv(t, work, env, "", bin, "verify", spdx.Reference, "--key", "cosign.pub", "--sbom")
+	if v.code != 0 || !strings.Contains(v.stderr, "attestation (SPDX SBOM)") || !strings.Contains(v.stderr, "attestation (SLSA provenance v1)") {
+		t.Fatalf("assetpack verify --sbom: exit %d: %s", v.code, v.stderr)
+	}
+	sameSums(t, "assetpack verify --sbom", spdxSums(t, []byte(v.stdout)), want)
+	if r := runEnv(t, work, env, "", bin, "verify", cdx.Reference, "--key", "cosign.pub", "--sbom"); r.code != 0 {
+		t.Errorf("assetpack verify --sbom of a CycloneDX SBOM: exit %d: %s", r.code, r.stderr)
+	} else {
+		sameSums(t, "assetpack verify --sbom (CycloneDX)", cyclonedxSums(t, []byte(r.stdout)), want)
+	}
+	if r := runEnv(t, work, env, "", bin, "verify", legacy.Reference, "--key", "cosign.pub", "--attestation-type", "slsaprovenance1"); r.code != 0 || !strings.Contains(r.stdout, `"gitCommit":"`+commit+`"`) {
+		t.Errorf("assetpack verify --attestation-type slsaprovenance1 (legacy): exit %d: %s %s", r.code, r.stdout, r.stderr)
+	}
+	for _, ref := range copied {
+		v := runEnv(t, work, env, "", bin, "verify", ref, "--key", "cosign.pub", "--sbom")
+		if v.code != 0 || !strings.Contains(v.stderr, "attestation (SLSA provenance v1)") {
+			t.Errorf("assetpack verify --sbom after copy: exit %d: %s", v.code, v.stderr)
+			continue
+		}
+		sameSums(t, "assetpack verify --sbom of "+ref, spdxSums(t, []byte(v.stdout)), want)
+	}
+	if r := runEnv(t, work, env, "", bin, "verify", spdx.Reference, "--key", "other.pub", "--sbom"); r.code != 1 {
+		t.Errorf("assetpack verify --sbom with another key: exit %d, want 1: %s", r.code, r.stderr)
+	}
+
+	// The same tree elsewhere, with other modification times, outside git
+	// (so with a fixed timestamp on both sides): the same image and the
+	// same SBOM statement, though the signatures around it differ.
+	copyDir := filepath.Join(work, "copy")
+	run(t, work, "cp", "-a", src, copyDir)
+	os.RemoveAll(filepath.Join(copyDir, ".git"))
+	filepath.WalkDir(copyDir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type()&fs.ModeSymlink == 0 {
+			os.Chtimes(p, time.Unix(1500000000, 0), time.Unix(1400000000, 0))
+		}
+		return nil
+	})
+	fixed := []string{"--sign", "--key", "cosign.key", "--git=false", "--source-date-epoch", "1700000000"}
+	one := build(t, src, "same-1", fixed...)
+	two := build(t, copyDir, "same-2", fixed...)
+	if one.Digest != two.Digest || one.Attestations[0].Statement != two.Attestations[0].Statement || one.Attestations[0].Bundle == two.Attestations[0].Bundle {
+		t.Errorf("two copies: images %s %s, SBOM statements %s %s (bundles %s %s); want the same image and statement in two bundles",
+			one.Digest, two.Digest, one.Attestations[0].Statement, two.Attestations[0].Statement, one.Attestations[0].Bundle, two.Attestations[0].Bundle)
+	}
+
+	// --sbom=false: the signature alone; inspect says so.
+	none := build(t, src, "plain", "--sign", "--key", "cosign.key", "--sbom=false", "--annotation", "x=plain")
+	if len(none.Attestations) != 0 {
+		t.Errorf("--sbom=false attached %+v", none.Attestations)
+	}
+	in := runEnv(t, work, env, "", bin, "inspect", none.Reference, "--no-files")
+	if in.code != 0 || !strings.Contains(in.stdout, "signature:   yes\nattestation: no\nsbom:        no\nprovenance:  no\n") {
+		t.Errorf("inspect after --sbom=false: exit %d: %s", in.code, in.stdout)
+	}
+	in = runEnv(t, work, env, "", bin, "inspect", spdx.Reference, "--no-files")
+	if !strings.Contains(in.stdout, "sbom:        yes\nprovenance:  yes\n") || !strings.Contains(in.stdout, "SPDX SBOM (https://spdx.dev/Document)") {
+		t.Errorf("inspect: %s", in.stdout)
+	}
+
+	// assetpack sign --sbom of an image pushed without one.
+	s := runEnv(t, work, env, "", bin, "sign", none.Reference, "--key", "cosign.key", "--sbom")
+	if s.code != 0 || !strings.Contains(s.stderr, "attested its SPDX SBOM") {
+		t.Fatalf("sign --sbom: exit %d: %s", s.code, s.stderr)
+	}
+	r := runEnv(t, work, env, "", cosignCLI(t, "v3.1.3"), append(append([]string{"verify-attestation", "--type", "spdxjson"}, offline...), none.Reference)...)
+	if r.code != 0 {
+		t.Fatalf("cosign verify-attestation after sign --sbom: exit %d: %s", r.code, r.stderr)
+	}
+	_, _, pred := statementOf(t, r.stdout)
+	sameSums(t, "the SBOM of sign --sbom", spdxSums(t, pred), want)
+}
+
+// apiReferrers lists repo@digest's referrers through the OCI 1.1 referrers
+// API, with the predicate type each bundle announces.
+func apiReferrers(t *testing.T, repo, digest string) (predicateTypes []string) {
+	t.Helper()
+	host, path := splitRepo(repo)
+	resp, err := http.Get("http://" + host + "/v2/" + path + "/referrers/" + digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var idx struct {
+		Manifests []struct {
+			ArtifactType string
+			Annotations  map[string]string
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&idx); resp.StatusCode != http.StatusOK || err != nil {
+		t.Fatalf("GET referrers of %s@%s: %s %v", repo, digest, resp.Status, err)
+	}
+	for _, m := range idx.Manifests {
+		if m.ArtifactType != bundleType {
+			t.Errorf("referrer of %s@%s with artifactType %q", repo, digest, m.ArtifactType)
+		}
+		predicateTypes = append(predicateTypes, m.Annotations["dev.sigstore.bundle.predicateType"])
+	}
+	slices.Sort(predicateTypes)
+	return predicateTypes
+}
+
+// TestSBOMReferrersAPI: on a registry that serves the OCI 1.1 referrers
+// API (go-containerregistry's, in the test process, as the issue names
+// it), build --push --sign --key attaches the signature, the SBOM and the
+// provenance through the API and writes no tag-schema index; assetpack
+// copy from Debian's docker-registry (tag schema) to it moves all three
+// onto the API. cosign v2.6.5 and v3.1.3 verify-attestation (and
+// assetpack verify --sbom) accept both images.
+func TestSBOMReferrersAPI(t *testing.T) {
+	api := testregistry.New(t, testregistry.WithReferrers())
+	staging := startRegistry(t, registryOpts{})
+	work := t.TempDir()
+	src := filepath.Join(work, "site")
+	makeSource(t, src)
+	emptyRoot := filepath.Join(work, "empty-root.json")
+	os.WriteFile(emptyRoot, []byte(`{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`), 0o644)
+	env := []string{"COSIGN_PASSWORD=pw", "HOME=" + work, "DOCKER_CONFIG=" + filepath.Join(work, ".docker"),
+		"ASSETPACK_SBOM=", "ASSETPACK_SBOM_FORMAT=", "ASSETPACK_PROVENANCE="}
+	offline := []string{"--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", "--trusted-root", emptyRoot}
+	if r := runEnv(t, work, env, "", bin, "generate-key-pair"); r.code != 0 {
+		t.Fatalf("generate-key-pair: %s", r.stderr)
+	}
+	want := treeSums(t, src, "")
+	build := func(repo string) string {
+		r := runEnv(t, work, env, "", bin, "build", src, "--git=false", "-t", repo+":v1", "--push", "--sign", "--key", "cosign.key")
+		if r.code != 0 {
+			t.Fatalf("build --push --sign to %s: exit %d: %s", repo, r.code, r.stderr)
+		}
+		return strings.TrimSpace(r.stdout)
+	}
+	direct := build(api + "/web/site")
+	staged := build(staging.Host + "/web/site")
+	digest := direct[strings.Index(direct, "@")+1:]
+	if staged[strings.Index(staged, "@")+1:] != digest {
+		t.Fatalf("the same tree pushed twice: %s and %s", direct, staged)
+	}
+	c := runEnv(t, work, env, "", bin, "copy", staged, api+"/prod/site:v1", "--require-signature", "--key", "cosign.pub")
+	if c.code != 0 || !strings.Contains(c.stderr, "with 3 referrer(s)") {
+		t.Fatalf("copy to the referrers API: exit %d: %s %s", c.code, c.stdout, c.stderr)
+	}
+	copied := strings.TrimSpace(c.stdout)
+
+	wantTypes := []string{"https://sigstore.dev/cosign/sign/v1", "https://slsa.dev/provenance/v1", "https://spdx.dev/Document"}
+	for _, repo := range []string{api + "/web/site", api + "/prod/site"} {
+		if got := apiReferrers(t, repo, digest); !slices.Equal(got, wantTypes) {
+			t.Errorf("referrers API of %s@%s: predicate types %v, want %v", repo, digest, got, wantTypes)
+		}
+		host, path := splitRepo(repo)
+		if resp, err := http.Get("http://" + host + "/v2/" + path + "/manifests/" + fallbackTag(digest)); err != nil || resp.StatusCode != http.StatusNotFound {
+			t.Errorf("a tag-schema index in %s next to the referrers API: %v %v", repo, resp.Status, err)
+		} else {
+			resp.Body.Close()
+		}
+	}
+
+	for _, ver := range []string{"v2.6.5", "v3.1.3"} {
+		cosign := cosignCLI(t, ver)
+		for _, ref := range []string{direct, copied} {
+			if r := runEnv(t, work, env, "", cosign, append(append([]string{"verify"}, offline...), ref)...); r.code != 0 {
+				t.Errorf("cosign %s verify %s: exit %d: %s", ver, ref, r.code, r.stderr)
+			}
+			for _, typ := range []string{"spdxjson", "slsaprovenance1"} {
+				r := runEnv(t, work, env, "", cosign, append(append([]string{"verify-attestation", "--type", typ}, offline...), ref)...)
+				if r.code != 0 {
+					t.Errorf("cosign %s verify-attestation --type %s %s: exit %d: %s", ver, typ, ref, r.code, r.stderr)
+					continue
+				}
+				pt, subject, pred := statementOf(t, r.stdout)
+				if subject != digest {
+					t.Errorf("cosign %s: the %s statement is about %s, not %s", ver, pt, subject, digest)
+				}
+				if typ == "spdxjson" {
+					sameSums(t, "cosign "+ver+" "+ref, spdxSums(t, pred), want)
+				}
+			}
+		}
+	}
+	for _, ref := range []string{direct, copied} {
+		v := runEnv(t, work, env, "", bin, "verify", ref, "--key", "cosign.pub", "--sbom")
+		if v.code != 0 || !strings.Contains(v.stderr, "(referrers API") || !strings.Contains(v.stderr, "attestation (SLSA provenance v1)") {
+			t.Errorf("assetpack verify --sbom %s: exit %d: %s", ref, v.code, v.stderr)
+			continue
+		}
+		sameSums(t, "assetpack verify --sbom "+ref, spdxSums(t, []byte(v.stdout)), want)
+	}
+}
