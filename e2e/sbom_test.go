@@ -359,6 +359,13 @@ func TestSBOMAndProvenance(t *testing.T) {
 		t.Errorf("inspect: %s", in.stdout)
 	}
 
+	// verify --sbom of an image without one: exit 1, and how to attach one.
+	if r := runEnv(t, work, env, "", bin, "verify", none.Reference, "--key", "cosign.pub", "--sbom"); r.code != 1 ||
+		!strings.Contains(r.stderr, "no valid attestation: "+none.Reference+" has no valid https://spdx.dev/Document attestation") ||
+		!strings.Contains(r.stderr, "'assetpack sign "+none.Reference+" --sbom'") {
+		t.Errorf("verify --sbom without an SBOM: exit %d: %s", r.code, r.stderr)
+	}
+
 	// assetpack sign --sbom of an image pushed without one.
 	s := runEnv(t, work, env, "", bin, "sign", none.Reference, "--key", "cosign.key", "--sbom")
 	if s.code != 0 || !strings.Contains(s.stderr, "attested its SPDX SBOM") {

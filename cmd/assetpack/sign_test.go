@@ -64,7 +64,8 @@ func TestSignCommands(t *testing.T) {
 	if r := assetpack(t, work, env, "verify", ref, "--key", "cosign.pub", "--attestation-type", "slsaprovenance1"); r.code != 0 || !strings.Contains(r.stdout, `"buildType":"https://assetpack.dev/build/v1"`) {
 		t.Errorf("verify --attestation-type slsaprovenance1: %d %s %s", r.code, r.stdout, r.stderr)
 	}
-	if r := assetpack(t, work, env, "verify", strings.TrimSpace(u.stdout), "--key", "cosign.pub", "--attestation-type", "slsaprovenance1"); r.code != 1 || !strings.Contains(r.stderr, "has no valid https://slsa.dev/provenance/v1 attestation") {
+	if r := assetpack(t, work, env, "verify", strings.TrimSpace(u.stdout), "--key", "cosign.pub", "--attestation-type", "slsaprovenance1"); r.code != 1 || !strings.Contains(r.stderr, "assetpack: no valid attestation: ") ||
+		!strings.Contains(r.stderr, "has no valid https://slsa.dev/provenance/v1 attestation") || !strings.Contains(r.stderr, "'assetpack build --push --sign' attaches a provenance") {
 		t.Errorf("verify --attestation-type slsaprovenance1 of an image signed without one: %d %s", r.code, r.stderr)
 	}
 

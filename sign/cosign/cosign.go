@@ -72,6 +72,11 @@ var (
 	// unsigned, or signed by another key or identity, or its signatures do
 	// not verify). An unreachable registry is not this error.
 	ErrNoSignature = errors.New("no valid signature")
+	// ErrNoAttestation: the image has no valid attestation of the
+	// predicate type asked for (Verifier.VerifyAttestation). It matches
+	// ErrNoSignature too: a missing attestation fails verification the
+	// same way.
+	ErrNoAttestation error = noAttestation{}
 	// ErrInvalid: an option value that cannot work, such as an unknown
 	// signature format.
 	ErrInvalid = errors.New("invalid signing option")
@@ -664,3 +669,9 @@ func (s *Signer) verificationMaterial() ([]byte, error) {
 }
 
 var _ oci.Signature
+
+// noAttestation is ErrNoAttestation.
+type noAttestation struct{}
+
+func (noAttestation) Error() string        { return "no valid attestation" }
+func (noAttestation) Is(target error) bool { return target == ErrNoSignature }

@@ -223,7 +223,12 @@ func TestSignVerifyAttest(t *testing.T) {
 					!strings.Contains(err.Error(), ".sig: no signature") || !strings.Contains(err.Error(), map[string]string{cosign.FoundTagSchema: "looked in the tag-schema index", cosign.FoundReferrersAPI: "looked in the referrers API (GET"}[reg.found]) {
 					t.Errorf("verify unsigned: %v", err)
 				}
-				if _, err := v.VerifyAttestation(f.ctx, ref, "https://example.com/other"); !errors.Is(err, cosign.ErrNoSignature) {
+				// A missing type: ErrNoAttestation (which is ErrNoSignature
+				// too), naming the type and the .att tag with a reason.
+				_, err = v.VerifyAttestation(f.ctx, ref, "https://example.com/other")
+				if !errors.Is(err, cosign.ErrNoAttestation) || !errors.Is(err, cosign.ErrNoSignature) ||
+					!strings.Contains(err.Error(), "has no valid https://example.com/other attestation") ||
+					!strings.Contains(err.Error(), ".att: ") || strings.HasSuffix(strings.TrimSpace(err.Error()), ":") {
 					t.Errorf("verify a missing attestation type: %v", err)
 				}
 			})

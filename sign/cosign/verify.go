@@ -824,8 +824,12 @@ func (v *Verifier) VerifyAttestation(ctx context.Context, ref name.Digest, predi
 	for _, s := range rep.Signatures {
 		why = append(why, fmt.Sprintf("%s %s: %s", s.Where, s.Digest, s.Error))
 	}
-	why = append(why, "the legacy tag "+legacyTag(ref, ".att").String()+": "+strings.TrimPrefix(legacyErr.Error(), ErrNoSignature.Error()+": "))
-	return nil, fmt.Errorf("%w: %s has no valid %s attestation; looked in %s", ErrNoSignature, ref, predicateType, strings.Join(why, "; "))
+	legacyWhy := strings.TrimPrefix(legacyErr.Error(), ErrNoSignature.Error()+": ")
+	if strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(legacyWhy), ":")) == sigcosign.ErrNoMatchingAttestationsMessage {
+		legacyWhy = "none" // cosign's message with an empty list of reasons
+	}
+	why = append(why, "the legacy tag "+legacyTag(ref, ".att").String()+": "+legacyWhy)
+	return nil, fmt.Errorf("%w: %s has no valid %s attestation; looked in %s", ErrNoAttestation, ref, predicateType, strings.Join(why, "; "))
 }
 
 // legacyAttestation checks the legacy .att tag with cosign v2's verifier.

@@ -378,10 +378,20 @@ func verifyAttestation(ctx context.Context, v *cosign.Verifier, d name.Digest, t
 			first = err
 		}
 	}
+	err := first
 	if len(types) > 1 {
-		return nil, "", fmt.Errorf("%w (nor a %s one)", first, strings.Join(types[1:], ", "))
+		err = fmt.Errorf("%w (nor a %s one)", first, strings.Join(types[1:], ", "))
 	}
-	return nil, "", first
+	if !errors.Is(err, cosign.ErrNoAttestation) {
+		return nil, "", err
+	}
+	switch types[0] {
+	case attest.SPDXPredicateType, attest.CycloneDXPredicateType:
+		err = fmt.Errorf("%w; 'assetpack sign %s --sbom' with the signing key or identity attaches one", err, d)
+	case attest.ProvenancePredicateType:
+		err = fmt.Errorf("%w; 'assetpack build --push --sign' attaches a provenance to the image it builds (an image signed later gets none)", err)
+	}
+	return nil, "", err
 }
 
 // attestationName names a predicate type for people.
