@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
@@ -491,5 +492,64 @@ func TestSBOMReferrersAPI(t *testing.T) {
 			continue
 		}
 		sameSums(t, "assetpack verify --sbom "+ref, spdxSums(t, []byte(v.stdout)), want)
+	}
+}
+
+// TestSBOMDocumentedCommands runs the command lines of the README's "SBOM
+// and provenance" section as written, REPO being a repository of Debian's
+// registry, once with each cosign CLI: a `cosign` on PATH that adds the
+// flags of an offline, plain-HTTP registry (--allow-insecure-registry and
+// an empty --trusted-root) to what the README says.
+func TestSBOMDocumentedCommands(t *testing.T) {
+	tool(t, "jq")
+	reg := startRegistry(t, registryOpts{})
+	b, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, "\n### SBOM and provenance\n")
+	if i < 0 {
+		t.Fatal(`README.md has no "### SBOM and provenance" section`)
+	}
+	s = s[i+1:]
+	s = s[:strings.Index(s, "\n## ")]
+	_, block, ok := strings.Cut(s, "```sh\n")
+	block, _, _ = strings.Cut(block, "```")
+	if !ok || strings.Count(block, "assetpack ") < 5 || !strings.Contains(block, "cosign verify-attestation") {
+		t.Fatalf("no commands in the README's SBOM section: %q", block)
+	}
+	for _, ver := range []string{"v2.6.5", "v3.1.3"} {
+		t.Run("cosign "+ver, func(t *testing.T) {
+			work := t.TempDir()
+			makeSource(t, filepath.Join(work, "site"))
+			emptyRoot := filepath.Join(work, "empty-root.json")
+			os.WriteFile(emptyRoot, []byte(`{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`), 0o644)
+			binDir := filepath.Join(work, "bin")
+			os.Mkdir(binDir, 0o755)
+			wrapper := "#!/bin/sh\nsub=$1; shift\nexec " + cosignCLI(t, ver) + ` "$sub" --allow-insecure-registry --trusted-root ` + emptyRoot + ` "$@"` + "\n"
+			if err := os.WriteFile(filepath.Join(binDir, "cosign"), []byte(wrapper), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			env := []string{"COSIGN_PASSWORD=pw", "HOME=" + work, "DOCKER_CONFIG=" + filepath.Join(work, ".docker"),
+				"ASSETPACK_SBOM=", "ASSETPACK_SBOM_FORMAT=", "ASSETPACK_PROVENANCE=",
+				"PATH=" + binDir + string(os.PathListSeparator) + filepath.Dir(bin) + string(os.PathListSeparator) + os.Getenv("PATH")}
+			if r := runEnv(t, work, env, "", bin, "generate-key-pair"); r.code != 0 {
+				t.Fatalf("generate-key-pair: %s", r.stderr)
+			}
+			script := "set -e -o pipefail -x\n" + strings.ReplaceAll(block, "REPO", reg.Host+"/doc-"+ver+"/site")
+			r := runEnv(t, work, env, "", "bash", "-c", script)
+			if r.code != 0 {
+				t.Fatalf("the README's SBOM commands: exit %d\n%s", r.code, r.stderr)
+			}
+			// jq counted the files of the SBOM, inspect said what refers,
+			// cosign printed the verified envelope.
+			count := fmt.Sprintf("\n%d\n", len(treeSums(t, filepath.Join(work, "site"), "")))
+			for _, want := range []string{count, "sbom:        yes\n", `"payloadType":"application/vnd.in-toto+json"`} {
+				if !strings.Contains("\n"+r.stdout, want) {
+					t.Errorf("the README's SBOM commands printed no %q:\n%.3000s", want, r.stdout)
+				}
+			}
+		})
 	}
 }
