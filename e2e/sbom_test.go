@@ -553,3 +553,116 @@ func TestSBOMDocumentedCommands(t *testing.T) {
 		})
 	}
 }
+
+// sbomBundleOf reads the Sigstore bundle of repo@digest's SPDX SBOM
+// referrer, from the tag-schema index.
+func sbomBundleOf(t *testing.T, repo, digest string) []byte {
+	t.Helper()
+	for _, d := range referrerIndex(t, repo, digest) {
+		if d.Annotations["dev.sigstore.bundle.predicateType"] != "https://spdx.dev/Document" {
+			continue
+		}
+		raw, _ := getManifest(t, repo, d.Digest)
+		var m struct{ Layers []ociDesc }
+		if err := json.Unmarshal(raw, &m); err != nil || len(m.Layers) != 1 {
+			t.Fatalf("SBOM referrer %s: %s %v", d.Digest, raw, err)
+		}
+		return getBlob(t, repo, m.Layers[0].Digest)
+	}
+	t.Fatalf("no SPDX SBOM referrer of %s@%s", repo, digest)
+	return nil
+}
+
+// attachSBOMBundle adds bundle to repo@subject's tag-schema index as an
+// SPDX SBOM referrer, as assetpack and cosign v3 list one, keeping the
+// entries already there.
+func attachSBOMBundle(t *testing.T, repo, subject string, bundle []byte) {
+	t.Helper()
+	_, sdesc := getManifest(t, repo, subject)
+	cfg := putBlob(t, repo, []byte("{}"))
+	cfg.MediaType = "application/vnd.oci.empty.v1+json"
+	layer := putBlob(t, repo, bundle)
+	layer.MediaType = bundleType
+	ann := map[string]string{"dev.sigstore.bundle.content": "dsse-envelope", "dev.sigstore.bundle.predicateType": "https://spdx.dev/Document"}
+	raw, _ := json.Marshal(map[string]any{
+		"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "artifactType": bundleType,
+		"config": cfg, "layers": []ociDesc{layer}, "annotations": ann,
+		"subject": ociDesc{MediaType: "application/vnd.oci.image.manifest.v1+json", Size: sdesc.Size, Digest: sdesc.Digest},
+	})
+	d := putManifest(t, repo, "", "application/vnd.oci.image.manifest.v1+json", raw)
+	d.ArtifactType, d.Annotations = bundleType, ann
+	entries := append(referrerIndex(t, repo, subject), d)
+	idx, _ := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries})
+	putManifest(t, repo, fallbackTag(subject), "application/vnd.oci.image.index.v1+json", idx)
+}
+
+// TestSBOMBadAttestations: an image whose signature is valid but whose
+// SBOM is not fails assetpack verify --sbom (exit 1, naming the image and
+// why) and cosign v3's verify-attestation: an SBOM bundle of another image,
+// and an SBOM statement edited after signing (a file's sha256 changed).
+// assetpack verify without --sbom still accepts the signature and reports
+// the bad attestation.
+func TestSBOMBadAttestations(t *testing.T) {
+	reg := startRegistry(t, registryOpts{})
+	work := t.TempDir()
+	src := filepath.Join(work, "site")
+	makeSource(t, src)
+	emptyRoot := filepath.Join(work, "empty-root.json")
+	os.WriteFile(emptyRoot, []byte(`{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`), 0o644)
+	env := []string{"COSIGN_PASSWORD=pw", "HOME=" + work, "DOCKER_CONFIG=" + filepath.Join(work, ".docker"),
+		"ASSETPACK_SBOM=", "ASSETPACK_SBOM_FORMAT=", "ASSETPACK_PROVENANCE="}
+	runEnv(t, work, env, "", bin, "generate-key-pair")
+	repo := reg.Host + "/web/site"
+	n := 0
+	build := func(extra ...string) (ref, digest string) {
+		n++
+		os.WriteFile(filepath.Join(src, "n.txt"), []byte(strings.Repeat("x", n)), 0o644)
+		r := runEnv(t, work, env, "", bin, append([]string{"build", src, "--git=false", "-t", repo + ":v1", "--push", "--sign", "--key", "cosign.key"}, extra...)...)
+		if r.code != 0 {
+			t.Fatalf("build: exit %d: %s", r.code, r.stderr)
+		}
+		ref = strings.TrimSpace(r.stdout)
+		return ref, ref[strings.Index(ref, "@")+1:]
+	}
+	_, goodDigest := build()
+	good := sbomBundleOf(t, repo, goodDigest)
+
+	for _, tc := range []struct {
+		name   string
+		bundle func(digest string) []byte
+		want   string
+	}{
+		{"another image's SBOM", func(string) []byte { return good }, "another image"},
+		{"edited statement", func(digest string) []byte {
+			var b map[string]any
+			json.Unmarshal(good, &b)
+			env := b["dsseEnvelope"].(map[string]any)
+			st, _ := base64.StdEncoding.DecodeString(env["payload"].(string))
+			// Made about this image, with one checksum changed: what someone
+			// who edits the SBOM without the key can do.
+			st = []byte(strings.Replace(string(st), strings.TrimPrefix(goodDigest, "sha256:"), strings.TrimPrefix(digest, "sha256:"), -1))
+			i := strings.Index(string(st), `"checksumValue":"`) + len(`"checksumValue":"`)
+			st = append(append(st[:i:i], strings.Repeat("0", 40)...), st[i+40:]...)
+			env["payload"] = base64.StdEncoding.EncodeToString(st)
+			return []byte(mustJSON(b))
+		}, "does not verify"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ref, digest := build("--sbom=false", "--provenance=false")
+			attachSBOMBundle(t, repo, digest, tc.bundle(digest))
+			r := runEnv(t, work, env, "", bin, "verify", ref, "--key", "cosign.pub", "--sbom")
+			if r.code != 1 || !strings.Contains(r.stderr, "no valid attestation: "+ref) || !strings.Contains(r.stderr, tc.want) || r.stdout != "" {
+				t.Errorf("assetpack verify --sbom: exit %d, stdout %q: %s", r.code, r.stdout, r.stderr)
+			}
+			r = runEnv(t, work, env, "", bin, "verify", ref, "--key", "cosign.pub")
+			if r.code != 0 || !strings.Contains(r.stderr, "attestation (SPDX SBOM)") || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("assetpack verify: exit %d: %s", r.code, r.stderr)
+			}
+			c := runEnv(t, work, env, "", cosignCLI(t, "v3.1.3"), "verify-attestation", "--type", "spdxjson", "--key", "cosign.pub",
+				"--insecure-ignore-tlog", "--allow-insecure-registry", "--trusted-root", emptyRoot, ref)
+			if c.code == 0 {
+				t.Errorf("cosign v3 verify-attestation accepted it: %s", c.stdout)
+			}
+		})
+	}
+}
