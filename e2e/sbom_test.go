@@ -414,8 +414,8 @@ func apiReferrers(t *testing.T, repo, digest string) (predicateTypes []string) {
 // it), build --push --sign --key attaches the signature, the SBOM and the
 // provenance through the API and writes no tag-schema index; assetpack
 // copy from Debian's docker-registry (tag schema) to it moves all three
-// onto the API. cosign v2.6.5 and v3.1.3 verify-attestation (and
-// assetpack verify --sbom) accept both images.
+// onto the API. oras discover lists the three; cosign v2.6.5 and v3.1.3
+// verify-attestation (and assetpack verify --sbom) accept both images.
 func TestSBOMReferrersAPI(t *testing.T) {
 	api := testregistry.New(t, testregistry.WithReferrers())
 	staging := startRegistry(t, registryOpts{})
@@ -461,6 +461,15 @@ func TestSBOMReferrersAPI(t *testing.T) {
 		} else {
 			resp.Body.Close()
 		}
+	}
+
+	// oras reads the referrers API too.
+	o := runEnv(t, work, env, "", tool(t, "oras"), "discover", "--plain-http", "--format", "json", copied)
+	var disc struct {
+		Referrers []struct{ ArtifactType string }
+	}
+	if err := json.Unmarshal([]byte(o.stdout), &disc); o.code != 0 || err != nil || len(disc.Referrers) != 3 {
+		t.Errorf("oras discover %s: exit %d %v: %s %s", copied, o.code, err, o.stdout, o.stderr)
 	}
 
 	for _, ver := range []string{"v2.6.5", "v3.1.3"} {
