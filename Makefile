@@ -48,6 +48,7 @@ BENCH_DATA ?= /var/tmp/assetpack-bench
 BENCH_SETS ?= opa,site,model
 BENCH_RUNS ?= 3
 BENCH_PEERS ?= crane,oras,imgpkg
+BENCH_PROFILES ?= local,shared,per-connection,fast
 BENCH_FLAGS ?=
 BENCH_MARKDOWN ?=
 BENCH_CRI_RUNS ?= 3
@@ -60,8 +61,8 @@ bench-data: ## generate the benchmark datasets into BENCH_DATA (fixed seeds; ski
 	  fi; \
 	done
 
-bench-compare: build bench-data ## assetpack vs crane, oras, imgpkg and the physical floors on a local registry (BENCH_MARKDOWN=docs/benchmarks.md writes the table)
-	eval "$$(hack/install-bench-tools.sh --print-path)" && $(GO) run ./bench/compare -data "$(BENCH_DATA)" -sets "$(BENCH_SETS)" -runs $(BENCH_RUNS) -peers "$(BENCH_PEERS)" $(BENCH_FLAGS) -assetpack $(BIN) $(if $(BENCH_MARKDOWN),-markdown $(BENCH_MARKDOWN))
+bench-compare: build bench-data ## assetpack vs crane, oras, imgpkg and the physical floors, local and through shaped links (BENCH_PROFILES; BENCH_MARKDOWN=docs/benchmarks.md writes the tables)
+	eval "$$(hack/install-bench-tools.sh --print-path)" && $(GO) run ./bench/compare -data "$(BENCH_DATA)" -sets "$(BENCH_SETS)" -runs $(BENCH_RUNS) -peers "$(BENCH_PEERS)" -profiles "$(BENCH_PROFILES)" $(BENCH_FLAGS) -assetpack $(BIN) $(if $(BENCH_MARKDOWN),-markdown $(BENCH_MARKDOWN))
 
 bench-resume: ## push a 10 GiB model through the quirk proxy, cut at 50% of its largest blob: bytes sent and peak RSS (about 21 GiB of disk, freed after; docs/benchmarks.md)
 	eval "$$(hack/install-e2e-tools.sh --print-path)" && $(GO) test -count=1 -timeout 50m -tags e2e -run '^$$' -bench BigModelResume -benchtime 1x ./e2e/

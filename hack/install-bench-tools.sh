@@ -31,6 +31,9 @@ install crane v0.22.1 go install github.com/google/go-containerregistry/cmd/cran
 install oras v1.3.6 go install oras.land/oras/cmd/oras@v1.3.6
 # imgpkg: built from the pinning module in hack/tools/imgpkg (see tools.go there).
 install imgpkg v0.44.0 bash -c 'cd hack/tools/imgpkg && go install carvel.dev/imgpkg/cmd/imgpkg'
+# toxiproxy shapes the per-connection profile (each connection limited on
+# its own); its command is named server upstream.
+install toxiproxy-server v2.12.0 bash -c 'go install github.com/Shopify/toxiproxy/v2/cmd/server@v2.12.0 && mv "$GOBIN/server" "$GOBIN/toxiproxy-server"'
 
 if [ "${1:-}" = "--print-path" ]; then
   (IFS=:; echo "export PATH=${paths[*]}:\$PATH")
