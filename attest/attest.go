@@ -31,8 +31,11 @@
 // internalParameters the timestamp it used, and its resolvedDependencies
 // the git commit of the source when the image records one (the
 // org.opencontainers.image.source and .revision annotations). The builder
-// is https://assetpack.dev/assetpack@VERSION (WithVersion). Its byproducts
-// are the image's layers: digest, media type, size and diffID.
+// is https://assetpack.dev/assetpack@VERSION (WithVersion), its version
+// {"assetpack": VERSION, "commit": COMMIT} (WithCommit). Its byproducts are
+// the image's layers, the layer plan: each layer's digest, media type (its
+// compression), size, diffID and, when the Image lists its files, how
+// many files and bytes it holds.
 //
 // Statement wraps any predicate in an in-toto v1 Statement whose subject is
 // the image digest.
@@ -66,6 +69,9 @@ package attest
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -135,7 +141,7 @@ func (f Format) CosignType() string {
 type Option func(*options) error
 
 type options struct {
-	version string
+	version, commit string
 }
 
 func makeOptions(opts []Option) (options, error) {
@@ -162,8 +168,64 @@ func WithVersion(v string) Option {
 	}
 }
 
+// WithCommit sets the source commit of the assetpack binary that made the
+// statement: the provenance's runDetails.builder.version names it beside
+// the version. The default is none.
+func WithCommit(c string) Option {
+	return func(o *options) error {
+		o.commit = strings.TrimSpace(c)
+		return nil
+	}
+}
+
 // BuilderID is the provenance's runDetails.builder.id for an assetpack
 // version.
 func BuilderID(version string) string {
 	return "https://assetpack.dev/assetpack@" + version
+}
+
+// predicateTypes maps the names that cosign's --type takes to predicate
+// types (cosign's options.PredicateTypeMap).
+var predicateTypes = map[string]string{
+	"spdx":             SPDXPredicateType,
+	"spdxjson":         SPDXPredicateType,
+	"cyclonedx":        CycloneDXPredicateType,
+	"slsaprovenance1":  ProvenancePredicateType,
+	"slsaprovenance":   "https://slsa.dev/provenance/v0.2",
+	"slsaprovenance02": "https://slsa.dev/provenance/v0.2",
+	"link":             "https://in-toto.io/Link/v1",
+	"vuln":             "https://cosign.sigstore.dev/attestation/vuln/v1",
+	"openvex":          "https://openvex.dev/ns",
+	"custom":           "https://cosign.sigstore.dev/attestation/v1",
+}
+
+// ParsePredicateType turns a name that cosign's --type takes ("spdxjson",
+// "cyclonedx", "slsaprovenance1", …; "slsaprovenance" is SLSA v0.2, as in
+// cosign) into its predicate type, and passes a predicate type URI as it
+// is.
+func ParsePredicateType(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if t, ok := predicateTypes[strings.ToLower(s)]; ok {
+		return t, nil
+	}
+	if u, err := url.Parse(s); err == nil && u.Scheme != "" && (u.Host != "" || u.Opaque != "") {
+		return s, nil
+	}
+	names := slices.Sorted(maps.Keys(predicateTypes))
+	return "", invalid("predicate type %q is neither a URI nor one of %s", s, strings.Join(names, ", "))
+}
+
+// PredicateName names the predicate types of assetpack's statements for
+// people: "SPDX SBOM", "CycloneDX SBOM", "SLSA provenance v1"; "" for
+// others.
+func PredicateName(predicateType string) string {
+	switch predicateType {
+	case SPDXPredicateType:
+		return "SPDX SBOM"
+	case CycloneDXPredicateType:
+		return "CycloneDX SBOM"
+	case ProvenancePredicateType:
+		return "SLSA provenance v1"
+	}
+	return ""
 }

@@ -88,7 +88,7 @@ func ExampleProvenance() {
 	p, err := attest.Provenance(img, attest.Build{
 		Source: "testdata/site", Prefix: "site", Platforms: res.Platforms,
 		Compression: "auto", Layers: "auto", SourceDateEpoch: &epoch,
-	}, attest.WithVersion("v1.0.0"))
+	}, attest.WithVersion("v1.0.0"), attest.WithCommit("4f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39"))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -128,17 +128,24 @@ func ExampleProvenance() {
 	//         "sourceDateEpoch": 1700000000
 	//       },
 	//       "internalParameters": {
-	//         "created": "2023-11-14T22:13:20Z"
+	//         "created": "2023-11-14T22:13:20Z",
+	//         "sourceDateEpoch": 1700000000
 	//       }
 	//     },
 	//     "runDetails": {
 	//       "builder": {
-	//         "id": "https://assetpack.dev/assetpack@v1.0.0"
+	//         "id": "https://assetpack.dev/assetpack@v1.0.0",
+	//         "version": {
+	//           "assetpack": "v1.0.0",
+	//           "commit": "4f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39"
+	//         }
 	//       },
 	//       "byproducts": [
 	//         {
 	//           "annotations": {
 	//             "diffID": "sha256:793c4bd431318efd41ab6cc9fc7d821293bd11cd216d337c49dedc570f4e560d",
+	//             "fileBytes": 377,
+	//             "files": 5,
 	//             "size": 627
 	//           },
 	//           "digest": {

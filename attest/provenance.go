@@ -64,7 +64,7 @@ func Provenance(img *Image, b Build, opts ...Option) (*slsa.Provenance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding the external parameters: %w", err)
 	}
-	internal, err := structpb.NewStruct(map[string]any{"created": img.Created.UTC().Format(time.RFC3339)})
+	internal, err := structpb.NewStruct(map[string]any{"created": img.Created.UTC().Format(time.RFC3339), "sourceDateEpoch": img.Created.Unix()})
 	if err != nil {
 		return nil, fmt.Errorf("encoding the internal parameters: %w", err)
 	}
@@ -76,14 +76,25 @@ func Provenance(img *Image, b Build, opts ...Option) (*slsa.Provenance, error) {
 			ResolvedDependencies: sourceDependency(img.Annotations),
 		},
 		RunDetails: &slsa.RunDetails{
-			Builder: &slsa.Builder{Id: BuilderID(o.version)},
+			Builder: &slsa.Builder{Id: BuilderID(o.version), Version: builderVersion(o)},
 		},
+	}
+	perLayer := make([]struct{ files, bytes int64 }, len(img.Layers))
+	for _, f := range img.Files {
+		if f.Layer >= 0 && f.Layer < len(perLayer) && f.Mode.IsRegular() {
+			perLayer[f.Layer].files++
+			perLayer[f.Layer].bytes += f.Size
+		}
 	}
 	for i, l := range img.Layers {
 		if err := checkDigest(fmt.Sprintf("layer %d digest", i+1), l.Digest.String()); err != nil {
 			return nil, err
 		}
-		ann, err := structpb.NewStruct(map[string]any{"size": l.Size, "diffID": l.DiffID.String()})
+		m := map[string]any{"size": l.Size, "diffID": l.DiffID.String()}
+		if len(img.Files) > 0 {
+			m["files"], m["fileBytes"] = perLayer[i].files, perLayer[i].bytes
+		}
+		ann, err := structpb.NewStruct(m)
 		if err != nil {
 			return nil, fmt.Errorf("encoding layer %d: %w", i+1, err)
 		}
@@ -98,6 +109,16 @@ func Provenance(img *Image, b Build, opts ...Option) (*slsa.Provenance, error) {
 		return nil, fmt.Errorf("validating the provenance of %s: %w", img.Digest, err)
 	}
 	return p, nil
+}
+
+// builderVersion is runDetails.builder.version: the assetpack version and
+// the commit it was built from, when known.
+func builderVersion(o options) map[string]string {
+	v := map[string]string{"assetpack": o.version}
+	if o.commit != "" {
+		v["commit"] = o.commit
+	}
+	return v
 }
 
 // externalParameters is b as a JSON object, without empty fields.

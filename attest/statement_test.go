@@ -104,3 +104,26 @@ func TestStatementPredicates(t *testing.T) {
 		}
 	}
 }
+
+func TestParsePredicateType(t *testing.T) {
+	for in, want := range map[string]string{
+		"spdxjson":                      attest.SPDXPredicateType,
+		"SPDX":                          attest.SPDXPredicateType,
+		"cyclonedx":                     attest.CycloneDXPredicateType,
+		"slsaprovenance1":               attest.ProvenancePredicateType,
+		"slsaprovenance":                "https://slsa.dev/provenance/v0.2",
+		"https://example.com/custom/v1": "https://example.com/custom/v1",
+	} {
+		if got, err := attest.ParsePredicateType(in); err != nil || got != want {
+			t.Errorf("ParsePredicateType(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "sbom", "files/v1"} {
+		if _, err := attest.ParsePredicateType(bad); !errors.Is(err, attest.ErrInvalid) || !strings.Contains(err.Error(), "slsaprovenance1") {
+			t.Errorf("ParsePredicateType(%q) = %v, want ErrInvalid listing the names", bad, err)
+		}
+	}
+	if attest.PredicateName(attest.ProvenancePredicateType) != "SLSA provenance v1" || attest.PredicateName("https://example.com") != "" {
+		t.Error("PredicateName")
+	}
+}

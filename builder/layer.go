@@ -107,8 +107,15 @@ func (l *Layer) Compressed() (io.ReadCloser, error) {
 	return os.Open(l.path)
 }
 
-// Uncompressed opens the blob and decompresses it.
+// Uncompressed opens the layer's tar stream: a stored blob is
+// decompressed; a deferred layer's tar is encoded again from the files,
+// without compressing it only to decompress it, and the read fails at the
+// end when the tar no longer matches the diffID (a file changed since it
+// was hashed).
 func (l *Layer) Uncompressed() (io.ReadCloser, error) {
+	if l.path == "" && l.compression != None {
+		return l.streamTar(), nil
+	}
 	f, err := l.Compressed()
 	if err != nil {
 		return nil, err
@@ -321,6 +328,21 @@ func (l *Layer) stream() io.ReadCloser {
 		}
 		return fmt.Errorf("layer %s: %w: the files changed after the build hashed them (got %s); run the build again",
 			l.digest, ErrFileChanged, s.digest)
+	})
+}
+
+// streamTar encodes a deferred layer's tar again, uncompressed, into a
+// pipe, and fails the read at the end when it no longer matches the diffID.
+func (l *Layer) streamTar() io.ReadCloser {
+	return streamLayer(&l.in, None, l.mtime, true, func(s layerSums) error {
+		if s.digest == l.diffID && s.size == l.uncompSize {
+			return nil
+		}
+		if l.onStale != nil {
+			l.onStale()
+		}
+		return fmt.Errorf("layer %s: %w: the files changed after the build hashed them (tar %s, want diffID %s); run the build again",
+			l.digest, ErrFileChanged, s.digest, l.diffID)
 	})
 }
 

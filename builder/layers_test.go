@@ -419,3 +419,30 @@ func TestLayerStart(t *testing.T) {
 		t.Errorf("%d gzip (stored) layers were started early", stored)
 	}
 }
+
+// TestDeferredUncompressed: the tar of a deferred compressed layer (a
+// build-cache hit of a push-only build) is encoded again from the files
+// without compressing it; it is the stored layer's tar, and a file changed
+// since the build fails the read.
+func TestDeferredUncompressed(t *testing.T) {
+	defer builder.SetRacyWindow(0)()
+	dir := t.TempDir()
+	writeTree(t, dir, siteTree)
+	cache := t.TempDir()
+	stored := build(t, dir, builder.WithCompression(builder.Gzip), builder.WithCache(cache)).Layers[0]
+	hit := build(t, dir, builder.WithCompression(builder.Gzip), deferred, builder.WithCache(cache)).Layers[0]
+	if !hit.Deferred() || !hit.Cached() {
+		t.Fatalf("deferred %v cached %v, want both", hit.Deferred(), hit.Cached())
+	}
+	want, _ := stored.DiffID()
+	if got := readAll(t, hit.Uncompressed); got != want {
+		t.Fatalf("the deferred layer's tar hashes to %s, the stored layer's diffID is %s", got, want)
+	}
+	os.WriteFile(filepath.Join(dir, "css", "site.css"), []byte("body { margin: 7 }\n"), 0o644)
+	rc, _ := hit.Uncompressed()
+	_, err := io.Copy(io.Discard, rc)
+	rc.Close()
+	if !errors.Is(err, builder.ErrFileChanged) {
+		t.Fatalf("Uncompressed after a change: %v, want ErrFileChanged", err)
+	}
+}

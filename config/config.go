@@ -61,10 +61,16 @@ type Config struct {
 
 // Sign is the sign: section.
 type Sign struct {
-	Key         string `json:"key,omitempty"`
-	Keyless     bool   `json:"keyless,omitempty"`
-	AttestFiles bool   `json:"attestFiles,omitempty"`
-	TlogUpload  bool   `json:"tlogUpload,omitempty"`
+	Key        string `json:"key,omitempty"`
+	Keyless    bool   `json:"keyless,omitempty"`
+	TlogUpload bool   `json:"tlogUpload,omitempty"`
+	// SBOM and Provenance attach a signed SBOM and SLSA provenance (nil:
+	// the default, on); SBOMFormat is spdx or cyclonedx.
+	SBOM       *bool  `json:"sbom,omitempty"`
+	SBOMFormat string `json:"sbomFormat,omitempty"`
+	Provenance *bool  `json:"provenance,omitempty"`
+	// AttestFiles is the SBOM's deprecated predecessor: true means SBOM.
+	AttestFiles bool `json:"attestFiles,omitempty"`
 }
 
 // ModelPack is the modelpack: section: its presence asks for the image's

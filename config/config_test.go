@@ -28,6 +28,7 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{"nested unknown key", "sign:\n  key: k\n  keyles: true\n", []string{"assetpack.yaml:3:", "sign.keyles"}},
 		{"wrong type", "source: ./site\npush: yes please\n", []string{"assetpack.yaml:2:", "push", "boolean"}},
 		{"bad enum", "compression: brotli\n", []string{"assetpack.yaml:1:", "compression", "gzip"}},
+		{"bad SBOM format", "sign:\n  key: k\n  sbomFormat: swid\n", []string{"assetpack.yaml:3:", "sign.sbomFormat", "cyclonedx"}},
 		{"bad layers", "source: .\nlayers: many\n", []string{"assetpack.yaml:2:", "layers", "single"}},
 		{"bad platform", "platforms:\n  - linux/amd64\n  - Linux\n", []string{"assetpack.yaml:3:", "platforms.1"}},
 		{"relative mount path", "kubernetes:\n  workload: deployment/web\n  mountPath: html\n", []string{"assetpack.yaml:3:", "kubernetes.mountPath"}},
@@ -87,4 +88,21 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse() = %v", err)
 		}
 	})
+}
+
+// TestSignAttestKeys: sign.sbom and sign.provenance are unset unless
+// written (the defaults are the CLI's), sbomFormat and the deprecated
+// attestFiles parse.
+func TestSignAttestKeys(t *testing.T) {
+	c, err := config.Parse([]byte("sign:\n  key: k\n  sbom: false\n  sbomFormat: cyclonedx\n  attestFiles: true\n"), "assetpack.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Sign; s.SBOM == nil || *s.SBOM || s.SBOMFormat != "cyclonedx" || s.Provenance != nil || !s.AttestFiles {
+		t.Errorf("sign = %+v", s)
+	}
+	c, err = config.Parse([]byte("sign: {keyless: true, provenance: true}\n"), "assetpack.yaml")
+	if err != nil || c.Sign.SBOM != nil || c.Sign.Provenance == nil || !*c.Sign.Provenance {
+		t.Errorf("sign = %+v, %v", c.Sign, err)
+	}
 }

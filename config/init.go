@@ -31,7 +31,7 @@ push: false
 
 # sign:
 #   key: cosign.key                # or awskms://…; keyless: true for Fulcio + Rekor
-#   attestFiles: true
+#   sbomFormat: spdx               # signed SBOM (spdx or cyclonedx) and SLSA provenance; sbom: false, provenance: false to leave them out
 
 # kubernetes:
 #   workload: deployment/web

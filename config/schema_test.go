@@ -38,6 +38,8 @@ func TestSchemaAgreesWithJSONSchema(t *testing.T) {
 		"platforms: [linux/amd64, linux/arm64/v8]\ncompression: zstd\nlayers: single\n",
 		"annotations: {a: b}\nlabels: {c: d}\nexcludes: ['*.map']\n",
 		"sign: {key: cosign.key, keyless: false, attestFiles: true, tlogUpload: false}\n",
+		"sign: {key: cosign.key, sbom: true, sbomFormat: cyclonedx, provenance: false}\n",
+		"sign: {keyless: true, sbom: false}\n",
 		"kubernetes: {workload: deployment/web, mountPath: /srv, containers: [nginx], subPath: s, volumeName: v, pullPolicy: IfNotPresent, format: kustomize, output: k8s, file: d.yaml}\n",
 		// invalid
 		"source: ''\n",
@@ -62,6 +64,9 @@ func TestSchemaAgreesWithJSONSchema(t *testing.T) {
 		"sign: {key: ''}\n",
 		"sign: yes\n",
 		"sign: {keyless: 1}\n",
+		"sign: {key: k, sbom: 'yes'}\n",
+		"sign: {key: k, sbomFormat: spdx-json}\n",
+		"sign: {key: k, provenance: 1}\n",
 		"kubernetes: {workload: deployment/web}\n",
 		"kubernetes: {mountPath: /srv}\n",
 		"kubernetes: {workload: web, mountPath: /srv}\n",

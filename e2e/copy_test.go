@@ -31,7 +31,8 @@ func indexDigests(t *testing.T, repo, digest string) []string {
 // from one real registry process to another: same digest, every referrer
 // (assetpack's bundles and legacy tags, cosign v3's bundle, of the index and
 // of each platform manifest) and cosign v2 and v3 verify at the
-// destination. Within one registry the blobs are mounted.
+// destination, the signature, the SBOM and the provenance (as assetpack
+// verify --sbom and --attestation-type do). Within one registry the blobs are mounted.
 func TestCopyBetweenRegistries(t *testing.T) {
 	staging, prod := startRegistry(t, registryOpts{}), startRegistry(t, registryOpts{})
 	work := t.TempDir()
@@ -45,7 +46,7 @@ func TestCopyBetweenRegistries(t *testing.T) {
 
 	from := staging.Host + "/web/site"
 	b := runEnv(t, work, env, "", bin, "build", src, "--git=false", "--platform", "linux/amd64,linux/arm64", "-t", from+":v1", "--push",
-		"--sign", "--key", "cosign.key", "--signature-format", "both", "--attest-files")
+		"--sign", "--key", "cosign.key", "--signature-format", "both")
 	if b.code != 0 {
 		t.Fatalf("build: exit %d: %s", b.code, b.stderr)
 	}
@@ -86,12 +87,19 @@ func TestCopyBetweenRegistries(t *testing.T) {
 		if r := runEnv(t, work, env, "", cosign, append(append([]string{"verify"}, offline...), to+":v1")...); r.code != 0 {
 			t.Errorf("cosign %s verify at the destination: exit %d: %s", ver, r.code, r.stderr)
 		}
-		if r := runEnv(t, work, env, "", cosign, append(append([]string{"verify-attestation", "--type", filesType}, offline...), to+":v1")...); r.code != 0 {
-			t.Errorf("cosign %s verify-attestation at the destination: exit %d: %s", ver, r.code, r.stderr)
+		for _, typ := range []string{"spdxjson", "slsaprovenance1"} {
+			if r := runEnv(t, work, env, "", cosign, append(append([]string{"verify-attestation", "--type", typ}, offline...), to+":v1")...); r.code != 0 {
+				t.Errorf("cosign %s verify-attestation --type %s at the destination: exit %d: %s", ver, typ, r.code, r.stderr)
+			}
 		}
 	}
 	if r := runEnv(t, work, env, "", bin, "verify", to+":v1", "--key", "cosign.pub"); r.code != 0 || !strings.Contains(r.stderr, "3 valid signature(s)") {
 		t.Errorf("assetpack verify at the destination: exit %d: %s", r.code, r.stderr)
+	}
+	for _, a := range []struct{ flag, want string }{{"--sbom", `"spdxVersion":"SPDX-2.3"`}, {"--attestation-type=slsaprovenance1", `"buildType":"https://assetpack.dev/build/v1"`}} {
+		if r := runEnv(t, work, env, "", bin, "verify", to+":v1", "--key", "cosign.pub", a.flag); r.code != 0 || !strings.Contains(r.stdout, a.want) {
+			t.Errorf("assetpack verify %s at the destination: exit %d: %.300s %s", a.flag, r.code, r.stdout, r.stderr)
+		}
 	}
 
 	// Within one registry: blobs are mounted, not sent.
@@ -127,7 +135,7 @@ func TestCopyRefusedHalfway(t *testing.T) {
 	makeSource(t, src)
 	env := []string{"COSIGN_PASSWORD=pw", "HOME=" + work, "DOCKER_CONFIG=" + filepath.Join(work, ".docker")}
 	runEnv(t, work, env, "", bin, "generate-key-pair")
-	b := runEnv(t, work, env, "", bin, "build", src, "--git=false", "-t", staging.Host+"/web/site:v1", "--push", "--sign", "--key", "cosign.key", "--signature-format", "both", "--attest-files")
+	b := runEnv(t, work, env, "", bin, "build", src, "--git=false", "-t", staging.Host+"/web/site:v1", "--push", "--sign", "--key", "cosign.key", "--signature-format", "both")
 	if b.code != 0 {
 		t.Fatalf("build: exit %d: %s", b.code, b.stderr)
 	}

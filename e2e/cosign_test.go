@@ -28,8 +28,6 @@ func cosignCLI(t *testing.T, version string) string {
 	return p
 }
 
-const filesType = "https://assetpack.dev/attestation/files/v1"
-
 // TestCosignInterop: what assetpack signs (bundle, legacy or both
 // formats), the stock cosign v2.6 and v3.1 CLIs verify offline; what
 // cosign v2 and v3 sign, assetpack verifies with the key alone; the
@@ -68,7 +66,7 @@ func TestCosignInterop(t *testing.T) {
 	}
 
 	// The defaults agree: build --sign --key, then verify --key, nothing else.
-	ref := build(t, "bundle", "--sign", "--key", "cosign.key", "--attest-files")
+	ref := build(t, "bundle", "--sign", "--key", "cosign.key")
 	v := runEnv(t, work, env, "", bin, "verify", ref, "--key", "cosign.pub")
 	if v.code != 0 || strings.TrimSpace(v.stdout) != ref || !strings.Contains(v.stderr, "1 valid signature") || !strings.Contains(v.stderr, "bundle signature") {
 		t.Fatalf("verify --key after build --sign --key: exit %d: %s %s", v.code, v.stdout, v.stderr)
@@ -81,8 +79,8 @@ func TestCosignInterop(t *testing.T) {
 			t.Errorf("tag-schema entry %+v", d)
 		}
 	}
-	// oras discovers them (it reads the tag schema too): the signature and
-	// the file-list attestation.
+	// oras discovers them (it reads the tag schema too): the signature, the
+	// SBOM and the provenance that --sign attaches.
 	o := runEnv(t, work, env, "", tool(t, "oras"), "discover", "--plain-http", "--format", "json", ref)
 	var disc struct {
 		Referrers []struct {
@@ -90,7 +88,7 @@ func TestCosignInterop(t *testing.T) {
 			Annotations  map[string]string
 		}
 	}
-	if err := json.Unmarshal([]byte(o.stdout), &disc); o.code != 0 || err != nil || len(disc.Referrers) != 2 {
+	if err := json.Unmarshal([]byte(o.stdout), &disc); o.code != 0 || err != nil || len(disc.Referrers) != 3 {
 		t.Errorf("oras discover: exit %d %v: %s %s", o.code, err, o.stdout, o.stderr)
 	}
 	var types []string
@@ -100,11 +98,11 @@ func TestCosignInterop(t *testing.T) {
 		}
 		types = append(types, r.Annotations["dev.sigstore.bundle.predicateType"])
 	}
-	if !slices.Contains(types, "https://sigstore.dev/cosign/sign/v1") || !slices.Contains(types, filesType) {
+	if !slices.Contains(types, "https://sigstore.dev/cosign/sign/v1") || !slices.Contains(types, "https://spdx.dev/Document") || !slices.Contains(types, "https://slsa.dev/provenance/v1") {
 		t.Errorf("oras discover: predicate types %v", types)
 	}
-	legacyRef := build(t, "legacy", "--sign", "--key", "cosign.key", "--signature-format", "legacy", "--attest-files")
-	bothRef := build(t, "both", "--sign", "--key", "cosign.key", "--signature-format", "both", "--attest-files")
+	legacyRef := build(t, "legacy", "--sign", "--key", "cosign.key", "--signature-format", "legacy")
+	bothRef := build(t, "both", "--sign", "--key", "cosign.key", "--signature-format", "both")
 
 	for _, ver := range []string{"v2.6.5", "v3.1.3"} {
 		cosign := cosignCLI(t, ver)
@@ -114,7 +112,7 @@ func TestCosignInterop(t *testing.T) {
 				if r.code != 0 {
 					t.Fatalf("cosign verify: exit %d: %s", r.code, r.stderr)
 				}
-				a := runEnv(t, work, env, "", cosign, append(append([]string{"verify-attestation", "--type", filesType, "--key", "cosign.pub"}, offline...), tc.ref)...)
+				a := runEnv(t, work, env, "", cosign, append(append([]string{"verify-attestation", "--type", "spdxjson", "--key", "cosign.pub"}, offline...), tc.ref)...)
 				if a.code != 0 {
 					t.Fatalf("cosign verify-attestation: exit %d: %s", a.code, a.stderr)
 				}
@@ -145,9 +143,9 @@ func TestCosignInterop(t *testing.T) {
 			t.Errorf("signature %+v", s)
 		}
 	}
-	att := runEnv(t, work, env, "", bin, "verify", legacyRef, "--key", "cosign.pub", "--attest-files")
-	if att.code != 0 || !strings.Contains(att.stdout, `"fileCount"`) {
-		t.Errorf("verify --attest-files of a legacy attestation: exit %d: %s %s", att.code, att.stdout, att.stderr)
+	att := runEnv(t, work, env, "", bin, "verify", legacyRef, "--key", "cosign.pub", "--sbom")
+	if att.code != 0 || !strings.Contains(att.stdout, `"spdxVersion":"SPDX-2.3"`) {
+		t.Errorf("verify --sbom of a legacy attestation: exit %d: %s %s", att.code, att.stdout, att.stderr)
 	}
 
 	// Another key: exit 1, about the signature, not a key problem.

@@ -194,9 +194,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 	runStep("", "generate-key-pair")
 	keyPEM, _ := os.ReadFile(filepath.Join(work, "cosign.key"))
 	runStep(reg.Pass+"\n", "login", reg.Host, "-u", reg.User, "--password-stdin")
-	b := runStep("", "build", src, "--git=false", "-t", repo+":v1", "--push", "--sign", "--key", "cosign.key", "--attest-files",
+	b := runStep("", "build", src, "--git=false", "-t", repo+":v1", "--push", "--sign", "--key", "cosign.key", "--sbom",
 		"-o", "oci:layout", "--digest-file", "digest", "--patch-out", "patch.yaml", "--workload", "deployment/web", "--mount-path", "/srv", "--container", "web")
-	runStep("", "verify", strings.TrimSpace(b.stdout), "--key", "cosign.pub", "--insecure-ignore-tlog", "--attest-files")
+	runStep("", "verify", strings.TrimSpace(b.stdout), "--key", "cosign.pub", "--insecure-ignore-tlog", "--sbom")
 	if !strings.Contains(strings.Join(outputs, ""), "debug: -->") {
 		t.Fatal("--debug logged no requests: the test would prove nothing")
 	}

@@ -127,11 +127,13 @@ func TestPolicyKyverno(t *testing.T) {
 	must(runEnv(t, work, env, "", bin, "generate-key-pair"))
 	must(runEnv(t, work, env, "", bin, "generate-key-pair", "--output-key-prefix", "other"))
 	repo := reg.Host + "/web/site"
-	signed := must(runEnv(t, work, env, "", bin, "build", src, "--git=false", "-t", repo+":v1", "--push", "--sign", "--key", "cosign.key"))
+	// The default policy reads the legacy .sig tag; assetpack signs in the
+	// bundle format unless told otherwise.
+	signed := must(runEnv(t, work, env, "", bin, "build", src, "--git=false", "-t", repo+":v1", "--push", "--sign", "--key", "cosign.key", "--signature-format", "legacy"))
 	os.WriteFile(filepath.Join(src, "index.html"), []byte("<h1>unsigned</h1>"), 0o644)
 	unsigned := must(runEnv(t, work, env, "", bin, "build", src, "--git=false", "-t", repo+":unsigned", "--push"))
 	os.WriteFile(filepath.Join(src, "index.html"), []byte("<h1>other key</h1>"), 0o644)
-	otherKey := must(runEnv(t, work, env, "", bin, "build", src, "--git=false", "-t", repo+":other", "--push", "--sign", "--key", "other.key"))
+	otherKey := must(runEnv(t, work, env, "", bin, "build", src, "--git=false", "-t", repo+":other", "--push", "--sign", "--key", "other.key", "--signature-format", "legacy"))
 
 	must(runEnv(t, work, env, "", bin, "policy", "--image", reg.Host+"/web/*", "--key", "cosign.pub", "-o", "policy.yaml"))
 	must(runEnv(t, work, env, "", bin, "policy", "--image", reg.Host+"/web/*", "--key", "cosign.pub", "--action", "Audit", "-o", "audit.yaml"))
@@ -219,7 +221,7 @@ func TestPolicyKyverno(t *testing.T) {
 
 	// cosign v3 signs in its bundle format: the bundle policy accepts it,
 	// the legacy one does not, and the bundle policy refuses the legacy
-	// signature.
+	// signature; it accepts what assetpack build --sign writes by default.
 	t.Run("bundle", func(t *testing.T) {
 		cosign3 := cosignCLI(t, "v3.1.3")
 		os.WriteFile(filepath.Join(src, "index.html"), []byte("<h1>cosign v3</h1>"), 0o644)
@@ -235,6 +237,13 @@ func TestPolicyKyverno(t *testing.T) {
 		}
 		if r := kyvernoApply(t, work, env, "bundle.yaml", "--resource", "pod-signed.yaml"); !r.failed("sigstore bundle verification failed") {
 			t.Errorf("bundle policy, assetpack's legacy signature: %v", r)
+		}
+		// assetpack's default: a bundle (with its SBOM and provenance
+		// beside it), which the bundle policy accepts.
+		os.WriteFile(filepath.Join(src, "index.html"), []byte("<h1>assetpack defaults</h1>"), 0o644)
+		defaults := must(runEnv(t, work, env, "", bin, "build", src, "--git=false", "-t", repo+":defaults", "--push", "--sign", "--key", "cosign.key"))
+		if r := kyvernoApply(t, work, env, "bundle.yaml", "--resource", write("pod-defaults.yaml", workloadYAML("Pod", "defaults", defaults))); !r.passed() {
+			t.Errorf("bundle policy, assetpack's default signature: %v", r)
 		}
 	})
 }

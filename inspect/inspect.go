@@ -1,17 +1,18 @@
 // Package inspect describes images (platforms, layers, annotations, files)
 // and compares the files of two images. It reads layers as streams and
 // never unpacks to disk; it does no I/O of its own beyond the images given.
+// The files are those the SBOM lists (attest.ReadImage).
 package inspect
 
 import (
 	"fmt"
+	"io/fs"
 	"sort"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/assetpack/assetpack/internal/rootfs"
-	"github.com/assetpack/assetpack/sign"
+	"github.com/assetpack/assetpack/attest"
 )
 
 // Layer describes one layer.
@@ -39,16 +40,20 @@ type Manifest struct {
 
 // Report describes an image or index.
 type Report struct {
-	Reference   string               `json:"reference"`
-	Digest      string               `json:"digest"`
-	MediaType   string               `json:"mediaType"`
-	Size        int64                `json:"size"`
-	Annotations map[string]string    `json:"annotations,omitempty"`
-	Manifests   []Manifest           `json:"manifests"`
-	Files       *sign.FilesPredicate `json:"files,omitempty"`
-	// Signed and Attested are nil when unknown (local images).
-	Signed   *bool `json:"signed,omitempty"`
-	Attested *bool `json:"attested,omitempty"`
+	Reference   string            `json:"reference"`
+	Digest      string            `json:"digest"`
+	MediaType   string            `json:"mediaType"`
+	Size        int64             `json:"size"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Manifests   []Manifest        `json:"manifests"`
+	Files       *Files            `json:"files,omitempty"`
+	// Signed, Attested, SBOM and Provenance say what refers to the image:
+	// a signature, any attestation, an SBOM (SPDX or CycloneDX), a SLSA
+	// provenance. Nil when unknown (local images); nothing is verified.
+	Signed     *bool `json:"signed,omitempty"`
+	Attested   *bool `json:"attested,omitempty"`
+	SBOM       *bool `json:"sbom,omitempty"`
+	Provenance *bool `json:"provenance,omitempty"`
 	// Referrers lists what refers to the image in its registry (nil for
 	// local images): OCI 1.1 referrers, whichever way the registry keeps
 	// them, and cosign's legacy .sig and .att tags.
@@ -69,9 +74,14 @@ type Referrer struct {
 	// Where names the list or tag.
 	Where string `json:"where"`
 	// PredicateType is what a Sigstore bundle signs or attests (from its
-	// annotation: unverified).
-	PredicateType string            `json:"predicateType,omitempty"`
-	Annotations   map[string]string `json:"annotations,omitempty"`
+	// annotation: unverified), or, for a legacy .att tag, the statement of
+	// one of its layers (from the layer's annotation).
+	PredicateType string `json:"predicateType,omitempty"`
+	// Kind names what it is for people: "signature", "SPDX SBOM",
+	// "CycloneDX SBOM", "SLSA provenance v1", "attestation"; "" for
+	// another artifact.
+	Kind        string            `json:"kind,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // Sigstore's and cosign's names, to tell signatures from attestations.
@@ -81,31 +91,111 @@ const (
 	predicateAnnotation = "dev.sigstore.bundle.predicateType"
 )
 
-// AddReferrers sets the report's referrers, and Signed and Attested from
-// them: a bundle whose predicate type is cosign's signature, or a legacy
-// .sig tag, is a signature; another bundle or a .att tag an attestation.
-// Nothing is verified (that is assetpack verify's job).
+// AddReferrers sets the report's referrers, with their Kind, and Signed,
+// Attested, SBOM and Provenance from them: a bundle whose predicate type is
+// cosign's signature, or a legacy .sig tag, is a signature; another bundle
+// or a .att tag an attestation, an SBOM or a provenance by its predicate
+// type. Nothing is verified (that is assetpack verify's job).
 func (r *Report) AddReferrers(refs []Referrer) {
-	signed, attested := false, false
+	signed, attested, sbom, provenance := false, false, false, false
 	for i := range refs {
 		ref := &refs[i]
 		if ref.PredicateType == "" {
 			ref.PredicateType = ref.Annotations[predicateAnnotation]
 		}
+		legacy := ref.Found == "legacy tag"
 		switch {
-		case ref.Found == "legacy tag" && strings.HasSuffix(ref.Where, ".sig"):
+		case legacy && strings.HasSuffix(ref.Where, ".sig"),
+			ref.ArtifactType == bundleType && ref.PredicateType == signPredicateType:
 			signed = true
-		case ref.Found == "legacy tag" && strings.HasSuffix(ref.Where, ".att"):
+			ref.Kind = "signature"
+		case legacy && strings.HasSuffix(ref.Where, ".att"), ref.ArtifactType == bundleType:
 			attested = true
-		case ref.ArtifactType == bundleType && ref.PredicateType == signPredicateType:
-			signed = true
-		case ref.ArtifactType == bundleType:
-			attested = true
+			ref.Kind = "attestation"
+			if n := attest.PredicateName(ref.PredicateType); n != "" {
+				ref.Kind = n
+			}
+			switch ref.PredicateType {
+			case attest.SPDXPredicateType, attest.CycloneDXPredicateType:
+				sbom = true
+			case attest.ProvenancePredicateType:
+				provenance = true
+			}
 		}
 	}
 	sort.SliceStable(refs, func(i, j int) bool { return refs[i].ArtifactType < refs[j].ArtifactType })
 	r.Referrers = refs
-	r.Signed, r.Attested = &signed, &attested
+	r.Signed, r.Attested, r.SBOM, r.Provenance = &signed, &attested, &sbom, &provenance
+}
+
+// Files lists the regular files and symbolic links that an image's layers
+// leave, as a runtime mounts them and the SBOM lists them
+// (attest.ReadImage): a later layer's file replaces an earlier one's,
+// whiteouts delete files, and a hard link is listed with the content it
+// links to. Directories are not listed.
+type Files struct {
+	// Files are sorted bytewise by path.
+	Files []File `json:"files"`
+	// FileCount and TotalBytes count the regular files and their bytes.
+	FileCount  int   `json:"fileCount"`
+	TotalBytes int64 `json:"totalBytes"`
+}
+
+// File is one regular file or symbolic link.
+type File struct {
+	// Path is slash-separated and relative to the image root.
+	Path string `json:"path"`
+	// Type is "file" or "symlink".
+	Type string `json:"type"`
+	// Mode holds the permission (and setuid, setgid, sticky) bits in
+	// octal, as "0644".
+	Mode string `json:"mode"`
+	// Size and SHA256 describe a file's content.
+	Size   int64  `json:"size,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	// LinkTarget is a symbolic link's target; HardLink, for a file stored
+	// as a hard link, the path it links to.
+	LinkTarget string `json:"linkTarget,omitempty"`
+	HardLink   string `json:"hardLink,omitempty"`
+	// Layer is the index of the layer that holds it (0 is the first).
+	Layer int `json:"layer"`
+}
+
+// ListFiles lists img's files (see Files), reading every layer.
+func ListFiles(img v1.Image) (*Files, error) {
+	ai, err := attest.ReadImage(img)
+	if err != nil {
+		return nil, err
+	}
+	out := &Files{Files: make([]File, 0, len(ai.Files))}
+	for _, f := range ai.Files {
+		e := File{Path: f.Path, Type: "file", Mode: octal(f.Mode), HardLink: f.HardLink, Layer: f.Layer}
+		if f.Mode&fs.ModeSymlink != 0 {
+			e.Type, e.LinkTarget = "symlink", f.Symlink
+		} else {
+			e.Size, e.SHA256 = f.Size, f.SHA256
+			out.FileCount++
+			out.TotalBytes += f.Size
+		}
+		out.Files = append(out.Files, e)
+	}
+	return out, nil
+}
+
+// octal writes a mode's permission, setuid, setgid and sticky bits as tar
+// holds them: "0644", "4755".
+func octal(m fs.FileMode) string {
+	n := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		n |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		n |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		n |= 0o1000
+	}
+	return fmt.Sprintf("%04o", n)
 }
 
 // Describe reports on a v1.Image or v1.ImageIndex; with files, it lists
@@ -162,36 +252,20 @@ func Describe(ref string, art any, files bool) (*Report, error) {
 		r.Manifests = append(r.Manifests, *m)
 	}
 	if files && len(imgs) > 0 {
-		entries, err := rootfs.Image(imgs[0], rootfs.Options{})
+		f, err := ListFiles(imgs[0])
 		if err != nil {
 			return nil, err
 		}
-		r.Files = filesOf(entries)
+		r.Files = f
+		// The layer plan: the files each layer holds.
 		layers := r.Manifests[0].Layers
-		for _, e := range entries {
-			if e.Type != rootfs.Dir && e.Layer < len(layers) {
+		for _, e := range f.Files {
+			if e.Layer < len(layers) {
 				layers[e.Layer].Files = append(layers[e.Layer].Files, e.Path)
 			}
 		}
 	}
 	return r, nil
-}
-
-// filesOf is sign.Files of the tree already read (one pass over the
-// layers for the file list and the plan).
-func filesOf(entries []rootfs.Entry) *sign.FilesPredicate {
-	p := &sign.FilesPredicate{Files: make([]sign.FileEntry, 0, len(entries))}
-	for _, e := range entries {
-		p.Files = append(p.Files, sign.FileEntry{
-			Path: e.Path, Type: string(e.Type), Mode: fmt.Sprintf("%04o", e.Mode),
-			Size: e.Size, SHA256: e.SHA256, LinkTarget: e.Target,
-		})
-		if e.Type == rootfs.File {
-			p.FileCount++
-			p.TotalBytes += e.Size
-		}
-	}
-	return p
 }
 
 func describeImage(img v1.Image) (*Manifest, error) {
@@ -231,10 +305,12 @@ type Change struct {
 	What []string `json:"what,omitempty"`
 }
 
-// Diff compares two file lists by path.
-func Diff(a, b *sign.FilesPredicate) []Change {
-	am := map[string]sign.FileEntry{}
-	bm := map[string]sign.FileEntry{}
+// Diff compares two file lists by path. Directories are not compared (the
+// lists have none): an image that differs only in an empty directory has
+// the same files and another digest.
+func Diff(a, b *Files) []Change {
+	am := map[string]File{}
+	bm := map[string]File{}
 	var paths []string
 	for _, e := range a.Files {
 		am[e.Path] = e
@@ -283,29 +359,24 @@ func Diff(a, b *sign.FilesPredicate) []Change {
 // removed and added when two trees differ only by where they sit, such as
 // a directory packed with another prefix than the image's. It returns ""
 // when there is no such directory (or a has no files).
-func Under(a, b *sign.FilesPredicate) string {
-	var files []string
-	for _, e := range a.Files {
-		if e.Type != "dir" {
-			files = append(files, e.Path)
-		}
-	}
-	if len(files) == 0 {
+func Under(a, b *Files) string {
+	if a == nil || b == nil || len(a.Files) == 0 {
 		return ""
 	}
+	first := a.Files[0].Path
 	inB := map[string]bool{}
 	var candidates []string
 	for _, e := range b.Files {
 		inB[e.Path] = true
-		if e.Type != "dir" && strings.HasSuffix(e.Path, "/"+files[0]) {
-			candidates = append(candidates, strings.TrimSuffix(e.Path, "/"+files[0]))
+		if strings.HasSuffix(e.Path, "/"+first) {
+			candidates = append(candidates, strings.TrimSuffix(e.Path, "/"+first))
 		}
 	}
 	sort.Strings(candidates)
 next:
 	for _, p := range candidates {
-		for _, f := range files {
-			if !inB[p+"/"+f] {
+		for _, f := range a.Files {
+			if !inB[p+"/"+f.Path] {
 				continue next
 			}
 		}

@@ -1,11 +1,14 @@
 package inspect
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -17,9 +20,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/assetpack/assetpack/builder"
-	"github.com/assetpack/assetpack/sign"
 )
 
 // epoch is the build time of every test image, and created its RFC 3339 form.
@@ -85,33 +88,22 @@ func sha(s string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// wantFiles is the file list of nodes under prefix, with every directory,
-// computed from the nodes themselves.
-func wantFiles(prefix string, nodes []node) []sign.FileEntry {
-	seen := map[string]bool{}
-	var out []sign.FileEntry
-	dir := func(p string) {
-		if p != "" && p != "." && !seen[p] {
-			seen[p] = true
-			out = append(out, sign.FileEntry{Path: p, Type: "dir", Mode: "0755"})
-		}
-	}
+// wantFiles is the file list of nodes under prefix, computed from the
+// nodes themselves (one layer).
+func wantFiles(prefix string, nodes []node) []File {
+	var out []File
 	for _, n := range nodes {
 		full := strings.TrimPrefix(prefix+"/"+n.path, "/")
-		parts := strings.Split(full, "/")
-		for i := 1; i < len(parts); i++ {
-			dir(strings.Join(parts[:i], "/"))
-		}
 		switch {
 		case n.link != "":
-			out = append(out, sign.FileEntry{Path: full, Type: "symlink", Mode: "0777", LinkTarget: n.link})
+			out = append(out, File{Path: full, Type: "symlink", Mode: "0777", LinkTarget: n.link})
 		case n.exec:
-			out = append(out, sign.FileEntry{Path: full, Type: "file", Mode: "0755", Size: int64(len(n.body)), SHA256: sha(n.body)})
+			out = append(out, File{Path: full, Type: "file", Mode: "0755", Size: int64(len(n.body)), SHA256: sha(n.body)})
 		default:
-			out = append(out, sign.FileEntry{Path: full, Type: "file", Mode: "0644", Size: int64(len(n.body)), SHA256: sha(n.body)})
+			out = append(out, File{Path: full, Type: "file", Mode: "0644", Size: int64(len(n.body)), SHA256: sha(n.body)})
 		}
 	}
-	slices.SortFunc(out, func(a, b sign.FileEntry) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortFunc(out, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
 	return out
 }
 
@@ -137,12 +129,16 @@ func wantLayers(t *testing.T, res *builder.Result, files bool) []Layer {
 	return out
 }
 
-func checkFiles(t *testing.T, got *sign.FilesPredicate, want []sign.FileEntry) {
+func checkFiles(t *testing.T, got *Files, want []File) {
 	t.Helper()
 	if got == nil {
 		t.Fatal("Files = nil, want a file list")
 	}
-	if !reflect.DeepEqual(got.Files, want) {
+	gotFiles := slices.Clone(got.Files)
+	for i := range gotFiles {
+		gotFiles[i].Layer = 0 // layers are checked by TestDescribeLayers
+	}
+	if !reflect.DeepEqual(gotFiles, want) {
 		t.Errorf("Files:\n got %+v\nwant %+v", got.Files, want)
 	}
 	n, bytes := 0, int64(0)
@@ -292,6 +288,17 @@ func TestDescribeLayers(t *testing.T) {
 		}
 	}
 	checkFiles(t, r.Files, wantFiles("", nodes))
+	// Each file names its layer: the one whose tar holds it.
+	layers := map[int]bool{}
+	for _, f := range r.Files.Files {
+		layers[f.Layer] = true
+		if f.Layer < 0 || f.Layer >= len(res.Layers) {
+			t.Errorf("%s is in layer %d of %d", f.Path, f.Layer, len(res.Layers))
+		}
+	}
+	if len(layers) != len(res.Layers) {
+		t.Errorf("the files name %d layers of %d", len(layers), len(res.Layers))
+	}
 }
 
 func TestDescribeErrors(t *testing.T) {
@@ -314,30 +321,30 @@ func TestDescribeErrors(t *testing.T) {
 }
 
 func TestDiff(t *testing.T) {
-	file := func(p, body, mode string) sign.FileEntry {
-		return sign.FileEntry{Path: p, Type: "file", Mode: mode, Size: int64(len(body)), SHA256: sha(body)}
+	file := func(p, body, mode string) File {
+		return File{Path: p, Type: "file", Mode: mode, Size: int64(len(body)), SHA256: sha(body)}
 	}
-	link := func(p, target string) sign.FileEntry {
-		return sign.FileEntry{Path: p, Type: "symlink", Mode: "0777", LinkTarget: target}
+	link := func(p, target string) File {
+		return File{Path: p, Type: "symlink", Mode: "0777", LinkTarget: target}
 	}
-	dir := func(p, mode string) sign.FileEntry { return sign.FileEntry{Path: p, Type: "dir", Mode: mode} }
-	list := func(es ...sign.FileEntry) *sign.FilesPredicate { return &sign.FilesPredicate{Files: es} }
+	list := func(es ...File) *Files { return &Files{Files: es} }
 
 	for _, tc := range []struct {
 		name string
-		a, b *sign.FilesPredicate
+		a, b *Files
 		want []Change
 	}{
 		{"both empty", list(), list(), nil},
-		{"identical", list(dir("site", "0755"), file("site/a", "a", "0644")), list(dir("site", "0755"), file("site/a", "a", "0644")), nil},
+		{"identical", list(file("site/a", "a", "0644")), list(file("site/a", "a", "0644")), nil},
+		{"another layer", list(file("site/a", "a", "0644")), list(File{Path: "site/a", Type: "file", Mode: "0644", Size: 1, SHA256: sha("a"), Layer: 3}), nil},
 		{"added", list(file("a", "a", "0644")), list(file("a", "a", "0644"), file("b", "b", "0644")),
 			[]Change{{Path: "b", Kind: "added"}}},
-		{"removed", list(file("a", "a", "0644"), dir("d", "0755")), list(file("a", "a", "0644")),
+		{"removed", list(file("a", "a", "0644"), link("d", "a")), list(file("a", "a", "0644")),
 			[]Change{{Path: "d", Kind: "removed"}}},
 		{"content", list(file("a", "old", "0644")), list(file("a", "new", "0644")),
 			[]Change{{Path: "a", Kind: "changed", What: []string{"content"}}}},
-		{"size only", list(sign.FileEntry{Path: "a", Type: "file", Mode: "0644", Size: 1, SHA256: sha("a")}),
-			list(sign.FileEntry{Path: "a", Type: "file", Mode: "0644", Size: 2, SHA256: sha("a")}),
+		{"size only", list(File{Path: "a", Type: "file", Mode: "0644", Size: 1, SHA256: sha("a")}),
+			list(File{Path: "a", Type: "file", Mode: "0644", Size: 2, SHA256: sha("a")}),
 			[]Change{{Path: "a", Kind: "changed", What: []string{"content"}}}},
 		{"mode", list(file("run.sh", "x", "0644")), list(file("run.sh", "x", "0755")),
 			[]Change{{Path: "run.sh", Kind: "changed", What: []string{"mode"}}}},
@@ -347,9 +354,6 @@ func TestDiff(t *testing.T) {
 			[]Change{{Path: "latest", Kind: "changed", What: []string{"link"}}}},
 		{"file to symlink", list(file("home", "x", "0644")), list(link("home", "index.html")),
 			[]Change{{Path: "home", Kind: "changed", What: []string{"type", "content", "mode", "link"}}}},
-		{"dir to file", list(dir("d", "0755")), list(file("d", "", "0755")),
-			// An empty file and a directory have the same size (0) but not the same sha256 field.
-			[]Change{{Path: "d", Kind: "changed", What: []string{"type", "content"}}}},
 		{"sorted across both lists", list(file("m", "1", "0644"), file("z", "1", "0644"), file("b", "1", "0644")),
 			list(file("a", "1", "0644"), file("z", "2", "0644"), file("m", "1", "0644")),
 			[]Change{{Path: "a", Kind: "added"}, {Path: "b", Kind: "removed"}, {Path: "z", Kind: "changed", What: []string{"content"}}}},
@@ -388,7 +392,7 @@ func TestDiffBuilds(t *testing.T) {
 	}
 	ra := build(t, writeTree(t, site), builder.WithPrefix("site"))
 	rb := build(t, writeTree(t, b), builder.WithPrefix("site"))
-	var lists [2]*sign.FilesPredicate
+	var lists [2]*Files
 	for i, res := range []*builder.Result{ra, rb} {
 		r, err := Describe("", res.Artifact(), true)
 		if err != nil {
@@ -399,7 +403,6 @@ func TestDiffBuilds(t *testing.T) {
 	want := []Change{
 		{Path: "site/bin/run.sh", Kind: "changed", What: []string{"mode"}},
 		{Path: "site/index.html", Kind: "changed", What: []string{"content"}},
-		{Path: "site/js", Kind: "added"},
 		{Path: "site/js/app.js", Kind: "added"},
 		{Path: "site/latest.html", Kind: "changed", What: []string{"link"}},
 	}
@@ -454,24 +457,44 @@ func TestDescribeIndexOfOne(t *testing.T) {
 // TestAddReferrers: signatures and attestations are told apart by what a
 // bundle says it signs, or by the legacy tag; the list is by artifact type.
 func TestAddReferrers(t *testing.T) {
+	bundle := "application/vnd.dev.sigstore.bundle.v0.3+json"
+	typed := func(found, where, pt string) Referrer {
+		return Referrer{ArtifactType: bundle, Found: found, Where: where, Annotations: map[string]string{"dev.sigstore.bundle.predicateType": pt}}
+	}
 	for _, tc := range []struct {
-		name             string
-		refs             []Referrer
-		signed, attested bool
+		name                               string
+		refs                               []Referrer
+		signed, attested, sbom, provenance bool
+		kinds                              map[string]string // by Where+Found
 	}{
-		{"none", nil, false, false},
-		{"bundle signature", []Referrer{{ArtifactType: "application/vnd.dev.sigstore.bundle.v0.3+json", Found: "tag schema",
-			Annotations: map[string]string{"dev.sigstore.bundle.predicateType": "https://sigstore.dev/cosign/sign/v1"}}}, true, false},
-		{"bundle attestation", []Referrer{{ArtifactType: "application/vnd.dev.sigstore.bundle.v0.3+json", Found: "referrers API",
-			Annotations: map[string]string{"dev.sigstore.bundle.predicateType": "https://spdx.dev/Document"}}}, false, true},
-		{"legacy", []Referrer{{ArtifactType: "application/vnd.dsse.envelope.v1+json", Found: "legacy tag", Where: "r/x:sha256-ab.att"},
-			{ArtifactType: "application/vnd.dev.cosign.simplesigning.v1+json", Found: "legacy tag", Where: "r/x:sha256-ab.sig"}}, true, true},
+		{"none", nil, false, false, false, false, nil},
+		{"bundle signature", []Referrer{typed("tag schema", "i", "https://sigstore.dev/cosign/sign/v1")}, true, false, false, false,
+			map[string]string{"itag schema": "signature"}},
+		{"SPDX SBOM", []Referrer{typed("referrers API", "a", "https://spdx.dev/Document")}, false, true, true, false,
+			map[string]string{"areferrers API": "SPDX SBOM"}},
+		{"CycloneDX SBOM and provenance", []Referrer{typed("referrers API", "a", "https://cyclonedx.org/bom"), typed("referrers API", "b", "https://slsa.dev/provenance/v1")},
+			false, true, true, true, map[string]string{"areferrers API": "CycloneDX SBOM", "breferrers API": "SLSA provenance v1"}},
+		{"another attestation", []Referrer{typed("tag schema", "o", "https://example.com/v1")}, false, true, false, false,
+			map[string]string{"otag schema": "attestation"}},
+		{"legacy", []Referrer{{ArtifactType: "application/vnd.dsse.envelope.v1+json", Found: "legacy tag", Where: "r/x:sha256-ab.att", PredicateType: "https://slsa.dev/provenance/v1"},
+			{ArtifactType: "application/vnd.dev.cosign.simplesigning.v1+json", Found: "legacy tag", Where: "r/x:sha256-ab.sig"}}, true, true, false, true,
+			map[string]string{"r/x:sha256-ab.attlegacy tag": "SLSA provenance v1", "r/x:sha256-ab.siglegacy tag": "signature"}},
+		{"another artifact", []Referrer{{ArtifactType: "application/vnd.example.report+json", Found: "tag schema", Where: "x"}}, false, false, false, false,
+			map[string]string{"xtag schema": ""}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var r Report
 			r.AddReferrers(tc.refs)
 			if *r.Signed != tc.signed || *r.Attested != tc.attested {
 				t.Errorf("signed %v attested %v, want %v %v", *r.Signed, *r.Attested, tc.signed, tc.attested)
+			}
+			for _, ref := range r.Referrers {
+				if ref.Kind != tc.kinds[ref.Where+ref.Found] {
+					t.Errorf("%+v: kind %q, want %q", ref, ref.Kind, tc.kinds[ref.Where+ref.Found])
+				}
+			}
+			if *r.SBOM != tc.sbom || *r.Provenance != tc.provenance {
+				t.Errorf("sbom %v provenance %v, want %v %v", *r.SBOM, *r.Provenance, tc.sbom, tc.provenance)
 			}
 			for i := 1; i < len(r.Referrers); i++ {
 				if r.Referrers[i-1].ArtifactType > r.Referrers[i].ArtifactType {
@@ -482,9 +505,9 @@ func TestAddReferrers(t *testing.T) {
 	}
 }
 
-// TestFilesAsSign: the file list read with the plan is sign.Files' (the
-// list an attestation signs), for a model split by LayersModel.
-func TestFilesAsSign(t *testing.T) {
+// TestLayerPlan: for a model split by LayersModel, each layer lists the
+// files it holds, and each file names that layer.
+func TestLayerPlan(t *testing.T) {
 	nodes := append([]node{{path: "config.json", body: "{}"}, {path: "a.safetensors", body: "aaaa"},
 		{path: "b.safetensors", body: "bbbb"}, {path: "README.md", body: "# m\n"}}, site...)
 	res := build(t, writeTree(t, nodes), builder.WithLayers(builder.LayersModel), builder.WithPrefix("m"))
@@ -492,12 +515,10 @@ func TestFilesAsSign(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Describe() = %v", err)
 	}
-	want, err := sign.Files(res.Image)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(r.Files, want) {
-		t.Errorf("Files =\n%+v\nwant sign.Files\n%+v", r.Files, want)
+	for _, f := range r.Files.Files {
+		if !slices.Contains(r.Manifests[0].Layers[f.Layer].Files, f.Path) {
+			t.Errorf("%s names layer %d, whose files are %q", f.Path, f.Layer, r.Manifests[0].Layers[f.Layer].Files)
+		}
 	}
 	var plan []string
 	for _, l := range r.Manifests[0].Layers {
@@ -509,24 +530,63 @@ func TestFilesAsSign(t *testing.T) {
 	}
 }
 
-func TestUnder(t *testing.T) {
-	files := func(paths ...string) *sign.FilesPredicate {
-		p := &sign.FilesPredicate{}
-		for _, s := range paths {
-			typ := "file"
-			if strings.HasSuffix(s, "/") {
-				typ, s = "dir", strings.TrimSuffix(s, "/")
+// TestListFilesOfLayers: an image not built by assetpack, whose second
+// layer deletes a file with a whiteout, replaces another and adds a hard
+// link, lists what a runtime mounts, each file with the layer that holds
+// it.
+func TestListFilesOfLayers(t *testing.T) {
+	layer := func(hs ...*tar.Header) v1.Layer {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		for _, h := range hs {
+			tw.WriteHeader(h)
+			if h.Typeflag == tar.TypeReg {
+				io.WriteString(tw, strings.Repeat("x", int(h.Size)))
 			}
-			p.Files = append(p.Files, sign.FileEntry{Path: s, Type: typ})
+		}
+		tw.Close()
+		l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	img, err := mutate.AppendLayers(empty.Image,
+		layer(&tar.Header{Name: "a", Typeflag: tar.TypeReg, Mode: 0o644, Size: 3}, &tar.Header{Name: "b", Typeflag: tar.TypeReg, Mode: 0o600, Size: 5},
+			&tar.Header{Name: "d", Typeflag: tar.TypeReg, Mode: 0o644, Size: 1}),
+		layer(&tar.Header{Name: ".wh.a", Typeflag: tar.TypeReg}, &tar.Header{Name: "c", Typeflag: tar.TypeLink, Linkname: "b"},
+			&tar.Header{Name: "d", Typeflag: tar.TypeReg, Mode: 0o4755, Size: 2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ListFiles(img)
+	if err != nil {
+		t.Fatalf("ListFiles() = %v", err)
+	}
+	want := []File{
+		{Path: "b", Type: "file", Mode: "0600", Size: 5, SHA256: sha("xxxxx")},
+		{Path: "c", Type: "file", Mode: "0600", Size: 5, SHA256: sha("xxxxx"), HardLink: "b", Layer: 1},
+		{Path: "d", Type: "file", Mode: "4755", Size: 2, SHA256: sha("xx"), Layer: 1},
+	}
+	if !reflect.DeepEqual(got.Files, want) || got.FileCount != 3 || got.TotalBytes != 12 {
+		t.Errorf("ListFiles() = %+v, want %+v", got, want)
+	}
+}
+
+func TestUnder(t *testing.T) {
+	files := func(paths ...string) *Files {
+		p := &Files{}
+		for _, s := range paths {
+			p.Files = append(p.Files, File{Path: s, Type: "file"})
 		}
 		return p
 	}
-	root := files("css/", "css/x.css", "index.html")
-	site := files("site/", "site/css/", "site/css/x.css", "site/index.html")
-	deep := files("a/", "a/b/", "a/b/css/", "a/b/css/x.css", "a/b/index.html")
+	root := files("css/x.css", "index.html")
+	site := files("site/css/x.css", "site/index.html")
+	deep := files("a/b/css/x.css", "a/b/index.html")
 	for _, tc := range []struct {
 		name string
-		a, b *sign.FilesPredicate
+		a, b *Files
 		want string
 	}{
 		{"under site", root, site, "site"},
@@ -534,7 +594,7 @@ func TestUnder(t *testing.T) {
 		{"the other way", site, root, ""},
 		{"a file missing", files("index.html", "gone.txt"), site, ""},
 		{"same place", root, root, ""},
-		{"no files", files("empty/"), site, ""},
+		{"no files", files(), site, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := Under(tc.a, tc.b); got != tc.want {

@@ -6,7 +6,7 @@
 //
 //	dir ──builder──▶ layers ──builder──▶ image ──publish──▶ registry / OCI layout
 //	                                                 │
-//	                              sign (referrers) ◀─┤
+//	  sign (signatures; attest: SBOM, provenance) ◀──┤
 //	                                                 └──kube──▶ patches
 //
 // Run owns the overlap of building and uploading: each layer starts
@@ -27,6 +27,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/assetpack/assetpack/attest"
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/internal/hooks"
 	"github.com/assetpack/assetpack/publish"
@@ -158,21 +159,37 @@ func (im Image) options() []builder.Option {
 		builder.WithLabels(im.Labels), builder.WithGit(!im.NoGit), builder.WithJobs(im.Jobs))
 }
 
-// Sign says how pushed images are signed.
+// Sign says how pushed images are signed, and what is attested about them.
 type Sign struct {
 	// Signer signs a digest: sign/cosign's key-file, KMS or keyless signer.
 	Signer sign.Signer
 	// Recursive also signs each platform manifest of an index.
 	Recursive bool
-	// AttestFiles also attaches a signed attestation listing every file
-	// (sign.FilesPredicateType); Signer must then be a sign.Attester.
-	AttestFiles bool
 	// Format is how signatures and attestations are stored: sign.FormatBundle
 	// (a Sigstore bundle referrer), sign.FormatLegacy (the .sig and .att
-	// tags) or sign.FormatBoth; Signer must then be a sign.FormatSigner
-	// (and a sign.FormatAttester to attest). "" is the signer's own choice
-	// (sign/cosign's: bundle).
+	// tags) or sign.FormatBoth; Signer must then be a sign.FormatSigner.
+	// "" is the signer's own choice (sign/cosign's: bundle).
 	Format sign.Format
+
+	// SBOM, when set, attaches to every digest signed an SBOM of the
+	// image's files in this format (attest.SPDX or attest.CycloneDX): every
+	// file with its sha256 and layer, as an in-toto statement signed by
+	// Signer, which must then be a sign.StatementAttester. The statement
+	// depends only on the image and the repository: the same tree and
+	// options give the same bytes. Listing the files reads every layer
+	// (attest.ReadImage), while the image is written and pushed; for a
+	// Reference that means downloading its layers.
+	SBOM attest.Format
+	// Provenance attaches the SLSA provenance v1 of the build
+	// (attest.Provenance: the options given, the source repository and
+	// commit when the directory is in a git work tree, the layers) to
+	// every digest signed. A Reference was not built here and has none.
+	Provenance bool
+	// Version and Commit name the assetpack that made the statements: the
+	// SBOM's creator tool, the provenance's builder ID and version
+	// (attest.WithVersion, attest.WithCommit). "" is "devel", and no
+	// commit.
+	Version, Commit string
 }
 
 // Result is what Run did. Call Close when done with Build.
@@ -191,8 +208,10 @@ type Result struct {
 	Pushed *publish.PushResult
 	// Signed lists every digest signed, in order.
 	Signed []name.Digest
-	// Attested lists every digest that got the file-list attestation.
-	Attested []name.Digest
+	// Attestations lists every statement attached (Sign.SBOM,
+	// Sign.Provenance), in order: for each digest signed, the SBOM then the
+	// provenance, with the statement's digest and where it was stored.
+	Attestations []sign.Attestation
 	// Patches holds each rendered patch, in the order of Spec.Patches.
 	Patches []PatchResult
 	// ModelPack is the ModelPack twin written (nil unless Spec.ModelPack).
@@ -242,12 +261,7 @@ func Check(spec Spec) error {
 		errs = append(errs, err)
 	}
 	if spec.Sign != nil {
-		if spec.Sign.Signer == nil {
-			errs = append(errs, specErr("Sign.Signer", "no signer given"))
-		} else if _, ok := spec.Sign.Signer.(sign.Attester); spec.Sign.AttestFiles && !ok {
-			errs = append(errs, specErr("Sign.AttestFiles", "the signer %T cannot attest", spec.Sign.Signer))
-		}
-		if err := checkFormat(spec.Sign); err != nil {
+		if err := checkSign(spec.Sign, spec.Reference != ""); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -361,10 +375,23 @@ func Run(ctx context.Context, spec Spec) (_ *Result, err error) {
 			up.BeforeTags(attachTwin(reg, spec.ModelPack, ref, mp))
 		}
 	}
+	// The statements' description of the image (for an SBOM, every file
+	// with its hashes) is read while the image is written and pushed.
+	var described *pending
+	if spec.Sign != nil && spec.Sign.attests() {
+		described = startDescribe(ctx, b.Digest, b.Artifact(), spec.Sign.SBOM != "")
+		defer described.stop()
+	}
 	if local != nil {
 		t := local.Target()
 		if err := local.Write(ctx, b.Artifact(), "latest", referrers...); err != nil {
 			return nil, fmt.Errorf("writing %s: %w", t, err)
+		}
+		// The layers stay in the work directory until Commit moves it.
+		if described != nil {
+			if _, err := described.wait(); err != nil {
+				return nil, err
+			}
 		}
 		if err := local.Commit(); err != nil {
 			return nil, err
@@ -381,8 +408,15 @@ func Run(ctx context.Context, spec Spec) (_ *Result, err error) {
 	rep.done(PhaseUpload)
 	res.Reference = res.Pushed.Refs[0].String()
 	if spec.Sign != nil {
+		var files *attest.Image
+		if described != nil {
+			if files, err = described.wait(); err != nil {
+				return nil, fmt.Errorf("the image was pushed as %s, but %w", res.Reference, err)
+			}
+		}
+		build := buildParameters(spec, b.Platforms)
 		for _, d := range res.Pushed.Refs { // one per repository pushed to
-			if err := signAll(ctx, spec.Sign, d, b.Artifact(), res); err != nil {
+			if err := signAll(ctx, spec.Sign, d, b.Artifact(), files, build, res); err != nil {
 				return nil, fmt.Errorf("the image was pushed as %s, but signing failed: %w", res.Reference, err)
 			}
 		}
@@ -418,7 +452,13 @@ func runReference(ctx context.Context, spec Spec, reg *publish.Registry) (*Resul
 		if err != nil {
 			return nil, err
 		}
-		if err := signAll(ctx, spec.Sign, d, art, res); err != nil {
+		var files *attest.Image
+		if spec.Sign.attests() {
+			if files, err = describe(ctx, h, art, spec.Sign.SBOM != ""); err != nil {
+				return nil, err
+			}
+		}
+		if err := signAll(ctx, spec.Sign, d, art, files, nil, res); err != nil {
 			return nil, err
 		}
 	}

@@ -2,6 +2,9 @@ package pack_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -9,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/assetpack/assetpack/attest"
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/internal/testregistry"
 	"github.com/assetpack/assetpack/kube"
@@ -190,7 +193,10 @@ func TestRunChecksBeforeWork(t *testing.T) {
 		{"patch without push", pack.Spec{Source: site(t), Patches: []pack.Patch{patch}}, "Patches"},
 		{"sign without push", pack.Spec{Source: site(t), Sign: &pack.Sign{Signer: &recorder{}}}, "Sign"},
 		{"no signer", pack.Spec{Source: site(t), Tags: []string{host + "/a/b:v1"}, Sign: &pack.Sign{}}, "Sign.Signer"},
-		{"signer cannot attest", pack.Spec{Source: site(t), Tags: []string{host + "/a/b:v1"}, Sign: &pack.Sign{Signer: signOnly{}, AttestFiles: true}}, "Sign.AttestFiles"},
+		{"signer cannot attest", pack.Spec{Source: site(t), Tags: []string{host + "/a/b:v1"}, Sign: &pack.Sign{Signer: signOnly{}, SBOM: attest.SPDX}}, "Sign.SBOM"},
+		{"signer cannot attest provenance", pack.Spec{Source: site(t), Tags: []string{host + "/a/b:v1"}, Sign: &pack.Sign{Signer: signOnly{}, Provenance: true}}, "Sign.Provenance"},
+		{"unknown SBOM format", pack.Spec{Source: site(t), Tags: []string{host + "/a/b:v1"}, Sign: &pack.Sign{Signer: &recorder{}, SBOM: "swid"}}, "Sign.SBOM"},
+		{"provenance of a reference", pack.Spec{Reference: host + "/a/b:v1", Sign: &pack.Sign{Signer: &recorder{}, Provenance: true}}, "Sign.Provenance"},
 		{"unknown format", pack.Spec{Source: site(t), Tags: []string{host + "/a/b:v1"}, Sign: &pack.Sign{Signer: &formatRecorder{}, Format: "cosign"}}, "Sign.Format"},
 		{"signer of one format", pack.Spec{Source: site(t), Tags: []string{host + "/a/b:v1"}, Sign: &pack.Sign{Signer: signOnly{}, Format: sign.FormatLegacy}}, "Sign.Format"},
 		{"patch without workload", pack.Spec{Source: site(t), Tags: []string{host + "/a/b:v1"},
@@ -289,12 +295,19 @@ func TestRunReferenceDigestOffline(t *testing.T) {
 	}
 }
 
-// recorder is a sign.Signer and sign.Attester that records what it was
-// asked to sign; a real signer is tested in sign/cosign and the e2e tests.
+// recorder is a sign.Signer and sign.StatementAttester that records what
+// it was asked to sign; a real signer is tested below (TestRunAttestsWithKey),
+// in sign/cosign and in the e2e tests.
 type recorder struct {
-	mu               sync.Mutex
-	signed, attested []string
-	files            atomic.Int64
+	mu         sync.Mutex
+	signed     []string
+	statements []statement
+}
+
+// statement is one statement a recorder was asked to attest.
+type statement struct {
+	subject string
+	raw     []byte
 }
 
 func (r *recorder) Sign(_ context.Context, d name.Digest) error {
@@ -304,14 +317,31 @@ func (r *recorder) Sign(_ context.Context, d name.Digest) error {
 	return nil
 }
 
-func (r *recorder) Attest(_ context.Context, d name.Digest, typ string, pred any) error {
+func (r *recorder) AttestStatement(_ context.Context, d name.Digest, _ sign.Format, st []byte) (*sign.Attestation, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if p, ok := pred.(*sign.FilesPredicate); ok && typ == sign.FilesPredicateType {
-		r.files.Store(int64(len(p.Files)))
+	r.statements = append(r.statements, statement{subject: d.DigestStr(), raw: st})
+	var head struct{ PredicateType string }
+	json.Unmarshal(st, &head)
+	sum := sha256.Sum256(st)
+	return &sign.Attestation{Subject: d, PredicateType: head.PredicateType, Statement: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}}, nil
+}
+
+// decode parses a recorded statement.
+func (s statement) decode(t *testing.T) (subject, predicateType string, predicate map[string]any) {
+	t.Helper()
+	var st struct {
+		Subject []struct {
+			Name   string
+			Digest map[string]string
+		}
+		PredicateType string
+		Predicate     map[string]any
 	}
-	r.attested = append(r.attested, d.DigestStr())
-	return nil
+	if err := json.Unmarshal(s.raw, &st); err != nil || len(st.Subject) != 1 {
+		t.Fatalf("statement %s: %v", s.raw, err)
+	}
+	return "sha256:" + st.Subject[0].Digest["sha256"], st.PredicateType, st.Predicate
 }
 
 type signOnly struct{}
@@ -327,9 +357,9 @@ func (r *formatRecorder) SignFormat(ctx context.Context, d name.Digest, f sign.F
 	return r.Sign(ctx, d)
 }
 
-func (r *formatRecorder) AttestFormat(ctx context.Context, d name.Digest, f sign.Format, typ string, pred any) error {
+func (r *formatRecorder) AttestStatement(ctx context.Context, d name.Digest, f sign.Format, st []byte) (*sign.Attestation, error) {
 	r.formats = append(r.formats, f)
-	return r.Attest(ctx, d, typ, pred)
+	return r.recorder.AttestStatement(ctx, d, f, st)
 }
 
 // TestRunPassesFormat: Sign.Format reaches the signer, for signatures and
@@ -338,7 +368,7 @@ func TestRunPassesFormat(t *testing.T) {
 	host := testregistry.New(t)
 	rec := &formatRecorder{}
 	res, err := pack.Run(context.Background(), pack.Spec{Source: site(t), Image: image(), Tags: []string{host + "/web/site:v1"},
-		Sign: &pack.Sign{Signer: rec, AttestFiles: true, Format: sign.FormatBoth}})
+		Sign: &pack.Sign{Signer: rec, SBOM: attest.SPDX, Format: sign.FormatBoth}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +382,8 @@ func (signOnly) Sign(context.Context, name.Digest) error { return nil }
 
 // TestRunSignsIndexAndChildren: a multi-platform push signs the index and,
 // recursively, each platform manifest, in every repository pushed to, and
-// attests the files once per signed digest.
+// attaches the SBOM and the provenance to each signed digest, about that
+// digest.
 func TestRunSignsIndexAndChildren(t *testing.T) {
 	host := testregistry.New(t)
 	im := image()
@@ -360,7 +391,7 @@ func TestRunSignsIndexAndChildren(t *testing.T) {
 	rec := &recorder{}
 	res, err := pack.Run(context.Background(), pack.Spec{Source: site(t), Image: im,
 		Tags: []string{host + "/web/site:v1", host + "/mirror/site:v1"},
-		Sign: &pack.Sign{Signer: rec, Recursive: true, AttestFiles: true}})
+		Sign: &pack.Sign{Signer: rec, Recursive: true, SBOM: attest.CycloneDX, Provenance: true, Version: "v9.9.9", Commit: "c0ffee"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,18 +399,43 @@ func TestRunSignsIndexAndChildren(t *testing.T) {
 	idx, _ := res.Build.Index.IndexManifest()
 	want := []string{res.Digest.String(), idx.Manifests[0].Digest.String(), idx.Manifests[1].Digest.String()}
 	want = append(want, want...) // two repositories
-	if strings.Join(rec.signed, " ") != strings.Join(want, " ") || strings.Join(rec.attested, " ") != strings.Join(want, " ") {
-		t.Errorf("signed %v, attested %v; want %v for both", rec.signed, rec.attested, want)
+	if strings.Join(rec.signed, " ") != strings.Join(want, " ") {
+		t.Errorf("signed %v; want %v", rec.signed, want)
 	}
 	if len(res.Signed) != 6 || res.Signed[3].Context().String() != host+"/mirror/site" {
 		t.Errorf("Result.Signed = %v", res.Signed)
 	}
-	if rec.files.Load() != 2 {
-		t.Errorf("the attestation lists %d files, want 2", rec.files.Load())
+	if len(rec.statements) != 12 || len(res.Attestations) != 12 {
+		t.Fatalf("%d statements recorded, %d in the result; want an SBOM and a provenance for each of 6 digests", len(rec.statements), len(res.Attestations))
+	}
+	for i, st := range rec.statements {
+		subject, typ, pred := st.decode(t)
+		a := res.Attestations[i]
+		wantType := []string{attest.CycloneDXPredicateType, attest.ProvenancePredicateType}[i%2]
+		if subject != want[i/2] || typ != wantType || a.Subject.DigestStr() != subject || a.PredicateType != typ {
+			t.Errorf("statement %d: about %s, type %s (result %s %s); want %s, %s", i, subject, typ, a.Subject, a.PredicateType, want[i/2], wantType)
+		}
+		switch typ {
+		case attest.CycloneDXPredicateType:
+			var names []string
+			for _, c := range pred["components"].([]any) {
+				names = append(names, c.(map[string]any)["name"].(string))
+			}
+			if strings.Join(names, " ") != "./index.html ./model.bin" {
+				t.Errorf("the SBOM of %s lists %v", subject, names)
+			}
+		case attest.ProvenancePredicateType:
+			b, _ := json.Marshal(pred)
+			for _, part := range []string{`"id":"https://assetpack.dev/assetpack@v9.9.9"`, `"commit":"c0ffee"`, `"sourceDateEpoch":1700000000`, `"compression":"auto"`, `"platforms":["linux/amd64","linux/arm64"]`} {
+				if !strings.Contains(string(b), part) {
+					t.Errorf("the provenance of %s lacks %s: %s", subject, part, b)
+				}
+			}
+		}
 	}
 }
 
-// TestSignEmptyIndex: attesting the files of an index without manifests
+// TestSignEmptyIndex: the SBOM of an index without manifests
 // says so (it used to print "<nil>"), and signs nothing.
 func TestSignEmptyIndex(t *testing.T) {
 	host := testregistry.New(t)
@@ -392,7 +448,7 @@ func TestSignEmptyIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := &recorder{}
-	_, err = pack.Run(context.Background(), pack.Spec{Reference: ref.String(), Sign: &pack.Sign{Signer: rec, Recursive: true, AttestFiles: true}})
+	_, err = pack.Run(context.Background(), pack.Spec{Reference: ref.String(), Sign: &pack.Sign{Signer: rec, Recursive: true, SBOM: attest.SPDX}})
 	if err == nil || strings.Contains(err.Error(), "<nil>") || !strings.Contains(err.Error(), "the index has no manifests") {
 		t.Errorf("Run() = %v, want an error saying the index has no manifests", err)
 	}

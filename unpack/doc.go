@@ -4,7 +4,7 @@
 // flattened, deterministic tar file (ToTar).
 //
 // Layers are applied in order by package rootfs, the one layer walker of
-// assetpack (also behind the file-list attestation and the SBOMs): later
+// assetpack (also behind the SBOMs and inspect's file lists): later
 // layers replace earlier entries, whiteouts and opaque directories delete
 // what lower layers put there, and hard links share their target's bytes.
 // What is written is the final tree only, so nothing is ever deleted on

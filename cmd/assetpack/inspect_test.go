@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -25,11 +26,13 @@ func TestInspectAndDiff(t *testing.T) {
 	// inspect a registry image: signature attached, files listed.
 	r := assetpack(t, work, nil, "inspect", host+"/web/site:v1", "--json")
 	var rep struct {
-		Digest    string
-		Signed    *bool
-		Attested  *bool
-		Referrers []struct{ ArtifactType, Digest, Found, PredicateType string }
-		Manifests []struct {
+		Digest     string
+		Signed     *bool
+		Attested   *bool
+		SBOM       *bool
+		Provenance *bool
+		Referrers  []struct{ ArtifactType, Digest, Found, PredicateType, Kind string }
+		Manifests  []struct {
 			Platform string
 			Layers   []struct{ Digest, DiffID string }
 		}
@@ -41,17 +44,25 @@ func TestInspectAndDiff(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 {
 		t.Fatalf("inspect --json: %d %v %s", r.code, err, r.stderr)
 	}
-	if !strings.HasSuffix(ref, rep.Digest) || rep.Signed == nil || !*rep.Signed || *rep.Attested || rep.Files.FileCount != 5 ||
+	if !strings.HasSuffix(ref, rep.Digest) || rep.Signed == nil || !*rep.Signed || !*rep.Attested || !*rep.SBOM || !*rep.Provenance || rep.Files.FileCount != 5 ||
 		rep.Manifests[0].Platform != "linux/amd64" || rep.Manifests[0].Layers[0].DiffID == "" {
 		t.Errorf("inspect = %s", r.stdout)
 	}
-	// The signature is a bundle referrer in the tag schema (this registry
-	// has no referrers API).
-	if len(rep.Referrers) != 1 || rep.Referrers[0].ArtifactType != "application/vnd.dev.sigstore.bundle.v0.3+json" ||
-		rep.Referrers[0].Found != "tag schema" || rep.Referrers[0].PredicateType != "https://sigstore.dev/cosign/sign/v1" || !strings.HasPrefix(rep.Referrers[0].Digest, "sha256:") {
+	// The signature, the SBOM and the provenance are bundle referrers in
+	// the tag schema (this registry has no referrers API).
+	var types []string
+	for _, r := range rep.Referrers {
+		if r.ArtifactType != "application/vnd.dev.sigstore.bundle.v0.3+json" || r.Found != "tag schema" || !strings.HasPrefix(r.Digest, "sha256:") {
+			t.Errorf("referrer %+v", r)
+		}
+		types = append(types, r.Kind+" "+r.PredicateType)
+	}
+	slices.Sort(types)
+	if strings.Join(types, ", ") != "SLSA provenance v1 https://slsa.dev/provenance/v1, SPDX SBOM https://spdx.dev/Document, signature https://sigstore.dev/cosign/sign/v1" {
 		t.Errorf("referrers = %+v", rep.Referrers)
 	}
-	if text := assetpack(t, work, nil, "inspect", ref, "--no-files"); !strings.Contains(text.stdout, "referrers:\n  application/vnd.dev.sigstore.bundle.v0.3+json\n    sha256:") {
+	if text := assetpack(t, work, nil, "inspect", ref, "--no-files"); !strings.Contains(text.stdout, "referrers:\n  application/vnd.dev.sigstore.bundle.v0.3+json\n    sha256:") ||
+		!strings.Contains(text.stdout, "sbom:        yes\nprovenance:  yes\n") || !strings.Contains(text.stdout, "  SPDX SBOM (https://spdx.dev/Document)\n") {
 		t.Errorf("inspect text: %s", text.stdout)
 	}
 	text := assetpack(t, work, nil, "inspect", "oci:layout")

@@ -47,9 +47,26 @@ func TestSignCommands(t *testing.T) {
 	if s.code != 0 || strings.TrimSpace(s.stdout) != strings.TrimSpace(u.stdout) || !strings.Contains(s.stderr, "resolved") {
 		t.Errorf("sign of a tag: %d %q %s", s.code, s.stdout, s.stderr)
 	}
+	if !strings.Contains(s.stderr, "note: --attest-files is deprecated") || !strings.Contains(s.stderr, "attested its SPDX SBOM: statement sha256:") {
+		t.Errorf("sign --attest-files: %s", s.stderr)
+	}
 	att := assetpack(t, work, env, "verify", strings.TrimSpace(u.stdout), "--key", "cosign.pub", "--attest-files")
-	if att.code != 0 || !strings.Contains(att.stdout, `"path":"index.html"`) {
+	if att.code != 0 || !strings.Contains(att.stdout, `"fileName":"./index.html"`) || !strings.Contains(att.stderr, "note: --attest-files is deprecated") {
 		t.Errorf("verify --attest-files: %d %s %s", att.code, att.stdout, att.stderr)
+	}
+	// verify lists the attestations; --sbom prints the SBOM,
+	// --attestation-type takes cosign's names.
+	sb := assetpack(t, work, env, "verify", strings.TrimSpace(u.stdout), "--key", "cosign.pub", "--sbom")
+	if sb.code != 0 || !strings.HasPrefix(sb.stdout, `{"SPDXID":"SPDXRef-DOCUMENT"`) || !strings.Contains(sb.stderr, "bundle attestation (SPDX SBOM) sha256:") ||
+		!strings.Contains(sb.stderr, "verified the SPDX SBOM attestation of") {
+		t.Errorf("verify --sbom: %d %s %s", sb.code, sb.stdout, sb.stderr)
+	}
+	if r := assetpack(t, work, env, "verify", ref, "--key", "cosign.pub", "--attestation-type", "slsaprovenance1"); r.code != 0 || !strings.Contains(r.stdout, `"buildType":"https://assetpack.dev/build/v1"`) {
+		t.Errorf("verify --attestation-type slsaprovenance1: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := assetpack(t, work, env, "verify", strings.TrimSpace(u.stdout), "--key", "cosign.pub", "--attestation-type", "slsaprovenance1"); r.code != 1 || !strings.Contains(r.stderr, "assetpack: no valid attestation: ") ||
+		!strings.Contains(r.stderr, "has no valid https://slsa.dev/provenance/v1 attestation") || !strings.Contains(r.stderr, "'assetpack build --push --sign' attaches a provenance") {
+		t.Errorf("verify --attestation-type slsaprovenance1 of an image signed without one: %d %s", r.code, r.stderr)
 	}
 
 	for _, tc := range []struct {
@@ -68,6 +85,10 @@ func TestSignCommands(t *testing.T) {
 		{nil, []string{"verify", ref, "--key", "cosign.pub", "--require-tlog", "--insecure-ignore-tlog"}, 2, "--require-tlog and --insecure-ignore-tlog contradict each other"},
 		{nil, []string{"verify", ref, "--key", "cosign.key"}, 2, "loading the public key"},
 		{nil, []string{"verify", strings.TrimSpace(u.stdout) + "x"}, 2, "invalid reference"},
+		{nil, []string{"verify", ref, "--key", "cosign.pub", "--attestation-type", "sbom"}, 2, `--attestation-type "sbom": want spdxjson, cyclonedx, slsaprovenance1`},
+		{nil, []string{"verify", ref, "--key", "cosign.pub", "--sbom", "--attestation-type", "spdxjson"}, 2, "give one of them"},
+		{nil, []string{"sign", ref, "--key", "cosign.key", "--sbom-format", "swid"}, 2, `--sbom-format "swid": want spdx or cyclonedx`},
+		{nil, []string{"build", "site", "--sbom"}, 2, "add -t REPO:TAG --push"},
 	} {
 		r := assetpack(t, work, append(append([]string{}, env...), tc.env...), tc.args...)
 		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) || strings.Contains(r.stderr, "Wrong-One-77") || strings.Contains(r.stderr, "pa55-Word") {

@@ -253,6 +253,14 @@ func (s sharedDir) env(cfg Config, home, tmp string) []string {
 		"COSIGN_PASSWORD=…",
 		"TOKEN=doc-test-token",
 		"GHCR_TOKEN=doc-test-token",
+		// Tests talk only to 127.0.0.1: should a KMS command run (they are
+		// allow-listed), the cloud SDKs must not look for credentials in
+		// instance metadata services off this machine.
+		"AWS_EC2_METADATA_DISABLED=true",
+		"GCE_METADATA_HOST=127.0.0.1:9",
+		"HTTPS_PROXY=http://127.0.0.1:9",
+		"HTTP_PROXY=http://127.0.0.1:9",
+		"NO_PROXY=127.0.0.1,localhost",
 	}
 	if tmp != "" {
 		env = append(env, "TMPDIR="+tmp)

@@ -5,9 +5,9 @@
 // Layers are read as tar streams and hashed on the way; nothing is
 // unpacked to disk here.
 //
-// It is what the file-list attestation (package sign) and the SBOMs
-// (package attest) are made from, and what package unpack writes to disk
-// (through Options.Visit, which sees each entry's bytes as they stream).
+// It is what the SBOMs (package attest) and inspect's file lists are made
+// from, and what package unpack writes to disk (through Options.Visit,
+// which sees each entry's bytes as they stream).
 package rootfs
 
 import (

@@ -16,6 +16,7 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -71,6 +72,11 @@ var (
 	// unsigned, or signed by another key or identity, or its signatures do
 	// not verify). An unreachable registry is not this error.
 	ErrNoSignature = errors.New("no valid signature")
+	// ErrNoAttestation: the image has no valid attestation of the
+	// predicate type asked for (Verifier.VerifyAttestation). It matches
+	// ErrNoSignature too: a missing attestation fails verification the
+	// same way.
+	ErrNoAttestation error = noAttestation{}
 	// ErrInvalid: an option value that cannot work, such as an unknown
 	// signature format.
 	ErrInvalid = errors.New("invalid signing option")
@@ -206,10 +212,11 @@ type Signer struct {
 }
 
 var (
-	_ sign.Signer         = (*Signer)(nil)
-	_ sign.Attester       = (*Signer)(nil)
-	_ sign.FormatSigner   = (*Signer)(nil)
-	_ sign.FormatAttester = (*Signer)(nil)
+	_ sign.Signer            = (*Signer)(nil)
+	_ sign.Attester          = (*Signer)(nil)
+	_ sign.FormatSigner      = (*Signer)(nil)
+	_ sign.FormatAttester    = (*Signer)(nil)
+	_ sign.StatementAttester = (*Signer)(nil)
 )
 
 // NewKeySigner loads a private key: a cosign key file (encrypted; pass
@@ -402,21 +409,26 @@ func (s *Signer) signLegacy(ctx context.Context, ref name.Digest) error {
 	if err != nil {
 		return err
 	}
-	if err := s.pushLegacy(ctx, ref, sigs, ".sig"); err != nil {
+	if _, err := s.pushLegacy(ctx, ref, sigs, ".sig"); err != nil {
 		return fmt.Errorf("writing the signature of %s: %w", ref, err)
 	}
 	return nil
 }
 
 // pushLegacy pushes the image of legacy signatures or attestations to
-// ref's sha256-<hex><suffix> tag, through the upload engine.
-func (s *Signer) pushLegacy(ctx context.Context, ref name.Digest, img v1.Image, suffix string) error {
+// ref's sha256-<hex><suffix> tag, through the upload engine, and returns
+// its digest.
+func (s *Signer) pushLegacy(ctx context.Context, ref name.Digest, img v1.Image, suffix string) (name.Digest, error) {
 	reg, err := s.o.reg()
 	if err != nil {
-		return err
+		return name.Digest{}, err
 	}
-	_, err = reg.Push(ctx, img, []name.Tag{legacyTag(ref, suffix)})
-	return err
+	tag := legacyTag(ref, suffix)
+	res, err := reg.Push(ctx, img, []name.Tag{tag})
+	if err != nil {
+		return name.Digest{}, err
+	}
+	return tag.Context().Digest(res.Digest.String()), nil
 }
 
 // legacyTag is ref's cosign tag with suffix (".sig", ".att").
@@ -426,10 +438,10 @@ func legacyTag(ref name.Digest, suffix string) name.Tag {
 
 // Attest attaches a signed in-toto statement about ref with the given
 // predicate, in the signer's format: a Sigstore bundle referrer whose
-// annotation dev.sigstore.bundle.predicateType is predicateType (the
-// statement is attest.Statement's, an in-toto v1 Statement), and/or the
+// annotation dev.sigstore.bundle.predicateType is predicateType, and/or the
 // legacy sha256-<hex>.att tag, where an earlier attestation of the same
-// predicate type is replaced.
+// predicate type is replaced. The statement is attest.Statement's, an
+// in-toto v1 Statement whose subject is ref's repository and digest.
 func (s *Signer) Attest(ctx context.Context, ref name.Digest, predicateType string, predicate any) error {
 	return s.AttestFormat(ctx, ref, s.o.format, predicateType, predicate)
 }
@@ -437,20 +449,6 @@ func (s *Signer) Attest(ctx context.Context, ref name.Digest, predicateType stri
 // AttestFormat attests ref in format f, whatever the signer's own (an
 // empty f is the signer's).
 func (s *Signer) AttestFormat(ctx context.Context, ref name.Digest, f Format, predicateType string, predicate any) error {
-	if f == "" {
-		f = s.o.format
-	}
-	if err := s.checkFormat(f); err != nil {
-		return err
-	}
-	if hasLegacy(f) {
-		if err := s.attestLegacy(ctx, ref, predicateType, predicate); err != nil {
-			return err
-		}
-	}
-	if !hasBundle(f) {
-		return nil
-	}
 	h, err := v1.NewHash(ref.DigestStr())
 	if err != nil {
 		return err
@@ -459,32 +457,86 @@ func (s *Signer) AttestFormat(ctx context.Context, ref name.Digest, f Format, pr
 	if err != nil {
 		return err
 	}
-	b, err := s.bundle(ctx, st)
-	if err != nil {
-		return fmt.Errorf("signing the %s attestation of %s: %w", predicateType, ref, err)
-	}
-	if _, err := s.attachBundle(ctx, ref, b, predicateType); err != nil {
-		return fmt.Errorf("attaching the %s attestation of %s: %w", predicateType, ref, err)
-	}
-	return nil
+	_, err = s.AttestStatement(ctx, ref, f, st)
+	return err
 }
 
-// attestLegacy writes the attestation in the legacy .att tag.
-func (s *Signer) attestLegacy(ctx context.Context, ref name.Digest, predicateType string, predicate any) error {
-	hex := strings.TrimPrefix(ref.DigestStr(), "sha256:")
-	stmt := map[string]any{
-		"_type":         "https://in-toto.io/Statement/v0.1",
-		"predicateType": predicateType,
-		"subject":       []any{map[string]any{"name": ref.Repository.Name(), "digest": map[string]string{"sha256": hex}}},
-		"predicate":     predicate,
+// AttestStatement signs statement, an in-toto statement (v1, or v0.1)
+// whose subject names ref's digest, as it is: a DSSE envelope in a
+// Sigstore bundle attached as a referrer (Bundle), and/or in the legacy
+// sha256-<hex>.att tag (Legacy), where an earlier attestation of the same
+// predicate type is replaced. An empty f is the signer's format. It
+// returns what it attached.
+func (s *Signer) AttestStatement(ctx context.Context, ref name.Digest, f Format, statement []byte) (*sign.Attestation, error) {
+	if f == "" {
+		f = s.o.format
 	}
-	payload, err := json.Marshal(stmt)
-	if err != nil {
-		return err
+	if err := s.checkFormat(f); err != nil {
+		return nil, err
 	}
-	env, err := dsse.WrapSigner(s.sv, ctypes.IntotoPayloadType).SignMessage(bytes.NewReader(payload))
+	pt, err := statementAbout(statement, ref)
 	if err != nil {
-		return fmt.Errorf("signing the attestation of %s: %w", ref, err)
+		return nil, err
+	}
+	sum := sha256.Sum256(statement)
+	att := &sign.Attestation{Subject: ref, PredicateType: pt, Statement: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}}
+	if hasLegacy(f) {
+		d, err := s.attestLegacy(ctx, ref, pt, statement)
+		if err != nil {
+			return nil, err
+		}
+		att.Legacy = &d
+	}
+	if hasBundle(f) {
+		b, err := s.bundle(ctx, statement)
+		if err != nil {
+			return nil, fmt.Errorf("signing the %s attestation of %s: %w", pt, ref, err)
+		}
+		a, err := s.attachBundle(ctx, ref, b, pt)
+		if err != nil {
+			return nil, fmt.Errorf("attaching the %s attestation of %s: %w", pt, ref, err)
+		}
+		att.Bundle = &a.Ref
+	}
+	return att, nil
+}
+
+// statementAbout checks that statement is an in-toto statement whose
+// subject names ref's digest, and returns its predicate type.
+func statementAbout(statement []byte, ref name.Digest) (string, error) {
+	var st struct {
+		Type    string `json:"_type"`
+		Subject []struct {
+			Digest map[string]string `json:"digest"`
+		} `json:"subject"`
+		PredicateType string `json:"predicateType"`
+	}
+	if err := json.Unmarshal(statement, &st); err != nil {
+		return "", fmt.Errorf("%w: the statement to attest to %s is not JSON: %v", ErrInvalid, ref, err)
+	}
+	if !strings.HasPrefix(st.Type, "https://in-toto.io/Statement/") {
+		return "", fmt.Errorf("%w: the statement to attest to %s has _type %q, not an in-toto statement", ErrInvalid, ref, st.Type)
+	}
+	if st.PredicateType == "" {
+		return "", fmt.Errorf("%w: the statement to attest to %s has no predicate type", ErrInvalid, ref)
+	}
+	want := strings.TrimPrefix(ref.DigestStr(), "sha256:")
+	var about []string
+	for _, sub := range st.Subject {
+		if sub.Digest["sha256"] == want {
+			return st.PredicateType, nil
+		}
+		about = append(about, "sha256:"+sub.Digest["sha256"])
+	}
+	return "", fmt.Errorf("%w: the %s statement is about %s, not %s", ErrInvalid, st.PredicateType, strings.Join(about, ", "), ref)
+}
+
+// attestLegacy writes a statement in the legacy .att tag and returns the
+// tag's new digest.
+func (s *Signer) attestLegacy(ctx context.Context, ref name.Digest, predicateType string, statement []byte) (name.Digest, error) {
+	env, err := dsse.WrapSigner(s.sv, ctypes.IntotoPayloadType).SignMessage(bytes.NewReader(statement))
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("signing the attestation of %s: %w", ref, err)
 	}
 	sopts := []static.Option{static.WithLayerMediaType(ctypes.DssePayloadType),
 		static.WithAnnotations(map[string]string{"predicateType": predicateType})}
@@ -494,31 +546,75 @@ func (s *Signer) attestLegacy(ctx context.Context, ref name.Digest, predicateTyp
 	if s.o.tlogUpload {
 		b, err := s.uploadTlogDSSE(ctx, env)
 		if err != nil {
-			return err
+			return name.Digest{}, err
 		}
 		sopts = append(sopts, b)
 	}
 	att, err := static.NewAttestation(env, sopts...)
 	if err != nil {
-		return err
+		return name.Digest{}, err
 	}
 	se, err := ociremote.SignedEntity(ref, s.o.ociRemote(ctx)...)
 	if err != nil {
-		return fmt.Errorf("reading %s to attest it: %w", ref, err)
+		return name.Digest{}, fmt.Errorf("reading %s to attest it: %w", ref, err)
 	}
-	newSE, err := mutate.AttachAttestationToEntity(se, att, mutate.WithReplaceOp(cremote.NewReplaceOp(predicateType)))
+	newSE, err := mutate.AttachAttestationToEntity(se, att, mutate.WithReplaceOp(replacePredicate{predicateType}))
 	if err != nil {
-		return err
+		return name.Digest{}, err
 	}
 	atts, err := newSE.Attestations()
 	if err != nil {
-		return err
+		return name.Digest{}, err
 	}
-	if err := s.pushLegacy(ctx, ref, atts, ".att"); err != nil {
-		return fmt.Errorf("writing the attestation of %s: %w", ref, err)
+	d, err := s.pushLegacy(ctx, ref, atts, ".att")
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("writing the attestation of %s: %w", ref, err)
 	}
-	return nil
+	return d, nil
 }
+
+// replacePredicate is cosign's remote.NewReplaceOp without its notes on
+// stderr (a library prints nothing): the new attestation replaces those of
+// its predicate type in the legacy .att image, and the others stay after it.
+type replacePredicate struct{ predicateType string }
+
+func (r replacePredicate) Replace(atts oci.Signatures, add oci.Signature) (oci.Signatures, error) {
+	list, err := atts.Get()
+	if err != nil {
+		return nil, err
+	}
+	keep := []oci.Signature{add}
+	for _, a := range list {
+		p, err := a.Payload()
+		if err != nil {
+			return nil, fmt.Errorf("reading an attestation of the legacy tag: %w", err)
+		}
+		var env struct {
+			Payload []byte `json:"payload"`
+		}
+		var st struct {
+			PredicateType string `json:"predicateType"`
+		}
+		if err := json.Unmarshal(p, &env); err != nil {
+			return nil, fmt.Errorf("an attestation of the legacy tag is not a DSSE envelope: %w", err)
+		}
+		if err := json.Unmarshal(env.Payload, &st); err != nil {
+			return nil, fmt.Errorf("an attestation of the legacy tag is not an in-toto statement: %w", err)
+		}
+		if st.PredicateType != r.predicateType {
+			keep = append(keep, a)
+		}
+	}
+	return replaced{Signatures: atts, list: keep}, nil
+}
+
+// replaced is the .att image with the attestations replacePredicate kept.
+type replaced struct {
+	oci.Signatures
+	list []oci.Signature
+}
+
+func (r replaced) Get() ([]oci.Signature, error) { return r.list, nil }
 
 // Close releases the key (a no-op for key files).
 func (s *Signer) Close() {
@@ -573,3 +669,9 @@ func (s *Signer) verificationMaterial() ([]byte, error) {
 }
 
 var _ oci.Signature
+
+// noAttestation is ErrNoAttestation.
+type noAttestation struct{}
+
+func (noAttestation) Error() string        { return "no valid attestation" }
+func (noAttestation) Is(target error) bool { return target == ErrNoSignature }

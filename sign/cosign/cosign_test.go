@@ -2,13 +2,16 @@ package cosign_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,10 +19,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/assetpack/assetpack/attest"
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/internal/testregistry"
 	"github.com/assetpack/assetpack/publish"
-	"github.com/assetpack/assetpack/sign"
 	"github.com/assetpack/assetpack/sign/cosign"
 )
 
@@ -109,12 +112,26 @@ func TestSignVerifyAttest(t *testing.T) {
 				if err := signer.Sign(f.ctx, ref); err != nil {
 					t.Fatalf("Sign() = %v", err)
 				}
-				img, _ := remote.Image(ref)
-				files, err := sign.Files(img)
+				st := sbomStatement(t, ref)
+				att, err := signer.AttestStatement(f.ctx, ref, "", st)
 				if err != nil {
-					t.Fatal(err)
+					t.Fatalf("AttestStatement() = %v", err)
 				}
-				if err := signer.Attest(f.ctx, ref, sign.FilesPredicateType, files); err != nil {
+				sum := sha256.Sum256(st)
+				if att.Subject != ref || att.PredicateType != attest.SPDXPredicateType || att.Statement.Hex != hex.EncodeToString(sum[:]) ||
+					(att.Bundle != nil) != (format != cosign.Legacy) || (att.Legacy != nil) != (format != cosign.Bundle) {
+					t.Errorf("AttestStatement() = %+v", att)
+				}
+				for _, d := range []*name.Digest{att.Bundle, att.Legacy} {
+					if d == nil {
+						continue
+					}
+					if _, err := remote.Head(*d); err != nil {
+						t.Errorf("the attestation's manifest %s: %v", d, err)
+					}
+				}
+				// Attest makes the statement itself, for any predicate.
+				if err := signer.Attest(f.ctx, ref, "https://example.com/custom/v1", map[string]any{"n": 1}); err != nil {
 					t.Fatalf("Attest() = %v", err)
 				}
 				_, legacyErr := remote.Head(ref.Context().Tag("sha256-" + strings.TrimPrefix(ref.DigestStr(), "sha256:") + ".sig"))
@@ -143,13 +160,39 @@ func TestSignVerifyAttest(t *testing.T) {
 				if len(rep.Looked) != 2 {
 					t.Errorf("looked in %+v, want the referrers and the legacy tag", rep.Looked)
 				}
-				pred, err := v.VerifyAttestation(f.ctx, ref, sign.FilesPredicateType)
+				pred, err := v.VerifyAttestation(f.ctx, ref, attest.SPDXPredicateType)
 				if err != nil {
 					t.Fatalf("VerifyAttestation() = %v", err)
 				}
-				var got sign.FilesPredicate
-				if err := json.Unmarshal(pred, &got); err != nil || got.FileCount != 1 || got.Files[0].Path != "index.html" {
+				var got struct{ Files []struct{ FileName string } }
+				if err := json.Unmarshal(pred, &got); err != nil || len(got.Files) != 1 || got.Files[0].FileName != "./index.html" {
 					t.Errorf("predicate = %s (%v)", pred, err)
+				}
+				if pred, err := v.VerifyAttestation(f.ctx, ref, "https://example.com/custom/v1"); err != nil || string(pred) != `{"n":1}` {
+					t.Errorf("VerifyAttestation(custom) = %s, %v", pred, err)
+				}
+				// CheckAttestations lists both statements in each format
+				// written, valid, by predicate type; not the signatures.
+				if err := v.CheckAttestations(f.ctx, ref, rep); err != nil {
+					t.Fatalf("CheckAttestations() = %v", err)
+				}
+				var types []string
+				for _, a := range rep.Attestations {
+					if !a.Valid || a.Error != "" || !strings.HasPrefix(a.Digest, "sha256:") {
+						t.Errorf("attestation %+v", a)
+					}
+					types = append(types, string(a.Format)+" "+a.PredicateType)
+				}
+				slices.Sort(types)
+				var wantTypes []string
+				for _, ff := range []cosign.Format{cosign.Bundle, cosign.Legacy} {
+					if format == ff || format == cosign.Both {
+						wantTypes = append(wantTypes, string(ff)+" "+attest.SPDXPredicateType, string(ff)+" https://example.com/custom/v1")
+					}
+				}
+				slices.Sort(wantTypes)
+				if !slices.Equal(types, wantTypes) {
+					t.Errorf("attestations %v, want %v", types, wantTypes)
 				}
 				// The attestation is not counted as a signature.
 				if n, _ := v.VerifyCount(f.ctx, ref); n != want {
@@ -159,7 +202,17 @@ func TestSignVerifyAttest(t *testing.T) {
 				// Another key is rejected; an unsigned image is rejected;
 				// both errors name the image and where they looked.
 				_, otherPub := keyPair(t, "other")
-				_, err = f.verifier(t, cosign.VerifyOptions{KeyRef: otherPub}).Check(f.ctx, ref)
+				other := f.verifier(t, cosign.VerifyOptions{KeyRef: otherPub})
+				otherRep := &cosign.Report{}
+				if err := other.CheckAttestations(f.ctx, ref, otherRep); err != nil || len(otherRep.Attestations) != len(wantTypes) {
+					t.Errorf("CheckAttestations with another key: %v, %+v", err, otherRep.Attestations)
+				}
+				for _, a := range otherRep.Attestations {
+					if a.Valid || a.Error == "" || a.PredicateType == "" {
+						t.Errorf("attestation checked with another key: %+v", a)
+					}
+				}
+				_, err = other.Check(f.ctx, ref)
 				if !errors.Is(err, cosign.ErrNoSignature) || !strings.Contains(err.Error(), ref.String()) ||
 					!strings.Contains(err.Error(), "none valid for this key or identity") || !strings.Contains(err.Error(), "does not verify") {
 					t.Errorf("verify with another key: %v", err)
@@ -170,11 +223,58 @@ func TestSignVerifyAttest(t *testing.T) {
 					!strings.Contains(err.Error(), ".sig: no signature") || !strings.Contains(err.Error(), map[string]string{cosign.FoundTagSchema: "looked in the tag-schema index", cosign.FoundReferrersAPI: "looked in the referrers API (GET"}[reg.found]) {
 					t.Errorf("verify unsigned: %v", err)
 				}
-				if _, err := v.VerifyAttestation(f.ctx, ref, "https://example.com/other"); !errors.Is(err, cosign.ErrNoSignature) {
+				// A missing type: ErrNoAttestation (which is ErrNoSignature
+				// too), naming the type and the .att tag with a reason.
+				_, err = v.VerifyAttestation(f.ctx, ref, "https://example.com/other")
+				if !errors.Is(err, cosign.ErrNoAttestation) || !errors.Is(err, cosign.ErrNoSignature) ||
+					!strings.Contains(err.Error(), "has no valid https://example.com/other attestation") ||
+					!strings.Contains(err.Error(), ".att: ") || strings.HasSuffix(strings.TrimSpace(err.Error()), ":") {
 					t.Errorf("verify a missing attestation type: %v", err)
 				}
 			})
 		}
+	}
+}
+
+// sbomStatement is the SPDX SBOM statement of the image at ref.
+func sbomStatement(t *testing.T, ref name.Digest) []byte {
+	t.Helper()
+	img, err := remote.Image(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ai, err := attest.ReadImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ai.Name = ref.Context().Name()
+	sbom, err := attest.SBOM(ai, attest.SPDX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := attest.Statement(ai.Name, ai.Digest, attest.SPDXPredicateType, sbom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestAttestStatementOfAnotherImage: a statement whose subject is another
+// image is refused before anything is signed or written.
+func TestAttestStatementOfAnotherImage(t *testing.T) {
+	f := newFixture(t)
+	ref := pushed(t, f.host, "web/site", "<h1>a</h1>")
+	other := pushed(t, f.host, "web/site", "<h1>b</h1>")
+	signer := f.signer(t, cosign.WithFormat(cosign.Both))
+	_, err := signer.AttestStatement(f.ctx, ref, "", sbomStatement(t, other))
+	if !errors.Is(err, cosign.ErrInvalid) || !strings.Contains(err.Error(), "is about "+other.DigestStr()+", not "+ref.String()) {
+		t.Errorf("AttestStatement(another image's statement) = %v", err)
+	}
+	if _, err := signer.AttestStatement(f.ctx, ref, "", []byte(`{"predicateType":"x"}`)); !errors.Is(err, cosign.ErrInvalid) {
+		t.Errorf("AttestStatement(not a statement) = %v", err)
+	}
+	if _, err := remote.Head(ref.Context().Tag("sha256-" + ref.DigestStr()[7:] + ".att")); err == nil {
+		t.Error("a legacy .att tag was written")
 	}
 }
 
@@ -392,5 +492,29 @@ func TestKeyErrors(t *testing.T) {
 	os.Chmod(priv, 0o600)
 	if w := cosign.KeyFileWarning(priv); w != "" {
 		t.Errorf("KeyFileWarning(0600) = %q", w)
+	}
+}
+
+// TestLegacyAttestationReplaced: in the legacy .att tag a new statement
+// replaces the one of its predicate type and keeps the others.
+func TestLegacyAttestationReplaced(t *testing.T) {
+	f := newFixture(t)
+	ref := pushed(t, f.host, "web/site", "<h1>a</h1>")
+	signer := f.signer(t, cosign.WithFormat(cosign.Legacy))
+	for _, typ := range []string{"https://example.com/a/v1", "https://example.com/b/v1", "https://example.com/a/v1"} {
+		if err := signer.Attest(f.ctx, ref, typ, map[string]any{"at": typ}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep := &cosign.Report{}
+	if err := f.verifier(t, cosign.VerifyOptions{KeyRef: f.pub}).CheckAttestations(f.ctx, ref, rep); err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, a := range rep.Attestations {
+		types = append(types, a.PredicateType)
+	}
+	if strings.Join(types, " ") != "https://example.com/a/v1 https://example.com/b/v1" {
+		t.Errorf("the .att tag holds %v, want the new a, then b", types)
 	}
 }

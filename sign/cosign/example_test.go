@@ -16,15 +16,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 
+	"github.com/assetpack/assetpack/attest"
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/publish"
-	"github.com/assetpack/assetpack/sign"
 	"github.com/assetpack/assetpack/sign/cosign"
 )
 
 // Example generates a key pair, pushes an image to a registry (here
 // go-containerregistry's in-process one), signs it by digest and attests
-// its file list, then verifies both with the public key, offline: signed
+// its SPDX SBOM, then verifies both with the public key, offline: signed
 // with the transparency-log upload off (the default), and verified with
 // the key alone, which is all a key-based signature needs. The signature
 // is a Sigstore bundle referrer (the default format); the signer and
@@ -87,12 +87,24 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	files, err := sign.Files(res.Image)
+	// The SBOM (package attest makes it) as a signed in-toto statement.
+	img, err := attest.ReadImage(res.Image)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	if err := signer.Attest(ctx, ref, sign.FilesPredicateType, files); err != nil {
+	img.Name = ref.Context().Name()
+	sbom, err := attest.SBOM(img, attest.SPDX)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	st, err := attest.Statement(img.Name, img.Digest, attest.SPDXPredicateType, sbom)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := signer.AttestStatement(ctx, ref, "", st); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -110,17 +122,20 @@ func Example() {
 	for _, s := range rep.Signatures {
 		fmt.Printf("valid %s signature, found through the %s\n", s.Format, s.Found)
 	}
-	predicate, err := v.VerifyAttestation(ctx, ref, sign.FilesPredicateType)
+	predicate, err := v.VerifyAttestation(ctx, ref, attest.SPDXPredicateType)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	var attested sign.FilesPredicate
-	if err := json.Unmarshal(predicate, &attested); err != nil {
+	var doc struct {
+		SPDXVersion string
+		Files       []struct{ FileName string }
+	}
+	if err := json.Unmarshal(predicate, &doc); err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Printf("attested: %d files, %d bytes\n", attested.FileCount, attested.TotalBytes)
+	fmt.Printf("attested: an %s SBOM of %d files\n", doc.SPDXVersion, len(doc.Files))
 
 	// Another image, pushed but not signed, fails with ErrNoSignature.
 	other, err := builder.Build(ctx, "../../testdata/site",
@@ -142,6 +157,6 @@ func Example() {
 	// Output:
 	// cosign.key cosign.pub
 	// valid bundle signature, found through the tag schema
-	// attested: 5 files, 377 bytes
+	// attested: an SPDX-2.3 SBOM of 6 files
 	// unsigned: true
 }

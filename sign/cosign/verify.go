@@ -1,6 +1,7 @@
 package cosign
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/sha256"
@@ -183,6 +184,9 @@ type Report struct {
 	Signatures []SignatureReport `json:"signatures"`
 	// Looked lists every place looked, with what was there.
 	Looked []Place `json:"looked"`
+	// Attestations lists the attestations found (CheckAttestations), valid
+	// or not, with their predicate types; nil when they were not looked for.
+	Attestations []SignatureReport `json:"attestations,omitempty"`
 }
 
 // Place is one place where signatures are looked for.
@@ -209,6 +213,9 @@ type SignatureReport struct {
 	// Digest is the manifest holding it: the referrer (bundle) or the
 	// legacy tag's image.
 	Digest string `json:"digest"`
+	// PredicateType is, for an attestation, the predicate type of the
+	// statement it signs (as its annotation says, when it does not verify).
+	PredicateType string `json:"predicateType,omitempty"`
 	// Valid reports whether it verifies; Error says why not.
 	Valid bool   `json:"valid"`
 	Error string `json:"error,omitempty"`
@@ -364,6 +371,124 @@ func (v *Verifier) checkBundles(ctx context.Context, ref name.Digest, h v1.Hash,
 	return nil
 }
 
+// anyAttestation asks verifyBundle for a statement of any predicate type
+// but a signature's.
+const anyAttestation = ""
+
+// errSignature: a bundle looked for as an attestation signs an image
+// signature statement.
+var errSignature = errors.New("an image signature, not an attestation")
+
+// CheckAttestations verifies every attestation of ref: the Sigstore bundle
+// referrers whose statement is not an image signature, and the statements
+// in the legacy sha256-<hex>.att tag. Each goes to rep.Attestations, valid
+// or not, with its predicate type. A list that cannot be read is skipped
+// (Check reports it); a registry that cannot be reached is an error.
+func (v *Verifier) CheckAttestations(ctx context.Context, ref name.Digest, rep *Report) error {
+	h, err := v1.NewHash(ref.DigestStr())
+	if err != nil {
+		return err
+	}
+	rep.Attestations = []SignatureReport{}
+	reg, err := v.o.reg()
+	if err != nil {
+		return err
+	}
+	list, err := reg.Referrers(ctx, ref, BundleMediaType)
+	var rerr *publish.ReferrerError
+	switch {
+	case errors.As(err, &rerr):
+	case err != nil:
+		return err
+	default:
+		found := FoundTagSchema
+		if list.Mechanism == publish.ReferrersAPI {
+			found = FoundReferrersAPI
+		}
+		for _, l := range list.Referrers {
+			pt := l.Annotations[annotationPredicateType]
+			if pt == SignPredicateType {
+				continue
+			}
+			s := SignatureReport{Format: Bundle, Found: found, Where: l.Source, Digest: l.Digest.String()}
+			_, err := v.verifyBundle(ctx, reg, ref, h, l, anyAttestation, &s)
+			switch {
+			case errors.Is(err, errNotBundle), errors.Is(err, errSignature):
+				continue
+			case errors.Is(err, errInvalidSignature):
+				s.Error = strings.TrimPrefix(err.Error(), errInvalidSignature.Error()+": ")
+				s.PredicateType = pt
+			case err != nil:
+				return err
+			default:
+				s.Valid = true
+			}
+			rep.Attestations = append(rep.Attestations, s)
+		}
+	}
+	return v.checkLegacyAttestations(ctx, ref, rep)
+}
+
+// checkLegacyAttestations adds the statements of ref's legacy .att tag to
+// rep.Attestations.
+func (v *Verifier) checkLegacyAttestations(ctx context.Context, ref name.Digest, rep *Report) error {
+	reg, err := v.o.reg()
+	if err != nil {
+		return err
+	}
+	tag := legacyTag(ref, ".att")
+	desc, err := remote.Head(tag, reg.RemoteOptions(ctx)...)
+	var terr *transport.Error
+	if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", tag, err)
+	}
+	where := "the legacy tag " + tag.String() + " (" + desc.Digest.String() + ")"
+	atts, err := ociremote.Signatures(tag, v.o.ociRemote(ctx)...)
+	var all []oci.Signature
+	if err == nil {
+		all, err = atts.Get()
+	}
+	if err != nil {
+		rep.Attestations = append(rep.Attestations, SignatureReport{Format: Legacy, Found: FoundLegacyTag, Where: where,
+			Digest: desc.Digest.String(), Error: fmt.Sprintf("malformed attestation image: %v", err)})
+		return nil
+	}
+	verified, _, verr := sigcosign.VerifyImageAttestations(ctx, ref, v.legacyCheckOpts(ctx))
+	valid := map[v1.Hash]bool{}
+	for _, a := range verified {
+		if d, err := a.Digest(); err == nil {
+			valid[d] = true
+		}
+	}
+	for _, a := range all {
+		s := SignatureReport{Format: Legacy, Found: FoundLegacyTag, Where: where, Digest: desc.Digest.String()}
+		if ann, err := a.Annotations(); err == nil {
+			s.PredicateType = ann["predicateType"]
+		}
+		if d, err := a.Digest(); err == nil && valid[d] {
+			s.Valid = true
+			s.Key = v.keyHint()
+		} else if verr != nil {
+			s.Error = explainLegacy(verr).Error()
+		} else {
+			s.Error = "it does not verify with this key or identity"
+		}
+		rep.Attestations = append(rep.Attestations, s)
+	}
+	return nil
+}
+
+// keyHint is the verifier's key hint, "" when keyless.
+func (v *Verifier) keyHint() string {
+	if v.key == nil {
+		return ""
+	}
+	return keyHint(v.key)
+}
+
 // errNotBundle: a referrer listed ambiguously turned out not to be a bundle.
 var errNotBundle = errors.New("not a Sigstore bundle referrer")
 
@@ -480,14 +605,26 @@ func (v *Verifier) verifyBundle(ctx context.Context, reg *publish.Registry, ref 
 	if res.Statement == nil {
 		return nil, invalidf("the bundle signs no in-toto statement")
 	}
-	if res.Statement.GetPredicateType() != predicateType {
-		return nil, invalidf("it signs a %s statement, not %s", res.Statement.GetPredicateType(), predicateType)
+	got := res.Statement.GetPredicateType()
+	switch {
+	case predicateType == anyAttestation && got == SignPredicateType:
+		return nil, errSignature
+	case predicateType == anyAttestation:
+		s.PredicateType = got
+	case got != predicateType:
+		return nil, invalidf("it signs a %s statement, not %s", got, predicateType)
 	}
 	pred, err := res.Statement.GetPredicate().MarshalJSON()
 	if err != nil {
 		return nil, invalidf("reading the predicate: %v", err)
 	}
-	return pred, nil
+	// protojson varies its whitespace on purpose: the predicate is given
+	// compact, the same for the same statement.
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, pred); err != nil {
+		return nil, invalidf("reading the predicate: %v", err)
+	}
+	return buf.Bytes(), nil
 }
 
 // explainBundle says what sigstore-go's errors mean.
@@ -687,28 +824,17 @@ func (v *Verifier) VerifyAttestation(ctx context.Context, ref name.Digest, predi
 	for _, s := range rep.Signatures {
 		why = append(why, fmt.Sprintf("%s %s: %s", s.Where, s.Digest, s.Error))
 	}
-	why = append(why, "the legacy tag "+legacyTag(ref, ".att").String()+": "+strings.TrimPrefix(legacyErr.Error(), ErrNoSignature.Error()+": "))
-	return nil, fmt.Errorf("%w: %s has no valid %s attestation; looked in %s", ErrNoSignature, ref, predicateType, strings.Join(why, "; "))
+	legacyWhy := strings.TrimPrefix(legacyErr.Error(), ErrNoSignature.Error()+": ")
+	if strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(legacyWhy), ":")) == sigcosign.ErrNoMatchingAttestationsMessage {
+		legacyWhy = "none" // cosign's message with an empty list of reasons
+	}
+	why = append(why, "the legacy tag "+legacyTag(ref, ".att").String()+": "+legacyWhy)
+	return nil, fmt.Errorf("%w: %s has no valid %s attestation; looked in %s", ErrNoAttestation, ref, predicateType, strings.Join(why, "; "))
 }
 
 // legacyAttestation checks the legacy .att tag with cosign v2's verifier.
 func (v *Verifier) legacyAttestation(ctx context.Context, ref name.Digest, predicateType string) ([]byte, error) {
-	co := &sigcosign.CheckOpts{
-		RegistryClientOpts: v.o.ociRemote(ctx),
-		ClaimVerifier:      sigcosign.IntotoSubjectClaimVerifier,
-		IgnoreSCT:          v.vo.IgnoreSCT,
-		Offline:            true,
-	}
-	if v.trust != nil {
-		co.TrustedMaterial = v.trust
-	}
-	if v.key != nil {
-		co.SigVerifier = v.key
-		co.IgnoreTlog = !v.vo.RequireTlog
-	} else {
-		co.Identities = []sigcosign.Identity{{Subject: v.vo.Identity, SubjectRegExp: v.vo.IdentityRegexp, Issuer: v.vo.Issuer, IssuerRegExp: v.vo.IssuerRegexp}}
-	}
-	atts, _, err := sigcosign.VerifyImageAttestations(ctx, ref, co)
+	atts, _, err := sigcosign.VerifyImageAttestations(ctx, ref, v.legacyCheckOpts(ctx))
 	if err != nil {
 		var noSigs *sigcosign.ErrNoSignaturesFound
 		var noMatch *sigcosign.ErrNoMatchingAttestations
@@ -741,6 +867,26 @@ func (v *Verifier) legacyAttestation(ctx context.Context, ref name.Digest, predi
 		}
 	}
 	return nil, fmt.Errorf("%w: signed attestations, but none of type %s", ErrNoSignature, predicateType)
+}
+
+// legacyCheckOpts are cosign v2's options for the legacy .att tag.
+func (v *Verifier) legacyCheckOpts(ctx context.Context) *sigcosign.CheckOpts {
+	co := &sigcosign.CheckOpts{
+		RegistryClientOpts: v.o.ociRemote(ctx),
+		ClaimVerifier:      sigcosign.IntotoSubjectClaimVerifier,
+		IgnoreSCT:          v.vo.IgnoreSCT,
+		Offline:            true,
+	}
+	if v.trust != nil {
+		co.TrustedMaterial = v.trust
+	}
+	if v.key != nil {
+		co.SigVerifier = v.key
+		co.IgnoreTlog = !v.vo.RequireTlog
+	} else {
+		co.Identities = []sigcosign.Identity{{Subject: v.vo.Identity, SubjectRegExp: v.vo.IdentityRegexp, Issuer: v.vo.Issuer, IssuerRegExp: v.vo.IssuerRegexp}}
+	}
+	return co
 }
 
 // loadVerifier opens a KMS key or a PEM public key file (see loadKeyFile for

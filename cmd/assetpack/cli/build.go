@@ -18,7 +18,6 @@ import (
 	"github.com/assetpack/assetpack/modelpack"
 	"github.com/assetpack/assetpack/pack"
 	"github.com/assetpack/assetpack/publish"
-	"github.com/assetpack/assetpack/sign/cosign"
 )
 
 // buildFlags are the flags of build (and what the config file may set).
@@ -58,11 +57,22 @@ Without --push the image is written as an OCI image layout to --output
 (default ./` + options.DefaultOutputDir + `/<name of DIR>) and stdout gets oci:PATH@sha256:...
 With --push it is uploaded to every -t tag (no Docker daemon needed) and
 stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally.
---json prints a JSON object instead.`,
+--json prints a JSON object instead.
+
+--sign signs the pushed digest (see assetpack sign) and attaches, signed the
+same way, an SBOM (SPDX 2.3, or CycloneDX 1.6 with --sbom-format cyclonedx:
+every file with its sha256 and layer, byte-for-byte the same for the same
+tree) and a SLSA provenance v1 of the build (assetpack's version and commit,
+the git repository and commit of DIR, the options, source-date-epoch and
+layers), which 'cosign verify-attestation --type spdxjson' (cyclonedx,
+slsaprovenance1) and 'assetpack verify --sbom' read. --sbom=false and
+--provenance=false leave them out.`,
 		Example: `  assetpack build ./site
   assetpack build ./site --output tar:site.tar --prefix site
   assetpack build ./model --prefix /model --compression zstd --json
   assetpack build ./site -t ghcr.io/acme/site-assets:v42 -t ghcr.io/acme/site-assets:latest --push
+  assetpack build ./site -t REPO:v42 --push --sign --key cosign.key    # + SPDX SBOM and SLSA provenance
+  assetpack build ./site -t REPO:v42 --push --sign --key cosign.key --sbom-format cyclonedx --provenance=false
   ref=$(assetpack build ./site -t registry.example.com/web/site-assets:v42 --push)
   assetpack build ./site --prefix site -t REPO:v42 --push --patch-out k8s/assets-patch.yaml \
       --workload deployment/web --container nginx --mount-path /usr/share/nginx/html
@@ -89,6 +99,9 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 				return err
 			}
 			defer finish()
+			if note := options.DeprecatedNote(c.Flags()); note != "" {
+				fmt.Fprintln(stderr, note)
+			}
 			spec, err := f.spec(c, args, reg)
 			if err != nil {
 				return err
@@ -96,19 +109,14 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 			spec.Progress = view.update
 			printNotes(view.writer(), f.out.Quiet, append(f.bo.Notes, f.notes...))
 			// Load the key (and check its password) before building and pushing.
-			if f.signImage || f.so.AttestFiles {
-				if _, err := cosign.ParseFormat(f.so.SignatureFormat); err != nil {
-					return err
-				}
+			if spec.Sign != nil {
 				f.so.Resolve(c.Flags())
 				s, err := newSigner(ctx, f.so, reg, c.InOrStdin(), stderr, f.out.Quiet)
 				if err != nil {
 					return err
 				}
 				defer s.Close()
-				if spec.Sign, err = signSpec(s, f.so); err != nil {
-					return err
-				}
+				spec.Sign.Signer = s
 			}
 			start := time.Now()
 			res, err := pack.Run(ctx, spec)
@@ -128,9 +136,10 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 	c.Flags().StringVarP(&f.patchFile, "file", "f", "", "the workload manifest, to check --patch-out/--kustomize against (required for --patch-format json6902)")
 	f.to.AddFlags(c.Flags())
 	c.Flags().StringVar(&f.configFile, "config", os.Getenv("ASSETPACK_CONFIG"), "configuration file (default ./"+config.FileName+" when no DIR is given; also $ASSETPACK_CONFIG); flags override its keys")
-	c.Flags().BoolVar(&f.signImage, "sign", false, "after --push, sign the digest with cosign (--key, or keyless); see assetpack sign")
+	c.Flags().BoolVar(&f.signImage, "sign", false, "after --push, sign the digest with cosign (--key, or keyless), and attach a signed SBOM and SLSA provenance (--sbom, --provenance); see assetpack sign")
 	f.so.AddFlags(c.Flags())
 	f.mo.AddFlags(c.Flags())
+	f.so.Attest.AddFlags(c.Flags(), true, "(default: on with --sign, which --sbom implies; --sbom=false turns it off)")
 	f.ro.AddPushFlags(c.Flags())
 	f.out.AddFlags(c.Flags())
 	addProgressFlag(c.Flags(), &f.progress)
@@ -206,8 +215,9 @@ func (f *buildFlags) spec(c *cobra.Command, args []string, reg *publish.Registry
 	if !f.to.Push && len(f.to.Tags) > 0 {
 		errs = append(errs, usagef("-t names where to push: add --push (or drop -t to only build locally)"))
 	}
-	if (f.signImage || f.so.AttestFiles) && !f.to.Push {
-		errs = append(errs, usagef("--sign signs the pushed digest: add -t REPO:TAG --push"))
+	signing := f.signImage || f.so.Attest.Asked(c.Flags())
+	if signing && !f.to.Push {
+		errs = append(errs, usagef("--sign signs the pushed digest (and --sbom and --provenance attest it): add -t REPO:TAG --push"))
 	}
 	spec := pack.Spec{Source: src, Image: im, Registry: reg}
 	if spec.ModelPack, err = f.mo.Spec(); err != nil {
@@ -219,6 +229,11 @@ func (f *buildFlags) spec(c *cobra.Command, args []string, reg *publish.Registry
 	}
 	if spec.ModelPack != nil && !c.Flags().Changed("layers") && f.cfgLayers == "" {
 		spec.Image.Layers = builder.LayersModel // a twin names one weight file per layer
+	}
+	if signing {
+		if spec.Sign, err = signRequest(c.Flags(), f.so, true); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if f.to.Push {
 		spec.Tags = f.to.Tags
@@ -328,6 +343,7 @@ func (f *buildFlags) print(res *pack.Result, spec pack.Spec, elapsed time.Durati
 	if !quiet {
 		printSigned(stderr, res)
 	}
+	j.addSigned(res)
 	for i, p := range res.Patches {
 		printPatchNotes(stderr, quiet, p, spec.Patches[i].Mount)
 	}

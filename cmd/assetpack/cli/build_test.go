@@ -2,14 +2,18 @@ package cli
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/assetpack/assetpack/attest"
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/kube"
 	"github.com/assetpack/assetpack/pack"
 	"github.com/assetpack/assetpack/publish"
+	"github.com/assetpack/assetpack/sign"
 )
 
 // specOf parses args as build's command line and returns the pipeline Spec
@@ -114,6 +118,7 @@ func TestBuildSpecErrors(t *testing.T) {
 		{[]string{"site", "--patch-out", "p.yaml"}, "--patch-out and --kustomize pin the pushed digest", true},
 		{[]string{"site", "--sign"}, "--sign signs the pushed digest", true},
 		{[]string{"site", "--attest-files"}, "--sign signs the pushed digest", true},
+		{[]string{"site", "--sbom"}, "--sign signs the pushed digest (and --sbom and --provenance attest it)", true},
 		{[]string{"site", "--push", "-t", "r.example/a:v1", "--patch-out", "p", "--patch-format", "kustomize"}, "use --kustomize DIR", true},
 		{[]string{"site", "--push", "-t", "r.example/a:v1", "--patch-out", "p", "-f", "-"}, "stdin is not read by build", true},
 		{[]string{"site", "--push", "-t", "r.example/a:v1", "--patch-out", "p", "-f", "/does/not/exist.yaml"}, `-f "/does/not/exist.yaml"`, true},
@@ -150,5 +155,108 @@ func TestBuildAdvice(t *testing.T) {
 	other := errors.New("pushing failed")
 	if err := buildAdvice(other, pack.Spec{}, ""); err != other {
 		t.Errorf("buildAdvice changed %v to %v", other, err)
+	}
+}
+
+// TestBuildSpecSign: --sign asks for the SBOM and the provenance; --sbom,
+// --provenance and --attest-files ask for a signature; the flag beats the
+// environment.
+func TestBuildSpecSign(t *testing.T) {
+	push := []string{"site", "-t", "r.example/a:v1", "--push"}
+	for _, tc := range []struct {
+		name       string
+		env        map[string]string
+		args       []string
+		sbom       attest.Format
+		provenance bool
+	}{
+		{"sign", nil, []string{"--sign"}, attest.SPDX, true},
+		{"no sbom", nil, []string{"--sign", "--sbom=false"}, "", false},
+		{"provenance only", nil, []string{"--sign", "--sbom=false", "--provenance"}, "", true},
+		{"sbom only", nil, []string{"--sign", "--provenance=false"}, attest.SPDX, false},
+		{"sbom implies sign", nil, []string{"--sbom"}, attest.SPDX, true},
+		{"cyclonedx", nil, []string{"--sign", "--sbom-format", "cyclonedx"}, attest.CycloneDX, true},
+		{"attest-files", nil, []string{"--attest-files"}, attest.SPDX, true},
+		{"environment off", map[string]string{"ASSETPACK_SBOM": "false"}, []string{"--sign"}, "", false},
+		{"flag beats environment", map[string]string{"ASSETPACK_SBOM": "false", "ASSETPACK_PROVENANCE": "0"}, []string{"--sign", "--sbom"}, attest.SPDX, false},
+		{"environment format", map[string]string{"ASSETPACK_SBOM_FORMAT": "cyclonedx"}, []string{"--sign"}, attest.CycloneDX, true},
+		{"flag format beats environment", map[string]string{"ASSETPACK_SBOM_FORMAT": "cyclonedx"}, []string{"--sign", "--sbom-format", "spdx"}, attest.SPDX, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, k := range []string{"ASSETPACK_SBOM", "ASSETPACK_SBOM_FORMAT", "ASSETPACK_PROVENANCE"} {
+				t.Setenv(k, tc.env[k])
+			}
+			spec, err := specOf(t, append(append([]string{}, push...), tc.args...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := spec.Sign
+			if s == nil || s.Signer != nil || s.SBOM != tc.sbom || s.Provenance != tc.provenance || !s.Recursive || s.Format != sign.FormatBundle || s.Version != Info().Version {
+				t.Errorf("Sign = %+v, want SBOM %q, provenance %v", s, tc.sbom, tc.provenance)
+			}
+		})
+	}
+	t.Setenv("ASSETPACK_SBOM", "")
+	if spec, err := specOf(t, push...); err != nil || spec.Sign != nil {
+		t.Errorf("without --sign: %+v, %v; want nothing signed", spec.Sign, err)
+	}
+	for _, tc := range []struct {
+		env  string
+		args []string
+		want string
+	}{
+		{"", []string{"--sign", "--sbom-format", "swid"}, `--sbom-format "swid": want spdx or cyclonedx`},
+		{"yes please", []string{"--sign"}, `ASSETPACK_SBOM="yes please": want true or false`},
+	} {
+		t.Setenv("ASSETPACK_SBOM", tc.env)
+		_, err := specOf(t, append(append([]string{}, push...), tc.args...)...)
+		var ue usageError
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.As(err, &ue) {
+			t.Errorf("%v: %v, want a usage error containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestBuildConfigAttest: the configuration file's sign keys, below the
+// environment and the flags.
+func TestBuildConfigAttest(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "assetpack.yaml")
+	os.WriteFile(cfg, []byte("repository: r.example/a\ntags: [v1]\npush: true\nsign: {key: cosign.key, sbom: true, sbomFormat: cyclonedx, provenance: false}\n"), 0o644)
+	old := filepath.Join(dir, "old.yaml")
+	os.WriteFile(old, []byte("repository: r.example/a\ntags: [v1]\npush: true\nsign: {key: cosign.key, sbom: false, attestFiles: true}\n"), 0o644)
+	for _, tc := range []struct {
+		name       string
+		env        map[string]string
+		args       []string
+		sbom       attest.Format
+		provenance bool
+	}{
+		{"file", nil, []string{"--config", cfg}, attest.CycloneDX, false},
+		{"environment beats file", map[string]string{"ASSETPACK_SBOM_FORMAT": "spdx", "ASSETPACK_PROVENANCE": "true"}, []string{"--config", cfg}, attest.SPDX, true},
+		{"flag beats environment", map[string]string{"ASSETPACK_SBOM": "true"}, []string{"--config", cfg, "--sbom=false"}, "", false},
+		{"sbom: false wins over the deprecated attestFiles", nil, []string{"--config", old}, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, k := range []string{"ASSETPACK_SBOM", "ASSETPACK_SBOM_FORMAT", "ASSETPACK_PROVENANCE"} {
+				t.Setenv(k, tc.env[k])
+			}
+			f := &buildFlags{}
+			c := buildCommand(f)
+			if err := c.ParseFlags(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.applyConfig(c, nil); err != nil {
+				t.Fatal(err)
+			}
+			reg, _ := publish.NewRegistry()
+			spec, err := f.spec(c, nil, reg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := spec.Sign; s == nil || s.SBOM != tc.sbom || s.Provenance != tc.provenance {
+				t.Errorf("Sign = %+v, want SBOM %q, provenance %v", s, tc.sbom, tc.provenance)
+			}
+		})
 	}
 }

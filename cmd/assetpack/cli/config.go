@@ -90,8 +90,12 @@ func applyConfig(c *cobra.Command, cfg *config.Config, bo *options.Build, to *op
 				so.Key = cfg.Resolve(s.Key)
 			}
 		}
-		if set("attest-files") && s.AttestFiles {
-			so.AttestFiles = true
+		// --sbom, --sbom-format and --provenance resolve these after the
+		// environment (options.Attest.Resolve).
+		so.Attest.Config.SBOM, so.Attest.Config.Provenance, so.Attest.Config.SBOMFormat = s.SBOM, s.Provenance, s.SBOMFormat
+		if s.AttestFiles && s.SBOM == nil { // deprecated: the SBOM lists every file
+			on := true
+			so.Attest.Config.SBOM = &on
 		}
 		if set("tlog-upload") && s.TlogUpload {
 			so.TlogUpload = true

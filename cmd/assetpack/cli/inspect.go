@@ -22,7 +22,6 @@ import (
 	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
 	"github.com/assetpack/assetpack/inspect"
 	"github.com/assetpack/assetpack/publish"
-	"github.com/assetpack/assetpack/sign"
 )
 
 // opened is an image opened from a registry, a local layout or archive, or
@@ -124,11 +123,15 @@ func referrers(ctx context.Context, reg *publish.Registry, d name.Digest) ([]ins
 		}
 		dg, _ := img.Digest()
 		size, _ := img.Size()
-		at := ""
-		if len(m.Layers) > 0 {
-			at = string(m.Layers[0].MediaType)
+		if len(m.Layers) == 0 {
+			out = append(out, inspect.Referrer{Digest: dg.String(), Size: size, Found: "legacy tag", Where: t.String()})
 		}
-		out = append(out, inspect.Referrer{ArtifactType: at, Digest: dg.String(), Size: size, Found: "legacy tag", Where: t.String()})
+		// One entry per signature or statement; an attestation's layer
+		// names its predicate type (unverified).
+		for _, l := range m.Layers {
+			out = append(out, inspect.Referrer{ArtifactType: string(l.MediaType), Digest: dg.String(), Size: size, Found: "legacy tag", Where: t.String(),
+				PredicateType: l.Annotations["predicateType"]})
+		}
 	}
 	return out, nil
 }
@@ -144,14 +147,17 @@ func newInspect() *cobra.Command {
 		Short: "Describe an image: platforms, layers, annotations, files, signatures",
 		Long: `Describe an image in a registry, an OCI layout or an OCI archive: its digest,
 platforms, annotations, layers (digest, diffID, size, media type), every file
-with its mode, size and the layer that holds it (the layer plan; read from the
-layers as a stream, nothing unpacked to disk), and for registry images what refers to them, by artifact type with
-digests: signatures, attestations and SBOMs attached as OCI 1.1 referrers
-(through the registry's referrers API or the sha256-<hex> tag-schema index)
-and cosign's legacy .sig and .att tags (present, not verified: use
-assetpack verify for that).`,
+and symbolic link with its mode, size, sha256 and layer, as the SBOM lists
+them (read from the layers as a stream, nothing unpacked to disk), and for
+registry images what refers to them, by artifact type with digests:
+signatures, attestations (the SPDX or CycloneDX SBOM and the SLSA provenance
+named by predicate type) attached as OCI 1.1 referrers (through the
+registry's referrers API or the sha256-<hex> tag-schema index) and cosign's
+legacy .sig and .att tags (present, not verified: use assetpack verify for
+that).`,
 		Example: `  assetpack inspect ghcr.io/acme/site-assets:v42
-  assetpack inspect oci:assetpack-out/site --json | jq .files.fileCount`,
+  assetpack inspect oci:assetpack-out/site --json | jq .files.fileCount
+  assetpack inspect ghcr.io/acme/site-assets:v42 --no-files --json | jq '.referrers[] | {kind, digest}'`,
 		Args: oneReference("inspect"),
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
@@ -201,8 +207,8 @@ func yesNo(b *bool) string {
 }
 
 func printReport(w io.Writer, r *inspect.Report) {
-	fmt.Fprintf(w, "reference:   %s\ndigest:      %s\nmediaType:   %s\nsize:        %d\nsignature:   %s\nattestation: %s\n",
-		r.Reference, r.Digest, r.MediaType, r.Size, yesNo(r.Signed), yesNo(r.Attested))
+	fmt.Fprintf(w, "reference:   %s\ndigest:      %s\nmediaType:   %s\nsize:        %d\nsignature:   %s\nattestation: %s\nsbom:        %s\nprovenance:  %s\n",
+		r.Reference, r.Digest, r.MediaType, r.Size, yesNo(r.Signed), yesNo(r.Attested), yesNo(r.SBOM), yesNo(r.Provenance))
 	printMap(w, "annotations", r.Annotations, "")
 	if len(r.Referrers) > 0 {
 		fmt.Fprintln(w, "referrers:")
@@ -213,7 +219,12 @@ func printReport(w io.Writer, r *inspect.Report) {
 				last = ref.ArtifactType
 			}
 			extra := ""
-			if ref.PredicateType != "" {
+			switch {
+			case ref.Kind != "" && ref.Kind != "signature" && ref.PredicateType != "":
+				extra = "  " + ref.Kind + " (" + ref.PredicateType + ")"
+			case ref.Kind != "":
+				extra = "  " + ref.Kind
+			case ref.PredicateType != "":
 				extra = "  " + ref.PredicateType
 			}
 			fmt.Fprintf(w, "    %s  %s (%s)%s\n", ref.Digest, ref.Found, ref.Where, extra)
@@ -233,26 +244,17 @@ func printReport(w io.Writer, r *inspect.Report) {
 	if r.Files != nil {
 		// The plan: which layer (of the first manifest) holds each file,
 		// when there are several.
-		layerOf := map[string]int{}
-		if len(r.Manifests) > 0 && len(r.Manifests[0].Layers) > 1 {
-			for i, l := range r.Manifests[0].Layers {
-				for _, p := range l.Files {
-					layerOf[p] = i + 1
-				}
-			}
-		}
+		several := len(r.Manifests) > 0 && len(r.Manifests[0].Layers) > 1
 		fmt.Fprintf(w, "files: %d, %s\n", r.Files.FileCount, humanBytes(r.Files.TotalBytes))
 		for _, f := range r.Files.Files {
-			mode := map[string]string{"dir": "d", "symlink": "l", "file": "-"}[f.Type] + f.Mode
+			mode := map[string]string{"symlink": "l", "file": "-"}[f.Type] + f.Mode
 			in := ""
-			if n := layerOf[f.Path]; n > 0 {
-				in = fmt.Sprintf("  (layer %d)", n)
+			if several {
+				in = fmt.Sprintf("  (layer %d)", f.Layer+1)
 			}
 			switch f.Type {
 			case "symlink":
 				fmt.Fprintf(w, "  %s %10s  %s -> %s%s\n", mode, "-", f.Path, f.LinkTarget, in)
-			case "dir":
-				fmt.Fprintf(w, "  %s %10s  %s/\n", mode, "-", f.Path)
 			default:
 				fmt.Fprintf(w, "  %s %10d  %s%s\n", mode, f.Size, f.Path, in)
 			}
@@ -293,6 +295,8 @@ func newDiff() *cobra.Command {
 (oci:DIR), an OCI archive (tar:FILE) or a directory (packed on the fly with
 --prefix, --symlinks and --exclude, as build would) — and print what was
 added (+), removed (-) and changed (~, with content, mode, type or link).
+The files and symbolic links are compared as the SBOM lists them (sha256,
+mode, link target); directories only through the digest.
 Exit codes: 0 identical files, 1 different, 2 error (like diff(1)).
 
 "assetpack diff ./site REPO@sha256:…" answers "is this pushed image exactly
@@ -316,7 +320,7 @@ this checkout?".`,
 				return exitCode(2, err)
 			}
 			bopts := []builder.Option{builder.WithPrefix(prefix), builder.WithSymlinks(sm), builder.WithExcludes(excludes...), builder.WithGit(false)}
-			var lists [2]*sign.FilesPredicate
+			var lists [2]*inspect.Files
 			var digests [2]string
 			for i, s := range args {
 				o, err := openImage(ctx, s, reg, bopts)
@@ -359,7 +363,7 @@ this checkout?".`,
 			case digests[0] == digests[1]:
 				fmt.Fprintf(stderr, "identical: same digest %s\n", digests[0])
 			default:
-				fmt.Fprintf(stderr, "same files; the digests differ (%s vs %s): timestamps, annotations, platforms or compression\n", digests[0], digests[1])
+				fmt.Fprintf(stderr, "same files; the digests differ (%s vs %s): timestamps, annotations, platforms, compression or directories\n", digests[0], digests[1])
 			}
 			return nil
 		},
@@ -376,7 +380,7 @@ this checkout?".`,
 // sit: every file of one side is under a directory P on the other. For a
 // directory side it suggests the --prefix that packs it as the image is;
 // "" when the trees are not so.
-func prefixHint(args []string, lists [2]*sign.FilesPredicate, prefix string) string {
+func prefixHint(args []string, lists [2]*inspect.Files, prefix string) string {
 	isDir := func(s string) bool { fi, err := os.Stat(s); return err == nil && fi.IsDir() }
 	cur := strings.Trim(prefix, "/")
 	for i := range 2 {

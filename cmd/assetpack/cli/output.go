@@ -41,6 +41,35 @@ type buildJSON struct {
 	Created           string            `json:"created"`
 	Annotations       map[string]string `json:"annotations"`
 	ModelPack         *modelPackJSON    `json:"modelpack,omitempty"`
+	// Signed and Attestations say what --sign signed and attested.
+	Signed       []string          `json:"signed,omitempty"`
+	Attestations []attestationJSON `json:"attestations,omitempty"`
+}
+
+// attestationJSON is one statement attached, in --json output.
+type attestationJSON struct {
+	Subject       string `json:"subject"`
+	PredicateType string `json:"predicateType"`
+	Statement     string `json:"statement"`
+	Bundle        string `json:"bundle,omitempty"`
+	Legacy        string `json:"legacy,omitempty"`
+}
+
+// addSigned adds what the pipeline signed and attested.
+func (j *buildJSON) addSigned(res *pack.Result) {
+	for _, d := range res.Signed {
+		j.Signed = append(j.Signed, d.String())
+	}
+	for _, a := range res.Attestations {
+		aj := attestationJSON{Subject: a.Subject.String(), PredicateType: a.PredicateType, Statement: a.Statement.String()}
+		if a.Bundle != nil {
+			aj.Bundle = a.Bundle.String()
+		}
+		if a.Legacy != nil {
+			aj.Legacy = a.Legacy.String()
+		}
+		j.Attestations = append(j.Attestations, aj)
+	}
 }
 
 // modelPackJSON describes the ModelPack twin in build's --json output.

@@ -134,9 +134,10 @@ Formats:
                      namespaces labelled policy.sigstore.dev/include=true.
 
 Signatures: --signature-format legacy (default) accepts the sha256-<hex>.sig
-tag that assetpack sign and cosign v2 write; bundle accepts the Sigstore
-bundle referrer that cosign v3 writes by default. A policy accepts one of the
-two. With --key no transparency-log entry is required (assetpack signs
+tag that cosign v2 and 'assetpack sign --signature-format legacy' (or both)
+write; bundle accepts the Sigstore bundle referrer that assetpack sign and
+cosign v3 write by default. A policy accepts one of the two: for images
+signed with assetpack's defaults, pass --signature-format bundle. With --key no transparency-log entry is required (assetpack signs
 without one unless --tlog-upload) unless --rekor-url names the log; keyless
 signatures are checked against the public Sigstore roots and Rekor.
 

@@ -23,7 +23,7 @@ func verifyFlagsForPull(fs *pflag.FlagSet, vo *options.Verify) []string {
 	vo.AddFlags(vfs)
 	var names []string
 	vfs.VisitAll(func(f *pflag.Flag) {
-		if f.Name == "attest-files" || f.Name == "attestation-type" {
+		if f.Name == "attest-files" || f.Name == "sbom" || f.Name == "attestation-type" {
 			return
 		}
 		f.Usage = "with --require-signature: " + f.Usage

@@ -12,8 +12,10 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/assetpack/assetpack/attest"
 	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
 	"github.com/assetpack/assetpack/pack"
 	"github.com/assetpack/assetpack/publish"
@@ -86,26 +88,45 @@ func newSigner(ctx context.Context, so options.Sign, reg *publish.Registry, stdi
 	return cosign.NewKeylessSigner(ctx, cosign.KeylessOptions{IDToken: tok, FulcioURL: so.FulcioURL, RekorURL: so.RekorURL, NoTlog: so.NoTlog}, opts...)
 }
 
-// signSpec is the pipeline's signing request for the signer s and flags so.
-func signSpec(s *cosign.Signer, so options.Sign) (*pack.Sign, error) {
+// signRequest is the pipeline's signing request for the flags so, without
+// the signer (newSigner loads the key once the request is known to be
+// sound): the signature format, and what is attested (sbomDefault: whether
+// an SBOM is attached unless the flags, the environment or the
+// configuration file say otherwise).
+func signRequest(fs *pflag.FlagSet, so options.Sign, sbomDefault bool) (*pack.Sign, error) {
 	f, err := cosign.ParseFormat(so.SignatureFormat)
 	if err != nil {
 		return nil, err
 	}
-	return &pack.Sign{Signer: s, Recursive: so.Recursive, AttestFiles: so.AttestFiles, Format: f}, nil
+	sbom, provenance, err := so.Attest.Resolve(fs, sbomDefault)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	info := Info()
+	return &pack.Sign{Recursive: so.Recursive, Format: f, SBOM: sbom, Provenance: provenance, Version: info.Version, Commit: info.Commit}, nil
 }
 
-// printSigned notes every digest the pipeline signed (and attested).
+// printSigned notes every digest the pipeline signed, and what it attested
+// about each.
 func printSigned(stderr io.Writer, res *pack.Result) {
-	attested := map[string]bool{}
-	for _, d := range res.Attested {
-		attested[d.String()] = true
-	}
 	for _, d := range res.Signed {
-		if attested[d.String()] {
-			fmt.Fprintf(stderr, "signed and attested the files of %s\n", d)
-		} else {
-			fmt.Fprintf(stderr, "signed %s\n", d)
+		fmt.Fprintf(stderr, "signed %s\n", d)
+		for _, a := range res.Attestations {
+			if a.Subject != d {
+				continue
+			}
+			what := attest.PredicateName(a.PredicateType)
+			if what == "" {
+				what = a.PredicateType
+			}
+			var where []string
+			if a.Bundle != nil {
+				where = append(where, "bundle "+a.Bundle.DigestStr())
+			}
+			if a.Legacy != nil {
+				where = append(where, "legacy .att "+a.Legacy.DigestStr())
+			}
+			fmt.Fprintf(stderr, "  attested its %s: statement %s (%s)\n", what, a.Statement, strings.Join(where, ", "))
 		}
 	}
 }
@@ -150,10 +171,19 @@ signature is recorded in Rekor.
 
 Key-based signatures are not uploaded to a transparency log unless
 --tlog-upload is given: nothing contacts an address you did not name, and
-'assetpack verify --key' accepts them as they are.`,
+'assetpack verify --key' accepts them as they are.
+
+--sbom also attaches a signed SBOM of the image (SPDX 2.3, or CycloneDX 1.6
+with --sbom-format cyclonedx): every file with its sha256 and layer, read
+from the image's layers, which are downloaded for that. It is an in-toto
+statement in the same format as the signature, as 'cosign attest' writes
+one, and 'cosign verify-attestation --type spdxjson' (or cyclonedx) reads
+it. An image signed here was not built here: it gets no provenance ('build
+--sign' attaches both).`,
 		Example: `  COSIGN_PASSWORD=… assetpack sign registry.example.com/web/site@sha256:… --key cosign.key
   assetpack sign registry.example.com/web/site:v42 --key cosign.key --signature-format both
-  assetpack sign registry.example.com/web/site:v42 --key awskms:///alias/site --attest-files
+  assetpack sign registry.example.com/web/site:v42 --key awskms:///alias/site --sbom
+  assetpack sign registry.example.com/web/site:v42 --key cosign.key --sbom --sbom-format cyclonedx
   assetpack sign ghcr.io/acme/site@sha256:…        # keyless, in GitHub Actions, GitLab CI or Buildkite`,
 		Args: oneReference("sign"),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -166,7 +196,11 @@ Key-based signatures are not uploaded to a transparency log unless
 			if err != nil {
 				return usageError{err}
 			}
-			if _, err := cosign.ParseFormat(so.SignatureFormat); err != nil {
+			if note := options.DeprecatedNote(c.Flags()); note != "" {
+				fmt.Fprintln(stderr, note)
+			}
+			ss, err := signRequest(c.Flags(), so, false)
+			if err != nil {
 				return err
 			}
 			so.Resolve(c.Flags())
@@ -175,10 +209,7 @@ Key-based signatures are not uploaded to a transparency log unless
 				return err
 			}
 			defer s.Close()
-			ss, err := signSpec(s, so)
-			if err != nil {
-				return err
-			}
+			ss.Signer = s
 			res, err := pack.Run(ctx, pack.Spec{Reference: ref.String(), Registry: reg, Sign: ss})
 			if err != nil {
 				return err
@@ -194,6 +225,7 @@ Key-based signatures are not uploaded to a transparency log unless
 		},
 	}
 	so.AddFlags(c.Flags())
+	so.Attest.AddFlags(c.Flags(), false, "(default: off: listing the files downloads every layer)")
 	ro.AddFlags(c.Flags())
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing on stderr but errors")
 	return c
@@ -207,7 +239,7 @@ func newVerify() *cobra.Command {
 	)
 	c := &cobra.Command{
 		Use:   "verify REFERENCE",
-		Short: "Verify an image's cosign signatures (and attestations)",
+		Short: "Verify an image's cosign signatures and attestations (SBOM, provenance)",
 		Long: `Check that REFERENCE (a tag is resolved once to its digest) carries a valid
 signature: by --key, or keyless by --certificate-identity and
 --certificate-oidc-issuer (or their -regexp forms). Signatures are found in
@@ -217,8 +249,16 @@ or the referrers tag schema's sha256-<hex> index) and the legacy
 sha256-<hex>.sig tag.
 
 Exits 0 and prints the verified digest reference (--json: a report of every
-signature found, where, by whom, with its log and timestamp evidence), or
-exits 1 naming the digest and every place looked.
+signature and attestation found, where, by whom, with its log and timestamp
+evidence), or exits 1 naming the digest and every place looked. The
+attestations (SBOM, provenance, any other in-toto statement) are checked
+with the same key or identity and listed on stderr by predicate type.
+
+--sbom also requires a valid SBOM attestation (SPDX, else CycloneDX) and
+prints its predicate, the SBOM document, on stdout instead of the
+reference; --attestation-type does the same for a predicate type, given
+as cosign's --type names it (spdxjson, cyclonedx, slsaprovenance1) or as
+a URI. Without one, verify exits 1.
 
 With --key, the key's signature suffices (what 'assetpack sign --key'
 writes by default has no log entry); a log entry is checked when
@@ -228,7 +268,8 @@ against --trusted-root, else against the public-good Sigstore root fetched
 through its TUF repository (cached in the user cache directory).`,
 		Example: `  assetpack verify registry.example.com/web/site:v42 --key cosign.pub
   assetpack verify REF --key cosign.pub --json | jq '.signatures[] | {format, found, digest}'
-  assetpack verify REF --key cosign.pub --attest-files > files.json
+  assetpack verify REF --key cosign.pub --sbom > sbom.spdx.json
+  assetpack verify REF --key cosign.pub --attestation-type slsaprovenance1 | jq .runDetails.builder
   assetpack verify REF --certificate-identity https://github.com/acme/site/.github/workflows/release.yml@refs/heads/main \
       --certificate-oidc-issuer https://token.actions.githubusercontent.com`,
 		Args: oneReference("verify"),
@@ -242,6 +283,13 @@ through its TUF repository (cached in the user cache directory).`,
 			if err != nil {
 				return usageError{err}
 			}
+			if note := options.DeprecatedNote(c.Flags()); note != "" {
+				fmt.Fprintln(stderr, note)
+			}
+			attTypes, err := attestationTypes(vo)
+			if err != nil {
+				return err
+			}
 			v, err := cosign.NewVerifier(ctx, vo.Options(), cosign.WithRegistry(reg))
 			if err != nil {
 				return err
@@ -251,6 +299,11 @@ through its TUF repository (cached in the user cache directory).`,
 				return err
 			}
 			rep, err := v.Check(ctx, d)
+			if err == nil {
+				if err := v.CheckAttestations(ctx, d, rep); err != nil {
+					return err
+				}
+			}
 			if vo.JSON && rep != nil {
 				enc := json.NewEncoder(stdout)
 				enc.SetIndent("", "  ")
@@ -265,17 +318,13 @@ through its TUF repository (cached in the user cache directory).`,
 				fmt.Fprintf(stderr, "verified %s: %d valid signature(s)\n", d, rep.Verified)
 				printSignatures(stderr, rep)
 			}
-			attType := vo.AttestType
-			if vo.AttestFiles {
-				attType = sign.FilesPredicateType
-			}
-			if attType != "" {
-				pred, err := v.VerifyAttestation(ctx, d, attType)
+			if len(attTypes) > 0 {
+				pred, attType, err := verifyAttestation(ctx, v, d, attTypes)
 				if err != nil {
 					return err
 				}
 				if !quiet {
-					fmt.Fprintf(stderr, "verified the %s attestation of %s\n", attType, d)
+					fmt.Fprintf(stderr, "verified the %s attestation of %s\n", attestationName(attType), d)
 				}
 				if !vo.JSON {
 					_, err = fmt.Fprintf(stdout, "%s\n", pred)
@@ -294,8 +343,67 @@ through its TUF repository (cached in the user cache directory).`,
 	return c
 }
 
-// printSignatures lists the signatures of a report, one a line, and the
-// places that could not be read.
+// attestationTypes are the predicate types verify must find one valid
+// attestation of (the first found is printed): --sbom's SPDX or CycloneDX,
+// or --attestation-type's.
+func attestationTypes(vo options.Verify) ([]string, error) {
+	switch {
+	case vo.SBOM && vo.AttestType != "":
+		return nil, usagef("--sbom and --attestation-type each print one predicate: give one of them")
+	case vo.SBOM:
+		return []string{attest.SPDXPredicateType, attest.CycloneDXPredicateType}, nil
+	case vo.AttestType != "":
+		t, err := attest.ParsePredicateType(vo.AttestType)
+		if err != nil {
+			return nil, usagef("--attestation-type %q: want spdxjson, cyclonedx, slsaprovenance1 (or another of cosign's --type names) or a predicate type URI", vo.AttestType)
+		}
+		return []string{t}, nil
+	}
+	return nil, nil
+}
+
+// verifyAttestation returns the predicate of the first of types that d has
+// a valid attestation of.
+func verifyAttestation(ctx context.Context, v *cosign.Verifier, d name.Digest, types []string) ([]byte, string, error) {
+	var first error
+	for _, t := range types {
+		pred, err := v.VerifyAttestation(ctx, d, t)
+		if err == nil {
+			return pred, t, nil
+		}
+		if !errors.Is(err, cosign.ErrNoSignature) {
+			return nil, "", err
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	err := first
+	if len(types) > 1 {
+		err = fmt.Errorf("%w (nor a %s one)", first, strings.Join(types[1:], ", "))
+	}
+	if !errors.Is(err, cosign.ErrNoAttestation) {
+		return nil, "", err
+	}
+	switch types[0] {
+	case attest.SPDXPredicateType, attest.CycloneDXPredicateType:
+		err = fmt.Errorf("%w; 'assetpack sign %s --sbom' with the signing key or identity attaches one", err, d)
+	case attest.ProvenancePredicateType:
+		err = fmt.Errorf("%w; 'assetpack build --push --sign' attaches a provenance to the image it builds (an image signed later gets none)", err)
+	}
+	return nil, "", err
+}
+
+// attestationName names a predicate type for people.
+func attestationName(t string) string {
+	if n := attest.PredicateName(t); n != "" {
+		return n
+	}
+	return t
+}
+
+// printSignatures lists the signatures and attestations of a report, one a
+// line, and the places that could not be read.
 func printSignatures(w io.Writer, rep *cosign.Report) {
 	for _, p := range rep.Looked {
 		if p.Error != "" {
@@ -303,34 +411,42 @@ func printSignatures(w io.Writer, rep *cosign.Report) {
 		}
 	}
 	for _, s := range rep.Signatures {
-		state := "valid"
-		if !s.Valid {
-			state = "invalid: " + s.Error
-		}
-		who := "key " + s.Key
-		if s.Identity != "" {
-			who = s.Identity + " (issuer " + s.Issuer + ")"
-		}
-		var evidence []string
-		for _, e := range s.Tlog {
-			ev := fmt.Sprintf("log entry %d at %s", e.LogIndex, e.IntegratedTime.Format(time.RFC3339))
-			if !e.Verified {
-				ev += " (not checked)"
-			}
-			evidence = append(evidence, ev)
-		}
-		for _, ts := range s.Timestamps {
-			if ts.Verified {
-				evidence = append(evidence, "signed timestamp "+ts.Time.Format(time.RFC3339))
-			} else {
-				evidence = append(evidence, "signed timestamp (not checked)")
-			}
-		}
-		if len(evidence) == 0 {
-			evidence = []string{"no log entry or timestamp"}
-		}
-		fmt.Fprintf(w, "  %s signature %s (%s: %s), %s, %s: %s\n", s.Format, s.Digest, s.Found, s.Where, who, strings.Join(evidence, ", "), state)
+		printSignature(w, "signature", s)
 	}
+	for _, s := range rep.Attestations {
+		printSignature(w, "attestation ("+attestationName(s.PredicateType)+")", s)
+	}
+}
+
+// printSignature writes one signature or attestation of a report.
+func printSignature(w io.Writer, what string, s cosign.SignatureReport) {
+	state := "valid"
+	if !s.Valid {
+		state = "invalid: " + s.Error
+	}
+	who := "key " + s.Key
+	if s.Identity != "" {
+		who = s.Identity + " (issuer " + s.Issuer + ")"
+	}
+	var evidence []string
+	for _, e := range s.Tlog {
+		ev := fmt.Sprintf("log entry %d at %s", e.LogIndex, e.IntegratedTime.Format(time.RFC3339))
+		if !e.Verified {
+			ev += " (not checked)"
+		}
+		evidence = append(evidence, ev)
+	}
+	for _, ts := range s.Timestamps {
+		if ts.Verified {
+			evidence = append(evidence, "signed timestamp "+ts.Time.Format(time.RFC3339))
+		} else {
+			evidence = append(evidence, "signed timestamp (not checked)")
+		}
+	}
+	if len(evidence) == 0 {
+		evidence = []string{"no log entry or timestamp"}
+	}
+	fmt.Fprintf(w, "  %s %s %s (%s: %s), %s, %s: %s\n", s.Format, what, s.Digest, s.Found, s.Where, who, strings.Join(evidence, ", "), state)
 }
 
 func newGenerateKeyPair() *cobra.Command {

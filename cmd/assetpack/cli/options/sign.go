@@ -1,8 +1,13 @@
 package options
 
 import (
+	"fmt"
+	"os"
+	"strconv"
+
 	"github.com/spf13/pflag"
 
+	"github.com/assetpack/assetpack/attest"
 	"github.com/assetpack/assetpack/sign/cosign"
 )
 
@@ -19,7 +24,7 @@ type Sign struct {
 	FulcioURL     string
 	IdentityToken string
 	Recursive     bool
-	AttestFiles   bool
+	Attest        Attest
 }
 
 // Resolve fills what the flags say only together (call it in RunE).
@@ -37,7 +42,6 @@ func (s *Sign) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&s.FulcioURL, "fulcio-url", "https://fulcio.sigstore.dev", "Fulcio certificate authority for keyless signing")
 	fs.StringVar(&s.IdentityToken, "identity-token", "", "OIDC token for keyless signing (default $SIGSTORE_ID_TOKEN, else GitHub Actions' token)")
 	fs.BoolVar(&s.Recursive, "recursive", true, "for an image index, also sign each platform manifest")
-	fs.BoolVar(&s.AttestFiles, "attest-files", false, "also attach a signed in-toto attestation listing every file with its sha256 and size (predicate https://assetpack.dev/attestation/files/v1)")
 }
 
 // Verify holds the verification flags.
@@ -52,15 +56,17 @@ type Verify struct {
 	IssuerRegexp   string
 	TrustedRoot    string
 	IgnoreTlog     bool
-	AttestFiles    bool
+	SBOM           bool
 	AttestType     string
 }
 
 // AddFlags registers the verification flags.
 func (v *Verify) AddFlags(fs *pflag.FlagSet) {
 	v.AddTrustFlags(fs)
-	fs.BoolVar(&v.AttestFiles, "attest-files", false, "also require a valid file-list attestation and print its predicate on stdout")
-	fs.StringVar(&v.AttestType, "attestation-type", "", "also require a valid attestation of this predicate type")
+	fs.BoolVar(&v.SBOM, "sbom", false, "also require a valid SBOM attestation (SPDX or CycloneDX) and print its predicate, the SBOM document, on stdout")
+	fs.StringVar(&v.AttestType, "attestation-type", "", "also require a valid attestation of this predicate type and print its predicate on stdout: spdxjson, cyclonedx, slsaprovenance1 (cosign's --type names) or a predicate type URI")
+	fs.BoolVar(&v.SBOM, "attest-files", false, "deprecated: the same as --sbom")
+	fs.MarkHidden("attest-files")
 	fs.BoolVar(&v.JSON, "json", false, "print the report on stdout as JSON: every signature found, where, by whom, and its log and timestamp evidence")
 }
 
@@ -85,4 +91,107 @@ func (v *Verify) Options() cosign.VerifyOptions {
 		Issuer: v.Issuer, IssuerRegexp: v.IssuerRegexp, TrustedRoot: v.TrustedRoot,
 		IgnoreTlog: v.IgnoreTlog, RequireTlog: v.RequireTlog, IgnoreSCT: v.IgnoreSCT,
 	}
+}
+
+// Attest holds the attestation flags of build and sign: what is attested
+// about the image besides its signature.
+type Attest struct {
+	SBOM        bool
+	SBOMFormat  string
+	Provenance  bool
+	AttestFiles bool // --attest-files, deprecated: --sbom
+	// The configuration file's keys (build only), for flags not given.
+	Config struct {
+		SBOM, Provenance *bool
+		SBOMFormat       string
+	}
+	provenanceFlag bool
+}
+
+// Environment variables of the attestation flags.
+const (
+	EnvSBOM       = "ASSETPACK_SBOM"
+	EnvSBOMFormat = "ASSETPACK_SBOM_FORMAT"
+	EnvProvenance = "ASSETPACK_PROVENANCE"
+)
+
+// AddFlags registers --sbom, --sbom-format, the deprecated --attest-files
+// and, for a command that builds, --provenance. sbomDefault says what
+// --sbom's help gives as its default.
+func (a *Attest) AddFlags(fs *pflag.FlagSet, provenance bool, sbomDefault string) {
+	fs.BoolVar(&a.SBOM, "sbom", false, "attach a signed SBOM of the image: every file with its sha256 and layer, as an in-toto statement cosign verify-attestation --type spdxjson (or cyclonedx) reads "+sbomDefault+"; also $"+EnvSBOM)
+	fs.StringVar(&a.SBOMFormat, "sbom-format", "spdx", "SBOM format: spdx (SPDX 2.3 JSON) or cyclonedx (CycloneDX 1.6 JSON); also $"+EnvSBOMFormat)
+	if provenance {
+		a.provenanceFlag = true
+		fs.BoolVar(&a.Provenance, "provenance", false, "attach a signed SLSA provenance v1 of the build (cosign verify-attestation --type slsaprovenance1): builder version, git source and commit, options, layers (default: as --sbom); also $"+EnvProvenance)
+	}
+	fs.BoolVar(&a.AttestFiles, "attest-files", false, "deprecated: the same as --sbom")
+	fs.MarkHidden("attest-files")
+}
+
+// DeprecatedNote is the one-line note for a command line that uses
+// --attest-files, the SBOM's predecessor (build, sign, verify), or "".
+func DeprecatedNote(fs *pflag.FlagSet) string {
+	if !fs.Changed("attest-files") {
+		return ""
+	}
+	return "note: --attest-files is deprecated: the file list is now the SPDX SBOM's (every file with its sha256); use --sbom"
+}
+
+// Asked reports whether the command line itself asks for an attestation
+// (--sbom, --provenance, --attest-files): that asks for a signature too.
+func (a *Attest) Asked(fs *pflag.FlagSet) bool {
+	return (fs.Changed("sbom") && a.SBOM) || a.AttestFiles || (a.provenanceFlag && fs.Changed("provenance") && a.Provenance)
+}
+
+// Resolve says what to attest: flag > environment > configuration file >
+// default. The SBOM's default is sbomDefault (build: on when signing; sign:
+// off), the provenance's is the SBOM's. A bad value is an error naming
+// where it came from (the caller makes it a usage error).
+func (a *Attest) Resolve(fs *pflag.FlagSet, sbomDefault bool) (sbom attest.Format, provenance bool, err error) {
+	on, err := pickBool(fs, "sbom", a.SBOM, EnvSBOM, a.Config.SBOM, sbomDefault)
+	if err != nil {
+		return "", false, err
+	}
+	on = on || a.AttestFiles
+	if a.provenanceFlag {
+		if provenance, err = pickBool(fs, "provenance", a.Provenance, EnvProvenance, a.Config.Provenance, on); err != nil {
+			return "", false, err
+		}
+	}
+	name, value := "--sbom-format", a.SBOMFormat
+	switch {
+	case fs.Changed("sbom-format"):
+	case os.Getenv(EnvSBOMFormat) != "":
+		name, value = EnvSBOMFormat, os.Getenv(EnvSBOMFormat)
+	case a.Config.SBOMFormat != "":
+		name, value = "sign.sbomFormat", a.Config.SBOMFormat
+	}
+	f, ferr := attest.ParseFormat(value)
+	if ferr != nil {
+		return "", false, fmt.Errorf("%s %q: want spdx or cyclonedx", name, value)
+	}
+	if !on {
+		return "", provenance, nil
+	}
+	return f, provenance, nil
+}
+
+// pickBool is a boolean from its flag, its environment variable, the
+// configuration file or the default, the first that is set.
+func pickBool(fs *pflag.FlagSet, flag string, flagValue bool, env string, cfg *bool, def bool) (bool, error) {
+	if fs.Changed(flag) {
+		return flagValue, nil
+	}
+	if v, ok := os.LookupEnv(env); ok && v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return false, fmt.Errorf("%s=%q: want true or false", env, v)
+		}
+		return b, nil
+	}
+	if cfg != nil {
+		return *cfg, nil
+	}
+	return def, nil
 }
