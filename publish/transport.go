@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -136,7 +137,50 @@ func (t *policyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
+	if req.URL.Scheme == "http" && resp.StatusCode == http.StatusBadRequest {
+		if err := t.speaksTLS(req, resp); err != nil {
+			return nil, err
+		}
+	}
 	return resp, nil
+}
+
+// speaksTLS looks at a 400 answer to plain HTTP: when it is Go's (and so
+// distribution's) "Client sent an HTTP request to an HTTPS server", the
+// registry speaks TLS, and the error to report is what HTTPS says. ggcr
+// pings a loopback registry over HTTPS and HTTP at once, so the plain
+// answer can arrive before the HTTPS one has failed on an untrusted
+// certificate (seen on a loaded machine). resp's body is kept readable.
+func (t *policyTransport) speaksTLS(req *http.Request, resp *http.Response) error {
+	const marker = "HTTP request to an HTTPS server"
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+	if !bytes.Contains(head, []byte(marker)) {
+		return nil
+	}
+	probe, err := http.NewRequestWithContext(req.Context(), http.MethodGet, "https://"+req.URL.Host+"/v2/", nil)
+	if err != nil {
+		return nil
+	}
+	rt := t.secure
+	if t.skipVerify(req.URL.Host) {
+		rt = t.insecure
+	}
+	presp, err := rt.RoundTrip(probe)
+	if err != nil {
+		if isCertError(err) {
+			err = untrustedError(req.URL.Host, err)
+			t.tlsFailed.Store(req.URL.Host, err)
+			resp.Body.Close()
+			return err
+		}
+		return nil
+	}
+	drain(presp)
+	return nil
 }
 
 // countingBody is the body of every request the engine sends with one: it

@@ -2,11 +2,15 @@ package publish
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -64,5 +68,47 @@ func TestBigWriteConn(t *testing.T) {
 	}
 	if rec.readFrom != 1 || !bytes.Equal(rec.buf.Bytes(), data) {
 		t.Errorf("a file went through the 1 MiB copy (connection's ReadFrom used %d times) or arrived different", rec.readFrom)
+	}
+}
+
+// TestPlainHTTPToTLSRegistry: a plain-HTTP request to a loopback registry
+// that speaks TLS with an untrusted certificate fails with the certificate
+// error (ErrInsecure, naming the host), not with the server's 400, even
+// when no HTTPS request has failed before it (ggcr pings both schemes at
+// once, and the plain answer may come first). A 400 of another kind passes
+// through with its body intact.
+func TestPlainHTTPToTLSRegistry(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "https://")
+	r, err := NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := r.transport()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+host+"/v2/", nil)
+	resp, err := rt.RoundTrip(req)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("plain HTTP to a TLS registry answered %s, want the certificate error", resp.Status)
+	}
+	var he *HostError
+	if !errors.Is(err, ErrInsecure) || !errors.As(err, &he) || he.Host != host || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("error = %v, want ErrInsecure naming %s and the certificate", err, host)
+	}
+
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"errors":[{"code":"UNSUPPORTED"}]}`, http.StatusBadRequest)
+	}))
+	defer plain.Close()
+	req, _ = http.NewRequest(http.MethodGet, plain.URL+"/v2/", nil)
+	resp, err = rt.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "UNSUPPORTED") {
+		t.Fatalf("a plain 400 became %s %q", resp.Status, body)
 	}
 }
