@@ -131,7 +131,10 @@ func (f *buildFlags) applyConfig(c *cobra.Command, args []string) (string, error
 	if err != nil || cfg == nil {
 		return "", err
 	}
-	if len(args) == 0 {
+	if len(cfg.PlatformDirs) > 0 && (cfg.Source != "" || len(cfg.Platforms) > 0) {
+		return "", usagef("%s: platformDirs names each platform's directory: drop source: and platforms:", cfg.Path)
+	}
+	if len(args) == 0 && len(cfg.PlatformDirs) == 0 {
 		f.source = cfg.Resolve(cfg.Source)
 		if cfg.Source == "" {
 			f.source = cfg.Dir
@@ -150,12 +153,21 @@ func (f *buildFlags) spec(c *cobra.Command, args []string, reg *publish.Registry
 	if len(args) == 1 {
 		src = args[0]
 	}
-	if src == "" {
+	sources, err := f.platformSources(c, args)
+	if err != nil {
+		return pack.Spec{}, err
+	}
+	if len(sources) > 0 {
+		src = ""
+	} else if src == "" {
 		return pack.Spec{}, usagef("build needs a directory, or an %s in the current directory ('assetpack config init' writes one)", config.FileName)
 	}
 	im, err := f.bo.Image()
 	if err != nil {
 		return pack.Spec{}, err
+	}
+	if len(sources) > 0 {
+		im.Platforms = nil // each source names its platform
 	}
 	if f.to.Push && len(f.to.Tags) == 0 {
 		return pack.Spec{}, usagef("--push needs at least one -t REGISTRY/REPOSITORY:TAG")
@@ -166,12 +178,16 @@ func (f *buildFlags) spec(c *cobra.Command, args []string, reg *publish.Registry
 	if (f.signImage || f.so.AttestFiles) && !f.to.Push {
 		return pack.Spec{}, usagef("--sign signs the pushed digest: add -t REPO:TAG --push")
 	}
-	spec := pack.Spec{Source: src, Image: im, Registry: reg}
+	spec := pack.Spec{Source: src, PlatformSources: sources, Image: im, Registry: reg}
 	if f.to.Push {
 		spec.Tags = f.to.Tags
 	}
 	if !f.to.Push || f.bo.Output != "" {
-		if spec.Output, err = f.bo.Target(src); err != nil {
+		name := src
+		if len(sources) > 0 {
+			name = sourcesName(sources)
+		}
+		if spec.Output, err = f.bo.Target(name); err != nil {
 			return pack.Spec{}, err
 		}
 	}
@@ -208,6 +224,36 @@ func (f *buildFlags) spec(c *cobra.Command, args []string, reg *publish.Registry
 		spec.Patches = append(spec.Patches, po.Patch(kube.Kustomize, manifest, f.kustomize))
 	}
 	return spec, nil
+}
+
+// platformSources parses --platform-dir, which takes the place of DIR and
+// --platform.
+func (f *buildFlags) platformSources(c *cobra.Command, args []string) ([]builder.PlatformSource, error) {
+	if len(f.bo.PlatformDirs) == 0 {
+		return nil, nil
+	}
+	if len(args) == 1 {
+		return nil, usagef("--platform-dir gives each platform its directory: drop the DIR argument %q", args[0])
+	}
+	if c.Flags().Changed("platform") {
+		return nil, usagef("--platform-dir names the platforms: drop --platform")
+	}
+	return builder.ParsePlatformSources(f.bo.PlatformDirs)
+}
+
+// sourcesName names the default output of a --platform-dir build: the
+// directory holding the platforms' directories (dist for dist/amd64 and
+// dist/arm64), else "image".
+func sourcesName(sources []builder.PlatformSource) string {
+	parent := ""
+	for i, s := range sources {
+		abs, err := filepath.Abs(s.Dir)
+		if err != nil || (i > 0 && filepath.Dir(abs) != parent) {
+			return "image"
+		}
+		parent = filepath.Dir(abs)
+	}
+	return parent
 }
 
 // print writes the notes on stderr and the result on stdout.

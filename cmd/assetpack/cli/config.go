@@ -42,6 +42,12 @@ func applyConfig(c *cobra.Command, cfg *config.Config, bo *options.Build, to *op
 	if set("platform") && len(cfg.Platforms) > 0 {
 		bo.Platforms = cfg.Platforms
 	}
+	if set("platform-dir") && len(cfg.PlatformDirs) > 0 {
+		bo.PlatformDirs = nil
+		for _, d := range cfg.PlatformDirs {
+			bo.PlatformDirs = append(bo.PlatformDirs, d.Platform+"="+cfg.Resolve(d.Source))
+		}
+	}
 	if set("compression") && cfg.Compression != "" {
 		bo.Compression = cfg.Compression
 	}
