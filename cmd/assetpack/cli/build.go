@@ -278,7 +278,7 @@ func (f *buildFlags) print(res *pack.Result, spec pack.Spec, stdout, stderr io.W
 		printPatchNotes(stderr, quiet, p, spec.Patches[i].Mount)
 	}
 	rows := [][2]string{{"size", fmt.Sprintf("%s in %d layer(s), %d files", humanBytes(blobBytes(b)), len(b.Layers), b.Files)}}
-	if err := githubActions(res.Reference, res.Digest.String(), res.Pushed, rows); err != nil && !quiet {
+	if err := githubActions(res.Reference, res.Digest.String(), res.Pushed, rows, res.Patches...); err != nil && !quiet {
 		fmt.Fprintf(stderr, "warning: %v\n", err)
 	}
 	return printResult(stdout, f.out, res.Reference, res.Digest.String(), j)
