@@ -8,7 +8,7 @@ CLI := github.com/assetpack/assetpack/cmd/assetpack/cli
 LDFLAGS := -s -w -X $(CLI).version=$(VERSION) -X $(CLI).commit=$(COMMIT) -X $(CLI).date=$(DATE)
 BIN := bin/assetpack
 
-.PHONY: help build install test unit e2e e2e-tools lint fmt bench bench-data bench-compare bench-cri fuzz docs release-check release-snapshot clean
+.PHONY: help build install test unit e2e e2e-tools lint fmt bench bench-data bench-compare bench-cri bench-resume fuzz docs release-check release-snapshot clean
 FUZZTIME ?= 30s
 
 help: ## list targets
@@ -36,7 +36,7 @@ e2e-tools: ## install the third-party tools the e2e tests use (skipped when pres
 	hack/install-e2e-tools.sh
 
 e2e: ## end-to-end tests: real binary, read back with umoci and skopeo
-	eval "$$(hack/install-e2e-tools.sh --print-path)" && $(GO) test -count=1 -tags e2e ./e2e/...
+	eval "$$(hack/install-e2e-tools.sh --print-path)" && $(GO) test -count=1 -timeout 40m -tags e2e ./e2e/...
 
 fmt: ## format the code
 	gofmt -w .
@@ -62,6 +62,9 @@ bench-data: ## generate the benchmark datasets into BENCH_DATA (fixed seeds; ski
 
 bench-compare: build bench-data ## assetpack vs crane, oras, imgpkg and the physical floors on a local registry (BENCH_MARKDOWN=docs/benchmarks.md writes the table)
 	eval "$$(hack/install-bench-tools.sh --print-path)" && $(GO) run ./bench/compare -data "$(BENCH_DATA)" -sets "$(BENCH_SETS)" -runs $(BENCH_RUNS) -peers "$(BENCH_PEERS)" $(BENCH_FLAGS) -assetpack $(BIN) $(if $(BENCH_MARKDOWN),-markdown $(BENCH_MARKDOWN))
+
+bench-resume: ## push a 10 GiB model through the quirk proxy, cut at 50% of its largest blob: bytes sent and peak RSS (about 21 GiB of disk, freed after; docs/benchmarks.md)
+	eval "$$(hack/install-e2e-tools.sh --print-path)" && $(GO) test -count=1 -timeout 50m -tags e2e -run '^$$' -bench BigModelResume -benchtime 1x ./e2e/
 
 bench-cri: ## containerd CRI pull + mount + read of the model, split vs one layer (root; BENCH_DATA's model when generated, else 2x128 MiB)
 	eval "$$(hack/install-e2e-tools.sh --print-path)" && ASSETPACK_BENCH_MODEL=$$(test -d "$(BENCH_DATA)/model" && echo "$(BENCH_DATA)/model") \

@@ -192,7 +192,16 @@ func Build(ctx context.Context, dir string, opts ...Option) (_ *Result, err erro
 	if o.cacheDir != "" {
 		cache = &layerCache{dir: o.cacheDir}
 	}
-	res.Layers, err = buildLayers(ctx, res.workDir, planLayers(entries, o.layers), &o, cache, created)
+	// The plan, and the limits it must keep to, are checked before any
+	// layer is encoded (so before anything is uploaded).
+	if err = checkFileSizes(entries, o.limits, o.compression); err != nil {
+		return nil, err
+	}
+	plan, err := planLayers(entries, o.layers, o.limits)
+	if err != nil {
+		return nil, err
+	}
+	res.Layers, err = buildLayers(ctx, res.workDir, plan, &o, cache, created, w.files)
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +259,7 @@ func unixEpoch() time.Time { return time.Unix(0, 0).UTC() }
 // buildLayers encodes the planned layers, up to jobs at a time, largest
 // first. Each layer's bytes depend only on its entries, so neither the job
 // count nor the scheduling can change a digest.
-func buildLayers(ctx context.Context, workDir string, plan []layerInput, o *options, cache *layerCache, mtime time.Time) ([]*Layer, error) {
+func buildLayers(ctx context.Context, workDir string, plan []layerInput, o *options, cache *layerCache, mtime time.Time, files int) ([]*Layer, error) {
 	now := time.Now()
 	if cache != nil && o.hooks.Deferred {
 		cache.lookContent(mtime)
@@ -262,6 +271,7 @@ func buildLayers(ctx context.Context, workDir string, plan []layerInput, o *opti
 		sizes[i] = plan[i].bytes()
 	}
 	sort.SliceStable(order, func(a, b int) bool { return sizes[order[a]] > sizes[order[b]] })
+	pr := newProgress(o.progress, files, sizes)
 	jobs := o.jobs
 	if jobs <= 0 {
 		jobs = runtime.GOMAXPROCS(0)
@@ -271,10 +281,13 @@ func buildLayers(ctx context.Context, workDir string, plan []layerInput, o *opti
 	g.SetLimit(jobs)
 	for _, i := range order {
 		g.Go(func() error {
-			l, err := buildLayer(gctx, workDir, &plan[i], sizes[i], o, mtime, cache, now)
+			l, err := buildLayer(gctx, workDir, &plan[i], sizes[i], o, mtime, cache, now, pr.reader(i))
 			out[i] = l
-			if err == nil && o.hooks.LayerDone != nil {
-				o.hooks.LayerDone(l)
+			if err == nil {
+				pr.done(i)
+				if o.hooks.LayerDone != nil {
+					o.hooks.LayerDone(l)
+				}
 			}
 			return err
 		})
@@ -293,7 +306,9 @@ func buildLayers(ctx context.Context, workDir string, plan []layerInput, o *opti
 	return out, nil
 }
 
-func buildLayer(ctx context.Context, workDir string, in *layerInput, bytes int64, o *options, mtime time.Time, cache *layerCache, now time.Time) (*Layer, error) {
+// read, when set, counts the bytes of files read by the pass that encodes
+// the layer (not those of a cache lookup).
+func buildLayer(ctx context.Context, workDir string, in *layerInput, bytes int64, o *options, mtime time.Time, cache *layerCache, now time.Time, read func(int64)) (*Layer, error) {
 	comp := o.compression
 	var record string // the identity record's path, when the files allow one
 	if cache != nil {
@@ -360,7 +375,7 @@ func buildLayer(ctx context.Context, workDir string, in *layerInput, bytes int64
 		if o.hooks.LayerStart != nil {
 			o.hooks.LayerStart(l, func() io.ReadCloser { return streamLayer(in, comp, mtime, false, nil) })
 		}
-		s, err := encodeLayer(ctx, io.Discard, in, comp, mtime)
+		s, err := encode(ctx, io.Discard, in, comp, mtime, true, read)
 		if err != nil {
 			return nil, err
 		}
@@ -370,7 +385,7 @@ func buildLayer(ctx context.Context, workDir string, in *layerInput, bytes int64
 		}
 	} else {
 		var err error
-		if l, err = writeLayer(ctx, workDir, in, comp, mtime); err != nil {
+		if l, err = writeLayer(ctx, workDir, in, comp, mtime, read); err != nil {
 			return nil, err
 		}
 	}

@@ -99,8 +99,9 @@ func TestCacheKeyStable(t *testing.T) {
 			w.t.cut = len(prefix) + 1
 		}
 		slices.SortFunc(entries, func(a, b *entry) int { return strings.Compare(a.name, b.name) })
-		ins := planLayers(entries, LayersAuto)
-		ins = append(ins, planLayers(entries, LayersSingle)...)
+		ins, _ := planLayers(entries, LayersAuto, LayerLimits{})
+		single, _ := planLayers(entries, LayersSingle, LayerLimits{})
+		ins = append(ins, single...)
 		var c layerCache
 		for i := range ins {
 			got, ok1 := c.key(&ins[i], Gzip, time.Unix(1700000000, 0), now)

@@ -56,15 +56,23 @@ func newIgnorer(root, display string, extra []string) (*ignorer, error) {
 		return nil, badPath("reading", filepath.Join(display, IgnoreFile), ErrUnreadable, err.Error(), "make it readable")
 	}
 	for _, s := range extra {
-		if strings.TrimSpace(s) == "" {
-			return nil, &OptionError{Option: "exclude pattern", Value: s, Reason: "is empty", Err: ErrInvalidIgnore}
-		}
-		if err := validatePattern(s); err != nil {
-			return nil, &OptionError{Option: "exclude pattern", Value: s, Reason: fmt.Sprintf("%q: %v (gitignore syntax expected)", s, err), Err: ErrInvalidIgnore}
+		if err := checkExclude(s); err != nil {
+			return nil, err
 		}
 		ps = append(ps, gitignore.ParsePattern(s, nil))
 	}
 	return &ignorer{m: gitignore.NewMatcher(ps)}, nil
+}
+
+// checkExclude checks an exclude pattern (WithExcludes).
+func checkExclude(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return &OptionError{Option: "exclude pattern", Value: s, Reason: "is empty", Err: ErrInvalidIgnore}
+	}
+	if err := validatePattern(s); err != nil {
+		return &OptionError{Option: "exclude pattern", Value: s, Reason: fmt.Sprintf("%q: %v (gitignore syntax expected)", s, err), Err: ErrInvalidIgnore}
+	}
+	return nil
 }
 
 // validatePattern reports glob syntax errors that go-git would silently treat

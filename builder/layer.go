@@ -178,14 +178,14 @@ type layerSums struct {
 // sha256 hashers into dst (which may be io.Discard), in a single pass: no
 // layer is ever held in memory and no file is read twice in one pass.
 func encodeLayer(ctx context.Context, dst io.Writer, in *layerInput, c Compression, mtime time.Time) (layerSums, error) {
-	return encode(ctx, dst, in, c, mtime, true)
+	return encode(ctx, dst, in, c, mtime, true, nil)
 }
 
 // encode is encodeLayer; without hashing (the sums are then zero) every file
 // must also keep its change time, which any write or chmod moves and no
 // program can set back, in place of the digest check that the caller leaves
-// to the reader.
-func encode(ctx context.Context, dst io.Writer, in *layerInput, c Compression, mtime time.Time, hashing bool) (layerSums, error) {
+// to the reader. read, when set, counts the bytes read from files.
+func encode(ctx context.Context, dst io.Writer, in *layerInput, c Compression, mtime time.Time, hashing bool, read func(int64)) (layerSums, error) {
 	var blobHash, diffHash hash.Hash // nil without hashing
 	blob := &countingWriter{w: dst}
 	if hashing {
@@ -230,7 +230,7 @@ func encode(ctx context.Context, dst io.Writer, in *layerInput, c Compression, m
 				return err
 			}
 		}
-		return writeEntry(ctx, tw, e, mtime, !hashing)
+		return writeEntry(ctx, tw, e, mtime, !hashing, read)
 	})
 	if err != nil {
 		return layerSums{}, err
@@ -248,7 +248,7 @@ func encode(ctx context.Context, dst io.Writer, in *layerInput, c Compression, m
 }
 
 // writeLayer encodes a layer into a file in dir, named after its digest.
-func writeLayer(ctx context.Context, dir string, in *layerInput, c Compression, mtime time.Time) (_ *Layer, err error) {
+func writeLayer(ctx context.Context, dir string, in *layerInput, c Compression, mtime time.Time, read func(int64)) (_ *Layer, err error) {
 	f, err := os.CreateTemp(dir, "layer-*.tmp")
 	if err != nil {
 		return nil, fmt.Errorf("creating layer file in %q: %w", dir, err)
@@ -260,7 +260,7 @@ func writeLayer(ctx context.Context, dir string, in *layerInput, c Compression, 
 		}
 	}()
 	bw := bufio.NewWriterSize(f, 1<<20)
-	s, err := encodeLayer(ctx, bw, in, c, mtime)
+	s, err := encode(ctx, bw, in, c, mtime, true, read)
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +321,7 @@ func streamLayer(in *layerInput, c Compression, mtime time.Time, hashing bool, c
 	pr, pw := io.Pipe()
 	go func() {
 		bw := bufio.NewWriterSize(pw, 1<<20)
-		s, err := encode(context.Background(), bw, in, c, mtime, hashing)
+		s, err := encode(context.Background(), bw, in, c, mtime, hashing, nil)
 		if err == nil && check != nil {
 			err = check(s)
 		}
@@ -366,8 +366,9 @@ func header(e *entry, mtime time.Time) *tar.Header {
 }
 
 // writeEntry writes e's header and bytes. strict also requires the file's
-// change time to be the one the walk saw (see encode).
-func writeEntry(ctx context.Context, tw *tar.Writer, e *entry, mtime time.Time, strict bool) error {
+// change time to be the one the walk saw (see encode); read, when set,
+// counts the bytes read.
+func writeEntry(ctx context.Context, tw *tar.Writer, e *entry, mtime time.Time, strict bool, read func(int64)) error {
 	if e.kind != kindFile {
 		if err := tw.WriteHeader(header(e, mtime)); err != nil {
 			return fmt.Errorf("writing tar entry for %q: %w", e.display(), err)
@@ -395,7 +396,7 @@ func writeEntry(ctx context.Context, tw *tar.Writer, e *entry, mtime time.Time, 
 	bufp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bufp)
 	// Hide tar.Writer's ReadFrom so that our larger buffer is used.
-	n, err := io.CopyBuffer(struct{ io.Writer }{tw}, &ctxReader{ctx: ctx, r: io.LimitReader(f, e.size)}, *bufp)
+	n, err := io.CopyBuffer(struct{ io.Writer }{tw}, &ctxReader{ctx: ctx, r: io.LimitReader(f, e.size), read: read}, *bufp)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -449,15 +450,21 @@ func writeEntry(ctx context.Context, tw *tar.Writer, e *entry, mtime time.Time, 
 // the final checks.
 var testHookAfterCopy func(path string)
 
-// ctxReader stops a long copy when the context is cancelled.
+// ctxReader stops a long copy when the context is cancelled, and counts
+// what it reads when read is set.
 type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
+	ctx  context.Context
+	r    io.Reader
+	read func(int64)
 }
 
 func (c *ctxReader) Read(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err
 	}
-	return c.r.Read(p)
+	n, err := c.r.Read(p)
+	if n > 0 && c.read != nil {
+		c.read(int64(n))
+	}
+	return n, err
 }

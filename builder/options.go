@@ -78,30 +78,16 @@ func ParseSourceDateEpoch(name, value string) (time.Time, error) {
 }
 
 // ParsePlatforms parses comma-separated platform lists such as
-// "linux/amd64,linux/arm64/v8". Duplicates are an error; the order given is
-// kept, because it is the order of the index's manifests.
+// "linux/amd64,linux/arm64/v8". Each platform must be one the OCI image spec
+// lists (Go's GOOS/GOARCH pairs, and the ARM and x86-64 variants); common
+// aliases are written under the name runtimes match (aarch64 as arm64,
+// x86_64 as amd64, armhf as arm/v7, i686 as 386: see
+// ParsePlatformsWithNotes). Duplicates are an error; the order given is
+// kept, because it is the order of the index's manifests. Every value in
+// error is reported, one per line.
 func ParsePlatforms(values []string) ([]v1.Platform, error) {
-	var out []v1.Platform
-	seen := map[string]bool{}
-	for _, value := range values {
-		for _, s := range strings.Split(value, ",") {
-			s = strings.TrimSpace(s)
-			if s == "" {
-				continue
-			}
-			p, err := v1.ParsePlatform(s)
-			if err != nil || p.OS == "" || p.Architecture == "" || strings.Count(s, "/") > 2 {
-				return nil, optionError("platform", s, "%q is not of the form os/arch[/variant], for example linux/amd64", s)
-			}
-			key := p.String()
-			if seen[key] {
-				return nil, optionError("platform", s, "%q is listed twice", s)
-			}
-			seen[key] = true
-			out = append(out, *p)
-		}
-	}
-	return out, nil
+	ps, _, err := ParsePlatformsWithNotes(values)
+	return ps, err
 }
 
 // ParseKeyValues parses key=value pairs (annotations, labels). name is what
@@ -150,7 +136,9 @@ type options struct {
 	layers      LayerMode
 	cacheDir    string
 	jobs        int
+	limits      LayerLimits
 	hooks       hooks.Build
+	progress    func(Progress)
 }
 
 // Option configures Build.
@@ -298,6 +286,46 @@ func WithJobs(n int) Option {
 			return optionError("jobs", strconv.Itoa(n), "must not be negative, got %d", n)
 		}
 		o.jobs = n
+		return nil
+	}
+}
+
+// CheckOptions reports every invalid option at once, one per line, where
+// Build stops at the first; it reads nothing. A caller can check its
+// options before it starts work that a failing Build would waste (such as
+// an upload session).
+func CheckOptions(opts ...Option) error {
+	o := defaultOptions()
+	var errs []error
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, s := range o.excludes {
+		if err := checkExclude(s); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return joinErrors(errs)
+}
+
+// WithLayerLimits keeps the layers within lim: at most lim.MaxLayers layers
+// and no layer over lim.MaxLayerSize bytes (a target registry's published
+// limits; see LayerLimits). A tree whose default plan keeps to them gets
+// that plan, so its digest does not depend on the limits; one that would
+// break them is planned again within them, or fails with ErrTooLarge
+// before anything is encoded. The default is no limit beyond the
+// planner's own 64 layers.
+func WithLayerLimits(lim LayerLimits) Option {
+	return func(o *options) error {
+		if lim.MaxLayers < 0 {
+			return optionError("layer limits", strconv.Itoa(lim.MaxLayers), "the most layers must not be negative, got %d", lim.MaxLayers)
+		}
+		if lim.MaxLayerSize < 0 {
+			return optionError("layer limits", strconv.FormatInt(lim.MaxLayerSize, 10), "the largest layer must not be negative, got %d", lim.MaxLayerSize)
+		}
+		o.limits = lim
 		return nil
 	}
 }

@@ -1,10 +1,15 @@
 package builder
 
 import (
+	"fmt"
 	"hash/fnv"
+	"io"
+	"os"
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/klauspost/compress"
 )
 
 // LayerMode selects how the files are split into layers.
@@ -40,11 +45,144 @@ func ParseLayerMode(s string) (LayerMode, error) {
 const (
 	splitMinFile   = 32 << 20 // files this large get a layer of their own
 	maxOwnLayers   = 48       // at most this many files get their own layer
-	maxLayers      = 64       // total cap (Docker refuses more than 127)
+	maxLayers      = 64       // total cap, well below every runtime's (RuntimeMaxLayers)
 	groupMinTarget = 4 << 20  // smallest target size of a group of small files
 	groupDivisor   = 32       // target group size is about 1/32 of the small files' bytes
 	entryOverhead  = 512      // a tar header, counted so that many empty files still split
 )
+
+// RuntimeMaxLayers is the most layers an image may have for every runtime
+// that mounts image volumes to mount it, and Docker to run it. Each layer is
+// a lower directory of an overlay mount: the kernel stacks at most 500
+// (OVL_MAX_STACK, fs/overlayfs), and so does CRI-O's storage (maxDepth =
+// 500, containers/storage drivers/overlay); containerd's overlay
+// snapshotter passes every lower directory in one page of mount options
+// (core/mount/mount_linux.go: "mount options is too long" past 4096 bytes,
+// after shortening each to its snapshot's ID/fs), so its limit falls as
+// snapshot IDs grow, to about 340 layers at 8-digit IDs; Docker's overlay2
+// driver refuses more than 128 lower directories (maxDepth = 128,
+// moby/moby daemon/graphdriver/overlay2), one of which is the container's
+// own. LayersAuto plans at most 64; WithLayerLimits may lower that.
+const RuntimeMaxLayers = 127
+
+// LayerLimits bound the layers a build plans (WithLayerLimits): a target
+// registry's published limits, and the runtimes' (RuntimeMaxLayers).
+type LayerLimits struct {
+	// MaxLayers is the most layers the image may have (0: the planner's
+	// own 64). LayersAuto groups small files into fewer layers to keep to
+	// it; every large file keeps a layer of its own while it can.
+	MaxLayers int
+	// MaxLayerSize is the largest layer blob the image may have, in bytes
+	// (0: none). Groups of small files are kept under it, and a file too
+	// large for it fails the build before anything is encoded (a file
+	// cannot span two layers), unless compression may bring it under (its
+	// content does not look incompressible; the blob is checked again
+	// before its upload).
+	MaxLayerSize int64
+	// Reason says where MaxLayerSize comes from, for errors: "GHCR's
+	// layer limit of 10 GB (https://…)".
+	Reason string
+}
+
+// layerCap is the most layers a plan may have.
+func (l LayerLimits) layerCap() int {
+	if l.MaxLayers > 0 && l.MaxLayers < maxLayers {
+		return l.MaxLayers
+	}
+	return maxLayers
+}
+
+// fits reports whether plan keeps to the limits: the number of layers, and
+// each group's bytes (a layer of one file was checked by checkFileSizes,
+// which lets through a file that compression may bring under the limit).
+func (l LayerLimits) fits(plan []layerInput) bool {
+	if len(plan) > l.layerCap() {
+		return false
+	}
+	if l.MaxLayerSize <= 0 {
+		return true
+	}
+	for i := range plan {
+		if in := &plan[i]; in.files() > 1 && in.bytes()+tarOverhead(in) > l.MaxLayerSize {
+			return false
+		}
+	}
+	return true
+}
+
+// tarOverhead is what a layer's tar adds to its files' bytes, at least: a
+// 512-byte header per entry and the 1024-byte end of the archive.
+func tarOverhead(in *layerInput) int64 {
+	n := int64(1024)
+	in.each(func(*entry) error { n += 512; return nil })
+	return n
+}
+
+// ErrTooLarge: the files cannot be packed within the layer limits (see
+// LayerLimits): a file larger than a layer may be, or more layers needed
+// than allowed.
+var ErrTooLarge = fmt.Errorf("larger than the layer limits allow")
+
+// checkFileSizes refuses, before anything is encoded, a file that no layer
+// under lim can hold: a layer holding it is at least its size plus a tar
+// header, unless compression shrinks it, which content that samples as
+// incompressible (as Auto samples it) will not.
+func checkFileSizes(entries []*entry, lim LayerLimits, comp Compression) error {
+	if lim.MaxLayerSize <= 0 {
+		return nil
+	}
+	for _, e := range entries {
+		if e.kind != kindFile || e.size+512+1024 <= lim.MaxLayerSize {
+			continue
+		}
+		if comp != None {
+			inc, err := incompressible(e)
+			if err != nil {
+				return err
+			}
+			if !inc {
+				continue // compression may bring it under; the blob is checked before its upload
+			}
+		}
+		reason := lim.Reason
+		if reason == "" {
+			reason = "the layer limit of " + byteSize(lim.MaxLayerSize)
+		}
+		return badPath("packing", e.display(), ErrTooLarge, byteSize(e.size)+", over "+reason,
+			"a file cannot span two layers: split it into smaller files, or push to a registry that takes larger layers")
+	}
+	return nil
+}
+
+// incompressible samples a file as decideAuto does.
+func incompressible(e *entry) (bool, error) {
+	f, err := os.Open(e.src())
+	if err != nil {
+		return false, &PathError{Op: "reading", Path: e.display(), Err: unwrapPathError(err)}
+	}
+	defer f.Close()
+	buf := make([]byte, autoSample)
+	est := 0.0
+	for _, off := range []int64{0, e.size / 2} {
+		n, err := f.ReadAt(buf, off)
+		if err != nil && err != io.EOF {
+			return false, &PathError{Op: "reading", Path: e.display(), Err: unwrapPathError(err)}
+		}
+		est += compress.Estimate(buf[:n]) / 2
+	}
+	return est < autoThreshold, nil
+}
+
+// byteSize writes n bytes for an error: "11.0 GB (11000000000 bytes)".
+func byteSize(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.1f GB (%d bytes)", float64(n)/1e9, n)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB (%d bytes)", float64(n)/1e6, n)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
 
 // layerInput is one planned layer without copying the tree: a run of the
 // sorted entries (skipping the large files that have layers of their own)
@@ -88,13 +226,56 @@ func (in *layerInput) bytes() int64 {
 	return n
 }
 
+// files counts the layer's regular files.
+func (in *layerInput) files() (n int) {
+	in.each(func(e *entry) error {
+		if e.kind == kindFile {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+// single reports whether the layer holds one file of its own.
+func (in *layerInput) single() bool {
+	return len(in.span) == 1 && !in.skipOwn && in.span[0].own
+}
+
 // planLayers splits the sorted entries into layers. Every layer is sorted
 // and carries the directories leading to its entries, so that each one
 // unpacks on its own with the same modes. Large files with layers of their
-// own are marked own in entries.
-func planLayers(entries []*entry, mode LayerMode) []layerInput {
+// own are marked own in entries. The plan is the same whatever the limits
+// as long as it keeps to them; only a tree that would break one is planned
+// again within them (fewer own layers, smaller or fewer groups), or fails
+// with ErrTooLarge.
+func planLayers(entries []*entry, mode LayerMode, lim LayerLimits) ([]layerInput, error) {
 	if mode != LayersAuto {
-		return []layerInput{{span: entries}}
+		return []layerInput{{span: entries}}, nil
+	}
+	plan := planAuto(entries, maxLayers, 0)
+	if lim.fits(plan) {
+		return plan, nil
+	}
+	plan = planAuto(entries, lim.layerCap(), lim.MaxLayerSize)
+	if lim.fits(plan) {
+		return plan, nil
+	}
+	what := fmt.Sprintf("at most %d layers", lim.layerCap())
+	if lim.MaxLayerSize > 0 {
+		what += " of at most " + byteSize(lim.MaxLayerSize)
+		if lim.Reason != "" {
+			what += " (" + lim.Reason + ")"
+		}
+	}
+	return nil, &inputError{msg: fmt.Sprintf("planning layers: the files do not fit in %s: %v; raise the limits, or pack fewer files", what, ErrTooLarge), err: ErrTooLarge}
+}
+
+// planAuto is LayersAuto's plan with at most layerCap layers (when it can)
+// and groups of small files of at most sizeCap bytes (0: any).
+func planAuto(entries []*entry, layerCap int, sizeCap int64) []layerInput {
+	for _, e := range entries {
+		e.own = false
 	}
 	var large []int
 	for i := range entries {
@@ -102,9 +283,10 @@ func planLayers(entries []*entry, mode LayerMode) []layerInput {
 			large = append(large, i)
 		}
 	}
-	if len(large) > maxOwnLayers {
+	ownCap := min(maxOwnLayers, layerCap-1) // and one layer for the rest
+	if len(large) > ownCap {
 		sort.SliceStable(large, func(a, b int) bool { return entries[large[a]].size > entries[large[b]].size })
-		large = large[:maxOwnLayers]
+		large = large[:max(ownCap, 0)]
 		sort.Ints(large)
 	}
 	var restBytes, restCount int64
@@ -124,14 +306,22 @@ func planLayers(entries []*entry, mode LayerMode) []layerInput {
 	if target > groupMinTarget && target > restBytes/groupDivisor {
 		target /= 2 // the power of two at or below 1/32 of the bytes
 	}
+	// A run ends at four times the target at the latest: within sizeCap.
+	targetCap := int64(-1)
+	if sizeCap > 0 {
+		targetCap = max(sizeCap/4, 1)
+		for target > targetCap {
+			target /= 2
+		}
+	}
 	var groups [][]*entry
 	for {
-		if restBytes <= 2*target {
+		if restBytes <= 2*target && (sizeCap <= 0 || restBytes <= sizeCap) {
 			groups = [][]*entry{entries}
 			break
 		}
-		groups = cutGroups(entries, target, restBytes/max(restCount, 1))
-		if len(groups)+len(large) <= maxLayers {
+		groups = cutGroups(entries, target, restBytes/max(restCount, 1), sizeCap)
+		if len(groups)+len(large) <= layerCap || (targetCap > 0 && 2*target > targetCap) {
 			break
 		}
 		target *= 2
@@ -180,7 +370,10 @@ func (in *layerInput) empty() bool {
 // moves at most the boundaries next to it. A long run ends at a name, not at
 // a byte count, so that a page changed inside it does not shift the runs
 // after it.
-func cutGroups(entries []*entry, target, unit int64) [][]*entry {
+//
+// With a limit (only when the default plan breaks a LayerLimits), a run
+// also ends before an entry that would carry it past limit bytes.
+func cutGroups(entries []*entry, target, unit, limit int64) [][]*entry {
 	var groups [][]*entry
 	start := 0
 	var acc int64
@@ -190,6 +383,10 @@ func cutGroups(entries []*entry, target, unit int64) [][]*entry {
 			continue
 		}
 		n := entries[i].size + entryOverhead
+		if limit > 0 && acc > 0 && acc+n > limit && start < i {
+			groups = append(groups, entries[start:i])
+			start, acc = i, 0
+		}
 		acc += n
 		cut := acc >= 4*target
 		if !cut && acc >= target/4 {

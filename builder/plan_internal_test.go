@@ -23,7 +23,7 @@ func TestCutGroupsLongRunLocality(t *testing.T) {
 		}
 		return m
 	}
-	base := cutGroups(entries, target, unit)
+	base := cutGroups(entries, target, unit, 0)
 	long := 0
 	at := 0
 	for gi, g := range base {
@@ -39,7 +39,7 @@ func TestCutGroupsLongRunLocality(t *testing.T) {
 			// Grow a file in the first half of the run by 2% of the target.
 			i := at + len(g)/4
 			entries[i].size += target / 50
-			after := cutGroups(entries, target, unit)
+			after := cutGroups(entries, target, unit, 0)
 			entries[i].size = size
 			want, got := ends(base[gi:]), ends(after) // its own end included
 			for name := range want {

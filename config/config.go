@@ -48,8 +48,12 @@ type Config struct {
 	Annotations  map[string]string `json:"annotations,omitempty"`
 	Labels       map[string]string `json:"labels,omitempty"`
 	Excludes     []string          `json:"excludes,omitempty"`
-	Sign         *Sign             `json:"sign,omitempty"`
-	Kubernetes   *Kubernetes       `json:"kubernetes,omitempty"`
+	// UploadMode and UploadChunkSize are the upload overrides of
+	// --upload-mode and --upload-chunk-size.
+	UploadMode      string      `json:"uploadMode,omitempty"`
+	UploadChunkSize string      `json:"uploadChunkSize,omitempty"`
+	Sign            *Sign       `json:"sign,omitempty"`
+	Kubernetes      *Kubernetes `json:"kubernetes,omitempty"`
 
 	// Dir is the directory of the file: relative paths are resolved from it.
 	Dir string `json:"-"`

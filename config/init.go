@@ -26,6 +26,8 @@ push: false
 # annotations: {org.opencontainers.image.description: "Marketing site"}
 # labels: {team: web}
 # excludes: ["*.psd", "/drafts/"]  # added to .assetignore
+# uploadMode: auto                 # auto (each registry's own way), monolithic, streamed or chunked
+# uploadChunkSize: 8MiB            # PATCH chunks of this size (implies chunked unless uploadMode is set)
 
 # sign:
 #   key: cosign.key                # or awskms://…; keyless: true for Fulcio + Rekor

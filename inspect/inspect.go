@@ -248,3 +248,39 @@ func Diff(a, b *sign.FilesPredicate) []Change {
 	}
 	return out
 }
+
+// Under reports the directory under which every file (and symlink) of a
+// sits in b, with the same path below it: what a diff shows as every file
+// removed and added when two trees differ only by where they sit, such as
+// a directory packed with another prefix than the image's. It returns ""
+// when there is no such directory (or a has no files).
+func Under(a, b *sign.FilesPredicate) string {
+	var files []string
+	for _, e := range a.Files {
+		if e.Type != "dir" {
+			files = append(files, e.Path)
+		}
+	}
+	if len(files) == 0 {
+		return ""
+	}
+	inB := map[string]bool{}
+	var candidates []string
+	for _, e := range b.Files {
+		inB[e.Path] = true
+		if e.Type != "dir" && strings.HasSuffix(e.Path, "/"+files[0]) {
+			candidates = append(candidates, strings.TrimSuffix(e.Path, "/"+files[0]))
+		}
+	}
+	sort.Strings(candidates)
+next:
+	for _, p := range candidates {
+		for _, f := range files {
+			if !inB[p+"/"+f] {
+				continue next
+			}
+		}
+		return p
+	}
+	return ""
+}

@@ -473,3 +473,38 @@ func TestAddReferrers(t *testing.T) {
 		})
 	}
 }
+
+func TestUnder(t *testing.T) {
+	files := func(paths ...string) *sign.FilesPredicate {
+		p := &sign.FilesPredicate{}
+		for _, s := range paths {
+			typ := "file"
+			if strings.HasSuffix(s, "/") {
+				typ, s = "dir", strings.TrimSuffix(s, "/")
+			}
+			p.Files = append(p.Files, sign.FileEntry{Path: s, Type: typ})
+		}
+		return p
+	}
+	root := files("css/", "css/x.css", "index.html")
+	site := files("site/", "site/css/", "site/css/x.css", "site/index.html")
+	deep := files("a/", "a/b/", "a/b/css/", "a/b/css/x.css", "a/b/index.html")
+	for _, tc := range []struct {
+		name string
+		a, b *sign.FilesPredicate
+		want string
+	}{
+		{"under site", root, site, "site"},
+		{"under a/b", root, deep, "a/b"},
+		{"the other way", site, root, ""},
+		{"a file missing", files("index.html", "gone.txt"), site, ""},
+		{"same place", root, root, ""},
+		{"no files", files("empty/"), site, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Under(tc.a, tc.b); got != tc.want {
+				t.Errorf("Under() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

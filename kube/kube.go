@@ -98,12 +98,16 @@ type Mount struct {
 	SubPath string
 }
 
-// withDefaults fills defaults and checks the request: the error is the
-// first of Problems.
+// withDefaults fills defaults and checks the request: every problem is
+// reported, one per line (each a *FieldError, in the order of Problems).
 func (m Mount) withDefaults() (Mount, error) {
 	m = m.defaulted()
 	if ps := m.problems(); len(ps) > 0 {
-		return m, ps[0]
+		errs := make([]error, len(ps))
+		for i, p := range ps {
+			errs[i] = p
+		}
+		return m, joinErrors(errs)
 	}
 	m.MountPath = path.Clean(m.MountPath)
 	return m, nil
@@ -122,9 +126,8 @@ func (m Mount) defaulted() Mount {
 
 // Problems lists every field of m (defaults filled) that cannot work, in a
 // fixed order: Reference, MountPath, PullPolicy, VolumeName, SubPath, then
-// control characters, then Containers. The patch functions fail with the
-// first; a caller that reports all of them at once (the KRM function) uses
-// this.
+// control characters, then Containers. The patch functions fail with all of
+// them joined (see Check); the KRM function reports each as a result.
 func (m Mount) Problems() []*FieldError {
 	return m.defaulted().problems()
 }
@@ -166,6 +169,21 @@ func (m Mount) problems() []*FieldError {
 		seen[c] = true
 	}
 	return ps
+}
+
+// Check reports every problem of m at once, one per line (each a
+// *FieldError), where the functions that render m stop at the first.
+func (m Mount) Check() error {
+	_, err := m.withDefaults()
+	return err
+}
+
+// joinErrors is errors.Join, except that a single error stays itself.
+func joinErrors(errs []error) error {
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return errors.Join(errs...)
 }
 
 func checkSubPath(p string) error {

@@ -218,6 +218,33 @@ func pickContainers(spec *corev1.PodSpec, w Workload, names []string) ([]string,
 	return names, nil
 }
 
+// WorkloadsIn lists the workloads of a YAML stream (the objects of a kind
+// in Kinds), in order: a caller can take the only one as the workload to
+// patch, or name the candidates when there are several.
+func WorkloadsIn(manifest []byte) ([]Workload, error) {
+	docs, err := splitDocuments(manifest)
+	if err != nil {
+		return nil, err
+	}
+	var out []Workload
+	for _, d := range docs {
+		var obj struct {
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Name      string `json:"name"`
+				Namespace string `json:"namespace"`
+			} `json:"metadata"`
+		}
+		if err := yaml.Unmarshal(d, &obj); err != nil {
+			return nil, invalid("malformed YAML: %v", err)
+		}
+		if k, ok := KindByName(obj.Kind); ok && obj.Metadata.Name != "" {
+			out = append(out, Workload{Kind: k, Name: obj.Metadata.Name, Namespace: obj.Metadata.Namespace})
+		}
+	}
+	return out, nil
+}
+
 // findObject finds the object of w's kind and name in a YAML stream.
 func findObject(manifest []byte, w Workload) (map[string]any, error) {
 	docs, err := splitDocuments(manifest)

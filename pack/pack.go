@@ -12,8 +12,9 @@
 // Run owns the overlap of building and uploading: each layer starts
 // uploading as soon as it is built (an uncompressed layer of a push-only
 // build while it is still being hashed), so a push takes little longer
-// than the build. Nothing is printed; notes and progress reach the caller
-// through publish.Registry's callbacks and the Result.
+// than the build. Nothing is printed; progress reaches the caller through
+// Spec.Progress, notes through publish.Registry's callbacks, and the rest
+// through the Result.
 package pack
 
 import (
@@ -94,6 +95,10 @@ type Spec struct {
 	// They are checked before anything is built, so a wrong mount request
 	// costs no build and no upload.
 	Patches []Patch
+
+	// Progress, when set, hears how the build and the upload are getting
+	// on (see Progress). It must not block.
+	Progress func(Progress)
 }
 
 // Image holds the options of the image built from Spec.Source. Each zero
@@ -114,6 +119,10 @@ type Image struct {
 	NoGit           bool   // ignore an enclosing git work tree
 	CacheDir        string // build cache of layer digests; "" disables it
 	Jobs            int    // layers built at once; 0 is GOMAXPROCS
+	// MaxLayers caps the number of layers (0: the builder's own cap of
+	// 64). The registries pushed to may lower it, and their layer size
+	// limits apply too (see Run).
+	MaxLayers int
 }
 
 // options converts the image options to builder options.
@@ -194,46 +203,81 @@ func (r *Result) Close() error {
 	return r.Build.Close()
 }
 
-// Run runs spec: build (or resolve Reference), write the local output,
-// push, sign, render the patches. Everything that can be checked without
-// building is checked first; an error after the push says what was pushed.
-func Run(ctx context.Context, spec Spec) (_ *Result, err error) {
+// Check reports every problem of spec that can be found without building
+// and without a network call (the Source and Reference, the image options,
+// the tags, the signer, each patch request), one per line. Run calls it
+// first.
+func Check(spec Spec) error {
+	reg := spec.Registry
+	if reg == nil {
+		var err error
+		if reg, err = publish.NewRegistry(); err != nil {
+			return err
+		}
+	}
+	var errs []error
+	building := spec.Source != "" || len(spec.PlatformSources) > 0
 	if countSet(spec.Source != "", len(spec.PlatformSources) > 0, spec.Reference != "") != 1 {
-		return nil, specErr("Source", "give a directory to build, one per platform in PlatformSources, or a Reference to an image in a registry: exactly one of them")
+		errs = append(errs, specErr("Source", "give a directory to build, one per platform in PlatformSources, or a Reference to an image in a registry: exactly one of them"))
 	}
 	if len(spec.PlatformSources) > 0 && len(spec.Image.Platforms) > 0 {
-		return nil, specErr("Image.Platforms", "the platforms come from PlatformSources: leave Image.Platforms empty")
+		errs = append(errs, specErr("Image.Platforms", "the platforms come from PlatformSources: leave Image.Platforms empty"))
 	}
+	if spec.Reference != "" {
+		if _, err := reg.ParseReference(spec.Reference); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if building {
+		if err := builder.CheckOptions(spec.Image.options()...); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := checkPatches(spec.Patches); err != nil {
+		errs = append(errs, err)
+	}
+	if spec.Sign != nil {
+		if spec.Sign.Signer == nil {
+			errs = append(errs, specErr("Sign.Signer", "no signer given"))
+		} else if _, ok := spec.Sign.Signer.(sign.Attester); spec.Sign.AttestFiles && !ok {
+			errs = append(errs, specErr("Sign.AttestFiles", "the signer %T cannot attest", spec.Sign.Signer))
+		}
+		if err := checkFormat(spec.Sign); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if building && len(spec.Tags) == 0 {
+		if spec.Sign != nil {
+			errs = append(errs, specErr("Sign", "signing needs a pushed digest: give Tags to push to"))
+		}
+		if len(spec.Patches) > 0 {
+			errs = append(errs, specErr("Patches", "patches pin the pushed digest: give Tags to push to"))
+		}
+	}
+	for _, v := range spec.Tags {
+		if _, err := reg.ParseTag(v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return joinErrors(errs)
+}
+
+// Run runs spec: build (or resolve Reference), write the local output,
+// push, sign, render the patches. Everything that can be checked without
+// building is checked first (see Check); an error after the push says what
+// was pushed.
+func Run(ctx context.Context, spec Spec) (_ *Result, err error) {
 	reg := spec.Registry
 	if reg == nil {
 		if reg, err = publish.NewRegistry(); err != nil {
 			return nil, err
 		}
 	}
-	if err := checkPatches(spec.Patches); err != nil {
+	if err := Check(spec); err != nil {
 		return nil, err
-	}
-	if spec.Sign != nil {
-		if spec.Sign.Signer == nil {
-			return nil, specErr("Sign.Signer", "no signer given")
-		}
-		if _, ok := spec.Sign.Signer.(sign.Attester); spec.Sign.AttestFiles && !ok {
-			return nil, specErr("Sign.AttestFiles", "the signer %T cannot attest", spec.Sign.Signer)
-		}
-		if err := checkFormat(spec.Sign); err != nil {
-			return nil, err
-		}
 	}
 	if spec.Reference != "" {
 		return runReference(ctx, spec, reg)
-	}
-	if len(spec.Tags) == 0 {
-		if spec.Sign != nil {
-			return nil, specErr("Sign", "signing needs a pushed digest: give Tags to push to")
-		}
-		if len(spec.Patches) > 0 {
-			return nil, specErr("Patches", "patches pin the pushed digest: give Tags to push to")
-		}
 	}
 	tags, err := parseTags(reg, spec.Tags)
 	if err != nil {
@@ -241,6 +285,10 @@ func Run(ctx context.Context, spec Spec) (_ *Result, err error) {
 	}
 
 	opts := spec.Image.options()
+	// Preflight: the layers are planned within the limits of every
+	// registry pushed to, and a file too large for them fails the build
+	// before any layer is encoded, so before anything is uploaded.
+	opts = append(opts, builder.WithLayerLimits(layerLimits(reg, tags, spec.Image.MaxLayers)))
 	var h hooks.Build
 	// Where the layer blobs go: next to the local output (so they are
 	// hard-linked into it), or a temporary directory when only pushing.
@@ -258,9 +306,17 @@ func Run(ctx context.Context, spec Spec) (_ *Result, err error) {
 	// Upload each layer as soon as it is built, while the others are still
 	// being compressed and hashed; a deferred layer starts uploading while
 	// it is being hashed.
+	rep := newReporter(spec.Progress)
+	if rep != nil {
+		opts = append(opts, rep.build())
+	}
 	var up *publish.Uploader
 	if len(tags) > 0 {
-		if up, err = reg.NewUploader(ctx, tags); err != nil {
+		var uopts []publish.UploaderOption
+		if rep != nil {
+			uopts = append(uopts, rep.upload())
+		}
+		if up, err = reg.NewUploader(ctx, tags, uopts...); err != nil {
 			return nil, err
 		}
 		defer up.Abort() // a no-op after Push; stops uploads on any error
@@ -273,6 +329,7 @@ func Run(ctx context.Context, spec Spec) (_ *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
+	rep.done(PhaseBuild)
 	res := &Result{Build: b, Digest: b.Digest}
 	defer func() {
 		if err != nil {
@@ -296,6 +353,7 @@ func Run(ctx context.Context, spec Spec) (_ *Result, err error) {
 	if res.Pushed, err = up.Push(ctx, b.Artifact(), tags); err != nil {
 		return nil, err
 	}
+	rep.done(PhaseUpload)
 	res.Reference = res.Pushed.Refs[0].String()
 	if spec.Sign != nil {
 		for _, d := range res.Pushed.Refs { // one per repository pushed to
@@ -356,6 +414,22 @@ func countSet(set ...bool) int {
 		}
 	}
 	return n
+}
+
+// layerLimits are the strictest of the limits that the registries of tags
+// publish (publish.Registry.Limits) and the caller's cap on layers.
+func layerLimits(reg *publish.Registry, tags []name.Tag, maxLayers int) builder.LayerLimits {
+	lim := builder.LayerLimits{MaxLayers: maxLayers}
+	for _, t := range tags {
+		l := reg.Limits(t.RegistryStr())
+		if l.MaxLayerSize > 0 && (lim.MaxLayerSize == 0 || l.MaxLayerSize < lim.MaxLayerSize) {
+			lim.MaxLayerSize, lim.Reason = l.MaxLayerSize, l.LayerLimit()
+		}
+		if l.MaxLayers > 0 && (lim.MaxLayers == 0 || l.MaxLayers < lim.MaxLayers) {
+			lim.MaxLayers = l.MaxLayers
+		}
+	}
+	return lim
 }
 
 func parseTags(reg *publish.Registry, values []string) ([]name.Tag, error) {

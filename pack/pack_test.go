@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -397,5 +398,31 @@ func TestSignEmptyIndex(t *testing.T) {
 	}
 	if len(rec.signed) != 0 {
 		t.Errorf("signed %v", rec.signed)
+	}
+}
+
+// TestMaxLayers: Image.MaxLayers caps the layers the build plans, grouping
+// the small files.
+func TestMaxLayers(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 1000 {
+		page := strings.Repeat(string(rune('a'+i%26)), 20_000+i)
+		os.WriteFile(filepath.Join(dir, "page"+strconv.Itoa(i)+".html"), []byte(page), 0o644)
+	}
+	count := func(maxLayers int) int {
+		im := image()
+		im.MaxLayers = maxLayers
+		res, err := pack.Run(context.Background(), pack.Spec{Source: dir, Image: im})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Close()
+		return len(res.Build.Layers)
+	}
+	if n := count(0); n < 3 {
+		t.Fatalf("the tree makes %d layers; the test needs more than 2", n)
+	}
+	if n := count(2); n > 2 {
+		t.Errorf("MaxLayers 2: %d layers", n)
 	}
 }

@@ -1,6 +1,7 @@
 package pack
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -49,26 +50,67 @@ type PatchResult struct {
 // the image exists.
 const validationRef = "registry.invalid/check@sha256:0000000000000000000000000000000000000000000000000000000000000000"
 
-// checkPatches renders every patch for a stand-in reference into a scratch
-// place, so that a wrong request fails before anything is built or pushed.
+// checkPatches checks every patch and renders it for a stand-in reference
+// into a scratch place, so that a wrong request fails before anything is
+// built or pushed. Every problem is reported, one per line.
 func checkPatches(ps []Patch) error {
+	var errs []error
 	for i, p := range ps {
-		dry := p
-		if p.Format == kube.Kustomize && p.Output != "" {
-			dir, err := os.MkdirTemp("", "assetpack-check-")
-			if err != nil {
-				return err
-			}
-			defer os.RemoveAll(dir)
-			dry.Output = dir
-		} else if p.Format != kube.Kustomize {
-			dry.Output = ""
-		}
-		if _, err := render(i, dry, validationRef); err != nil {
-			return err
+		if err := checkPatch(i, p); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return joinErrors(errs)
+}
+
+// checkPatch reports every problem of patch i that needs no manifest at
+// once; then, those fixed, what rendering it finds (the containers and
+// volumes of the manifest).
+func checkPatch(i int, p Patch) error {
+	field := func(f string) string { return fmt.Sprintf("Patches[%d].%s", i, f) }
+	var errs []error
+	if p.Format != kube.PodFormat || p.Workload != "" {
+		if p.Workload == "" {
+			errs = append(errs, specErr(field("Workload"), "a %s patch needs the workload as KIND/NAME (e.g. deployment/web)", p.Format))
+		} else if _, err := kube.ParseWorkload(p.Workload); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	m := p.Mount
+	m.Reference = validationRef
+	if err := m.Check(); err != nil {
+		errs = append(errs, err)
+	}
+	switch {
+	case p.Format == kube.JSON6902 && p.Manifest == nil:
+		errs = append(errs, specErr(field("Manifest"), "a json6902 patch addresses containers and volumes by index: it needs the workload manifest"))
+	case p.Format == kube.Kustomize && p.Output == "":
+		errs = append(errs, specErr(field("Output"), "a Kustomize Component is a directory: name it"))
+	}
+	if len(errs) > 0 {
+		return joinErrors(errs)
+	}
+	dry := p
+	if p.Format == kube.Kustomize {
+		dir, err := os.MkdirTemp("", "assetpack-check-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		dry.Output = dir
+	} else {
+		dry.Output = ""
+	}
+	_, err := render(i, dry, validationRef)
+	return err
+}
+
+// joinErrors is errors.Join, except that a single error stays itself.
+func joinErrors(errs []error) error {
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return errors.Join(errs...)
 }
 
 // renderPatches renders every patch for res.Reference into res.Patches.

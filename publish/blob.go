@@ -126,10 +126,16 @@ type blobUpload struct {
 
 	a             blobAttempt // for the statistics
 	digestRetried bool
+
+	lastMethod string // of the last request with a body: PATCH or PUT
+	lastLen    int64  // the length it declared (-1: none)
+	shrinks    int    // chunk sizes tried after size refusals (adapt.go)
+	rangeGuess bool   // resumed at a Range the policy does not trust (IgnoreRange)
+	held       int64  // bytes of an early upload's last chunk kept in buf for the PUT (FinalChunkInPut)
 }
 
 func (e *engine) newBlobUpload(s *session, d v1.Hash, size int64, open blobSource, p UploadPolicy) *blobUpload {
-	b := &blobUpload{e: e, s: s, digest: d, size: size, open: open, policy: p, mode: p.Mode, end: -1, retry: e.r.retrier()}
+	b := &blobUpload{e: e, s: s, digest: d, size: size, open: open, policy: p, mode: p.Mode, end: -1, retry: e.retrier(s.repo.RegistryStr())}
 	if b.mode == Auto {
 		b.mode = Monolithic
 		if d == (v1.Hash{}) {
@@ -158,7 +164,7 @@ func (b *blobUpload) run(ctx context.Context, commit bool) error {
 	}
 	defer b.closeSource()
 	for !b.done {
-		if !commit && b.loc != "" && !b.resync && b.allSent() {
+		if !commit && b.loc != "" && !b.resync && (b.allSent() || b.held > 0) {
 			return nil
 		}
 		err := b.step(ctx, commit)
@@ -168,9 +174,35 @@ func (b *blobUpload) run(ctx context.Context, commit bool) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		host := b.s.repo.RegistryStr()
+		if _, ok := sizeLimitOf(err); ok && b.loc != "" {
+			// Too large for one request: go on in smaller chunks from where
+			// the session stands.
+			if serr := b.shrink(err); serr != nil {
+				return serr
+			}
+			b.resync = true
+			continue
+		}
 		switch {
+		case b.lastMethod == http.MethodPatch && patchRefused(err):
+			b.e.adapt(host, "patch", fmt.Sprintf("note: %s does not take PATCH uploads; sending each blob in one PUT", host),
+				func(a *adapted) { a.patchRefused = true })
+			if !commit || !b.known() {
+				return err // an early upload: the blob is uploaded once its digest is known
+			}
+			b.mode, b.resync = Monolithic, true
+			continue
+		case b.rangeGuess && isStatus(err, http.StatusRequestedRangeNotSatisfiable):
+			// The Range the upload resumed at was wrong after all.
+			logs.Debug.Printf("%s refused the offset of %s that its session reported (%v); uploading it again from the start", host, b.name(), err)
+			b.e.deleteUpload(b.s, b.loc)
+			b.restart()
+			continue
 		case b.refusedMonolithic(err):
-			logs.Debug.Printf("%s refused a monolithic upload of %s (%v); streaming it", b.s.repo.RegistryStr(), b.digest, err)
+			logs.Debug.Printf("%s refused a monolithic upload of %s (%v); streaming it", host, b.digest, err)
+			b.e.adapt(host, "monolithic", fmt.Sprintf("note: %s refused a blob in one PUT; streaming each blob in a PATCH instead", host),
+				func(a *adapted) { a.monolithicRefused = true })
 			b.mode = Streamed
 			b.e.deleteUpload(b.s, b.loc)
 			b.restart()
@@ -231,7 +263,8 @@ func (b *blobUpload) post(ctx context.Context) error {
 	}
 	loc, err := resp.Location()
 	if err != nil {
-		return fmt.Errorf("opening an upload session in %s: the registry's answer has no Location: %w", b.s.repo, err)
+		return &ProtocolError{Host: b.s.repo.RegistryStr(), Blob: b.name(),
+			What: fmt.Sprintf("answered %d to the POST that opens an upload session in %s without a Location to send the blob to", resp.StatusCode, b.s.repo.RepositoryStr())}
 	}
 	if mount {
 		b.e.noteMountRefused(b.s.repo, *b.mount)
@@ -273,15 +306,24 @@ func (b *blobUpload) status(ctx context.Context) error {
 	if loc, err := resp.Location(); err == nil {
 		b.loc = loc.String()
 	}
-	held, ok := parseRange(resp.Header.Get("Range"), b.acked)
+	rng := resp.Header.Get("Range")
+	held, ok := parseRange(rng, b.acked)
+	if !ok && strings.TrimSpace(rng) != "" {
+		return b.badRange(rng)
+	}
+	b.rangeGuess = false
 	switch {
-	case b.policy.IgnoreRange && ok && held > b.acked:
-		// A Range that lags is not believed, but one ahead of the last
-		// acknowledged request means the failed one left bytes behind,
-		// where exactly is not known: start again.
-		logs.Debug.Printf("the upload session of %s in %s holds more than was acknowledged (%q): starting again", b.name(), b.s.repo, resp.Header.Get("Range"))
+	case b.policy.NoChunks && b.mode != Chunked && (b.acked > 0 || held > 0):
+		// The registry takes no Content-Range, so a session cannot be
+		// continued in its middle: start again.
+		logs.Debug.Printf("the upload of %s in %s was cut; %s takes no chunks: starting again", b.name(), b.s.repo, b.s.repo.RegistryStr())
 		b.restart()
 		return nil
+	case b.policy.IgnoreRange && ok && held > b.acked && held <= b.sent:
+		// A Range ahead of the last acknowledged request: the failed one
+		// left bytes behind. Not to be trusted, but likely right; if the
+		// registry refuses the offset, the upload starts again (run).
+		b.rangeGuess = true
 	case b.policy.IgnoreRange:
 		held = b.acked
 	case !ok && b.acked == 0:
@@ -303,7 +345,7 @@ func (b *blobUpload) status(ctx context.Context) error {
 // blob from zero.
 func (b *blobUpload) restart() {
 	b.closeSource()
-	b.loc, b.acked, b.sent, b.resync, b.putSent = "", 0, 0, false, false
+	b.loc, b.acked, b.sent, b.resync, b.putSent, b.held = "", 0, 0, false, false, 0
 	b.a.restarted++
 	b.report(0)
 }
@@ -335,16 +377,29 @@ func (b *blobUpload) sendStream(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c := &chunk{r: src, n: -1}
-	if b.acked > 0 && b.size >= 0 {
-		c = &chunk{r: io.LimitReader(src, b.size-b.acked), n: b.size - b.acked}
+	if b.acked == 0 || b.size < 0 {
+		return b.patch(ctx, &chunk{r: src, n: -1}, true)
 	}
-	return b.patch(ctx, c, true)
+	// Resumed with the size known: the rest, declared, in chunks of at most
+	// the policy's size (GHCR refuses a PATCH that declares more than 4 MiB).
+	n := b.size - b.acked
+	if m := b.policy.MaxChunk; m > 0 && n > m {
+		return b.patch(ctx, &chunk{r: io.LimitReader(src, m), n: m}, false)
+	}
+	return b.patch(ctx, &chunk{r: io.LimitReader(src, n), n: n}, true)
 }
 
 // sendChunk sends one chunk in a PATCH, or the last one in the PUT that
 // completes the upload when the policy says so.
 func (b *blobUpload) sendChunk(ctx context.Context, commit bool) error {
+	if b.held > 0 && b.acked+b.held == b.end {
+		// The last chunk of an early upload, kept for the PUT.
+		if !commit || !b.known() {
+			return nil
+		}
+		return b.commit(ctx, &chunk{r: bytes.NewReader(b.buf[:b.held]), n: b.held, buffered: true})
+	}
+	b.held = 0
 	n := b.policy.chunkSize(b.minChunk)
 	src, err := b.reader(b.acked)
 	if err != nil {
@@ -376,8 +431,16 @@ func (b *blobUpload) sendChunk(ctx context.Context, commit bool) error {
 		c = &chunk{r: bytes.NewReader(b.buf[:m]), n: int64(m), buffered: true}
 	}
 	last := (b.size >= 0 && b.acked+c.n == b.size) || (b.end >= 0 && b.acked+c.n == b.end)
-	if last && commit && b.known() && b.policy.FinalChunkInPut {
-		return b.commit(ctx, c)
+	if last && b.policy.FinalChunkInPut {
+		if commit && b.known() {
+			return b.commit(ctx, c)
+		}
+		if c.buffered {
+			// An early upload's last chunk waits in memory for the digest,
+			// to go in the PUT: an empty final PUT is what ECR refuses.
+			b.held = c.n
+			return nil
+		}
 	}
 	return b.patch(ctx, c, false)
 }
@@ -429,9 +492,10 @@ func (b *blobUpload) patch(ctx context.Context, c *chunk, stream bool) error {
 	} else {
 		req.ContentLength = -1
 	}
+	b.lastMethod, b.lastLen = http.MethodPatch, c.n
 	// ECR has answered a PATCH with 201 (cirruslabs/tart#273); ggcr takes
 	// 204 as well.
-	resp, err := b.e.send(b.c, req, http.StatusAccepted, http.StatusNoContent, http.StatusCreated)
+	resp, err := b.sendBody(req, body, http.StatusAccepted, http.StatusNoContent, http.StatusCreated)
 	n := b.finish(c, body, off)
 	if err != nil {
 		return err
@@ -447,7 +511,12 @@ func (b *blobUpload) patch(ctx context.Context, c *chunk, stream bool) error {
 	}
 	held := ours
 	if !b.policy.IgnoreRange {
-		if r, ok := parseRange(resp.Header.Get("Range"), ours); ok && r < ours {
+		rng := resp.Header.Get("Range")
+		r, ok := parseRange(rng, ours)
+		if !ok && strings.TrimSpace(rng) != "" {
+			return b.badRange(rng)
+		}
+		if ok && r < ours {
 			// The registry kept less than it was sent: continue from
 			// where it stands.
 			logs.Debug.Printf("%s in %s: the registry holds %d bytes after a PATCH up to %d", b.name(), b.s.repo, r, ours)
@@ -496,7 +565,11 @@ func (b *blobUpload) commit(ctx context.Context, c *chunk) error {
 		}
 	}
 	b.putSent = true
-	resp, err := b.e.send(b.c, req, http.StatusCreated, http.StatusNoContent, http.StatusAccepted)
+	b.lastMethod, b.lastLen = http.MethodPut, 0
+	if c != nil {
+		b.lastLen = c.n
+	}
+	resp, err := b.sendBody(req, counted, http.StatusCreated, http.StatusNoContent, http.StatusAccepted)
 	var n int64
 	if counted != nil {
 		n = b.finish(c, counted, off)
@@ -600,4 +673,11 @@ func parseRange(h string, expect int64) (int64, bool) {
 func drain(resp *http.Response) {
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
+}
+
+// badRange is the error for a Range header that is not a byte range: the
+// upload cannot know where the registry stands.
+func (b *blobUpload) badRange(h string) error {
+	return &ProtocolError{Host: b.s.repo.RegistryStr(), Blob: b.name(),
+		What: fmt.Sprintf("answered with Range %q, which is not the byte range (0-N) of an upload session, so where to continue is not known", h)}
 }

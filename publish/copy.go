@@ -394,7 +394,10 @@ func (c *copier) blobs(ctx context.Context, n *node) error {
 				c.skipped.Add(1)
 				return nil
 			}
-			up := c.e.newBlobUpload(c.ws, b.Digest, b.Size, c.source(ctx, b), c.r.policyFor(c.ws.repo.RegistryStr()))
+			if err := c.r.checkBlob(c.ws.repo.RegistryStr(), b.Digest, b.Size); err != nil {
+				return err
+			}
+			up := c.e.newBlobUpload(c.ws, b.Digest, b.Size, c.source(ctx, b), c.e.policyFor(c.ws.repo.RegistryStr()))
 			up.mount = c.mount
 			if err := up.run(ctx, true); err != nil {
 				return c.r.explain(err, "copying blob "+b.Digest.String()+" to", c.ws.repo.String())

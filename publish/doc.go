@@ -21,6 +21,16 @@
 //     completed when its digest comes (an early upload); an UploadPolicy can
 //     ask for PATCH chunks of bounded size instead (a registry such as GHCR
 //     refuses PATCH bodies over 4 MiB), or for monolithic uploads only.
+//   - Registries as they are (hosts.go, adapt.go): GHCR, ECR, Artifact
+//     Registry, Docker Hub, Quay and ACR get the policy and the limits their
+//     documentation and their users' reports call for (Registry.Limits,
+//     WithRegistryProfile); what a registry says during a push (its
+//     OCI-Chunk-Min-Length, a 413 or 416 naming a size, a refused PUT or
+//     PATCH) changes how the rest of the push uploads to it; a push is
+//     checked against the registry's published limits before its first
+//     byte (limits.go, ErrLimit); answers that break the protocol are a
+//     ProtocolError; a body the registry stops reading is given up on after
+//     the timeout and resumed (watch.go).
 //   - A request that fails in the middle of a blob (a reset, a timeout, a
 //     5xx) does not start the blob again: the engine asks the session how
 //     many bytes it holds (GET on the upload URL) and continues from there,
@@ -28,7 +38,8 @@
 //     gone starts again from zero.
 //   - One retry policy for every request: exponential backoff
 //     (DefaultBackoff, WithRetryBackoff), Retry-After on 429 and 503 within
-//     a bounded total wait, and resume rather than restart for a blob.
+//     a bounded total wait (each wait told through WithNotes), and resume
+//     rather than restart for a blob.
 //   - Manifests are PUT only once every blob they name is in place, and
 //     every digest the registry reports (Docker-Content-Digest of a blob or a
 //     manifest, and every tag read back at the end) must be the one computed

@@ -54,7 +54,8 @@ func (u *Uploader) Start(key v1.Layer, open func() io.ReadCloser) {
 	if m := u.r.mountFrom; m != nil && m.RegistryStr() == u.repo.RegistryStr() {
 		return
 	}
-	if u.policy.Mode == Monolithic {
+	policy := u.e.policyFor(u.repo.RegistryStr())
+	if policy.Mode == Monolithic {
 		return
 	}
 	ctx, cancel := context.WithCancel(u.ctx)
@@ -80,7 +81,7 @@ func (u *Uploader) Start(key v1.Layer, open func() io.ReadCloser) {
 			return
 		}
 		defer func() { <-u.sem }()
-		b := u.e.newBlobUpload(u.session(), v1.Hash{}, -1, func() (io.ReadCloser, error) { return open(), nil }, u.policy)
+		b := u.e.newBlobUpload(u.session(), v1.Hash{}, -1, func() (io.ReadCloser, error) { return open(), nil }, policy)
 		b.progress = func(pos int64) { u.progress(key, pos) }
 		sendErr := b.run(ctx, false)
 		var dec earlyDecision
@@ -174,6 +175,7 @@ func (u *Uploader) decide(d v1.Hash, l v1.Layer, first bool) bool {
 	var present v1.Hash
 	if e != nil {
 		present = e.present
+		u.settle(l, d) // from here on the early upload counts under d
 	}
 	u.mu.Unlock()
 	if e == nil {

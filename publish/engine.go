@@ -31,10 +31,11 @@ type engine struct {
 	mu       sync.Mutex
 	sessions map[string]*session // by repository
 	noted    map[string]bool     // mount refusals already noted, by registry and source
+	adapted  map[string]*adapted // what each registry said that changes the rest of the push (adapt.go)
 }
 
 func newEngine(ctx context.Context, r *Registry, stats *pushStats) *engine {
-	return &engine{r: r, ctx: ctx, stats: stats, sessions: map[string]*session{}, noted: map[string]bool{}}
+	return &engine{r: r, ctx: ctx, stats: stats, sessions: map[string]*session{}, noted: map[string]bool{}, adapted: map[string]*adapted{}}
 }
 
 // session is an authenticated connection to one repository: the registry
@@ -110,7 +111,7 @@ func (e *engine) open(s *session) (*http.Client, error) {
 		for _, p := range s.pull {
 			scopes = append(scopes, p.Scope(transport.PullScope))
 		}
-		retry := e.r.retrier()
+		retry := e.retrier(s.repo.RegistryStr())
 		for {
 			var authed http.RoundTripper
 			authed, err = transport.NewWithContext(ctx, s.repo.Registry, auth, rt, scopes)
@@ -157,7 +158,7 @@ func (e *engine) do(ctx context.Context, s *session, mk func() (*http.Request, e
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	retry := e.r.retrier()
+	retry := e.retrier(s.repo.RegistryStr())
 	for {
 		req, err := mk()
 		if err != nil {

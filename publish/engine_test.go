@@ -63,6 +63,9 @@ type sessions struct {
 	cuts      int
 	// intercept may answer a request first (true: answered).
 	intercept func(w http.ResponseWriter, r *http.Request) bool
+	// badRange, when set, replaces the Range header of the answers to
+	// requests of that method on a session (GET, PATCH).
+	badRange map[string]string
 	// tokens: when set, every /v2/ request needs "Bearer <current token>";
 	// expire may declare the token of a request expired.
 	tokens bool
@@ -212,6 +215,9 @@ func (s *sessions) serveUpload(w http.ResponseWriter, r *http.Request, repo, id 
 		s.mu.Lock()
 		s.setRange(w, u)
 		s.mu.Unlock()
+		if v, ok := s.badRange[r.Method]; ok {
+			w.Header().Set("Range", v)
+		}
 		w.Header().Set("Location", r.URL.Path)
 		w.WriteHeader(http.StatusNoContent)
 	case http.MethodDelete:
@@ -238,6 +244,9 @@ func (s *sessions) serveUpload(w http.ResponseWriter, r *http.Request, repo, id 
 		u.patched = true
 		s.setRange(w, u)
 		s.mu.Unlock()
+		if v, ok := s.badRange[r.Method]; ok {
+			w.Header().Set("Range", v)
+		}
 		w.Header().Set("Location", r.URL.Path)
 		w.WriteHeader(http.StatusAccepted)
 	case http.MethodPut:
@@ -414,6 +423,16 @@ func pushWith(t *testing.T, ref string, img v1.Image, opts ...publish.RegistryOp
 	return pr, nil
 }
 
+// countNotes counts the notes that contain s.
+func countNotes(notes []string, s string) (n int) {
+	for _, note := range notes {
+		if strings.Contains(note, s) {
+			n++
+		}
+	}
+	return n
+}
+
 // blobBytesOf is the size of img's blobs: its layers and its config.
 func blobBytesOf(t *testing.T, img v1.Image) int64 {
 	t.Helper()
@@ -548,11 +567,32 @@ func TestChunkSizes(t *testing.T) {
 		}
 	})
 	t.Run("over the limit", func(t *testing.T) {
-		host, _ := newSessions(t, &sessions{maxPatch: 4 << 20})
-		img, _ := bigImage(t, size)
-		_, err := pushWith(t, host+"/web/over:v1", img, publish.WithUploadPolicy(publish.UploadPolicy{Mode: publish.Chunked, MaxChunk: 8 << 20}))
-		if err == nil || !strings.Contains(err.Error(), "416") || !strings.Contains(err.Error(), "maximum permissible limit") {
-			t.Errorf("Push() with 8 MiB chunks to a 4 MiB registry = %v, want its 416", err)
+		// GHCR's 416 names its limit: the upload goes on in chunks of that
+		// size from where the session stands, and the next blob starts so.
+		host, s := newSessions(t, &sessions{maxPatch: 4 << 20})
+		img, l := bigImage(t, size)
+		n, _ := l.Size()
+		var notes []string
+		_, err := pushWith(t, host+"/web/over:v1", img, publish.WithUploadPolicy(publish.UploadPolicy{Mode: publish.Chunked, MaxChunk: 8 << 20}),
+			publish.WithNotes(func(s string) { notes = append(notes, s) }))
+		if err != nil {
+			t.Fatalf("Push() with 8 MiB chunks to a 4 MiB registry = %v", err)
+		}
+		var refused int
+		var layer []int64
+		for _, p := range s.patches {
+			switch {
+			case p > 4<<20:
+				refused++
+			case p > 1000:
+				layer = append(layer, p)
+			}
+		}
+		if want := []int64{4 << 20, 4 << 20, n - 8<<20}; refused != 1 || fmt.Sprint(layer) != fmt.Sprint(want) {
+			t.Errorf("%d PATCHes refused, then layer chunks %v; want 1, then %v", refused, layer, want)
+		}
+		if countNotes(notes, "uploading in chunks of 4 MiB") != 1 {
+			t.Errorf("notes %q, want one saying the upload goes on in 4 MiB chunks", notes)
 		}
 	})
 	t.Run("registry minimum", func(t *testing.T) {
@@ -695,24 +735,43 @@ func TestBlobDigestLie(t *testing.T) {
 }
 
 // TestBlobRetryAfter: a 429 with Retry-After on a blob request is waited
-// out, then the upload goes on.
+// out, and the user hears of the wait once, naming the registry and the
+// wait; then the upload goes on. A Retry-After longer than the push waits
+// in all ends it at once, saying why.
 func TestBlobRetryAfter(t *testing.T) {
 	var throttled atomic.Int64
+	wait := "1"
 	host, _ := newSessions(t, &sessions{intercept: func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/") && throttled.Add(1) == 1 {
-			w.Header().Set("Retry-After", "1")
+			w.Header().Set("Retry-After", wait)
 			w.WriteHeader(http.StatusTooManyRequests)
 			return true
 		}
 		return false
 	}})
 	img, _ := bigImage(t, 4096)
+	var notes []string
 	start := time.Now()
-	if _, err := pushWith(t, host+"/web/throttled:v1", img, publish.WithJobs(1)); err != nil {
+	if _, err := pushWith(t, host+"/web/throttled:v1", img, publish.WithJobs(1), publish.WithNotes(func(s string) { notes = append(notes, s) })); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d < time.Second {
 		t.Errorf("push took %v: the Retry-After of 1 s was not honoured", d)
+	}
+	if want := "note: " + host + " answered 429 Too Many Requests with Retry-After: waiting 1s before trying again"; countNotes(notes, want) != 1 {
+		t.Errorf("notes %q, want one %q", notes, want)
+	}
+
+	throttled.Store(0)
+	wait, notes = "3600", nil
+	img, _ = bigImage(t, 4096)
+	start = time.Now()
+	_, err := pushWith(t, host+"/web/throttled:v2", img, publish.WithJobs(1), publish.WithNotes(func(s string) { notes = append(notes, s) }))
+	if err == nil || !strings.Contains(err.Error(), "429") || time.Since(start) > 30*time.Second {
+		t.Errorf("Push() with Retry-After: 3600 = %v after %v, want the 429 at once", err, time.Since(start))
+	}
+	if countNotes(notes, "Retry-After of 1h0m0s, more than is left of the 2m0s a push waits for one request: giving up") != 1 {
+		t.Errorf("notes %q, want one saying why the push gave up", notes)
 	}
 }
 

@@ -74,3 +74,29 @@ func plainHTTPError(host string) error {
 func untrustedError(host string, err error) error {
 	return &HostError{Host: host, Err: fmt.Errorf("registry %q %w: %v; add its CA to the system trust store or SSL_CERT_FILE", host, errUntrustedTLS, err)}
 }
+
+// ErrLimit: an image, a blob or a manifest is larger than a registry takes:
+// a limit it publishes (see LimitError), or one it named when it refused a
+// request.
+var ErrLimit = errors.New("over the registry's limit")
+
+// ErrProtocol: a registry answered an upload in a way the distribution spec
+// does not allow, so the push cannot go on (see ProtocolError).
+var ErrProtocol = errors.New("registry broke the upload protocol")
+
+// ProtocolError is a registry's answer that breaks the upload protocol: a
+// 202 without a Location, a Range header that is not a byte range. Nothing
+// is tagged: the manifest of a push is never sent once one of its blobs
+// failed. It matches ErrProtocol.
+type ProtocolError struct {
+	Host string // registry host[:port]
+	Blob string // the blob being uploaded: "blob sha256:…", or "a blob being hashed"
+	What string // what the registry did
+}
+
+func (e *ProtocolError) Error() string {
+	return fmt.Sprintf("registry %q %s while uploading %s; %v: report it to the registry's operator (or to whoever runs a proxy in front of it)",
+		e.Host, e.What, e.Blob, ErrProtocol)
+}
+
+func (e *ProtocolError) Unwrap() error { return ErrProtocol }

@@ -67,7 +67,7 @@ func (e *engine) putManifestHeader(ctx context.Context, s *session, ref string, 
 		return req, nil
 	}, http.StatusOK, http.StatusCreated, http.StatusAccepted, http.StatusNoContent)
 	if err != nil {
-		return nil, err
+		return nil, e.manifestError(s, ref, raw, err)
 	}
 	drain(resp)
 	if got := resp.Header.Get("Docker-Content-Digest"); got != "" && got != want.String() {

@@ -38,6 +38,10 @@ func (u *Uploader) push(art Artifact, tags []name.Tag) (*PushResult, error) {
 	if repos[0].String() != u.repo.String() {
 		return nil, fmt.Errorf("%w: the uploader was made for %s, not for %s", ErrInvalidReference, u.repo, repos[0])
 	}
+	// Nothing goes out that a registry is known to refuse (limits.go).
+	if err := u.preflight(art, repos); err != nil {
+		return nil, err
+	}
 	for i, repo := range repos {
 		ts := byRepo[repo.String()]
 		s := u.session()
@@ -130,8 +134,6 @@ func (u *Uploader) pushRepo(s *session, art Artifact, from *name.Repository) err
 	for _, l := range blobs {
 		g.Go(func() error {
 			d, _ := l.Digest()
-			size, _ := l.Size()
-			u.addTotal(size)
 			if err := u.putBlob(ctx, s, d, l, from, s.repo.String()+"@"+d.String()); err != nil {
 				return fmt.Errorf("uploading blob %s: %w", d, err)
 			}

@@ -572,7 +572,7 @@ func (e *engine) putBytes(ctx context.Context, s *session, data []byte, mount *n
 	}
 	b := e.newBlobUpload(s, d, size, func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(data)), nil
-	}, e.r.policyFor(s.repo.RegistryStr()))
+	}, e.policyFor(s.repo.RegistryStr()))
 	b.mount = mount
 	return b.run(ctx, true)
 }

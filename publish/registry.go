@@ -43,10 +43,21 @@ var DefaultBackoff = remote.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.
 // DefaultJobs is how many blobs upload at once unless WithJobs says otherwise.
 const DefaultJobs = 4
 
-// Progress is a snapshot of an upload, in bytes of the image (blobs already
-// in the registry count as complete).
+// Progress is a snapshot of an upload, in bytes of the image's blobs:
+// blobs the registry already has (or mounts) count as complete as soon as
+// that is known.
 type Progress struct {
-	Complete, Total int64
+	// Complete never decreases (a retried or resumed blob does not take
+	// back what was counted); once TotalKnown, it never exceeds Total.
+	Complete int64
+	// Total is the bytes of the blobs known so far. It only grows while
+	// layers are still being built (their compressed sizes come one by
+	// one), and is final once TotalKnown.
+	Total int64
+	// TotalKnown: every blob of the push is known (Uploader.Push has begun;
+	// Registry.Push knows them from the start) and Total never changes
+	// again.
+	TotalKnown bool
 }
 
 // RegistryOption configures a Registry.
@@ -86,16 +97,19 @@ func WithJobs(n int) RegistryOption {
 	}
 }
 
-// WithProgress calls f with upload progress (from one goroutine).
+// WithProgress calls f with the progress of every push (calls never
+// overlap; f must not block). UploadProgress overrides it for one Uploader.
 func WithProgress(f func(Progress)) RegistryOption {
 	return func(r *Registry) error { r.progress = f; return nil }
 }
 
 // WithRetryBackoff sets the retry schedule for transient failures (5xx,
 // 429, resets, timeouts) of every request a push makes. The default is
-// DefaultBackoff. A Retry-After header on a 429 or 503 (up to 30 s) is
-// honoured instead of the backoff's wait; a blob cut in its middle resumes
-// where the registry's session stands (see the package documentation).
+// DefaultBackoff. A Retry-After header on a 429 or 503 is honoured
+// instead of the backoff's wait while it fits in the 2 minutes one request
+// waits in all (each wait is told through WithNotes); a blob cut in its
+// middle resumes where the registry's session stands (see the package
+// documentation).
 func WithRetryBackoff(b remote.Backoff) RegistryOption {
 	return func(r *Registry) error { r.backoff = &b; return nil }
 }
@@ -147,9 +161,15 @@ type Registry struct {
 	notes     func(string)
 	mountFrom *name.Repository
 	timeout   time.Duration
-	policy    UploadPolicy
-	noted     *sync.Map // hosts already noted as plain HTTP
-	tlsFailed *sync.Map // hosts whose certificate failed verification
+	policy    UploadPolicy // WithUploadPolicy's, when policySet
+	policySet bool
+	mode      UploadMode // WithUploadMode
+	chunk     int64      // WithUploadChunkSize
+	// hostProfiles maps a host (or host:port) to a known registry's key
+	// (WithRegistryProfile).
+	hostProfiles map[string]string
+	noted        *sync.Map // hosts already noted as plain HTTP
+	tlsFailed    *sync.Map // hosts whose certificate failed verification
 
 	rtOnce               sync.Once
 	secureRT, insecureRT http.RoundTripper // shared, so connections are reused
@@ -157,13 +177,21 @@ type Registry struct {
 
 // NewRegistry returns a Registry with the given options.
 func NewRegistry(opts ...RegistryOption) (*Registry, error) {
-	r := &Registry{keychain: Keychain(), insecure: map[string]bool{}, jobs: DefaultJobs, noted: &sync.Map{}, tlsFailed: &sync.Map{}, timeout: DefaultTimeout}
+	r := &Registry{keychain: Keychain(), insecure: map[string]bool{}, jobs: DefaultJobs, noted: &sync.Map{}, tlsFailed: &sync.Map{}, timeout: DefaultTimeout,
+		hostProfiles: map[string]string{}}
+	var errs []error
 	for _, o := range opts {
 		if err := o(r); err != nil {
-			return nil, err
+			errs = append(errs, err)
 		}
 	}
-	return r, nil
+	switch len(errs) {
+	case 0:
+		return r, nil
+	case 1:
+		return nil, errs[0]
+	}
+	return nil, errors.Join(errs...) // every invalid option, one per line
 }
 
 // isLoopback reports whether host (host or host:port) is a loopback name or address.
@@ -197,31 +225,49 @@ func (r *Registry) allowHTTP(host string) bool {
 }
 
 // ParseTag parses a tag reference such as ghcr.io/acme/site:v42 (":latest"
-// when no tag is given).
+// when no tag is given). An error names the part that is wrong (registry,
+// repository or tag) and what the distribution spec allows in it.
 func (r *Registry) ParseTag(s string) (name.Tag, error) {
 	var opts []name.Option
 	if host, _, _ := strings.Cut(s, "/"); strings.Contains(s, "/") && r.allowHTTP(host) {
 		opts = append(opts, name.Insecure)
 	}
-	if strings.Contains(s, "@") {
-		return name.Tag{}, fmt.Errorf("%w %q: a tag is needed here (REPOSITORY:TAG), not a digest", ErrInvalidReference, s)
+	var t name.Tag
+	err := errDigestForTag
+	if !strings.Contains(s, "@") {
+		t, err = name.NewTag(s, opts...)
 	}
-	t, err := name.NewTag(s, opts...)
-	if err != nil {
-		return name.Tag{}, fmt.Errorf("%w %q: %v; expected REGISTRY/REPOSITORY:TAG, e.g. ghcr.io/acme/site-assets:v42", ErrInvalidReference, s, err)
+	// The parser lets some things through that registries refuse (a tag
+	// starting with '-', an empty path component, '_' in a host name).
+	if err != nil || describeReference(s, true) != "" {
+		return name.Tag{}, referenceError(s, true, err, "REGISTRY/REPOSITORY:TAG, e.g. ghcr.io/acme/site-assets:v42")
 	}
 	return t, nil
 }
 
-// ParseReference parses a tag or digest reference.
+var errDigestForTag = errors.New("a tag is needed here (REPOSITORY:TAG), not a digest")
+
+// referenceError says what is wrong with reference s, part by part
+// (registry, repository, tag, digest; see describeReference), or in the
+// parser's words err when it cannot tell.
+func referenceError(s string, wantTag bool, err error, expected string) error {
+	what := describeReference(s, wantTag)
+	if what == "" {
+		what = err.Error()
+	}
+	return fmt.Errorf("%w %q: %s; expected %s", ErrInvalidReference, s, what, expected)
+}
+
+// ParseReference parses a tag or digest reference. An error names the
+// part that is wrong, as ParseTag's do.
 func (r *Registry) ParseReference(s string) (name.Reference, error) {
 	var opts []name.Option
 	if host, _, _ := strings.Cut(s, "/"); strings.Contains(s, "/") && r.allowHTTP(host) {
 		opts = append(opts, name.Insecure)
 	}
 	ref, err := name.ParseReference(s, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("%w %q: %v; expected REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:HEX", ErrInvalidReference, s, err)
+	if err != nil || describeReference(s, false) != "" {
+		return nil, referenceError(s, false, err, "REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:HEX")
 	}
 	return ref, nil
 }

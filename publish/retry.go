@@ -20,16 +20,18 @@ import (
 // when a session opens, HEADs, POSTs, PATCHes, PUTs, GETs of an upload's
 // status) goes through a retrier: after a failure that retryable accepts, it
 // waits as the backoff says, or as the registry's Retry-After says on a
-// 429 or 503 (at most maxRetryAfter each time), and tries again, at most
-// Steps attempts in all and at most maxRetryWait of waiting in all. A blob
+// 429 or 503, and tries again, at most Steps attempts in all and at most
+// maxRetryWait of waiting in all. A Retry-After is waited out as given
+// when it fits in what is left of that budget, and the user hears of each
+// such wait (WithNotes), naming the registry and the wait; one that does
+// not fit ends the operation at once, with a note saying why, instead of
+// trying again before the registry said to (rate limits such as Docker
+// Hub's or GHCR's answer 429 with the time to wait). A blob
 // upload is one operation with one retrier: a failure in its middle is
 // followed by a resume (see blob.go), not by the same request again, and
 // each request that moves the upload forward starts the count afresh, so a
 // long upload over a link that drops every few minutes still completes.
-const (
-	maxRetryAfter = 30 * time.Second // one Retry-After wait, at most
-	maxRetryWait  = 2 * time.Minute  // all waits of one operation, at most
-)
+const maxRetryWait = 2 * time.Minute // all waits of one operation, at most
 
 // retrier counts the attempts of one operation.
 type retrier struct {
@@ -37,6 +39,9 @@ type retrier struct {
 	failed  int           // failed attempts since the operation last moved forward
 	waited  time.Duration // time waited since then
 	sleep   func(context.Context, time.Duration) error
+	// note hears of each Retry-After wait (waited false: it did not fit in
+	// the budget, and the operation ends).
+	note func(wait time.Duration, waited bool, err error)
 }
 
 func (r *Registry) retrier() *retrier {
@@ -45,6 +50,28 @@ func (r *Registry) retrier() *retrier {
 		b = *r.backoff
 	}
 	return &retrier{backoff: b, sleep: sleepCtx}
+}
+
+// retrier is a retrier for an operation on host that tells the user of
+// every Retry-After wait through the Registry's notes.
+func (e *engine) retrier(host string) *retrier {
+	rt := e.r.retrier()
+	if e.r.notes == nil {
+		return rt
+	}
+	rt.note = func(wait time.Duration, waited bool, err error) {
+		status := "asked"
+		var terr *transport.Error
+		if errors.As(err, &terr) {
+			status = fmt.Sprintf("answered %d %s", terr.StatusCode, http.StatusText(terr.StatusCode))
+		}
+		if waited {
+			e.r.notes(fmt.Sprintf("note: %s %s with Retry-After: waiting %v before trying again", host, status, wait))
+			return
+		}
+		e.r.notes(fmt.Sprintf("note: %s %s with Retry-After of %v, more than is left of the %v a push waits for one request: giving up", host, status, wait, maxRetryWait))
+	}
+	return rt
 }
 
 // progressed notes that the operation moved forward (a blob upload had
@@ -63,8 +90,18 @@ func (r *retrier) again(ctx context.Context, err error) bool {
 		return false
 	}
 	wait := r.delay(r.failed)
-	if d, ok := retryAfterOf(err); ok {
+	d, asked := retryAfterOf(err)
+	if asked {
 		wait = d
+		if r.waited+wait > maxRetryWait {
+			if r.note != nil {
+				r.note(wait, false, err)
+			}
+			return false
+		}
+		if r.note != nil {
+			r.note(wait, true, err)
+		}
 	}
 	if replayed {
 		// The authenticating transport refreshed its token and tried to
@@ -173,8 +210,8 @@ func hasCode(err error, code transport.ErrorCode) bool {
 	return false
 }
 
-// retryAfter reports a Retry-After wait on 429 and 503 responses, at most
-// maxRetryAfter.
+// retryAfter reports a Retry-After wait on 429 and 503 responses (a date
+// in the past is no wait).
 func retryAfter(resp *http.Response) (time.Duration, bool) {
 	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
 		return 0, false
@@ -191,7 +228,7 @@ func retryAfter(resp *http.Response) (time.Duration, bool) {
 	} else {
 		return 0, false
 	}
-	return min(max(d, 0), maxRetryAfter), true
+	return min(max(d, 0), 24*time.Hour), true
 }
 
 // errBodyReplayed: a request body was about to be sent a second time by a

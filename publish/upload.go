@@ -24,16 +24,18 @@ type Uploader struct {
 	repo   name.Repository
 	stats  *pushStats
 	e      *engine
-	policy UploadPolicy
 	sem    chan struct{}
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex
-	err      error
-	seen     map[v1.Hash]bool
-	total    int64
-	complete map[any]int64 // by digest (or repository@digest), or by layer during an early upload
-	reported int64         // the last Progress.Complete reported
+	mu         sync.Mutex
+	err        error
+	seen       map[v1.Hash]bool
+	total      int64
+	totalKnown bool            // total is final (see Push)
+	complete   map[any]int64   // by digest (or repository@digest), or by layer during an early upload
+	settled    map[any]v1.Hash // early-upload keys whose count moved under their digest
+	reported   int64           // the last Progress.Complete reported
+	onProgress func(Progress)  // nil: no reports
 	// pending holds the layers that came from the build cache: they are
 	// checked only if the registry lacks the manifest (see putManifests).
 	pending  []v1.Layer
@@ -42,9 +44,18 @@ type Uploader struct {
 	early    map[v1.Layer]*early
 }
 
+// UploaderOption configures an Uploader.
+type UploaderOption func(*Uploader)
+
+// UploadProgress calls f with the uploader's progress, instead of the
+// Registry's WithProgress callback. Calls never overlap; f must not block.
+func UploadProgress(f func(Progress)) UploaderOption {
+	return func(u *Uploader) { u.onProgress = f }
+}
+
 // NewUploader prepares early uploads for a push to tags (the first tag's
 // repository receives them). Call Push, or Abort when the build fails.
-func (r *Registry) NewUploader(ctx context.Context, tags []name.Tag) (*Uploader, error) {
+func (r *Registry) NewUploader(ctx context.Context, tags []name.Tag, opts ...UploaderOption) (*Uploader, error) {
 	if len(tags) == 0 {
 		return nil, fmt.Errorf("%w: at least one tag is needed to push", ErrInvalidReference)
 	}
@@ -52,7 +63,11 @@ func (r *Registry) NewUploader(ctx context.Context, tags []name.Tag) (*Uploader,
 	repo := tags[0].Context()
 	stats := &pushStats{}
 	u := &Uploader{r: r, ctx: ctx, cancel: cancel, repo: repo, stats: stats, e: newEngine(ctx, r, stats),
-		policy: r.policyFor(repo.RegistryStr()), sem: make(chan struct{}, r.jobs), seen: map[v1.Hash]bool{}, complete: map[any]int64{}}
+		sem: make(chan struct{}, r.jobs), seen: map[v1.Hash]bool{}, complete: map[any]int64{},
+		settled: map[any]v1.Hash{}, onProgress: r.progress}
+	for _, o := range opts {
+		o(u)
+	}
 	// Open the session while the build walks the files.
 	go u.e.open(u.session())
 	return u, nil
@@ -146,7 +161,10 @@ func (u *Uploader) putBlob(ctx context.Context, s *session, d v1.Hash, l v1.Laye
 		u.progress(key, size)
 		return nil
 	}
-	b := u.e.newBlobUpload(s, d, size, sourceOf(l), u.r.policyFor(s.repo.RegistryStr()))
+	if err := u.r.checkBlob(s.repo.RegistryStr(), d, size); err != nil {
+		return err
+	}
+	b := u.e.newBlobUpload(s, d, size, sourceOf(l), u.e.policyFor(s.repo.RegistryStr()))
 	b.mount = mount
 	b.progress = func(pos int64) { u.progress(key, pos) }
 	if err := b.run(ctx, true); err != nil {
@@ -175,22 +193,90 @@ func sourceOf(l v1.Layer) blobSource {
 // progress records that pos bytes of blob key (a digest, a
 // repository@digest, or a layer during its early upload) are sent or in
 // place, and reports the sum over all blobs. The report never goes back
-// (a resumed upload may start again before bytes counted already) and
-// never exceeds the total (an early upload sends before its size is
-// counted). Calls are serialised, so the callback never runs concurrently.
+// (a resumed upload may start again before bytes counted already), and
+// once the total is known it never exceeds it. Calls are serialised, so the
+// callback never runs concurrently.
 func (u *Uploader) progress(key any, pos int64) {
-	if u.r.progress == nil {
+	if u.onProgress == nil {
 		return
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	u.complete[key] = pos
+	if d, ok := u.settled[key]; ok {
+		// An early upload still streaming once its digest is known: the
+		// same bytes, counted under the digest, never taking back a count
+		// made there (the registry may have had the blob all along).
+		u.complete[d] = max(u.complete[d], pos)
+	} else {
+		u.complete[key] = pos
+	}
+	u.report()
+}
+
+// settle moves the count of an early upload (key) under its digest d, so
+// that one blob is never counted twice. Call with u.mu held.
+func (u *Uploader) settle(key any, d v1.Hash) {
+	if pos, ok := u.complete[key]; ok {
+		delete(u.complete, key)
+		u.complete[d] = max(u.complete[d], pos)
+	}
+	u.settled[key] = d
+}
+
+// report sends the sum of the counts. Call with u.mu held.
+func (u *Uploader) report() {
+	if u.onProgress == nil {
+		return
+	}
 	var sum int64
 	for _, c := range u.complete {
 		sum += c
 	}
-	u.reported = max(u.reported, min(sum, u.total))
-	u.r.progress(Progress{Complete: u.reported, Total: u.total})
+	if u.totalKnown {
+		sum = min(sum, u.total)
+	}
+	u.reported = max(u.reported, sum)
+	u.onProgress(Progress{Complete: u.reported, Total: u.total, TotalKnown: u.totalKnown})
+}
+
+// knowTotal fixes the total: the bytes of art's blobs in each of repos
+// repositories, all of them known now that art is complete.
+func (u *Uploader) knowTotal(art Artifact, repos int) error {
+	imgs, _, err := images(art)
+	if err != nil {
+		return err
+	}
+	seen := map[v1.Hash]bool{}
+	var total int64
+	for _, img := range imgs {
+		ls, err := img.Layers()
+		if err != nil {
+			return err
+		}
+		cfg, err := partial.ConfigLayer(img)
+		if err != nil {
+			return err
+		}
+		for _, l := range append(ls, cfg) {
+			if mt, err := l.MediaType(); err == nil && !mt.IsDistributable() {
+				continue
+			}
+			d, err := l.Digest()
+			if err != nil {
+				return err
+			}
+			if !seen[d] {
+				seen[d] = true
+				size, _ := l.Size()
+				total += size
+			}
+		}
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.total, u.totalKnown = total*int64(repos), true
+	u.report()
+	return nil
 }
 
 func (u *Uploader) fail(err error) {
@@ -225,6 +311,13 @@ func (u *Uploader) Push(ctx context.Context, art Artifact, tags []name.Tag) (*Pu
 	defer u.cancel()
 	stop := context.AfterFunc(ctx, u.cancel)
 	defer stop()
+	repos := map[string]bool{}
+	for _, t := range tags {
+		repos[t.Context().String()] = true
+	}
+	if err := u.knowTotal(art, len(repos)); err != nil {
+		return nil, err
+	}
 	if err := u.wait(); err != nil {
 		return nil, err
 	}
@@ -349,15 +442,10 @@ func (u *Uploader) claim(l v1.Layer) bool {
 		return false
 	}
 	u.seen[d] = true
-	u.total += size
+	if !u.totalKnown {
+		u.total += size
+	}
 	return true
-}
-
-// addTotal adds n bytes to the progress total (blobs of another repository).
-func (u *Uploader) addTotal(n int64) {
-	u.mu.Lock()
-	u.total += n
-	u.mu.Unlock()
 }
 
 // put PUTs art's manifests in s's repository: the children of an index by

@@ -357,7 +357,9 @@ func TestUploaderCachedLayers(t *testing.T) {
 
 // TestUploaderMonolithic: a blob the registry lacks goes up in two requests
 // (POST, then a PUT that carries the bytes); a registry that refuses a PUT
-// with a body still gets every blob, through ggcr's chunked upload.
+// with a body still gets every blob, streamed in a PATCH, and is not sent a
+// monolithic PUT again in the same push (one blob at a time here, so that
+// the second starts after the first was refused).
 func TestUploaderMonolithic(t *testing.T) {
 	for _, refuse := range []bool{false, true} {
 		t.Run(fmt.Sprintf("refuse-monolithic=%v", refuse), func(t *testing.T) {
@@ -368,7 +370,8 @@ func TestUploaderMonolithic(t *testing.T) {
 				}
 				return false
 			})
-			r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast))
+			var notes []string
+			r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast), publish.WithJobs(1), publish.WithNotes(func(n string) { notes = append(notes, n) }))
 			res, ts, pr, err := buildAndPush(t, r, host+"/web/mono:v1")
 			if err != nil {
 				t.Fatal(err)
@@ -376,7 +379,10 @@ func TestUploaderMonolithic(t *testing.T) {
 			blobs := int64(len(res.Layers) + 1) // and the config
 			wantPatches, wantPuts := int64(0), blobs
 			if refuse {
-				wantPatches, wantPuts = blobs, 2*blobs // the refused PUT, then ggcr's PATCH + PUT
+				wantPatches, wantPuts = blobs, blobs+1 // one refused PUT, then PATCH + PUT for each
+				if countNotes(notes, "refused a blob in one PUT") != 1 {
+					t.Errorf("notes %q, want one saying the registry refused a monolithic PUT", notes)
+				}
 			}
 			if c.patches.Load() != wantPatches || c.puts.Load() != wantPuts {
 				t.Errorf("%d POST, %d PATCH, %d PUT for %d blobs; want %d PATCH, %d PUT", c.posts.Load(), c.patches.Load(), c.puts.Load(), blobs, wantPatches, wantPuts)

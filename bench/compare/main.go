@@ -34,6 +34,9 @@ import (
 	"time"
 )
 
+// keepMarker starts the part of the markdown file that -markdown keeps.
+const keepMarker = "<!-- bench-compare keeps what follows -->"
+
 var (
 	dataDir  = flag.String("data", "", "datasets made by bench/gen (subdirectories site, model, opa, …)")
 	sets     = flag.String("sets", "opa,site,model", "datasets to measure, comma-separated")
@@ -491,6 +494,13 @@ func run() error {
 	fmt.Print(table)
 	if *markdown != "" {
 		doc := header() + table
+		// Sections written by other benchmarks (make bench-resume) follow
+		// a marker and are kept.
+		if old, err := os.ReadFile(*markdown); err == nil {
+			if i := strings.Index(string(old), keepMarker); i >= 0 {
+				doc += "\n" + string(old[i:])
+			}
+		}
 		if err := os.WriteFile(*markdown, []byte(doc), 0o644); err != nil {
 			return err
 		}

@@ -24,6 +24,11 @@ func TestConfigFile(t *testing.T) {
 	if r := assetpack(t, work, nil, "config", "validate"); r.code != 0 || !strings.Contains(r.stderr, "is valid") {
 		t.Errorf("config validate of the starter: %d %s", r.code, r.stderr)
 	}
+	os.WriteFile(filepath.Join(work, "platforms.yaml"), []byte("source: ./site\nplatforms: [linux/aarch64, linux/amd65]\n"), 0o644)
+	if r := assetpack(t, work, nil, "config", "validate", "platforms.yaml"); r.code != 2 ||
+		!strings.Contains(r.stderr, `platforms.yaml: platforms: platform "linux/amd65": unknown architecture "amd65" for linux (did you mean amd64?)`) {
+		t.Errorf("config validate of an unknown platform: %d %s", r.code, r.stderr)
+	}
 	if r := assetpack(t, work, nil, "config", "init"); r.code != 2 || !strings.Contains(r.stderr, "--force") {
 		t.Errorf("config init over a file: %d %s", r.code, r.stderr)
 	}

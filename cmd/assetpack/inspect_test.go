@@ -67,6 +67,13 @@ func TestInspectAndDiff(t *testing.T) {
 	if id := assetpack(t, work, nil, "diff", "oci:layout", ref); id.code != 0 || !strings.Contains(id.stderr, "identical: same digest") {
 		t.Errorf("diff of the same image: %d %s", id.code, id.stderr)
 	}
+	// Without --prefix every file differs: diff says which prefix would do.
+	for _, args := range [][]string{{"diff", "site", ref}, {"diff", ref, "site"}} {
+		hint := "hint: every file of site is under site/ in " + ref + ": pass --prefix site to pack site as " + ref + " is\n"
+		if p := assetpack(t, work, nil, args...); p.code != 1 || !strings.HasSuffix(p.stderr, hint) {
+			t.Errorf("%v: exit %d, stderr %q; want 1 and %q", args, p.code, p.stderr, hint)
+		}
+	}
 	os.WriteFile(filepath.Join(work, "site", "index.html"), []byte("changed"), 0o644)
 	os.WriteFile(filepath.Join(work, "site", "new.txt"), []byte("new"), 0o644)
 	os.Remove(filepath.Join(work, "site", "css", "site.css"))

@@ -119,6 +119,39 @@ func TestPatchErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, r.code, r.stderr, tc.want)
 		}
 	}
+	// Every problem at once, one per line, each naming its flag, before any
+	// request (the registry in the reference does not exist).
+	all := assetpack(t, work, nil, "patch", "registry.invalid/web/Site:v1", "--require-digest", "--mount-path", "srv",
+		"--pull-policy", "sometimes", "--volume-name", "Assets", "--format", "pod", "--container", "Nginx")
+	for _, want := range []string{
+		`assetpack: "registry.invalid/web/Site:v1" is a tag and --require-digest is set: pass REPO@sha256:HEX` + "\n",
+		`invalid reference "registry.invalid/web/Site:v1": the repository "web/Site" has uppercase letters`,
+		"\ninvalid Kubernetes output request: --mount-path \"srv\" must be an absolute path",
+		"\ninvalid Kubernetes output request: --pull-policy \"sometimes\" must be Always, IfNotPresent or Never",
+		"\ninvalid Kubernetes output request: --volume-name \"Assets\" must be a DNS label",
+		"\ninvalid Kubernetes output request: --container \"Nginx\" must be a container name",
+	} {
+		if all.code != 2 || !strings.Contains(all.stderr, want) {
+			t.Errorf("patch with five bad flags: exit %d, stderr %q; want 2 and %q", all.code, all.stderr, want)
+		}
+	}
+	// The only container of a workload given with -f needs no --container.
+	one := "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers: [{name: nginx, image: nginx}]\n"
+	os.WriteFile(filepath.Join(work, "pod.yaml"), []byte(one), 0o644)
+	if p := assetpack(t, work, nil, "patch", ref, "--workload", "pod/web", "--mount-path", "/x", "-f", "pod.yaml", "-q"); p.code != 0 || !strings.Contains(p.stdout, "name: nginx") {
+		t.Errorf("patch -f with one container: exit %d: %s %s", p.code, p.stdout, p.stderr)
+	}
+	// So is the only workload: the note says which it took.
+	if p := assetpack(t, work, nil, "patch", ref, "--mount-path", "/x", "-f", "pod.yaml"); p.code != 0 || !strings.Contains(p.stdout, "name: nginx") ||
+		!strings.Contains(p.stderr, "note: --workload pod/web, the only workload in pod.yaml\n") {
+		t.Errorf("patch -f with one workload: exit %d: %s %s", p.code, p.stdout, p.stderr)
+	}
+	// With several, the error names them.
+	os.WriteFile(filepath.Join(work, "two.yaml"), []byte(one+"---\n"+strings.Replace(one, "name: web", "name: api", 1)), 0o644)
+	if p := assetpack(t, work, nil, "patch", ref, "--mount-path", "/x", "-f", "two.yaml"); p.code != 2 ||
+		!strings.Contains(p.stderr, "--workload KIND/NAME is required for --format strategic: two.yaml has 2 workloads (pod/web, pod/api): name one") {
+		t.Errorf("patch -f with two workloads: exit %d: %s", p.code, p.stderr)
+	}
 	// json6902 with -f replaces the clashing volume and leaves the rest.
 	j := assetpack(t, work, nil, "patch", ref, "--workload", "deploy/web", "--container", "nginx", "--mount-path", "/x", "--volume-name", "cache", "--format", "json6902", "-f", "deploy.yaml", "-q")
 	if j.code != 0 || !strings.Contains(j.stdout, "op: replace") || !strings.Contains(j.stdout, "/spec/template/spec/volumes/0") || j.stderr != "" {

@@ -264,6 +264,11 @@ func TestBadInputExitCodes(t *testing.T) {
 		{"bad output kind", nil, []string{"build", "site", "-o", "docker:x"}, `"docker:x"`},
 		{"foreign output", nil, []string{"build", "site", "-o", "oci:mine"}, `"mine" is a directory that is not an OCI image layout`},
 		{"bad platform", nil, []string{"build", "site", "--platform", "linux"}, `--platform "linux" is not of the form`},
+		{"unknown architecture", nil, []string{"build", "site", "--platform", "linux/amd65"},
+			`--platform "linux/amd65": unknown architecture "amd65" for linux (did you mean amd64?); linux architectures are 386, amd64,`},
+		{"two bad platforms", nil, []string{"build", "site", "--platform", "linux/amd65,linx/arm64"},
+			"(did you mean amd64?)" + `; linux architectures are 386, amd64, arm, arm64, loong64, mips, mips64, mips64le, mipsle, ppc64, ppc64le, riscv64, s390x` +
+				"\n" + `--platform "linx/arm64": unknown operating system "linx" (did you mean linux?)`},
 		{"bad annotation", nil, []string{"build", "site", "--annotation", "novalue"}, `--annotation "novalue"`},
 		{"bad exclude", nil, []string{"build", "site", "--exclude", "[x"}, `--exclude "[x": `},
 	} {
@@ -282,6 +287,54 @@ func TestBadInputExitCodes(t *testing.T) {
 				t.Errorf("files changed:\n%s\nwant:\n%s", strings.Join(after, "\n"), strings.Join(before, "\n"))
 			}
 		})
+	}
+}
+
+// TestPlatformAlias: a well-known alias is written under the name runtimes
+// match, with a note on stderr (none with -q).
+func TestPlatformAlias(t *testing.T) {
+	work := t.TempDir()
+	copyTree(t, filepath.Join(work, "site"))
+	r := assetpack(t, work, nil, "build", "site", "--git=false", "--json", "--platform", "linux/x86_64,linux/aarch64")
+	if r.code != 0 {
+		t.Fatalf("build: exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"note: platform linux/x86_64 is written linux/amd64, the name runtimes match\n",
+		"note: platform linux/aarch64 is written linux/arm64, the name runtimes match\n"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr = %q, want %q", r.stderr, want)
+		}
+	}
+	var j struct{ Platforms []string }
+	if err := json.Unmarshal([]byte(r.stdout), &j); err != nil || strings.Join(j.Platforms, ",") != "linux/amd64,linux/arm64" {
+		t.Errorf("platforms = %v (%v), want linux/amd64,linux/arm64", j.Platforms, err)
+	}
+	if r := assetpack(t, work, nil, "build", "site", "--git=false", "-q", "--platform", "linux/aarch64"); r.code != 0 || r.stderr != "" {
+		t.Errorf("build -q: exit %d, stderr %q, want nothing", r.code, r.stderr)
+	}
+}
+
+// TestProgressPlain: off a terminal, progress is a few timestamped lines
+// and never a carriage return; -q and --progress none print only the
+// result; a --progress that is not a mode is refused with the others.
+func TestProgressPlain(t *testing.T) {
+	work := t.TempDir()
+	copyTree(t, filepath.Join(work, "site"))
+	line := regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d build: \d+ files, [0-9.]+ [KMG]?i?B in 1 layer\n\d\d:\d\d:\d\d build: done: `)
+	for _, args := range [][]string{{"build", "site", "--git=false"}, {"build", "site", "--git=false", "--progress", "plain"}} {
+		r := assetpack(t, work, nil, args...)
+		if r.code != 0 || !line.MatchString(r.stderr) || strings.Contains(r.stderr, "\r") {
+			t.Errorf("%v: exit %d, stderr %q; want timestamped build lines", args, r.code, r.stderr)
+		}
+	}
+	for _, args := range [][]string{{"build", "site", "--git=false", "--progress", "none"}, {"build", "site", "--git=false", "-q"}} {
+		if r := assetpack(t, work, nil, args...); r.code != 0 || strings.Contains(r.stderr, "build:") {
+			t.Errorf("%v: exit %d, stderr %q; want no progress", args, r.code, r.stderr)
+		}
+	}
+	r := assetpack(t, work, nil, "build", "site", "--progress", "fancy", "--compression", "lz4")
+	if r.code != 2 || !strings.Contains(r.stderr, `--progress "fancy" is not supported: use auto, tty, plain, none`) || !strings.Contains(r.stderr, `--compression "lz4"`) {
+		t.Errorf("bad --progress: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
 

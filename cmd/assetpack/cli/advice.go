@@ -112,13 +112,38 @@ var builderOptions = map[string][]string{
 }
 
 func builderOptionAdvice(a *advisor, err error) {
-	var oe *builder.OptionError
-	if !errors.As(err, &oe) {
-		return
+	for _, oe := range all[*builder.OptionError](err) {
+		if f := a.flag(builderOptions[oe.Option]...); f != "" {
+			a.replace(oe.Error(), f+" "+oe.Reason)
+		}
 	}
-	if f := a.flag(builderOptions[oe.Option]...); f != "" {
-		a.replace(oe.Error(), f+" "+oe.Reason)
+}
+
+// all returns every error of type T in err's tree (errors.As finds only
+// the first: a joined error may hold several).
+func all[T error](err error) []T {
+	var out []T
+	var walk func(error)
+	walk = func(err error) {
+		if t, ok := err.(T); ok {
+			out = append(out, t)
+			return
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			if e := u.Unwrap(); e != nil {
+				walk(e)
+			}
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				walk(e)
+			}
+		}
 	}
+	if err != nil {
+		walk(err)
+	}
+	return out
 }
 
 // builderHints are the hints of builder.PathErrors that an option would
@@ -163,15 +188,16 @@ var publishOptions = map[string]string{
 	"timeout":                  "registry-timeout",
 	"insecure registry":        "insecure-registry",
 	"repository to mount from": "mount-from",
+	"upload mode":              "upload-mode",
+	"upload chunk size":        "upload-chunk-size",
+	"registry profile":         "registry-profile",
 }
 
 func publishOptionAdvice(a *advisor, err error) {
-	var oe *publish.OptionError
-	if !errors.As(err, &oe) {
-		return
-	}
-	if f := a.flag(publishOptions[oe.Option]); f != "" {
-		a.replace(oe.Error(), f+" "+oe.Reason)
+	for _, oe := range all[*publish.OptionError](err) {
+		if f := a.flag(publishOptions[oe.Option]); f != "" {
+			a.replace(oe.Error(), f+" "+oe.Reason)
+		}
 	}
 }
 
@@ -268,8 +294,7 @@ var kubeFields = map[string][]string{
 }
 
 func kubeFieldAdvice(a *advisor, err error) {
-	var fe *kube.FieldError
-	if errors.As(err, &fe) {
+	for _, fe := range all[*kube.FieldError](err) {
 		if f := a.flag(kubeFields[fe.Field]...); f != "" {
 			a.replace(fe.Error(), fe.Named(f))
 		}

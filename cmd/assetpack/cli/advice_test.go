@@ -132,10 +132,15 @@ func TestPublishFlagAdvice(t *testing.T) {
 	}
 	reg, _ := publish.NewRegistry(publish.WithRetryBackoff(remote.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 1}),
 		publish.WithKeychain(authn.NewMultiKeychain()), publish.WithTimeout(200*time.Millisecond))
-	push := func(tag name.Tag) error {
-		_, err := reg.Push(ctx, res.Artifact(), []name.Tag{tag})
+	// The 200 ms timeout is for the registry that never answers; the
+	// others get time for a TLS handshake on a loaded machine.
+	patient, _ := publish.NewRegistry(publish.WithRetryBackoff(remote.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 1}),
+		publish.WithKeychain(authn.NewMultiKeychain()), publish.WithTimeout(30*time.Second))
+	pushWith := func(r *publish.Registry, tag name.Tag) error {
+		_, err := r.Push(ctx, res.Artifact(), []name.Tag{tag})
 		return err
 	}
+	push := func(tag name.Tag) error { return pushWith(patient, tag) }
 	tag := func(s string) name.Tag {
 		tg, err := reg.ParseTag(s)
 		if err != nil {
@@ -177,12 +182,15 @@ func TestPublishFlagAdvice(t *testing.T) {
 		{"timeout", "push", registryErr(publish.WithTimeout(0)), []string{"--registry-timeout must be positive, got 0s"}, nil},
 		{"insecure registry", "push", registryErr(publish.WithInsecureRegistries("http://r.example")), []string{`--insecure-registry "http://r.example" must be a host or host:port`}, nil},
 		{"mount from", "push", registryErr(publish.WithMountFrom("Bad Repo")), []string{`--mount-from "Bad Repo": `}, nil},
+		{"upload mode", "build", registryErr(publish.WithUploadMode(publish.UploadMode(7))), []string{"--upload-mode 7 is not a mode"}, nil},
+		{"upload chunk size", "push", registryErr(publish.WithUploadChunkSize(100)), []string{"--upload-chunk-size must be at least 65536 bytes (64 KiB), got 100"}, nil},
+		{"registry profile", "push", registryErr(publish.WithRegistryProfile("r.example", "harbor")), []string{`--registry-profile "harbor" is not a known registry: use default, ghcr, ecr, gar, dockerhub, quay, acr`}, nil},
 		{"plain HTTP", "push", push(plain), []string{`registry "example.invalid:5000" must use TLS (or pass --insecure-registry example.invalid:5000): plain HTTP is not allowed`}, []string{"allowed insecure access"}},
 		{"untrusted TLS", "build", push(tag(tlsHost + "/site:v1")),
 			[]string{`registry "` + tlsHost + `" must use TLS with a trusted certificate (or pass --insecure-registry ` + tlsHost + `): `, "certificate", "SSL_CERT_FILE"}, []string{"allowed insecure access"}},
 		{"401", "push", push(tag(authHost + "/site:v1")),
 			[]string{"401", "log in with 'assetpack login " + authHost + " -u USER --password-stdin' (or docker login), or check that this account may push"}, []string{"Registry.Login"}},
-		{"slow registry", "build", push(tag(silentHost + "/site:v1")),
+		{"slow registry", "build", pushWith(reg, tag(silentHost+"/site:v1")),
 			[]string{silentHost + " did not answer within 200ms (retried; if the registry is just slow, raise --registry-timeout)"}, []string{"WithTimeout"}},
 		{"missing source", "push", func() error {
 			_, _, err := publish.Load(publish.Source{Target: publish.Target{Kind: publish.Layout, Path: "nothing"}})

@@ -1,12 +1,12 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -34,6 +34,9 @@ type buildFlags struct {
 	patchFile   string
 	signImage   bool
 	configFile  string
+	progress    string
+	notes       []string // for stderr, from checking the flags
+	workloads   string   // the workloads of -f, when --workload is needed
 }
 
 func newBuild() *cobra.Command { return buildCommand(&buildFlags{}) }
@@ -75,7 +78,9 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 			if cfgPath != "" && !f.out.Quiet {
 				fmt.Fprintf(stderr, "using %s\n", cfgPath)
 			}
-			reg, finish, err := newRegistry(f.ro, f.out.Quiet, stderr)
+			view := newProgressView(f.progress, f.out.Quiet, stderr)
+			defer view.close()
+			reg, finish, err := newRegistry(f.ro, f.out.Quiet, view.writer())
 			if err != nil {
 				return err
 			}
@@ -84,6 +89,8 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 			if err != nil {
 				return err
 			}
+			spec.Progress = view.update
+			printNotes(view.writer(), f.out.Quiet, append(f.bo.Notes, f.notes...))
 			// Load the key (and check its password) before building and pushing.
 			if f.signImage || f.so.AttestFiles {
 				if _, err := cosign.ParseFormat(f.so.SignatureFormat); err != nil {
@@ -99,13 +106,14 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 					return err
 				}
 			}
+			start := time.Now()
 			res, err := pack.Run(ctx, spec)
-			finish()
+			view.close()
 			if err != nil {
-				return buildAdvice(err)
+				return buildAdvice(err, f.workloads)
 			}
 			defer res.Close()
-			return f.print(res, spec, stdout, stderr)
+			return f.print(res, spec, time.Since(start), stdout, stderr)
 		},
 	}
 	f.bo.AddFlags(c.Flags())
@@ -120,6 +128,7 @@ stdout gets REGISTRY/REPOSITORY@sha256:...; --output then also writes it locally
 	f.so.AddFlags(c.Flags())
 	f.ro.AddPushFlags(c.Flags())
 	f.out.AddFlags(c.Flags())
+	addProgressFlag(c.Flags(), &f.progress)
 	return c
 }
 
@@ -140,90 +149,123 @@ func (f *buildFlags) applyConfig(c *cobra.Command, args []string) (string, error
 			f.source = cfg.Dir
 		}
 	}
-	if err := applyConfig(c, cfg, &f.bo, &f.to, &f.so, &f.signImage, &f.po, &f.patchOut, &f.patchFormat, &f.kustomize, &f.patchFile); err != nil {
+	if err := applyConfig(c, cfg, &f.bo, &f.to, &f.so, &f.signImage, &f.po, &f.ro, &f.patchOut, &f.patchFormat, &f.kustomize, &f.patchFile); err != nil {
 		return "", err
 	}
 	return cfg.Path, nil
 }
 
 // spec turns the flags into the pipeline's Spec; every flag is checked
-// here, before anything is built or pushed.
+// here, before anything is built or pushed, and every problem is reported
+// at once, one per line.
 func (f *buildFlags) spec(c *cobra.Command, args []string, reg *publish.Registry) (pack.Spec, error) {
+	var errs []error
 	src := f.source
 	if len(args) == 1 {
 		src = args[0]
 	}
 	sources, err := f.platformSources(c, args)
 	if err != nil {
-		return pack.Spec{}, err
+		errs = append(errs, err)
 	}
-	if len(sources) > 0 {
+	if len(sources) > 0 || len(f.bo.PlatformDirs) > 0 {
 		src = ""
 	} else if src == "" {
-		return pack.Spec{}, usagef("build needs a directory, or an %s in the current directory ('assetpack config init' writes one)", config.FileName)
+		errs = append(errs, usagef("build needs a directory, or an %s in the current directory ('assetpack config init' writes one)", config.FileName))
 	}
 	im, err := f.bo.Image()
 	if err != nil {
-		return pack.Spec{}, err
+		errs = append(errs, err)
 	}
 	if len(sources) > 0 {
 		im.Platforms = nil // each source names its platform
 	}
 	if f.to.Push && len(f.to.Tags) == 0 {
-		return pack.Spec{}, usagef("--push needs at least one -t REGISTRY/REPOSITORY:TAG")
+		errs = append(errs, usagef("--push needs at least one -t REGISTRY/REPOSITORY:TAG"))
 	}
 	if !f.to.Push && len(f.to.Tags) > 0 {
-		return pack.Spec{}, usagef("-t names where to push: add --push (or drop -t to only build locally)")
+		errs = append(errs, usagef("-t names where to push: add --push (or drop -t to only build locally)"))
 	}
 	if (f.signImage || f.so.AttestFiles) && !f.to.Push {
-		return pack.Spec{}, usagef("--sign signs the pushed digest: add -t REPO:TAG --push")
+		errs = append(errs, usagef("--sign signs the pushed digest: add -t REPO:TAG --push"))
 	}
 	spec := pack.Spec{Source: src, PlatformSources: sources, Image: im, Registry: reg}
 	if f.to.Push {
 		spec.Tags = f.to.Tags
 	}
-	if !f.to.Push || f.bo.Output != "" {
+	if (src != "" || len(sources) > 0) && (!f.to.Push || f.bo.Output != "") {
 		name := src
 		if len(sources) > 0 {
 			name = sourcesName(sources)
 		}
 		if spec.Output, err = f.bo.Target(name); err != nil {
-			return pack.Spec{}, err
+			errs = append(errs, err)
 		}
 	}
 	if f.patchFile == "-" {
-		return pack.Spec{}, usagef("build -f needs a file: stdin is not read by build")
+		errs = append(errs, usagef("build -f needs a file: stdin is not read by build"))
 	}
-	if f.patchOut == "" && f.kustomize == "" {
-		return spec, nil
+	if err := checkProgress(f.progress); err != nil {
+		errs = append(errs, err)
 	}
+	if f.patchOut != "" || f.kustomize != "" {
+		errs = append(errs, f.patches(c, &spec)...)
+	}
+	for _, t := range f.to.Tags {
+		if _, err := reg.ParseTag(t); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return pack.Spec{}, usageErrors(errs)
+	}
+	return spec, nil
+}
+
+// patches adds the patch requests of --patch-out and --kustomize to spec,
+// and returns what is wrong with their flags.
+func (f *buildFlags) patches(c *cobra.Command, spec *pack.Spec) []error {
+	var errs []error
 	if !f.to.Push {
-		return pack.Spec{}, usagef("--patch-out and --kustomize pin the pushed digest: add -t REPO:TAG --push")
+		errs = append(errs, usagef("--patch-out and --kustomize pin the pushed digest: add -t REPO:TAG --push"))
 	}
 	po := f.po
 	if !c.Flags().Changed("sub-path") && f.bo.Prefix != "" {
 		po.SubPath = strings.Trim(f.bo.Prefix, "/")
 	}
 	var manifest []byte
-	if f.patchFile != "" {
+	if f.patchFile != "" && f.patchFile != "-" {
+		var err error
 		if manifest, err = os.ReadFile(f.patchFile); err != nil {
-			return pack.Spec{}, usagef("reading the workload manifest -f %q: %v", f.patchFile, err)
+			errs = append(errs, usagef("reading the workload manifest -f %q: %v", f.patchFile, err))
 		}
 	}
+	note, candidates := defaultWorkload(&po, manifest, f.patchFile)
+	if note != "" {
+		f.notes = append(f.notes, note)
+	}
+	f.workloads = candidates
 	if f.patchOut != "" {
-		format, err := kube.ParseFormat(f.patchFormat)
-		if err != nil {
-			return pack.Spec{}, err
+		switch format, err := kube.ParseFormat(f.patchFormat); {
+		case err != nil:
+			errs = append(errs, err)
+		case format == kube.Kustomize:
+			errs = append(errs, usagef("use --kustomize DIR for a Kustomize Component; --patch-format is strategic, json6902 or pod"))
+		default:
+			spec.Patches = append(spec.Patches, po.Patch(format, manifest, f.patchOut))
 		}
-		if format == kube.Kustomize {
-			return pack.Spec{}, usagef("use --kustomize DIR for a Kustomize Component; --patch-format is strategic, json6902 or pod")
-		}
-		spec.Patches = append(spec.Patches, po.Patch(format, manifest, f.patchOut))
 	}
 	if f.kustomize != "" {
 		spec.Patches = append(spec.Patches, po.Patch(kube.Kustomize, manifest, f.kustomize))
 	}
-	return spec, nil
+	if len(errs) > 0 || !f.to.Push {
+		return errs
+	}
+	// Checked here with the other flags (Run checks them again).
+	if err := pack.Check(pack.Spec{Reference: validationReference, Registry: spec.Registry, Patches: spec.Patches}); err != nil {
+		errs = append(errs, buildAdvice(err, candidates))
+	}
+	return errs
 }
 
 // platformSources parses --platform-dir, which takes the place of DIR and
@@ -257,7 +299,7 @@ func sourcesName(sources []builder.PlatformSource) string {
 }
 
 // print writes the notes on stderr and the result on stdout.
-func (f *buildFlags) print(res *pack.Result, spec pack.Spec, stdout, stderr io.Writer) error {
+func (f *buildFlags) print(res *pack.Result, spec pack.Spec, elapsed time.Duration, stdout, stderr io.Writer) error {
 	b, quiet := res.Build, f.out.Quiet
 	warnCache(stderr, quiet, b)
 	if res.Output != "" && !quiet {
@@ -268,7 +310,7 @@ func (f *buildFlags) print(res *pack.Result, spec pack.Spec, stdout, stderr io.W
 	if res.Pushed != nil {
 		j.Push = newPushJSON(res.Pushed)
 		if !quiet {
-			fmt.Fprintf(stderr, "built %s; %s\n", summary(b), pushSummary(res.Pushed))
+			fmt.Fprintf(stderr, "built %s; %s\n", summary(b), pushSummary(res.Pushed, elapsed))
 		}
 	}
 	if !quiet {
@@ -282,6 +324,18 @@ func (f *buildFlags) print(res *pack.Result, spec pack.Spec, stdout, stderr io.W
 		fmt.Fprintf(stderr, "warning: %v\n", err)
 	}
 	return printResult(stdout, f.out, res.Reference, res.Digest.String(), j)
+}
+
+// printNotes prints notes on stderr, one per line, unless quiet.
+func printNotes(stderr io.Writer, quiet bool, notes []string) {
+	if quiet {
+		return
+	}
+	for _, n := range notes {
+		if n != "" {
+			fmt.Fprintln(stderr, n)
+		}
+	}
 }
 
 // warnCache says once that the build cache could not be written: the
@@ -350,17 +404,18 @@ func writeFileAtomic(path string, data []byte) error {
 }
 
 // buildAdvice turns the pipeline's complaints about a build's patch
-// requests into advice about build's flags.
-func buildAdvice(err error) error {
-	var se *pack.SpecError
-	if !errors.As(err, &se) {
-		return err
-	}
-	switch {
-	case strings.HasSuffix(se.Field, ".Workload"):
-		return usagef("--workload KIND/NAME is required for --patch-out and --kustomize (e.g. --workload deployment/web)")
-	case strings.HasSuffix(se.Field, ".Manifest"):
-		return usagef("--patch-format json6902 addresses containers and volumes by index: pass the workload manifest with -f FILE")
-	}
-	return usageError{err}
+// requests into advice about build's flags; candidates lists the workloads
+// of -f, for the error that asks for one.
+func buildAdvice(err error, candidates string) error {
+	return specAdvice(err, func(se *pack.SpecError) string {
+		switch {
+		case strings.HasSuffix(se.Field, ".Workload") && candidates != "":
+			return "--workload KIND/NAME is required for --patch-out and --kustomize: " + candidates
+		case strings.HasSuffix(se.Field, ".Workload"):
+			return "--workload KIND/NAME is required for --patch-out and --kustomize (e.g. --workload deployment/web)"
+		case strings.HasSuffix(se.Field, ".Manifest"):
+			return "--patch-format json6902 addresses containers and volumes by index: pass the workload manifest with -f FILE"
+		}
+		return ""
+	})
 }

@@ -88,7 +88,7 @@ func TestBuildSpecFlags(t *testing.T) {
 	// --source-date-epoch beats the environment; --sub-path beats --prefix;
 	// --kustomize adds a Component; -o keeps a local output beside the push.
 	spec, err = specOf(t, "site", "--source-date-epoch", "1700000000", "--prefix", "site", "--sub-path", "", "-t", "r.example/a:v1",
-		"--push", "-o", "tar:out/site.tar", "--kustomize", "k8s/assets", "--workload", "deployment/web", "--mount-path", "/srv")
+		"--push", "-o", "tar:out/site.tar", "--kustomize", "k8s/assets", "--workload", "deployment/web", "--container", "nginx", "--mount-path", "/srv")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +107,10 @@ func TestBuildSpecErrors(t *testing.T) {
 		{[]string{}, "build needs a directory", true},
 		{[]string{"site", "-t", "r.example/a:v1"}, "add --push", true},
 		{[]string{"site", "--push"}, "--push needs at least one -t", true},
+		// Every problem at once, one per line.
+		{[]string{"site", "--compression", "lz4", "--prefix", "../x", "-t", "Repo:x"},
+			"compression \"lz4\" is not supported: use gzip, zstd, none or auto\nprefix \"../x\" contains \"..\": use a path inside the image, such as /site\n" +
+				"-t names where to push: add --push (or drop -t to only build locally)\ninvalid reference \"Repo:x\": the repository \"Repo\" has uppercase letters", true},
 		{[]string{"site", "--patch-out", "p.yaml"}, "--patch-out and --kustomize pin the pushed digest", true},
 		{[]string{"site", "--sign"}, "--sign signs the pushed digest", true},
 		{[]string{"site", "--attest-files"}, "--sign signs the pushed digest", true},
@@ -137,14 +141,14 @@ func TestBuildAdvice(t *testing.T) {
 		"Patches[0].Manifest": "pass the workload manifest with -f FILE",
 		"Tags":                "Tags: x",
 	} {
-		err := buildAdvice(&pack.SpecError{Field: field, Msg: "x"})
+		err := buildAdvice(&pack.SpecError{Field: field, Msg: "x"}, "")
 		var ue usageError
 		if !strings.Contains(err.Error(), want) || !errors.As(err, &ue) {
 			t.Errorf("%s: %v, want a usage error containing %q", field, err, want)
 		}
 	}
 	other := errors.New("pushing failed")
-	if err := buildAdvice(other); err != other {
+	if err := buildAdvice(other, ""); err != other {
 		t.Errorf("buildAdvice changed %v to %v", other, err)
 	}
 }

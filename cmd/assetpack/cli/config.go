@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
 	"github.com/assetpack/assetpack/config"
 )
@@ -34,8 +35,14 @@ func loadConfig(path string, lookForDefault bool) (*config.Config, error) {
 // applyConfig fills every option whose flag was not given from cfg:
 // flag > environment > config file > default.
 func applyConfig(c *cobra.Command, cfg *config.Config, bo *options.Build, to *options.Tags, so *options.Sign, signImage *bool,
-	po *options.Patch, patchOut, patchFormat, kustomize, patchFile *string) error {
+	po *options.Patch, ro *options.Registry, patchOut, patchFormat, kustomize, patchFile *string) error {
 	set := func(flag string) bool { return !c.Flags().Changed(flag) }
+	if set("upload-mode") && cfg.UploadMode != "" {
+		ro.UploadMode = cfg.UploadMode
+	}
+	if set("upload-chunk-size") && cfg.UploadChunkSize != "" {
+		ro.UploadChunkSize = cfg.UploadChunkSize
+	}
 	if set("prefix") && cfg.Prefix != "" {
 		bo.Prefix = cfg.Prefix
 	}
@@ -172,8 +179,24 @@ func newConfig() *cobra.Command {
 			if len(args) == 1 {
 				p = args[0]
 			}
-			if _, err := loadConfig(p, false); err != nil {
+			cfg, err := loadConfig(p, false)
+			if err != nil {
 				return err
+			}
+			// The values the schema cannot know, as build checks them.
+			_, notes, err := builder.ParsePlatformsWithNotes(cfg.Platforms)
+			if err != nil {
+				return usagef("%s: platforms: %v", p, err)
+			}
+			for _, d := range cfg.PlatformDirs {
+				_, dn, err := builder.ParsePlatformsWithNotes([]string{d.Platform})
+				if err != nil {
+					return usagef("%s: platformDirs: %v", p, err)
+				}
+				notes = append(notes, dn...)
+			}
+			for _, n := range notes {
+				fmt.Fprintf(c.ErrOrStderr(), "note: %s\n", n)
 			}
 			fmt.Fprintf(c.ErrOrStderr(), "%s is valid\n", p)
 			return nil

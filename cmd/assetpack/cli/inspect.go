@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path"
 	"sort"
 	"strings"
 
@@ -337,6 +338,9 @@ this checkout?".`,
 			switch {
 			case len(changes) > 0:
 				fmt.Fprintf(stderr, "%d difference(s) between %s and %s\n", len(changes), args[0], args[1])
+				if hint := prefixHint(args, lists, prefix); hint != "" {
+					fmt.Fprintln(stderr, hint)
+				}
 				return errDiffer
 			case digests[0] == digests[1]:
 				fmt.Fprintf(stderr, "identical: same digest %s\n", digests[0])
@@ -352,6 +356,36 @@ this checkout?".`,
 	c.Flags().StringArrayVar(&excludes, "exclude", nil, "for a directory side: patterns left out (with its .assetignore)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
+}
+
+// prefixHint explains a diff of two trees that differ only by where they
+// sit: every file of one side is under a directory P on the other. For a
+// directory side it suggests the --prefix that packs it as the image is;
+// "" when the trees are not so.
+func prefixHint(args []string, lists [2]*sign.FilesPredicate, prefix string) string {
+	isDir := func(s string) bool { fi, err := os.Stat(s); return err == nil && fi.IsDir() }
+	cur := strings.Trim(prefix, "/")
+	for i := range 2 {
+		p := inspect.Under(lists[i], lists[1-i])
+		if p == "" {
+			continue
+		}
+		here, there := args[i], args[1-i]
+		switch {
+		case isDir(here): // packed too high: add P to its prefix
+			return fmt.Sprintf("hint: every file of %s is under %s/ in %s: pass --prefix %s to pack %s as %s is", here, p, there, path.Join(cur, p), here, there)
+		case isDir(there) && (cur == p || strings.HasSuffix(cur, "/"+p) || strings.HasPrefix(cur, p+"/")):
+			// packed too deep: the other side's files sit under P in it
+			want := strings.Trim(strings.TrimPrefix(cur, p), "/")
+			if want == "" {
+				want = "/"
+			}
+			return fmt.Sprintf("hint: every file of %s is under %s/ in %s: pass --prefix %s to pack %s as %s is", here, p, there, want, there, here)
+		default:
+			return fmt.Sprintf("hint: every file of %s is under %s/ in %s: they were built with different --prefix values (%s mounts with subPath: %s)", here, p, there, there, p)
+		}
+	}
+	return ""
 }
 
 // exitError carries a specific exit code.

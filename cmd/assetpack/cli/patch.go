@@ -39,21 +39,80 @@ func printPatchNotes(stderr io.Writer, quiet bool, p pack.PatchResult, m kube.Mo
 
 // patchAdvice turns the pipeline's complaints about a patch request into
 // advice about flags: format and output name the flags that chose them.
-func patchAdvice(err error, format kube.Format, formatFlag, outputFlag string) error {
-	var se *pack.SpecError
-	if !errors.As(err, &se) {
+// Every complaint of a joined error is reworded.
+// candidates lists the workloads of -f, for the error that asks for one.
+func patchAdvice(err error, format kube.Format, formatFlag, outputFlag, candidates string) error {
+	return specAdvice(err, func(se *pack.SpecError) string {
+		switch {
+		case strings.HasSuffix(se.Field, ".Workload") && candidates != "":
+			return fmt.Sprintf("--workload KIND/NAME is required for %s %s: %s", formatFlag, format, candidates)
+		case strings.HasSuffix(se.Field, ".Workload"):
+			return fmt.Sprintf("--workload KIND/NAME is required for %s %s (e.g. --workload deployment/web)", formatFlag, format)
+		case strings.HasSuffix(se.Field, ".Manifest"):
+			return fmt.Sprintf("%s json6902 addresses containers and volumes by index: pass the workload manifest with -f FILE", formatFlag)
+		case strings.HasSuffix(se.Field, ".Output"):
+			return fmt.Sprintf("%s kustomize writes a Component directory: name it with %s DIR", formatFlag, outputFlag)
+		}
+		return ""
+	})
+}
+
+// specAdvice rewords each *pack.SpecError in err with advice (which returns
+// "" to keep the pipeline's words); a SpecError is a usage error.
+func specAdvice(err error, advice func(*pack.SpecError) string) error {
+	ses := all[*pack.SpecError](err)
+	if len(ses) == 0 {
 		return err
 	}
-	switch {
-	case strings.HasSuffix(se.Field, ".Workload"):
-		return usagef("--workload KIND/NAME is required for %s %s (e.g. --workload deployment/web)", formatFlag, format)
-	case strings.HasSuffix(se.Field, ".Manifest"):
-		return usagef("%s json6902 addresses containers and volumes by index: pass the workload manifest with -f FILE", formatFlag)
-	case strings.HasSuffix(se.Field, ".Output"):
-		return usagef("%s kustomize writes a Component directory: name it with %s DIR", formatFlag, outputFlag)
+	msg := err.Error()
+	for _, se := range ses {
+		if a := advice(se); a != "" {
+			msg = strings.Replace(msg, se.Error(), a, 1)
+		}
 	}
-	return usageError{err}
+	return usageError{&flagAdvice{msg: msg, err: err}}
 }
+
+// defaultWorkload takes the only workload of the manifest given with -f
+// (file) as --workload when none was given, and returns the note that says
+// so; with several, it returns them as candidates for the error that asks
+// for one.
+func defaultWorkload(po *options.Patch, manifest []byte, file string) (note, candidates string) {
+	if po.Workload != "" || manifest == nil {
+		return "", ""
+	}
+	ws, err := kube.WorkloadsIn(manifest)
+	if err != nil || len(ws) == 0 {
+		return "", "" // the checks that follow say what is wrong
+	}
+	if file == "-" {
+		file = "stdin"
+	}
+	if len(ws) == 1 {
+		po.Workload = ws[0].String()
+		return fmt.Sprintf("note: --workload %s, the only workload in %s", po.Workload, file), ""
+	}
+	names := make([]string, len(ws))
+	for i, w := range ws {
+		names[i] = w.String()
+	}
+	return "", fmt.Sprintf("%s has %d workloads (%s): name one", file, len(ws), strings.Join(names, ", "))
+}
+
+// usageErrors joins errs, one per line, as a usage error (nil for none).
+func usageErrors(errs []error) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return usageError{errs[0]}
+	}
+	return usageError{errors.Join(errs...)}
+}
+
+// validationReference stands in for a reference that is already known to
+// be wrong, so that the other flags are still checked.
+const validationReference = "registry.invalid/check@sha256:0000000000000000000000000000000000000000000000000000000000000000"
 
 func newPatch() *cobra.Command {
 	var (
@@ -93,16 +152,21 @@ CRI-O ≥ 1.31; subPath needs Kubernetes ≥ 1.33, containerd ≥ 2.2, CRI-O ≥
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
+			// Every flag is checked, and every problem reported at once,
+			// before the registry is asked anything.
+			var errs []error
 			f, err := kube.ParseFormat(format)
 			if err != nil {
-				return err
+				errs = append(errs, err)
 			}
-			if strings.HasPrefix(args[0], "oci:") || strings.HasPrefix(args[0], "tar:") {
-				return usagef("%q is a local image: push it first (assetpack push %s REPO:TAG) and patch the digest reference it prints", args[0], args[0])
-			}
-			isDigest := strings.Contains(args[0], "@sha256:")
-			if !isDigest && requireDigest {
-				return usagef("%q is a tag and --require-digest is set: pass REPO@sha256:HEX", args[0])
+			ref := args[0]
+			local := strings.HasPrefix(ref, "oci:") || strings.HasPrefix(ref, "tar:")
+			isDigest := strings.Contains(ref, "@sha256:")
+			switch {
+			case local:
+				errs = append(errs, usagef("%q is a local image: push it first (assetpack push %s REPO:TAG) and patch the digest reference it prints", ref, ref))
+			case !isDigest && requireDigest:
+				errs = append(errs, usagef("%q is a tag and --require-digest is set: pass REPO@sha256:HEX", ref))
 			}
 			var manifest []byte
 			switch file {
@@ -113,17 +177,40 @@ CRI-O ≥ 1.31; subPath needs Kubernetes ≥ 1.33, containerd ≥ 2.2, CRI-O ≥
 				}
 			default:
 				if manifest, err = os.ReadFile(file); err != nil {
-					return usagef("reading the workload manifest -f %q: %v", file, err)
+					errs = append(errs, usagef("reading the workload manifest -f %q: %v", file, err))
 				}
+			}
+			var note, candidates string
+			if f != kube.PodFormat {
+				note, candidates = defaultWorkload(&po, manifest, file)
 			}
 			reg, _, err := newRegistry(ro, true, c.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			req := po.Patch(f, manifest, output)
-			res, err := pack.Run(c.Context(), pack.Spec{Reference: args[0], Registry: reg, Patches: []pack.Patch{req}})
+			spec := pack.Spec{Reference: ref, Registry: reg, Patches: []pack.Patch{req}}
+			if local {
+				spec.Reference = validationReference
+			}
+			if f != "" {
+				if err := pack.Check(spec); err != nil {
+					errs = append(errs, patchAdvice(err, f, "--format", "--output", candidates))
+				}
+			} else {
+				m := req.Mount // no format to check against: the mount alone
+				m.Reference = validationReference
+				if err := m.Check(); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			if err := usageErrors(errs); err != nil {
+				return err
+			}
+			printNotes(c.ErrOrStderr(), quiet, []string{note})
+			res, err := pack.Run(c.Context(), spec)
 			if err != nil {
-				return patchAdvice(err, f, "--format", "--output")
+				return patchAdvice(err, f, "--format", "--output", candidates)
 			}
 			if !isDigest && !quiet {
 				fmt.Fprintf(c.ErrOrStderr(), "resolved %s to %s\n", args[0], res.Reference)

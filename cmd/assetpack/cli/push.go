@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -11,9 +13,10 @@ import (
 
 func newPush() *cobra.Command {
 	var (
-		to  options.Tags
-		ro  options.Registry
-		out options.Output
+		to       options.Tags
+		ro       options.Registry
+		out      options.Output
+		progress string
 	)
 	c := &cobra.Command{
 		Use:   "push SOURCE TAG [TAG...]",
@@ -33,31 +36,41 @@ digest is the one build printed. stdout gets REGISTRY/REPOSITORY@sha256:...`,
 		},
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx, stdout, stderr := c.Context(), c.OutOrStdout(), c.ErrOrStderr()
-			src, err := publish.ParseSource(args[0])
+			view := newProgressView(progress, out.Quiet, stderr)
+			defer view.close()
+			var last publish.Progress // reports never overlap, and end before Push returns
+			reg, finish, err := newRegistry(ro, out.Quiet, view.writer(),
+				publish.WithProgress(func(p publish.Progress) { last = p; view.update(uploadReport(p)) }))
 			if err != nil {
 				return err
 			}
-			reg, finish, err := newRegistry(ro, out.Quiet, stderr)
-			if err != nil {
-				return err
-			}
-			tags, err := parseTags(reg, append(args[1:], to.Tags...))
-			if err != nil {
-				return err
+			// The source, every tag and the flags are checked before
+			// anything is read.
+			src, srcErr := publish.ParseSource(args[0])
+			tags, tagErr := parseTags(reg, append(args[1:], to.Tags...))
+			if err := errors.Join(srcErr, tagErr, checkProgress(progress)); err != nil {
+				return usageError{err}
 			}
 			art, cleanup, err := publish.Load(src)
 			if err != nil {
 				return err
 			}
 			defer cleanup()
+			start := time.Now()
 			pushed, err := reg.Push(ctx, art, tags)
 			finish()
+			if err == nil && last.TotalKnown {
+				done := uploadReport(last)
+				done.Complete, done.Done = done.Total, true
+				view.update(done)
+			}
+			view.close()
 			if err != nil {
 				return err
 			}
 			ref := pushed.Refs[0].String()
 			if !out.Quiet {
-				fmt.Fprintln(stderr, pushSummary(pushed))
+				fmt.Fprintln(stderr, pushSummary(pushed, time.Since(start)))
 			}
 			mt, _ := art.MediaType()
 			size, _ := art.Size()
@@ -77,5 +90,6 @@ digest is the one build printed. stdout gets REGISTRY/REPOSITORY@sha256:...`,
 	c.Flags().StringArrayVarP(&to.Tags, "tag", "t", nil, "another REGISTRY/REPOSITORY:TAG to push to (repeatable)")
 	ro.AddPushFlags(c.Flags())
 	out.AddFlags(c.Flags())
+	addProgressFlag(c.Flags(), &progress)
 	return c
 }

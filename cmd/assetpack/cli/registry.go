@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -15,34 +14,36 @@ import (
 	"github.com/assetpack/assetpack/publish"
 )
 
-// newRegistry builds a publish.Registry from flags, with notes and (on a
-// terminal) a progress line on stderr.
-func newRegistry(ro options.Registry, quiet bool, stderr io.Writer) (*publish.Registry, func(), error) {
-	opts := ro.RegistryOptions()
-	finish := func() {}
+// newRegistry builds a publish.Registry from flags and extra options, with
+// notes on w (stderr, or a progress view's writer) unless quiet. The
+// returned func is kept for the callers: progress is shown by a
+// progressView now, and there is nothing left to finish.
+func newRegistry(ro options.Registry, quiet bool, w io.Writer, extra ...publish.RegistryOption) (*publish.Registry, func(), error) {
+	opts := append(ro.RegistryOptions(), extra...)
 	if !quiet {
-		opts = append(opts, publish.WithNotes(func(s string) { fmt.Fprintln(stderr, s) }))
-		if isTerminal(stderr) {
-			p := &progressLine{w: stderr, start: time.Now()}
-			opts = append(opts, publish.WithProgress(p.update))
-			finish = p.finish
-		}
+		opts = append(opts, publish.WithNotes(func(s string) { fmt.Fprintln(w, s) }))
 	}
 	reg, err := publish.NewRegistry(opts...)
 	if err != nil {
-		return nil, finish, usageError{err}
+		return nil, func() {}, usageError{err}
 	}
-	return reg, finish, nil
+	return reg, func() {}, nil
 }
 
+// parseTags parses every tag, and reports every one in error, one per line.
 func parseTags(reg *publish.Registry, values []string) ([]name.Tag, error) {
 	var tags []name.Tag
+	var errs []error
 	for _, v := range values {
 		t, err := reg.ParseTag(v)
 		if err != nil {
-			return nil, usageError{err}
+			errs = append(errs, err)
+			continue
 		}
 		tags = append(tags, t)
+	}
+	if len(errs) > 0 {
+		return nil, usageErrors(errs)
 	}
 	return tags, nil
 }
@@ -52,50 +53,31 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// progressLine draws "pushing 12.3 MiB / 45.6 MiB (3.4 MiB/s)" in place.
-type progressLine struct {
-	mu    sync.Mutex
-	w     io.Writer
-	start time.Time
-	last  time.Time
-	drawn bool
-}
-
-func (p *progressLine) update(u publish.Progress) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := time.Now()
-	if now.Sub(p.last) < 100*time.Millisecond && u.Complete < u.Total {
-		return
-	}
-	p.last = now
-	rate := float64(u.Complete) / max(now.Sub(p.start).Seconds(), 0.001)
-	fmt.Fprintf(p.w, "\r\033[Kpushing %s / %s (%s/s)", humanBytes(u.Complete), humanBytes(u.Total), humanBytes(int64(rate)))
-	p.drawn = true
-}
-
-func (p *progressLine) finish() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.drawn {
-		fmt.Fprint(p.w, "\r\033[K")
-	}
-}
-
-// pushSummary is the stderr note after a push.
-func pushSummary(r *publish.PushResult) string {
+// pushSummary is the stderr note after a push: what was uploaded, what the
+// registry had or mounted, and how long it took.
+func pushSummary(r *publish.PushResult, elapsed time.Duration) string {
 	var tags []string
 	for _, t := range r.Tags {
 		tags = append(tags, t.TagStr())
 	}
-	s := fmt.Sprintf("pushed %s (tags: %s; uploaded %s", r.Refs[0], strings.Join(tags, ", "), humanBytes(r.SentBytes))
-	if r.SkippedBlobs > 0 {
-		s += fmt.Sprintf(", skipped %d blobs already in the registry", r.SkippedBlobs)
-		if r.SkippedBytes > 0 {
-			s += fmt.Sprintf(" (%s)", humanBytes(r.SkippedBytes))
+	var mounted, mountedBytes int64
+	for _, b := range r.Blobs {
+		if b.How == publish.BlobMounted {
+			mounted++
+			mountedBytes += b.Size
 		}
 	}
-	return s + ")"
+	s := fmt.Sprintf("pushed %s (tags: %s; uploaded %s", r.Refs[0], strings.Join(tags, ", "), humanBytes(r.SentBytes))
+	if present := r.SkippedBlobs - mounted; present > 0 {
+		s += fmt.Sprintf(", skipped %s already in the registry", plural(int(present), "blob"))
+		if b := r.SkippedBytes - mountedBytes; b > 0 {
+			s += fmt.Sprintf(" (%s)", humanBytes(b))
+		}
+	}
+	if mounted > 0 {
+		s += fmt.Sprintf(", mounted %s (%s)", plural(int(mounted), "blob"), humanBytes(mountedBytes))
+	}
+	return s + fmt.Sprintf("; %s)", elapsed.Round(10*time.Millisecond))
 }
 
 // pushJSON adds the push outcome to --json output.

@@ -25,6 +25,7 @@ func newResolve() *cobra.Command {
 		bo         options.Build
 		ro         options.Registry
 		quiet      bool
+		progress   string
 	)
 	c := &cobra.Command{
 		Use:   "resolve -f FILE|DIR",
@@ -40,29 +41,41 @@ $ASSETPACK_REPOSITORY. Comments and key order are kept.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			ctx, stderr := c.Context(), c.ErrOrStderr()
+			// Every flag is checked, and every problem reported at once,
+			// before anything is built or pushed.
+			var errs []error
 			if len(files) == 0 {
-				return usagef("resolve needs YAML to read: -f FILE or -f DIR")
+				errs = append(errs, usagef("resolve needs YAML to read: -f FILE or -f DIR"))
 			}
 			if repository == "" {
 				repository = os.Getenv("ASSETPACK_REPOSITORY")
 			}
-			if repository == "" {
-				return usagef("resolve needs a repository to push to: --repository REGISTRY/PATH or ASSETPACK_REPOSITORY")
-			}
 			repository = strings.TrimSuffix(repository, "/")
-			paths, err := yamlFiles(files)
-			if err != nil {
-				return err
-			}
-			im, err := bo.Image()
-			if err != nil {
-				return err
-			}
 			reg, finish, err := newRegistry(ro, quiet, stderr)
 			if err != nil {
 				return err
 			}
 			defer finish()
+			if repository == "" {
+				errs = append(errs, usagef("resolve needs a repository to push to: --repository REGISTRY/PATH or ASSETPACK_REPOSITORY"))
+			} else if _, err := reg.ParseTag(repository + "/" + repoName("assets") + ":" + tag); err != nil {
+				errs = append(errs, usagef("--repository %q with --tag %q: %v", repository, tag, err))
+			}
+			paths, err := yamlFiles(files)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			im, err := bo.Image()
+			if err != nil {
+				errs = append(errs, err)
+			}
+			if err := checkProgress(progress); err != nil {
+				errs = append(errs, err)
+			}
+			if err := usageErrors(errs); err != nil {
+				return err
+			}
+			printNotes(stderr, quiet, bo.Notes)
 			built := map[string]string{} // across files: each directory is built once
 			build := func(dir string) (string, error) {
 				if ref, ok := built[filepath.Clean(dir)]; ok {
@@ -73,7 +86,9 @@ $ASSETPACK_REPOSITORY. Comments and key order are kept.`,
 					return "", usageError{err}
 				}
 				// The pipeline uploads each layer while the others are built.
-				res, err := pack.Run(ctx, pack.Spec{Source: dir, Image: im, Tags: []string{t.String()}, Registry: reg})
+				view := newProgressView(progress, quiet, stderr)
+				res, err := pack.Run(ctx, pack.Spec{Source: dir, Image: im, Tags: []string{t.String()}, Registry: reg, Progress: view.update})
+				view.close()
 				if err != nil {
 					return "", err
 				}
@@ -109,6 +124,7 @@ $ASSETPACK_REPOSITORY. Comments and key order are kept.`,
 	c.Flags().StringSliceVar(&bo.Platforms, "platform", []string{"linux/amd64"}, "platform(s) to declare")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing on stderr but errors")
 	ro.AddPushFlags(c.Flags())
+	addProgressFlag(c.Flags(), &progress)
 	return c
 }
 

@@ -121,9 +121,13 @@ Exit codes: 0 success, 1 failure, 2 bad usage or bad input, 130 interrupted.`,
 	// --version without a shorthand: -v means verbose to users of every
 	// peer tool, so assetpack does not take it for the version.
 	root.Flags().Bool("version", false, "print the version (as 'assetpack version' does)")
-	var debugLog bool
-	root.PersistentFlags().BoolVar(&debugLog, "debug", os.Getenv("ASSETPACK_DEBUG") != "", "log registry requests and responses on stderr (also $ASSETPACK_DEBUG); credentials and token responses are redacted")
-	root.PersistentPreRun = func(*cobra.Command, []string) {
+	// --debug is a registry flag (options.Registry): only the commands
+	// that talk to registries have it; $ASSETPACK_DEBUG works for all.
+	root.PersistentPreRun = func(c *cobra.Command, _ []string) {
+		debugLog := os.Getenv("ASSETPACK_DEBUG") != ""
+		if f := c.Flags().Lookup("debug"); f != nil {
+			debugLog = f.Value.String() == "true"
+		}
 		if debugLog {
 			logs.Debug.SetOutput(stderr)
 			logs.Debug.SetPrefix("debug: ")
@@ -134,6 +138,7 @@ Exit codes: 0 success, 1 failure, 2 bad usage or bad input, 130 interrupted.`,
 		}
 	}
 	root.AddCommand(newBuild(), newPush(), newLogin(), newPatch(), newMigrate(), newResolve(), newSign(), newVerify(), newCopy(), newGenerateKeyPair(), newConfig(), newInspect(), newDiff(), newPull(), newKRM(), newPolicy(), newVersion())
+	registerCompletions(root)
 	return root
 }
 

@@ -3,6 +3,7 @@
 package options
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,6 +35,10 @@ type Build struct {
 	Layers          string
 	NoCache         bool
 	CacheDir        string
+
+	// Notes are what Image has to tell the user (a platform written under
+	// another name), one line each: the command prints them on stderr.
+	Notes []string
 }
 
 // AddFlags registers the build flags.
@@ -77,34 +82,32 @@ func DefaultName(src string) string {
 }
 
 // Image converts the flags (and SOURCE_DATE_EPOCH, ASSETPACK_CACHE_DIR)
-// to the pipeline's image options. Errors name the library option
+// to the pipeline's image options, and sets Notes. Errors name the library option
 // (compression "lz4" …); the command's error mapping (withFlagAdvice) names
 // the flag instead.
 func (b *Build) Image() (pack.Image, error) {
+	var errs []error
+	check := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
 	c, err := builder.ParseCompression(b.Compression)
-	if err != nil {
-		return pack.Image{}, err
-	}
+	check(err)
 	lm, err := builder.ParseLayerMode(b.Layers)
-	if err != nil {
-		return pack.Image{}, err
-	}
+	check(err)
 	sm, err := builder.ParseSymlinkMode(b.Symlinks)
-	if err != nil {
-		return pack.Image{}, err
-	}
-	ps, err := builder.ParsePlatforms(b.Platforms)
-	if err != nil {
-		return pack.Image{}, err
+	check(err)
+	ps, notes, err := builder.ParsePlatformsWithNotes(b.Platforms)
+	check(err)
+	b.Notes = nil
+	for _, n := range notes {
+		b.Notes = append(b.Notes, "note: "+n.String())
 	}
 	ann, err := builder.ParseKeyValues("--annotation", b.Annotations)
-	if err != nil {
-		return pack.Image{}, err
-	}
+	check(err)
 	labels, err := builder.ParseKeyValues("--label", b.Labels)
-	if err != nil {
-		return pack.Image{}, err
-	}
+	check(err)
 	im := pack.Image{
 		Prefix:      b.Prefix,
 		Platforms:   ps,
@@ -122,16 +125,17 @@ func (b *Build) Image() (pack.Image, error) {
 	switch {
 	case b.SourceDateEpoch != "":
 		t, err := builder.ParseSourceDateEpoch("--source-date-epoch", b.SourceDateEpoch)
-		if err != nil {
-			return pack.Image{}, err
-		}
+		check(err)
 		im.SourceDateEpoch = &t
 	case os.Getenv("SOURCE_DATE_EPOCH") != "":
 		t, err := builder.ParseSourceDateEpoch("SOURCE_DATE_EPOCH", os.Getenv("SOURCE_DATE_EPOCH"))
-		if err != nil {
-			return pack.Image{}, err
-		}
+		check(err)
 		im.SourceDateEpoch = &t
+	}
+	// The prefix and the exclude patterns, as the builder checks them.
+	check(builder.CheckOptions(builder.WithPrefix(b.Prefix), builder.WithExcludes(b.Excludes...)))
+	if len(errs) > 0 {
+		return pack.Image{}, errors.Join(errs...)
 	}
 	return im, nil
 }

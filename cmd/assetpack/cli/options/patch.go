@@ -29,8 +29,8 @@ func (p *Patch) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&p.SubPath, "sub-path", "", "directory of the image to mount (the --prefix it was built with; build defaults it from --prefix)")
 	fs.StringVar(&p.VolumeName, "volume-name", kube.DefaultVolumeName, "name of the image volume; pick one the workload does not use yet")
 	fs.StringVar(&p.PullPolicy, "pull-policy", string(kube.DefaultPullPolicy), "image volume pull policy: Always, IfNotPresent or Never")
-	fs.StringArrayVar(&p.PullSecrets, "pull-secret", nil, "imagePullSecrets entry for --format pod (repeatable)")
-	fs.StringVar(&p.ContainerImage, "container-image", "nginx:stable", "container image of the Pod that --format pod writes")
+	fs.StringArrayVar(&p.PullSecrets, "pull-secret", nil, "imagePullSecrets entry of the Pod that the pod format writes (repeatable)")
+	fs.StringVar(&p.ContainerImage, "container-image", "nginx:stable", "container image of the Pod that the pod format writes")
 	fs.BoolVar(&p.KustomizeImages, "kustomize-images", false, "also write an images: entry into the Kustomize Component (rewrites other references to the repository with kustomize ≥ 5.7)")
 }
 
