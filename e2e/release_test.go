@@ -119,7 +119,11 @@ func TestReleaseImage(t *testing.T) {
 
 	// Without the arm64 binary the script says what is missing.
 	partial := filepath.Join(work, "partial")
+	amd64, _ := filepath.Glob(filepath.Join(dist, "*_linux_amd64*", "assetpack"))
 	os.MkdirAll(filepath.Join(partial, "assetpack_linux_amd64_v1"), 0o755)
+	if len(amd64) != 1 || os.Symlink(amd64[0], filepath.Join(partial, "assetpack_linux_amd64_v1", "assetpack")) != nil {
+		t.Fatalf("no amd64 binary to link in %s: %v", dist, amd64)
+	}
 	if r := runEnv(t, work, env, "", script, partial); r.code == 0 || !strings.Contains(r.stderr, "linux/arm64") {
 		t.Errorf("release-image.sh without binaries: exit %d: %s", r.code, r.stderr)
 	}
