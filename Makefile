@@ -21,7 +21,7 @@ install: ## install assetpack into $(go env GOPATH)/bin (or GOBIN)
 	CGO_ENABLED=0 $(GO) install -trimpath -ldflags '$(LDFLAGS)' ./cmd/assetpack
 	@gobin="$$($(GO) env GOBIN)"; echo "installed $${gobin:-$$($(GO) env GOPATH)/bin}/assetpack"
 
-test: lint unit e2e ## everything CI runs: lint, unit tests, end-to-end tests (installs their tools)
+test: lint unit e2e ## lint, unit tests, end-to-end tests (installs their tools); CI (.ci/run) then runs release-check on linux/amd64
 
 lint: ## go vet, gofmt, go mod tidy -diff (a release runs tidy first) and goreleaser check (installs goreleaser v2.15.1, cached)
 	$(GO) mod tidy -diff
