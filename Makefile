@@ -8,7 +8,7 @@ CLI := github.com/assetpack/assetpack/cmd/assetpack/cli
 LDFLAGS := -s -w -X $(CLI).version=$(VERSION) -X $(CLI).commit=$(COMMIT) -X $(CLI).date=$(DATE)
 BIN := bin/assetpack
 
-.PHONY: help build install test unit kube-validate e2e e2e-tools lint fmt bench bench-data bench-compare bench-model20 bench-cri bench-resume fuzz docs release-check release-snapshot clean
+.PHONY: help build install test unit kube-validate e2e e2e-tools lint fmt bench bench-data bench-compare bench-model20 bench-cri bench-resume fuzz docs release-check release-snapshot release-image clean
 FUZZTIME ?= 30s
 
 help: ## list targets
@@ -21,10 +21,13 @@ install: ## install assetpack into $(go env GOPATH)/bin (or GOBIN)
 	CGO_ENABLED=0 $(GO) install -trimpath -ldflags '$(LDFLAGS)' ./cmd/assetpack
 	@gobin="$$($(GO) env GOBIN)"; echo "installed $${gobin:-$$($(GO) env GOPATH)/bin}/assetpack"
 
-test: lint unit kube-validate e2e ## everything CI runs: lint, unit tests, the API server's validation, end-to-end tests (installs their tools)
+test: lint unit kube-validate e2e release-check ## everything CI runs (.ci/run): lint, unit tests, the API server's validation, end-to-end tests, a snapshot release for linux/amd64, linux/arm64 and windows/amd64 (installs their tools)
 
-lint: ## go vet, gofmt and go mod tidy -diff (a release runs tidy first)
+lint: ## go vet, gofmt, go mod tidy -diff (a release runs tidy first) and goreleaser check (installs goreleaser v2.15.1, cached)
 	$(GO) mod tidy -diff
+	@# goreleaser check exits 0 on deprecated keys (brews, ...): fail on its warning too.
+	eval "$$(hack/install-release-tools.sh --print-path)" && out="$$(goreleaser check 2>&1)" && \
+	  ! grep -iE 'deprecat|phased out' <<<"$$out" || { echo "$$out"; exit 1; }
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./e2e/...
 	cd hack/kubevalidate && $(GO) mod tidy -diff && $(GO) vet ./...
@@ -93,12 +96,24 @@ fuzz: ## run every fuzz target for FUZZTIME (default 30s); the seed corpora run 
 docs: ## regenerate the CLI reference in docs/cli (a test fails when it is stale)
 	ASSETPACK_CONFIG= ASSETPACK_DEBUG= $(GO) run ./hack/gendocs docs/cli
 
-release-check: ## goreleaser check, then a snapshot build for this platform (installs goreleaser v2.15.1, cached)
-	eval "$$(hack/install-release-tools.sh --print-path)" && goreleaser check && goreleaser build --snapshot --clean --single-target
+release-check: ## a snapshot of linux/amd64, linux/arm64 and windows/amd64 (archives, checksums, SBOMs, cask, Scoop manifest), checked, assetpack's own image packed from it, and the README's install paths run (installs goreleaser v2.15.1 and syft v1.57.1, cached)
+	eval "$$(hack/install-release-tools.sh --print-path --with-sbom)" && \
+	  RELEASE_TARGETS=ci goreleaser release --snapshot --clean --skip=sign,publish
+	RELEASE_TARGETS=ci hack/check-release.sh dist
+	@# The image is packed, and the install paths run, by the linux/amd64 binary.
+	@if [ "$$($(GO) env GOHOSTOS)/$$($(GO) env GOHOSTARCH)" = linux/amd64 ]; then \
+	  hack/release-image.sh dist && hack/check-install.sh dist; \
+	else echo "release-check: the release image and the install paths run the linux/amd64 binary: skipped on $$($(GO) env GOHOSTOS)/$$($(GO) env GOHOSTARCH)"; fi
 
-release-snapshot: ## a snapshot of the whole release (every target, archives, checksums, SBOMs; no signing or publishing; installs syft v1.57.1 too); ~15 min on 2 cores
+release-snapshot: ## a snapshot of the whole release (every target, archives, checksums, SBOMs, cask, Scoop manifest; no signing or publishing), assetpack's own image in dist/image, the install paths; ~22 min cold on 2 cores
 	eval "$$(hack/install-release-tools.sh --print-path --with-sbom)" && goreleaser release --snapshot --clean --skip=sign,publish
 	hack/check-release.sh dist
+	hack/release-image.sh dist
+	hack/check-install.sh dist
+
+RELEASE_IMAGE_FLAGS ?=
+release-image: ## pack dist's linux/amd64 and linux/arm64 binaries into assetpack's own image with assetpack (--platform-dir); RELEASE_IMAGE_FLAGS go to assetpack build (default: the layout dist/image)
+	hack/release-image.sh dist $(RELEASE_IMAGE_FLAGS)
 
 clean: ## remove build outputs
 	rm -rf bin dist assetpack-out

@@ -34,17 +34,20 @@ var ErrInvalid = errors.New("invalid configuration")
 
 // Config is assetpack.yaml.
 type Config struct {
-	Source      string            `json:"source,omitempty"`
-	Prefix      string            `json:"prefix,omitempty"`
-	Repository  string            `json:"repository,omitempty"`
-	Tags        []string          `json:"tags,omitempty"`
-	Push        bool              `json:"push,omitempty"`
-	Platforms   []string          `json:"platforms,omitempty"`
-	Compression string            `json:"compression,omitempty"`
-	Layers      string            `json:"layers,omitempty"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-	Labels      map[string]string `json:"labels,omitempty"`
-	Excludes    []string          `json:"excludes,omitempty"`
+	Source     string   `json:"source,omitempty"`
+	Prefix     string   `json:"prefix,omitempty"`
+	Repository string   `json:"repository,omitempty"`
+	Tags       []string `json:"tags,omitempty"`
+	Push       bool     `json:"push,omitempty"`
+	Platforms  []string `json:"platforms,omitempty"`
+	// PlatformDirs packs one directory per platform (in place of Source
+	// and Platforms).
+	PlatformDirs []PlatformDir     `json:"platformDirs,omitempty"`
+	Compression  string            `json:"compression,omitempty"`
+	Layers       string            `json:"layers,omitempty"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	Excludes     []string          `json:"excludes,omitempty"`
 	// UploadMode and UploadChunkSize are the upload overrides of
 	// --upload-mode and --upload-chunk-size.
 	UploadMode      string      `json:"uploadMode,omitempty"`
@@ -57,6 +60,13 @@ type Config struct {
 	Dir string `json:"-"`
 	// Path is the file that was loaded.
 	Path string `json:"-"`
+}
+
+// PlatformDir is one entry of platformDirs: a platform and the directory
+// packed for it.
+type PlatformDir struct {
+	Platform string `json:"platform"`
+	Source   string `json:"source"`
 }
 
 // Sign is the sign: section.

@@ -152,3 +152,86 @@ func TestOPABundleLayer(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildWithConfig runs `assetpack build` with no arguments in a copy
+// of each example directory that has an assetpack.yaml, as a user who
+// copies one would: its settings must give the digest of the command in
+// the example's README (expected-digest.txt), with SOURCE_DATE_EPOCH for
+// the timestamp and no git checkout around the copy. A second build in the
+// same directory, whose source now holds assetpack-out/, gives the same
+// digest.
+func TestBuildWithConfig(t *testing.T) {
+	configs, err := filepath.Glob("*/assetpack.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every example that needs settings to build has its assetpack.yaml.
+	want := map[string]string{"site": "site", "model": "model", "opa": "policy", "grafana": "dashboards", "makefile": "site",
+		// The serving examples (serving_test.go pushes them too); kserve
+		// packs vllm's model directory.
+		"vllm": "model", "llamacpp": "model", "kserve": "model"}
+	found := map[string]bool{}
+	for _, c := range configs {
+		found[filepath.Dir(c)] = true
+	}
+	for name := range want {
+		if !found[name] {
+			t.Errorf("examples/%s has no assetpack.yaml", name)
+		}
+	}
+	for _, c := range configs {
+		name := filepath.Dir(c)
+		t.Run(name, func(t *testing.T) {
+			// A copy of every example: one may name another's files.
+			root := t.TempDir()
+			if err := os.CopyFS(root, os.DirFS(".")); err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(root, name)
+			t.Chdir(dir)
+			t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+			t.Setenv("ASSETPACK_CONFIG", "")
+			var digests []string
+			for i := 0; i < 2; i++ {
+				var stdout, stderr bytes.Buffer
+				if code := cli.Run(context.Background(), []string{"build"}, nil, &stdout, &stderr); code != 0 {
+					t.Fatalf("assetpack build in examples/%s: exit %d: %s", name, code, stderr.String())
+				}
+				out := strings.TrimSpace(stdout.String())
+				prefix := "oci:assetpack-out/" + want[name] + "@"
+				if !strings.HasPrefix(out, prefix) {
+					t.Fatalf("stdout = %q, want %s…", out, prefix)
+				}
+				digests = append(digests, strings.TrimPrefix(out, prefix))
+			}
+			if digests[0] != digests[1] {
+				t.Errorf("the second build gave %s, the first %s", digests[1], digests[0])
+			}
+			if b, err := os.ReadFile("expected-digest.txt"); err == nil {
+				if exp := strings.TrimSpace(string(b)); digests[0] != exp {
+					t.Errorf("digest %s, want %s (expected-digest.txt): assetpack.yaml and the README's command disagree", digests[0], exp)
+				}
+			}
+			if name == "makefile" {
+				// No expected digest: the files sit under /site.
+				p, err := layout.FromPath(filepath.Join("assetpack-out", "site"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				ii, _ := p.ImageIndex()
+				im, _ := ii.IndexManifest()
+				img, err := ii.Image(im.Manifests[0].Digest)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ls, _ := img.Layers()
+				rc, _ := ls[0].Uncompressed()
+				defer rc.Close()
+				h, err := tar.NewReader(rc).Next()
+				if err != nil || !strings.HasPrefix(h.Name, "site") {
+					t.Errorf("first entry %v (%v), want one under site/", h, err)
+				}
+			}
+		})
+	}
+}

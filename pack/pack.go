@@ -59,9 +59,14 @@ func specErr(field, format string, args ...any) error {
 
 // Spec is what Run does, as plain data (plus the clients that do it).
 type Spec struct {
-	// Source is the directory to pack. Exactly one of Source and Reference
-	// is set.
+	// Source is the directory to pack. Exactly one of Source,
+	// PlatformSources and Reference is set.
 	Source string
+	// PlatformSources packs one directory per platform into an index whose
+	// manifests have different layers (builder.BuildPlatforms), such as a
+	// program compiled for each platform; Image.Platforms must then be
+	// empty.
+	PlatformSources []builder.PlatformSource
 	// Reference names an image already in a registry, by tag or digest, to
 	// sign or to write patches for without building. A tag is resolved
 	// once, and everything after uses that digest.
@@ -241,15 +246,19 @@ func Check(spec Spec) error {
 		}
 	}
 	var errs []error
-	if (spec.Source == "") == (spec.Reference == "") {
-		errs = append(errs, specErr("Source", "give a directory to build or a Reference to an image in a registry, not both or neither"))
+	building := spec.Source != "" || len(spec.PlatformSources) > 0
+	if countSet(spec.Source != "", len(spec.PlatformSources) > 0, spec.Reference != "") != 1 {
+		errs = append(errs, specErr("Source", "give a directory to build, one per platform in PlatformSources, or a Reference to an image in a registry: exactly one of them"))
+	}
+	if len(spec.PlatformSources) > 0 && len(spec.Image.Platforms) > 0 {
+		errs = append(errs, specErr("Image.Platforms", "the platforms come from PlatformSources: leave Image.Platforms empty"))
 	}
 	if spec.Reference != "" {
 		if _, err := reg.ParseReference(spec.Reference); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if spec.Source != "" {
+	if building {
 		if err := builder.CheckOptions(spec.Image.options()...); err != nil {
 			errs = append(errs, err)
 		}
@@ -265,7 +274,7 @@ func Check(spec Spec) error {
 			errs = append(errs, err)
 		}
 	}
-	if spec.Source != "" && len(spec.Tags) == 0 {
+	if building && len(spec.Tags) == 0 {
 		if spec.Sign != nil {
 			errs = append(errs, specErr("Sign", "signing needs a pushed digest: give Tags to push to"))
 		}
@@ -353,7 +362,7 @@ func Run(ctx context.Context, spec Spec) (_ *Result, err error) {
 			h.LayerStart = func(l v1.Layer, open func() io.ReadCloser) { up.Start(l, open) }
 		}
 	}
-	b, err := builder.Build(ctx, spec.Source, append(opts, builder.WithHooks(h))...)
+	b, err := build(ctx, spec, append(opts, builder.WithHooks(h)))
 	if err != nil {
 		return nil, err
 	}
@@ -479,6 +488,24 @@ func runReference(ctx context.Context, spec Spec, reg *publish.Registry) (*Resul
 		}
 	}
 	return res, nil
+}
+
+// build builds spec's Source, or its PlatformSources.
+func build(ctx context.Context, spec Spec, opts []builder.Option) (*builder.Result, error) {
+	if len(spec.PlatformSources) > 0 {
+		return builder.BuildPlatforms(ctx, spec.PlatformSources, opts...)
+	}
+	return builder.Build(ctx, spec.Source, opts...)
+}
+
+func countSet(set ...bool) int {
+	n := 0
+	for _, b := range set {
+		if b {
+			n++
+		}
+	}
+	return n
 }
 
 // layerLimits are the strictest of the limits that the registries of tags

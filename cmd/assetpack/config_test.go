@@ -29,6 +29,15 @@ func TestConfigFile(t *testing.T) {
 		!strings.Contains(r.stderr, `platforms.yaml: platforms: platform "linux/amd65": unknown architecture "amd65" for linux (did you mean amd64?)`) {
 		t.Errorf("config validate of an unknown platform: %d %s", r.code, r.stderr)
 	}
+	os.WriteFile(filepath.Join(work, "dirs.yaml"), []byte("platformDirs:\n  - {platform: linux/aarch64, source: ./site}\n  - {platform: linux/amd65, source: ./site}\n"), 0o644)
+	if r := assetpack(t, work, nil, "config", "validate", "dirs.yaml"); r.code != 2 ||
+		!strings.Contains(r.stderr, `dirs.yaml: platformDirs: platform "linux/amd65": unknown architecture "amd65"`) {
+		t.Errorf("config validate of an unknown platform in platformDirs: %d %s", r.code, r.stderr)
+	}
+	os.WriteFile(filepath.Join(work, "dirs.yaml"), []byte("platformDirs:\n  - {platform: linux/aarch64, source: ./site}\n"), 0o644)
+	if r := assetpack(t, work, nil, "config", "validate", "dirs.yaml"); r.code != 0 || !strings.Contains(r.stderr, "arm64") || !strings.Contains(r.stderr, "is valid") {
+		t.Errorf("config validate of platformDirs with an alias: %d %s", r.code, r.stderr)
+	}
 	if r := assetpack(t, work, nil, "config", "init"); r.code != 2 || !strings.Contains(r.stderr, "--force") {
 		t.Errorf("config init over a file: %d %s", r.code, r.stderr)
 	}

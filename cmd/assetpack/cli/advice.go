@@ -110,6 +110,7 @@ var builderOptions = map[string][]string{
 	"symlinks":        {"symlinks"},
 	"layers":          {"layers"},
 	"platform":        {"platform"},
+	"platform source": {"platform-dir"},
 	"prefix":          {"prefix"},
 	"exclude pattern": {"exclude"},
 }

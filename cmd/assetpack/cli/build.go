@@ -154,7 +154,10 @@ func (f *buildFlags) applyConfig(c *cobra.Command, args []string) (string, error
 	if err != nil || cfg == nil {
 		return "", err
 	}
-	if len(args) == 0 {
+	if len(cfg.PlatformDirs) > 0 && (cfg.Source != "" || len(cfg.Platforms) > 0) {
+		return "", usagef("%s: platformDirs names each platform's directory: drop source: and platforms:", cfg.Path)
+	}
+	if len(args) == 0 && len(cfg.PlatformDirs) == 0 {
 		f.source = cfg.Resolve(cfg.Source)
 		if cfg.Source == "" {
 			f.source = cfg.Dir
@@ -202,12 +205,21 @@ func (f *buildFlags) spec(c *cobra.Command, args []string, reg *publish.Registry
 	if len(args) == 1 {
 		src = args[0]
 	}
-	if src == "" {
+	sources, err := f.platformSources(c, args)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if len(sources) > 0 || len(f.bo.PlatformDirs) > 0 {
+		src = ""
+	} else if src == "" {
 		errs = append(errs, usagef("build needs a directory, or an %s in the current directory ('assetpack config init' writes one)", config.FileName))
 	}
 	im, err := f.bo.Image()
 	if err != nil {
 		errs = append(errs, err)
+	}
+	if len(sources) > 0 {
+		im.Platforms = nil // each source names its platform
 	}
 	if f.to.Push && len(f.to.Tags) == 0 {
 		errs = append(errs, usagef("--push needs at least one -t REGISTRY/REPOSITORY:TAG"))
@@ -219,7 +231,7 @@ func (f *buildFlags) spec(c *cobra.Command, args []string, reg *publish.Registry
 	if signing && !f.to.Push {
 		errs = append(errs, usagef("--sign signs the pushed digest (and --sbom and --provenance attest it): add -t REPO:TAG --push"))
 	}
-	spec := pack.Spec{Source: src, Image: im, Registry: reg}
+	spec := pack.Spec{Source: src, PlatformSources: sources, Image: im, Registry: reg}
 	if spec.ModelPack, err = f.mo.Spec(); err != nil {
 		var me *modelpack.Error
 		if errors.As(err, &me) {
@@ -238,8 +250,12 @@ func (f *buildFlags) spec(c *cobra.Command, args []string, reg *publish.Registry
 	if f.to.Push {
 		spec.Tags = f.to.Tags
 	}
-	if src != "" && (!f.to.Push || f.bo.Output != "") {
-		if spec.Output, err = f.bo.Target(src); err != nil {
+	if (src != "" || len(sources) > 0) && (!f.to.Push || f.bo.Output != "") {
+		name := src
+		if len(sources) > 0 {
+			name = sourcesName(sources)
+		}
+		if spec.Output, err = f.bo.Target(name); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -319,6 +335,36 @@ func (f *buildFlags) patches(c *cobra.Command, spec *pack.Spec) []error {
 	return errs
 }
 
+// platformSources parses --platform-dir, which takes the place of DIR and
+// --platform.
+func (f *buildFlags) platformSources(c *cobra.Command, args []string) ([]builder.PlatformSource, error) {
+	if len(f.bo.PlatformDirs) == 0 {
+		return nil, nil
+	}
+	if len(args) == 1 {
+		return nil, usagef("--platform-dir gives each platform its directory: drop the DIR argument %q", args[0])
+	}
+	if c.Flags().Changed("platform") {
+		return nil, usagef("--platform-dir names the platforms: drop --platform")
+	}
+	return builder.ParsePlatformSources(f.bo.PlatformDirs)
+}
+
+// sourcesName names the default output of a --platform-dir build: the
+// directory holding the platforms' directories (dist for dist/amd64 and
+// dist/arm64), else "image".
+func sourcesName(sources []builder.PlatformSource) string {
+	parent := ""
+	for i, s := range sources {
+		abs, err := filepath.Abs(s.Dir)
+		if err != nil || (i > 0 && filepath.Dir(abs) != parent) {
+			return "image"
+		}
+		parent = filepath.Dir(abs)
+	}
+	return parent
+}
+
 // print writes the notes on stderr and the result on stdout.
 func (f *buildFlags) print(res *pack.Result, spec pack.Spec, elapsed time.Duration, stdout, stderr io.Writer) error {
 	b, quiet := res.Build, f.out.Quiet
@@ -348,7 +394,7 @@ func (f *buildFlags) print(res *pack.Result, spec pack.Spec, elapsed time.Durati
 		printPatchNotes(stderr, quiet, p, spec.Patches[i].Mount)
 	}
 	rows := [][2]string{{"size", fmt.Sprintf("%s in %d layer(s), %d files", humanBytes(blobBytes(b)), len(b.Layers), b.Files)}}
-	if err := githubActions(res.Reference, res.Digest.String(), res.Pushed, rows); err != nil && !quiet {
+	if err := githubActions(res.Reference, res.Digest.String(), res.Pushed, rows, res.Patches...); err != nil && !quiet {
 		fmt.Fprintf(stderr, "warning: %v\n", err)
 	}
 	return printResult(stdout, f.out, res.Reference, res.Digest.String(), j)

@@ -260,3 +260,32 @@ func TestBuildConfigAttest(t *testing.T) {
 		})
 	}
 }
+
+func TestBuildSpecPlatformDirs(t *testing.T) {
+	spec, err := specOf(t, "--platform-dir", "linux/amd64=dist/amd64", "--platform-dir", "linux/arm64=dist/arm64", "-t", "ghcr.io/acme/tool:v1", "--push")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Source != "" || len(spec.PlatformSources) != 2 || spec.PlatformSources[1].String() != "linux/arm64=dist/arm64" || len(spec.Image.Platforms) != 0 {
+		t.Errorf("spec = %+v", spec)
+	}
+	local, err := specOf(t, "--platform-dir", "linux/amd64=dist/amd64", "--platform-dir", "linux/arm64=dist/arm64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if local.Output != (publish.Target{Kind: publish.Layout, Path: "assetpack-out/dist"}) {
+		t.Errorf("output %v, want oci:assetpack-out/dist (the directory holding the platforms' directories)", local.Output)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"site", "--platform-dir", "linux/amd64=dist/amd64"}, "drop the DIR argument"},
+		{[]string{"--platform", "linux/arm64", "--platform-dir", "linux/amd64=dist/amd64"}, "drop --platform"},
+		{[]string{"--platform-dir", "linux/amd64"}, "platform source"},
+	} {
+		if _, err := specOf(t, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want an error with %q", tc.args, err, tc.want)
+		}
+	}
+}

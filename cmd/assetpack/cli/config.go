@@ -49,6 +49,12 @@ func applyConfig(c *cobra.Command, cfg *config.Config, bo *options.Build, to *op
 	if set("platform") && len(cfg.Platforms) > 0 {
 		bo.Platforms = cfg.Platforms
 	}
+	if set("platform-dir") && len(cfg.PlatformDirs) > 0 {
+		bo.PlatformDirs = nil
+		for _, d := range cfg.PlatformDirs {
+			bo.PlatformDirs = append(bo.PlatformDirs, d.Platform+"="+cfg.Resolve(d.Source))
+		}
+	}
 	if set("compression") && cfg.Compression != "" {
 		bo.Compression = cfg.Compression
 	}
@@ -185,6 +191,13 @@ func newConfig() *cobra.Command {
 			_, notes, err := builder.ParsePlatformsWithNotes(cfg.Platforms)
 			if err != nil {
 				return usagef("%s: platforms: %v", p, err)
+			}
+			for _, d := range cfg.PlatformDirs {
+				_, dn, err := builder.ParsePlatformsWithNotes([]string{d.Platform})
+				if err != nil {
+					return usagef("%s: platformDirs: %v", p, err)
+				}
+				notes = append(notes, dn...)
 			}
 			for _, n := range notes {
 				fmt.Fprintf(c.ErrOrStderr(), "note: %s\n", n)

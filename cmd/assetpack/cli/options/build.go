@@ -23,6 +23,7 @@ type Build struct {
 	Output          string
 	Prefix          string
 	Platforms       []string
+	PlatformDirs    []string
 	Compression     string
 	SourceDateEpoch string
 	Symlinks        string
@@ -45,6 +46,7 @@ func (b *Build) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&b.Output, "output", "o", "", "where to write the image: oci:DIR (OCI image layout) or tar:FILE (OCI archive) (default oci:"+DefaultOutputDir+"/<source dir name>)")
 	fs.StringVar(&b.Prefix, "prefix", "/", "directory inside the image that holds the files; mount with subPath set to it (e.g. --prefix site, subPath: site)")
 	fs.StringSliceVar(&b.Platforms, "platform", []string{"linux/amd64"}, "platform(s) to declare, comma-separated; two or more produce an image index sharing one set of layers")
+	fs.StringArrayVar(&b.PlatformDirs, "platform-dir", nil, "PLATFORM=DIR: pack DIR for PLATFORM only (repeatable, in place of DIR and --platform); gives an index whose platforms have their own files, such as a program built for each")
 	fs.StringVar(&b.Compression, "compression", string(builder.Auto), "layer compression: auto (per layer: none for incompressible data such as model weights, else gzip), gzip, zstd, none, or zstd-better / zstd-best: fewer bytes for more CPU, for slow links")
 	fs.StringVar(&b.Layers, "layers", string(builder.LayersAuto), "layer split: auto (files of 32 MiB or more in their own layers, the rest in groups of a few MiB, so one changed file re-uploads one layer), model (each weight file — safetensors, gguf, onnx, bin, pt, … — in its own layer, config/tokenizer, docs and code files in one layer each) or single")
 	fs.BoolVar(&b.NoCache, "no-cache", false, "read every file, ignoring the build cache of layer digests")
