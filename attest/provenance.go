@@ -16,8 +16,13 @@ import (
 // provenance (buildType BuildType). The fields mirror package builder's
 // options; empty fields are left out of the predicate.
 type Build struct {
-	// Source is the source directory as given to the build (required).
+	// Source is the source directory as given to the build; a build of one
+	// directory per platform gives PlatformSources instead. One of the two
+	// is required.
 	Source string
+	// PlatformSources are a per-platform build's directories, each as
+	// "PLATFORM=DIR" (builder.PlatformSource's String), in the order given.
+	PlatformSources []string
 	// Prefix is where the files sit in the image ("" for the root).
 	Prefix string
 	// Platforms are the platforms the image declares.
@@ -57,7 +62,7 @@ func Provenance(img *Image, b Build, opts ...Option) (*slsa.Provenance, error) {
 	if img == nil {
 		return nil, invalid("no image given")
 	}
-	if b.Source == "" {
+	if b.Source == "" && len(b.PlatformSources) == 0 {
 		return nil, invalid("the build has no source directory")
 	}
 	ext, err := structpb.NewStruct(externalParameters(b))
@@ -123,11 +128,19 @@ func builderVersion(o options) map[string]string {
 
 // externalParameters is b as a JSON object, without empty fields.
 func externalParameters(b Build) map[string]any {
-	m := map[string]any{"source": b.Source, "git": b.Git}
+	m := map[string]any{"git": b.Git}
 	set := func(k, v string) {
 		if v != "" {
 			m[k] = v
 		}
+	}
+	set("source", b.Source)
+	if len(b.PlatformSources) > 0 {
+		var ps []any
+		for _, p := range b.PlatformSources {
+			ps = append(ps, p)
+		}
+		m["platformSources"] = ps
 	}
 	set("prefix", b.Prefix)
 	set("compression", b.Compression)

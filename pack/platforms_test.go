@@ -2,15 +2,18 @@ package pack_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/assetpack/assetpack/attest"
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/internal/testregistry"
 	"github.com/assetpack/assetpack/pack"
@@ -99,5 +102,43 @@ func TestRunPlatformSourcesSpecErrors(t *testing.T) {
 				t.Errorf("Run() = %v, want ErrInvalidSpec", err)
 			}
 		})
+	}
+}
+
+// TestRunPlatformSourcesAttested: a per-platform build pushed with --sign
+// gets its SBOM and provenance like any other (the release image is built
+// this way); the provenance names the platforms' directories.
+func TestRunPlatformSourcesAttested(t *testing.T) {
+	amd, arm := site(t), t.TempDir()
+	os.WriteFile(filepath.Join(arm, "program"), []byte("arm64\n"), 0o755)
+	sources := []builder.PlatformSource{
+		{Platform: v1.Platform{OS: "linux", Architecture: "amd64"}, Dir: amd},
+		{Platform: v1.Platform{OS: "linux", Architecture: "arm64"}, Dir: arm},
+	}
+	host := testregistry.New(t)
+	rec := &recorder{}
+	res, err := pack.Run(context.Background(), pack.Spec{PlatformSources: sources, Image: image(), Tags: []string{host + "/tools/bin:v1"},
+		Sign: &pack.Sign{Signer: rec, Recursive: true, SBOM: attest.SPDX, Provenance: true, Version: "v1.0.0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close()
+	if len(rec.statements) != 6 { // the index and two images, an SBOM and a provenance each
+		t.Fatalf("%d statements, want 6", len(rec.statements))
+	}
+	want := `"platformSources":["linux/amd64=` + amd + `","linux/arm64=` + arm + `"]`
+	provenances := 0
+	for _, st := range rec.statements {
+		_, typ, pred := st.decode(t)
+		if typ != attest.ProvenancePredicateType {
+			continue
+		}
+		provenances++
+		if b, _ := json.Marshal(pred); !strings.Contains(string(b), want) {
+			t.Errorf("the provenance lacks %s: %s", want, b)
+		}
+	}
+	if provenances != 3 {
+		t.Errorf("%d provenances, want 3", provenances)
 	}
 }

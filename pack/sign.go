@@ -265,8 +265,13 @@ func buildParameters(spec Spec, platforms []v1.Platform) *attest.Build {
 		}
 		return v
 	}
+	var sources []string
+	for _, ps := range spec.PlatformSources {
+		sources = append(sources, ps.String())
+	}
 	return &attest.Build{
 		Source:          spec.Source,
+		PlatformSources: sources,
 		Prefix:          strings.Trim(im.Prefix, "/"),
 		Platforms:       platforms,
 		Compression:     or(string(im.Compression), string(builder.Auto)),
