@@ -15,6 +15,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/assetpack/assetpack/internal/jsondoc"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	yamlv3 "go.yaml.in/yaml/v3"
@@ -168,41 +169,10 @@ func describe(vs []violation, root *yamlv3.Node, name string) string {
 		if key == "" {
 			key = "(top level)"
 		}
-		lines = append(lines, fmt.Sprintf("%s:%d: %s: %s", name, lineOf(root, v.loc), key, v.msg))
+		lines = append(lines, fmt.Sprintf("%s:%d: %s: %s", name, jsondoc.LineOf(root, v.loc), key, v.msg))
 	}
 	sort.Strings(lines)
 	return strings.Join(lines, "; ")
-}
-
-// lineOf finds the line of the key at path in a YAML document.
-func lineOf(root *yamlv3.Node, path []string) int {
-	n := root
-	if n.Kind == yamlv3.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	line := n.Line
-	for _, p := range path {
-		found := false
-		switch n.Kind {
-		case yamlv3.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == p {
-					line, n, found = n.Content[i].Line, n.Content[i+1], true
-					break
-				}
-			}
-		case yamlv3.SequenceNode:
-			var idx int
-			if _, err := fmt.Sscanf(p, "%d", &idx); err == nil && idx < len(n.Content) {
-				n = n.Content[idx]
-				line, found = n.Line, true
-			}
-		}
-		if !found {
-			break
-		}
-	}
-	return line
 }
 
 // GitData are the tag template placeholders.

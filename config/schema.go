@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/assetpack/assetpack/internal/jsondoc"
 )
 
 // The JSON Schema in assetpack.schema.json is checked by the interpreter
@@ -116,10 +118,10 @@ func (n *schemaNode) validate(v any, loc []string, out *[]violation) {
 		*out = append(*out, violation{append([]string(nil), at...), fmt.Sprintf(format, a...)})
 	}
 	if n.typ != "" && !hasType(v, n.typ) {
-		add(loc, "got %s, want %s", jsonType(v), n.typ)
+		add(loc, "got %s, want %s", jsondoc.Type(v), n.typ)
 		return
 	}
-	if n.enum != nil && !inEnum(v, n.enum) {
+	if n.enum != nil && !jsondoc.InEnum(v, n.enum) {
 		want := make([]string, len(n.enum))
 		for i, e := range n.enum {
 			b, _ := json.Marshal(e)
@@ -175,34 +177,5 @@ func hasType(v any, typ string) bool {
 		f, ok := v.(float64)
 		return ok && f == float64(int64(f))
 	}
-	return jsonType(v) == typ
-}
-
-// jsonType names the JSON type of a value decoded by encoding/json.
-func jsonType(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "boolean"
-	case float64:
-		return "number"
-	case string:
-		return "string"
-	case []any:
-		return "array"
-	case map[string]any:
-		return "object"
-	}
-	return fmt.Sprintf("%T", v)
-}
-
-func inEnum(v any, enum []any) bool {
-	b, _ := json.Marshal(v)
-	for _, e := range enum {
-		if eb, _ := json.Marshal(e); string(eb) == string(b) {
-			return true
-		}
-	}
-	return false
+	return jsondoc.Type(v) == typ
 }

@@ -36,6 +36,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/assetpack/assetpack/builder"
+	"github.com/assetpack/assetpack/internal/jsondoc"
 )
 
 // Media types of the ModelPack manifest, from model-spec.
@@ -134,7 +135,7 @@ func ParseMetadata(data []byte, name string) (*Metadata, error) {
 		doc = map[string]any{}
 	}
 	if _, ok := doc["modelfs"]; ok {
-		return nil, &Error{File: name, Line: lineOf(&root, []string{"modelfs"}), Field: "modelfs", rule: true,
+		return nil, &Error{File: name, Line: jsondoc.LineOf(&root, []string{"modelfs"}), Field: "modelfs", rule: true,
 			Message: "is written from the image's layers: leave it out"}
 	}
 	// What New adds, so that only the file's own keys can fail.
@@ -152,7 +153,7 @@ func ParseMetadata(data []byte, name string) (*Metadata, error) {
 	if len(vs) > 0 {
 		v := vs[0]
 		parts := pointerParts(v.Field)
-		return nil, &Error{File: name, Line: lineOf(&root, parts), Field: strings.Join(parts, "."), Message: v.Message}
+		return nil, &Error{File: name, Line: jsondoc.LineOf(&root, parts), Field: strings.Join(parts, "."), Message: v.Message}
 	}
 	var m Metadata
 	if err := json.Unmarshal(full, &m); err != nil {
@@ -160,7 +161,7 @@ func ParseMetadata(data []byte, name string) (*Metadata, error) {
 	}
 	if err := checkSpec(&m); err != nil {
 		err.File = name
-		err.Line = lineOf(&root, strings.Split(err.Field, "."))
+		err.Line = jsondoc.LineOf(&root, strings.Split(err.Field, "."))
 		return nil, err
 	}
 	return &m, nil
@@ -187,37 +188,6 @@ func pointerParts(p string) []string {
 		parts[i] = strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
 	}
 	return parts
-}
-
-// lineOf finds the line of the key at path in a YAML document.
-func lineOf(root *yamlv3.Node, path []string) int {
-	n := root
-	if n.Kind == yamlv3.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	line := n.Line
-	for _, p := range path {
-		found := false
-		switch n.Kind {
-		case yamlv3.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == p {
-					line, n, found = n.Content[i].Line, n.Content[i+1], true
-					break
-				}
-			}
-		case yamlv3.SequenceNode:
-			var idx int
-			if _, err := fmt.Sscanf(p, "%d", &idx); err == nil && idx >= 0 && idx < len(n.Content) {
-				n = n.Content[idx]
-				line, found = n.Line, true
-			}
-		}
-		if !found {
-			break
-		}
-	}
-	return line
 }
 
 // Check validates m before anything is built, with stand-ins for what New

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/assetpack/assetpack/internal/jsondoc"
 )
 
 // configSchema is config-schema.json of github.com/modelpack/model-spec
@@ -161,11 +163,11 @@ func (s *schema) validate(n *schemaNode, v any, loc string, out *[]Violation) {
 		s.validate(d, v, loc, out)
 		return
 	}
-	if n.typ != "" && jsonType(v) != n.typ {
-		add("expected %s, but got %s", n.typ, jsonType(v))
+	if n.typ != "" && jsondoc.Type(v) != n.typ {
+		add("expected %s, but got %s", n.typ, jsondoc.Type(v))
 		return
 	}
-	if n.enum != nil && !inEnum(v, n.enum) {
+	if n.enum != nil && !jsondoc.InEnum(v, n.enum) {
 		if len(n.enum) == 1 {
 			add("value must be %#v", n.enum[0])
 		} else {
@@ -220,35 +222,6 @@ func (s *schema) validate(n *schemaNode, v any, loc string, out *[]Violation) {
 			add("additionalProperties %s not allowed", strings.Join(extra, ", "))
 		}
 	}
-}
-
-// jsonType names the JSON type of a value decoded by encoding/json.
-func jsonType(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "boolean"
-	case float64, json.Number:
-		return "number"
-	case string:
-		return "string"
-	case []any:
-		return "array"
-	case map[string]any:
-		return "object"
-	}
-	return fmt.Sprintf("%T", v)
-}
-
-func inEnum(v any, enum []any) bool {
-	b, _ := json.Marshal(v)
-	for _, e := range enum {
-		if eb, _ := json.Marshal(e); string(eb) == string(b) {
-			return true
-		}
-	}
-	return false
 }
 
 // quote single-quotes s as the validator does.
