@@ -101,11 +101,12 @@ func (k kyvernoResult) String() string {
 // TestPolicyKyverno: the ClusterPolicy assetpack policy writes, applied by
 // the real Kyverno CLI to a Pod and to every pod-template kind, verifying
 // signatures in Debian's registry on 127.0.0.1: an image volume signed by
-// assetpack sign passes; unsigned, or signed by another key, it fails. The
-// container image is not the policy's business; Audit only warns; with
-// Enforce a tag is verified and pinned to its digest. cosign v3's Sigstore
-// bundle signature passes the --signature-format bundle policy and not the
-// legacy one. Nothing leaves 127.0.0.1: HTTP(S) proxies point at a closed
+// assetpack with its defaults passes the default policy; unsigned, or
+// signed by another key, it fails. The container image is not the
+// policy's business; Audit only warns; with Enforce a tag is verified and
+// pinned to its digest. cosign v3's signature passes the default policy
+// too; the legacy policy accepts the legacy signature and nothing else.
+// Nothing leaves 127.0.0.1: HTTP(S) proxies point at a closed
 // port, so a lookup of the public Sigstore root would fail the test.
 func TestPolicyKyverno(t *testing.T) {
 	reg := startRegistry(t, registryOpts{})
@@ -127,13 +128,13 @@ func TestPolicyKyverno(t *testing.T) {
 	must(runEnv(t, work, env, "", bin, "generate-key-pair"))
 	must(runEnv(t, work, env, "", bin, "generate-key-pair", "--output-key-prefix", "other"))
 	repo := reg.Host + "/web/site"
-	// The default policy reads the legacy .sig tag; assetpack signs in the
-	// bundle format unless told otherwise.
-	signed := must(runEnv(t, work, env, "", bin, "build", src, "--git=false", "-t", repo+":v1", "--push", "--sign", "--key", "cosign.key", "--signature-format", "legacy"))
+	// Defaults on both sides: assetpack signs a Sigstore bundle, and the
+	// Kyverno policy checks bundles.
+	signed := must(runEnv(t, work, env, "", bin, "build", src, "--git=false", "-t", repo+":v1", "--push", "--sign", "--key", "cosign.key"))
 	os.WriteFile(filepath.Join(src, "index.html"), []byte("<h1>unsigned</h1>"), 0o644)
 	unsigned := must(runEnv(t, work, env, "", bin, "build", src, "--git=false", "-t", repo+":unsigned", "--push"))
 	os.WriteFile(filepath.Join(src, "index.html"), []byte("<h1>other key</h1>"), 0o644)
-	otherKey := must(runEnv(t, work, env, "", bin, "build", src, "--git=false", "-t", repo+":other", "--push", "--sign", "--key", "other.key", "--signature-format", "legacy"))
+	otherKey := must(runEnv(t, work, env, "", bin, "build", src, "--git=false", "-t", repo+":other", "--push", "--sign", "--key", "other.key"))
 
 	must(runEnv(t, work, env, "", bin, "policy", "--image", reg.Host+"/web/*", "--key", "cosign.pub", "-o", "policy.yaml"))
 	must(runEnv(t, work, env, "", bin, "policy", "--image", reg.Host+"/web/*", "--key", "cosign.pub", "--action", "Audit", "-o", "audit.yaml"))
@@ -150,22 +151,22 @@ func TestPolicyKyverno(t *testing.T) {
 				t.Errorf("signed image volume: %v", ok)
 			}
 			bad := kyvernoApply(t, work, env, "policy.yaml", "--resource", write(name+"-unsigned.yaml", workloadYAML(kind, "unsigned", unsigned)))
-			if !bad.failed("failed to verify image " + unsigned + ": .attestors[0].entries[0].keys: no signatures found") {
+			if !bad.failed("failed to verify image " + unsigned + ": .attestors[0].entries[0].keys: sigstore bundle verification failed: no matching signatures found") {
 				t.Errorf("unsigned image volume: %v", bad)
 			}
 			other := kyvernoApply(t, work, env, "policy.yaml", "--resource", write(name+"-other-key.yaml", workloadYAML(kind, "other", otherKey)))
-			if !other.failed("failed to verify image " + otherKey + ": .attestors[0].entries[0].keys: no matching signatures") {
+			if !other.failed("failed to verify image " + otherKey + ": .attestors[0].entries[0].keys: sigstore bundle verification failed: no matching signatures found") {
 				t.Errorf("image volume signed by another key: %v", other)
 			}
 		})
 	}
 
-	// Keyless: Kyverno needs the public Sigstore root (Fulcio roots, Rekor
-	// and CT log keys) from its TUF mirror, which the closed proxy refuses:
-	// the verification fails, and nothing left 127.0.0.1.
+	// Keyless: Kyverno needs the public Sigstore trusted root (Fulcio roots,
+	// Rekor and CT log keys) from its TUF mirror, which the closed proxy
+	// refuses: the verification fails, and nothing left 127.0.0.1.
 	must(runEnv(t, work, env, "", bin, "policy", "--image", reg.Host+"/web/*", "--certificate-identity", "ci@example.com",
 		"--certificate-oidc-issuer", "https://accounts.example.com", "-o", "keyless.yaml"))
-	if r := kyvernoApply(t, work, env, "keyless.yaml", "--resource", "pod-signed.yaml"); !r.failed("failed to get roots from fulcio") || !strings.Contains(r.stdout, "proxyconnect") {
+	if r := kyvernoApply(t, work, env, "keyless.yaml", "--resource", "pod-signed.yaml"); !r.failed("failed to get trusted material") || !strings.Contains(r.stdout, "proxyconnect") {
 		t.Errorf("keyless without a route to the Sigstore root: %v", r)
 	}
 
@@ -204,7 +205,7 @@ func TestPolicyKyverno(t *testing.T) {
 
 	// Audit reports the unsigned volume as a warning and admits it.
 	if r := kyvernoApply(t, work, env, "audit.yaml", "--resource", "pod-unsigned.yaml", "--audit-warn"); r.code != 0 || r.warn == 0 || r.fail != 0 || r.errors != 0 ||
-		!strings.Contains(r.stdout, "no signatures found") {
+		!strings.Contains(r.stdout, "sigstore bundle verification failed: no matching signatures found") {
 		t.Errorf("audit: %v", r)
 	}
 	// A tag: Enforce verifies it and pins the verified digest (mutateDigest),
@@ -219,31 +220,35 @@ func TestPolicyKyverno(t *testing.T) {
 		t.Errorf("signed tag, Audit: %v", r)
 	}
 
-	// cosign v3 signs in its bundle format: the bundle policy accepts it,
-	// the legacy one does not, and the bundle policy refuses the legacy
-	// signature; it accepts what assetpack build --sign writes by default.
-	t.Run("bundle", func(t *testing.T) {
+	// cosign v3's signature is a bundle too: the default policy accepts it.
+	// A legacy policy accepts the legacy signature (assetpack's
+	// --signature-format legacy, cosign v2's default) and no bundle; the
+	// default policy refuses the legacy signature.
+	t.Run("cosign-v3-and-legacy", func(t *testing.T) {
 		cosign3 := cosignCLI(t, "v3.1.3")
 		os.WriteFile(filepath.Join(src, "index.html"), []byte("<h1>cosign v3</h1>"), 0o644)
 		v3 := must(runEnv(t, work, env, "", bin, "build", src, "--git=false", "-t", repo+":v3", "--push"))
 		must(runEnv(t, work, env, "", cosign3, "sign", "--yes", "--key", "cosign.key", "--tlog-upload=false", "--use-signing-config=false", "--allow-insecure-registry", v3))
-		must(runEnv(t, work, env, "", bin, "policy", "--image", reg.Host+"/web/*", "--key", "cosign.pub", "--signature-format", "bundle", "-o", "bundle.yaml"))
 		write("pod-v3.yaml", workloadYAML("Pod", "v3", v3))
-		if r := kyvernoApply(t, work, env, "bundle.yaml", "--resource", "pod-v3.yaml"); !r.passed() {
-			t.Errorf("bundle policy, cosign v3 signature: %v", r)
+		if r := kyvernoApply(t, work, env, "policy.yaml", "--resource", "pod-v3.yaml"); !r.passed() {
+			t.Errorf("default policy, cosign v3 signature: %v", r)
 		}
-		if r := kyvernoApply(t, work, env, "policy.yaml", "--resource", "pod-v3.yaml"); !r.failed("no signatures found") {
+
+		os.WriteFile(filepath.Join(src, "index.html"), []byte("<h1>legacy</h1>"), 0o644)
+		legacy := must(runEnv(t, work, env, "", bin, "build", src, "--git=false", "-t", repo+":legacy", "--push", "--sign", "--key", "cosign.key", "--signature-format", "legacy"))
+		write("pod-legacy.yaml", workloadYAML("Pod", "legacy", legacy))
+		must(runEnv(t, work, env, "", bin, "policy", "--image", reg.Host+"/web/*", "--key", "cosign.pub", "--signature-format", "legacy", "-o", "legacy.yaml"))
+		if r := kyvernoApply(t, work, env, "legacy.yaml", "--resource", "pod-legacy.yaml"); !r.passed() {
+			t.Errorf("legacy policy, legacy signature: %v", r)
+		}
+		if r := kyvernoApply(t, work, env, "legacy.yaml", "--resource", "pod-v3.yaml"); !r.failed("no signatures found") {
 			t.Errorf("legacy policy, cosign v3 signature: %v", r)
 		}
-		if r := kyvernoApply(t, work, env, "bundle.yaml", "--resource", "pod-signed.yaml"); !r.failed("sigstore bundle verification failed") {
-			t.Errorf("bundle policy, assetpack's legacy signature: %v", r)
+		if r := kyvernoApply(t, work, env, "legacy.yaml", "--resource", "pod-signed.yaml"); !r.failed("no signatures found") {
+			t.Errorf("legacy policy, assetpack's default signature: %v", r)
 		}
-		// assetpack's default: a bundle (with its SBOM and provenance
-		// beside it), which the bundle policy accepts.
-		os.WriteFile(filepath.Join(src, "index.html"), []byte("<h1>assetpack defaults</h1>"), 0o644)
-		defaults := must(runEnv(t, work, env, "", bin, "build", src, "--git=false", "-t", repo+":defaults", "--push", "--sign", "--key", "cosign.key"))
-		if r := kyvernoApply(t, work, env, "bundle.yaml", "--resource", write("pod-defaults.yaml", workloadYAML("Pod", "defaults", defaults))); !r.passed() {
-			t.Errorf("bundle policy, assetpack's default signature: %v", r)
+		if r := kyvernoApply(t, work, env, "policy.yaml", "--resource", "pod-legacy.yaml"); !r.failed("sigstore bundle verification failed") {
+			t.Errorf("default policy, legacy signature: %v", r)
 		}
 	})
 }

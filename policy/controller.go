@@ -67,9 +67,6 @@ const volumesAnnotation = "assetpack.dev/image-volumes"
 func renderPolicyController(s Spec) (*Rendered, error) {
 	a := authority{Name: "assetpack"}
 	if s.Keyless == nil {
-		if s.Signatures == Bundle {
-			return nil, invalid("Signatures", string(s.Signatures), "the policy-controller verifies Sigstore bundles only for keyless authorities; with a key, sign in the legacy format (as assetpack sign does) or verify keyless")
-		}
 		a.Key = &keyRef{Data: string(s.PublicKey)}
 		if s.Tlog != nil {
 			if len(s.Tlog.PublicKey) > 0 {
@@ -86,8 +83,6 @@ func renderPolicyController(s Spec) (*Rendered, error) {
 			return nil, invalid("Tlog.PublicKey", "", "the policy-controller reads a private Rekor log's key from a TrustRoot resource, which assetpack does not write")
 		case len(k.CTLogPublicKey) > 0:
 			return nil, invalid("Keyless.CTLogPublicKey", "", "the policy-controller reads a private CT log's key from a TrustRoot resource, which assetpack does not write")
-		case s.Signatures == Bundle && s.Tlog.URL != DefaultRekorURL:
-			return nil, invalid("Tlog.URL", s.Tlog.URL, "the policy-controller checks Sigstore bundles against the public Sigstore trust root only")
 		}
 		a.Keyless = &keylessRef{
 			URL:               DefaultFulcioURL,

@@ -43,6 +43,7 @@ func ExampleRender() {
 	//         subjectRegExp: ^https://github\.com/acme/
 	//       url: https://fulcio.sigstore.dev
 	//     name: assetpack
+	//     signatureFormat: bundle
 	//   images:
 	//   - glob: ghcr.io/acme/**
 	//   mode: enforce

@@ -126,12 +126,6 @@ const volumeExtractor = "imageVolumes"
 // but not imageExtractors, so a generated rule would check containers
 // instead; the rule names every kind itself.
 func renderKyverno(s Spec) (*Rendered, error) {
-	if s.Signatures == Bundle && s.Tlog != nil && (s.Tlog.URL != DefaultRekorURL || len(s.Tlog.PublicKey) > 0) {
-		return nil, invalid("Tlog.URL", s.Tlog.URL, "Kyverno checks Sigstore bundles against the public Sigstore trust root only; a private Rekor log needs legacy signatures")
-	}
-	if s.Signatures == Bundle && s.Keyless != nil && len(s.Keyless.CTLogPublicKey) > 0 {
-		return nil, invalid("Keyless.CTLogPublicKey", "", "Kyverno checks Sigstore bundles against the public Sigstore trust root only; a private CT log needs legacy signatures")
-	}
 	rule := kyvernoRule{
 		Name:            "verify-image-volumes",
 		ImageExtractors: map[string][]imageExtractor{},
@@ -217,9 +211,9 @@ func description(s Spec) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Every image volume (volumes[].image.reference) of a Pod or pod template whose reference matches %s must carry a valid ", strings.Join(s.Images, ", "))
 	if s.Signatures == Bundle {
-		b.WriteString("Sigstore bundle signature (OCI 1.1 referrer, as cosign v3 writes it) ")
+		b.WriteString("Sigstore bundle signature (an OCI 1.1 referrer, as assetpack and cosign v3 write it by default) ")
 	} else {
-		b.WriteString("cosign signature in the sha256-<hex>.sig tag (as assetpack sign and cosign v2 write it) ")
+		b.WriteString("cosign signature in the sha256-<hex>.sig tag (as cosign v2 writes it, and assetpack in the legacy or both signature format) ")
 	}
 	if s.Keyless == nil {
 		b.WriteString("made with the policy's public key")

@@ -138,11 +138,12 @@ type SignatureFormat string
 // Signature formats.
 const (
 	// Legacy is cosign's "sha256-<hex>.sig" tag holding a simple-signing
-	// payload: what assetpack sign and cosign v2 write (the default).
+	// payload: what cosign v2 writes, and assetpack with the legacy or
+	// both signature format.
 	Legacy SignatureFormat = "legacy"
 	// Bundle is a Sigstore bundle (v0.3) attached as an OCI 1.1 referrer,
 	// or under the "sha256-<hex>" referrers tag on registries without the
-	// referrers API: what cosign v3 writes by default.
+	// referrers API: what assetpack and cosign v3 write by default.
 	Bundle SignatureFormat = "bundle"
 )
 
@@ -152,7 +153,7 @@ func ParseSignatureFormat(s string) (SignatureFormat, error) {
 	case Legacy, Bundle:
 		return f, nil
 	}
-	return "", invalid("Signatures", s, "use legacy (the sha256-<hex>.sig tag: assetpack sign, cosign v2) or bundle (Sigstore bundle referrer: cosign v3)")
+	return "", invalid("Signatures", s, "use bundle (the Sigstore bundle referrer: assetpack's and cosign v3's default) or legacy (the sha256-<hex>.sig tag: cosign v2)")
 }
 
 // Defaults of Spec.
@@ -179,7 +180,10 @@ type Spec struct {
 	Images []string
 	// Action defaults to Enforce.
 	Action Action
-	// Signatures defaults to Legacy.
+	// Signatures defaults to Bundle, what assetpack and cosign v3 sign
+	// with by default, wherever the controller can check a bundle from
+	// this signer; otherwise (a public key with the policy-controller, a
+	// private Rekor or CT log) to Legacy, and Render warns.
 	Signatures SignatureFormat
 	// PublicKey is a PEM public key (cosign.pub). Exactly one of PublicKey
 	// and Keyless is set.
@@ -190,6 +194,10 @@ type Spec struct {
 	// entry is required (assetpack sign uploads none unless asked); for
 	// keyless, nil means the public log (DefaultRekorURL).
 	Tlog *Tlog
+
+	// legacyBecause is why withDefaults chose Legacy for an empty
+	// Signatures; Render turns it into a warning.
+	legacyBecause string
 }
 
 // Keyless is the signer identity of keyless signatures: one of Subject and
@@ -232,13 +240,19 @@ func Render(s Spec) (*Rendered, error) {
 	if err != nil {
 		return nil, err
 	}
+	var r *Rendered
 	switch s.Format {
 	case Kyverno:
-		return renderKyverno(s)
+		r, err = renderKyverno(s)
 	case PolicyController:
-		return renderPolicyController(s)
+		r, err = renderPolicyController(s)
+	default:
+		return nil, invalid("Format", string(s.Format), "use kyverno or policy-controller")
 	}
-	return nil, invalid("Format", string(s.Format), "use kyverno or policy-controller")
+	if err == nil && s.legacyBecause != "" {
+		r.Warnings = append(r.Warnings, legacyWarning(s.legacyBecause))
+	}
+	return r, err
 }
 
 // withDefaults fills defaults and checks what is common to both formats.
@@ -263,11 +277,10 @@ func (s Spec) withDefaults() (Spec, error) {
 	if s.Action, err = ParseAction(string(s.Action)); err != nil {
 		return s, err
 	}
-	if s.Signatures == "" {
-		s.Signatures = Legacy
-	}
-	if s.Signatures, err = ParseSignatureFormat(string(s.Signatures)); err != nil {
-		return s, err
+	if s.Signatures != "" {
+		if s.Signatures, err = ParseSignatureFormat(string(s.Signatures)); err != nil {
+			return s, err
+		}
 	}
 	if len(s.Images) == 0 {
 		return s, invalid("Images", "", "none given; name the images the policy covers, such as registry.example.com/web/*")
@@ -316,7 +329,49 @@ func (s Spec) withDefaults() (Spec, error) {
 		}
 		s.Tlog = &t
 	}
+	if s.Signatures == "" {
+		s.Signatures = Bundle
+		if _, _, why := s.bundleUnsupported(); why != "" {
+			s.Signatures, s.legacyBecause = Legacy, why
+		}
+	} else if field, value, why := s.bundleUnsupported(); s.Signatures == Bundle && why != "" {
+		return s, invalid(field, value, "%s", why)
+	}
 	return s, nil
+}
+
+// bundleUnsupported says why the controller of s cannot check Sigstore
+// bundle signatures from the signer of s (with the Spec field and value
+// that make it so), or returns an empty reason when it can. Both
+// controllers check bundles with sigstore-go against one trusted root:
+//   - sigstore policy-controller: only for keyless authorities
+//     (checkOptsFromAuthority in pkg/webhook/validator.go: "when using the
+//     new bundle format, the authority must be keyless", still so in
+//     August 2026), and with the public root unless a TrustRoot resource
+//     is referenced, which assetpack does not write;
+//   - Kyverno (pkg/image/verifiers/cpol/cosign/sigstore.go, v1.19): keys
+//     and identities, but its trusted root is the public Sigstore one, so
+//     a private Rekor or CT log cannot be named.
+func (s Spec) bundleUnsupported() (field, value, why string) {
+	privateLog := s.Tlog != nil && (s.Tlog.URL != DefaultRekorURL || len(s.Tlog.PublicKey) > 0)
+	switch {
+	case s.Format == PolicyController && s.Keyless == nil:
+		return "Signatures", string(Bundle), "the policy-controller checks Sigstore bundles only for keyless authorities, not for a public key"
+	case s.Format == PolicyController && privateLog:
+		return "Tlog.URL", s.Tlog.URL, "the policy-controller checks Sigstore bundles against the public Sigstore trust root only, not a private Rekor log"
+	case s.Format == Kyverno && privateLog:
+		return "Tlog.URL", s.Tlog.URL, "Kyverno checks Sigstore bundles against the public Sigstore trust root only, not a private Rekor log"
+	case s.Format == Kyverno && s.Keyless != nil && len(s.Keyless.CTLogPublicKey) > 0:
+		return "Keyless.CTLogPublicKey", "", "Kyverno checks Sigstore bundles against the public Sigstore trust root only, not a private CT log"
+	}
+	return "", "", ""
+}
+
+// legacyWarning is Render's warning when the signature format defaulted
+// to Legacy.
+func legacyWarning(why string) string {
+	return "this policy accepts legacy signatures (the sha256-<hex>.sig tag), not the Sigstore bundles that assetpack and cosign v3 sign with by default, because " +
+		why + ": sign the images in the legacy or both signature format, or the controller will reject them"
 }
 
 func (k Keyless) check() error {

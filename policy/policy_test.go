@@ -40,30 +40,36 @@ func readTestdata(t *testing.T, name string) []byte {
 func goldenCases(t *testing.T) []struct {
 	name string
 	spec Spec
+	// legacy: the signature format defaults to Legacy (with a warning)
+	// because the controller cannot check a bundle from this signer.
+	legacy bool
 } {
 	key, logKey := readTestdata(t, "cosign.pub"), readTestdata(t, "log.pub")
 	return []struct {
-		name string
-		spec Spec
+		name   string
+		spec   Spec
+		legacy bool
 	}{
-		{"kyverno-key", Spec{Format: Kyverno, Images: []string{webImages}, PublicKey: key}},
+		{"kyverno-key", Spec{Format: Kyverno, Images: []string{webImages}, PublicKey: key}, false},
 		{"kyverno-keyless", Spec{Format: Kyverno, Images: []string{webImages, "ghcr.io/acme/*"},
-			Keyless: &Keyless{Subject: ghSubject, Issuer: ghIssuer}}},
+			Keyless: &Keyless{Subject: ghSubject, Issuer: ghIssuer}}, false},
 		{"kyverno-key-audit-rekor", Spec{Format: Kyverno, Name: "web-assets-audit", Images: []string{webImages}, PublicKey: key,
-			Action: Audit, Tlog: &Tlog{URL: "https://rekor.internal.example.com", PublicKey: logKey}}},
+			Action: Audit, Tlog: &Tlog{URL: "https://rekor.internal.example.com", PublicKey: logKey}}, true},
 		{"kyverno-keyless-regexp-bundle", Spec{Format: Kyverno, Images: []string{"ghcr.io/acme/*"}, Signatures: Bundle,
-			Keyless: &Keyless{SubjectRegexp: `^https://github\.com/acme/`, IssuerRegexp: `^https://token\.actions\.githubusercontent\.com$`}}},
+			Keyless: &Keyless{SubjectRegexp: `^https://github\.com/acme/`, IssuerRegexp: `^https://token\.actions\.githubusercontent\.com$`}}, false},
 		{"kyverno-keyless-private-logs", Spec{Format: Kyverno, Images: []string{"registry.internal.example.com/**"},
 			Keyless: &Keyless{Subject: "ci@example.com", Issuer: "https://dex.internal.example.com", CTLogPublicKey: logKey},
-			Tlog:    &Tlog{URL: "https://rekor.internal.example.com", PublicKey: logKey}}},
-		{"kyverno-key-bundle", Spec{Format: Kyverno, Images: []string{webImages}, PublicKey: key, Signatures: Bundle}},
-		{"policy-controller-key", Spec{Format: PolicyController, Images: []string{webImages}, PublicKey: key}},
+			Tlog:    &Tlog{URL: "https://rekor.internal.example.com", PublicKey: logKey}}, true},
+		{"kyverno-key-legacy", Spec{Format: Kyverno, Images: []string{webImages}, PublicKey: key, Signatures: Legacy}, false},
+		{"policy-controller-key", Spec{Format: PolicyController, Images: []string{webImages}, PublicKey: key}, true},
 		{"policy-controller-keyless", Spec{Format: PolicyController, Images: []string{webImages, "ghcr.io/acme/**"},
-			Keyless: &Keyless{Subject: ghSubject, Issuer: ghIssuer}}},
+			Keyless: &Keyless{Subject: ghSubject, Issuer: ghIssuer}}, false},
+		{"policy-controller-keyless-legacy", Spec{Format: PolicyController, Images: []string{webImages}, Signatures: Legacy,
+			Keyless: &Keyless{Subject: ghSubject, Issuer: ghIssuer}}, false},
 		{"policy-controller-key-audit-rekor", Spec{Format: PolicyController, Name: "web-assets-audit", Images: []string{webImages},
-			PublicKey: key, Action: Audit, Tlog: &Tlog{URL: "https://rekor.internal.example.com"}}},
+			PublicKey: key, Action: Audit, Tlog: &Tlog{URL: "https://rekor.internal.example.com"}}, true},
 		{"policy-controller-keyless-regexp-bundle", Spec{Format: PolicyController, Images: []string{"ghcr.io/acme/**"}, Signatures: Bundle,
-			Keyless: &Keyless{SubjectRegexp: `^https://github\.com/acme/`, Issuer: ghIssuer, IgnoreSCT: true}}},
+			Keyless: &Keyless{SubjectRegexp: `^https://github\.com/acme/`, Issuer: ghIssuer, IgnoreSCT: true}}, false},
 	}
 }
 
@@ -91,9 +97,29 @@ func TestGolden(t *testing.T) {
 			if !bytes.Equal(again.YAML, r.YAML) {
 				t.Errorf("two renders differ")
 			}
-			wantWarning := tc.spec.Format == PolicyController
-			if got := len(r.Warnings) == 1 && strings.Contains(r.Warnings[0], "policy-controller#1976"); got != wantWarning {
-				t.Errorf("warnings %q: want the image-volume warning: %v", r.Warnings, wantWarning)
+			var volumes, legacy int
+			for _, w := range r.Warnings {
+				switch {
+				case strings.Contains(w, "policy-controller#1976"):
+					volumes++
+				case strings.Contains(w, "accepts legacy signatures") && strings.Contains(w, "legacy or both signature format"):
+					legacy++
+				default:
+					t.Errorf("unexpected warning %q", w)
+				}
+			}
+			if wantVolumes := tc.spec.Format == PolicyController; (volumes == 1) != wantVolumes || volumes > 1 {
+				t.Errorf("warnings %q: want the image-volume warning: %v", r.Warnings, wantVolumes)
+			}
+			if (legacy == 1) != tc.legacy || legacy > 1 {
+				t.Errorf("warnings %q: want the legacy-default warning: %v", r.Warnings, tc.legacy)
+			}
+			// The default is what the YAML says: a bundle type or
+			// signatureFormat exactly when the format is (or defaults to)
+			// Bundle.
+			bundle := bytes.Contains(r.YAML, []byte("type: SigstoreBundle")) || bytes.Contains(r.YAML, []byte("signatureFormat: bundle"))
+			if wantBundle := tc.spec.Signatures == Bundle || (tc.spec.Signatures == "" && !tc.legacy); bundle != wantBundle {
+				t.Errorf("policy checks bundles: %v, want %v:\n%s", bundle, wantBundle, r.YAML)
 			}
 		})
 	}
@@ -306,6 +332,7 @@ func TestRenderErrors(t *testing.T) {
 		{"kyverno bundle private log", Spec{Format: Kyverno, Signatures: Bundle, Images: img, Keyless: keyless, Tlog: &Tlog{URL: "https://rekor.example.com"}}, "Tlog.URL", "public Sigstore trust root"},
 		{"kyverno bundle private CT log", Spec{Format: Kyverno, Signatures: Bundle, Images: img, Keyless: &Keyless{Subject: ghSubject, Issuer: ghIssuer, CTLogPublicKey: key}}, "Keyless.CTLogPublicKey", "public Sigstore trust root"},
 		{"controller key bundle", Spec{Format: PolicyController, Signatures: Bundle, Images: img, PublicKey: key}, "Signatures", "only for keyless"},
+		{"controller bundle private log", Spec{Format: PolicyController, Signatures: Bundle, Images: img, Keyless: keyless, Tlog: &Tlog{URL: "https://rekor.example.com"}}, "Tlog.URL", "public Sigstore trust root"},
 		{"controller private log key", Spec{Format: PolicyController, Images: img, Keyless: keyless, Tlog: &Tlog{URL: "https://rekor.example.com", PublicKey: key}}, "Tlog.PublicKey", "TrustRoot"},
 		{"controller private CT log", Spec{Format: PolicyController, Images: img, Keyless: &Keyless{Subject: ghSubject, Issuer: ghIssuer, CTLogPublicKey: key}}, "Keyless.CTLogPublicKey", "TrustRoot"},
 	} {

@@ -52,10 +52,26 @@ func TestPolicy(t *testing.T) {
 	os.WriteFile(filepath.Join(work, "log.pub"), []byte(policyKey), 0o644)
 	r = assetpack(t, work, nil, "policy", "--image", "registry.example.com/web/*", "--key", "cosign.pub", "--action", "audit",
 		"--name", "web-assets-audit", "--rekor-url", "https://rekor.internal.example.com", "--rekor-public-key", "log.pub")
-	for _, want := range []string{"name: web-assets-audit", "failureAction: Audit", "mutateDigest: false", "url: https://rekor.internal.example.com", "pubkey: |"} {
+	for _, want := range []string{"name: web-assets-audit", "failureAction: Audit", "mutateDigest: false", "url: https://rekor.internal.example.com", "pubkey: |", "type: Cosign"} {
 		if r.code != 0 || !strings.Contains(r.stdout, want) {
 			t.Errorf("exit %d, want %q in:\n%s%s", r.code, want, r.stdout, r.stderr)
 		}
+	}
+	// A signer the controller cannot check bundles from: the default is
+	// legacy, and stderr says how to sign for it, naming the flag.
+	legacyWarning := "warning: this policy accepts legacy signatures (the sha256-<hex>.sig tag), not the Sigstore bundles that assetpack and cosign v3 sign with by default, because "
+	if !strings.Contains(r.stderr, legacyWarning+"Kyverno checks Sigstore bundles against the public Sigstore trust root only, not a private Rekor log: sign the images with assetpack sign --signature-format both (or legacy)") {
+		t.Errorf("private log, stderr: %s", r.stderr)
+	}
+	r = assetpack(t, work, nil, "policy", "--format", "policy-controller", "--image", "registry.example.com/web/**", "--key", "cosign.pub")
+	if r.code != 0 || strings.Contains(r.stdout, "signatureFormat") || !strings.Contains(r.stdout, "key:") ||
+		!strings.Contains(r.stderr, legacyWarning+"the policy-controller checks Sigstore bundles only for keyless authorities, not for a public key: sign the images with assetpack sign --signature-format both (or legacy)") {
+		t.Errorf("policy-controller with a key: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// Asked for explicitly, legacy gets no warning.
+	r = assetpack(t, work, nil, "policy", "--image", "registry.example.com/web/*", "--key", "cosign.pub", "--signature-format", "legacy")
+	if r.code != 0 || r.stderr != "" || !strings.Contains(r.stdout, "type: Cosign") {
+		t.Errorf("explicit legacy: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
 
@@ -84,11 +100,11 @@ func TestPolicyErrors(t *testing.T) {
 		{"private key", append([]string{"--key", "cosign.key"}, img...), `--key "cosign.key": a private key (ENCRYPTED SIGSTORE PRIVATE KEY)`},
 		{"unknown format", append([]string{"--format", "gatekeeper", "--key", "cosign.pub"}, img...), `--format "gatekeeper": use kyverno or policy-controller`},
 		{"bad action", append([]string{"--action", "warn", "--key", "cosign.pub"}, img...), `--action "warn": use Enforce or Audit`},
-		{"bad signature format", append([]string{"--signature-format", "v3", "--key", "cosign.pub"}, img...), `--signature-format "v3": use legacy`},
+		{"bad signature format", append([]string{"--signature-format", "v3", "--key", "cosign.pub"}, img...), `--signature-format "v3": use bundle`},
 		{"bad pattern", []string{"--format", "policy-controller", "--image", "registry.example.com/web/[ab]", "--key", "cosign.pub"}, `--image "registry.example.com/web/[ab]": the policy-controller accepts only`},
 		{"issuer missing", append([]string{"--certificate-identity", "ci@example.com"}, img...), "--certificate-oidc-issuer: missing; keyless verification needs the OIDC issuer"},
 		{"bad regexp", append([]string{"--certificate-identity-regexp", "(", "--certificate-oidc-issuer", "https://accounts.example.com"}, img...), `--certificate-identity-regexp "(": is not a regular expression`},
-		{"controller key bundle", append([]string{"--format", "policy-controller", "--signature-format", "bundle", "--key", "cosign.pub"}, img...), `--signature-format "bundle": the policy-controller verifies Sigstore bundles only for keyless authorities`},
+		{"controller key bundle", append([]string{"--format", "policy-controller", "--signature-format", "bundle", "--key", "cosign.pub"}, img...), `--signature-format "bundle": the policy-controller checks Sigstore bundles only for keyless authorities`},
 		{"sct with key", append([]string{"--key", "cosign.pub", "--insecure-ignore-sct"}, img...), "are for keyless signatures"},
 		{"log key without log", append([]string{"--key", "cosign.pub", "--rekor-public-key", "cosign.pub"}, img...), "--rekor-public-key needs --rekor-url"},
 		{"argument", append([]string{"policy.yaml", "--key", "cosign.pub"}, img...), "takes no arguments"},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -33,7 +34,7 @@ func (f *policyFlags) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.issuerRegexp, "certificate-oidc-issuer-regexp", "", "keyless: the OIDC issuer as a regular expression")
 	fs.StringVar(&f.name, "name", policy.DefaultName, "metadata.name of the policy")
 	fs.StringVar(&f.action, "action", string(policy.Enforce), "Enforce (reject the object) or Audit (admit it and report)")
-	fs.StringVar(&f.signatures, "signature-format", string(policy.Legacy), "legacy (the sha256-<hex>.sig tag: assetpack sign, cosign v2) or bundle (Sigstore bundle referrer: cosign v3's default)")
+	fs.StringVar(&f.signatures, "signature-format", "", "bundle (the Sigstore bundle referrer: assetpack's and cosign v3's default) or legacy (the sha256-<hex>.sig tag: cosign v2); default bundle where the controller checks bundles from this signer, else legacy with a warning")
 	fs.StringVar(&f.rekorURL, "rekor-url", "", "with --key: require an entry in this Rekor log (signed with --tlog-upload); keyless: the log (default "+policy.DefaultRekorURL+")")
 	fs.StringVar(&f.rekorKey, "rekor-public-key", "", "PEM public key file of a private Rekor log (kyverno only)")
 	fs.StringVar(&f.ctlogKey, "ctlog-public-key", "", "keyless: PEM public key file of a private certificate transparency log (kyverno only)")
@@ -133,13 +134,17 @@ Formats:
                      policy is still written, with a warning. It applies in
                      namespaces labelled policy.sigstore.dev/include=true.
 
-Signatures: --signature-format legacy (default) accepts the sha256-<hex>.sig
-tag that cosign v2 and 'assetpack sign --signature-format legacy' (or both)
-write; bundle accepts the Sigstore bundle referrer that assetpack sign and
-cosign v3 write by default. A policy accepts one of the two: for images
-signed with assetpack's defaults, pass --signature-format bundle. With --key no transparency-log entry is required (assetpack signs
-without one unless --tlog-upload) unless --rekor-url names the log; keyless
-signatures are checked against the public Sigstore roots and Rekor.
+Signatures: a policy accepts one format. --signature-format bundle accepts
+the Sigstore bundle referrer that assetpack sign and cosign v3 write by
+default; legacy accepts the sha256-<hex>.sig tag of cosign v2 and of
+'assetpack sign --signature-format legacy' (or both). The default is bundle
+wherever the controller can check a bundle: Kyverno always, except with a
+private Rekor or CT log; the policy-controller only keyless (it checks
+bundles for keyless authorities only). Elsewhere it is legacy, with a
+warning: sign those images with --signature-format both. With --key no
+transparency-log entry is required (assetpack signs without one unless
+--tlog-upload) unless --rekor-url names the log; keyless signatures are
+checked against the public Sigstore roots and Rekor.
 
 Patterns: Kyverno's '*' matches any characters, '/' included; the
 policy-controller's '*' stops at '/' and '**' crosses it.`,
@@ -149,7 +154,9 @@ policy-controller's '*' stops at '/' and '**' crosses it.`,
       --certificate-oidc-issuer https://token.actions.githubusercontent.com -o policy.yaml
   assetpack policy --format policy-controller --image 'ghcr.io/acme/**' \
       --certificate-identity-regexp '^https://github.com/acme/' \
-      --certificate-oidc-issuer https://token.actions.githubusercontent.com --signature-format bundle
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com
+  assetpack policy --format policy-controller --image 'registry.example.com/web/**' --key cosign.pub \
+      -o policy.yaml   # legacy signatures: sign with --signature-format both
   assetpack policy --image 'registry.example.com/web/*' --key cosign.pub --action Audit --name web-assets-audit`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -163,6 +170,8 @@ policy-controller's '*' stops at '/' and '**' crosses it.`,
 			}
 			stderr := c.ErrOrStderr()
 			for _, w := range r.Warnings {
+				w = strings.Replace(w, "sign the images in the legacy or both signature format",
+					"sign the images with assetpack sign --signature-format both (or legacy)", 1)
 				fmt.Fprintf(stderr, "warning: %s\n", w)
 			}
 			if f.output == "" {
