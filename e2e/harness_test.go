@@ -19,60 +19,38 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/assetpack/assetpack/internal/testproc"
 )
 
 // freePort returns a port on 127.0.0.1 that was free a moment ago.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testproc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // startProcess starts a long-running tool and stops it (by PID, with its
-// process group) when the test ends.
+// process group) when the test ends; a failed test logs the end of its
+// output.
 func startProcess(t testing.TB, logName string, name string, args ...string) *exec.Cmd {
 	t.Helper()
-	logf, err := os.Create(filepath.Join(t.TempDir(), logName))
+	p, err := testproc.Start(filepath.Join(t.TempDir(), logName), name, args...)
 	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(name, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)
 	}
 	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		logf.Close()
+		p.Stop()
 		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("%s log (last 3000 bytes):\n%s", logName, tail(b, 3000))
+			t.Logf("%s log (last 3000 bytes):\n%s", logName, p.Tail(3000))
 		}
 	})
-	return cmd
-}
-
-func tail(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
-	}
-	return b
+	return p.Cmd
 }
 
 // registryServer is a real distribution registry (Debian's docker-registry)

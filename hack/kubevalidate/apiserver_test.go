@@ -11,14 +11,11 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -37,6 +34,7 @@ import (
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/yaml"
 
+	"github.com/assetpack/assetpack/internal/testproc"
 	"github.com/assetpack/assetpack/kube"
 )
 
@@ -82,48 +80,15 @@ func apiServer(t *testing.T) *rest.Config {
 	return apiConfig
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// start runs a binary with its output in a log file, and registers its stop.
-func start(dir, name string, args ...string) (*os.File, error) {
-	log, err := os.Create(filepath.Join(dir, filepath.Base(name)+".log"))
+// start runs a binary with its output in DIR/NAME.log, and registers its
+// stop for TestMain.
+func start(dir, name string, args ...string) (*testproc.Proc, error) {
+	p, err := testproc.Start(filepath.Join(dir, filepath.Base(name)+".log"), name, args...)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(name, args...)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	apiStop = append(apiStop, func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		log.Close()
-	})
-	return log, nil
-}
-
-func tail(f *os.File) string {
-	b, _ := os.ReadFile(f.Name())
-	if len(b) > 3000 {
-		b = b[len(b)-3000:]
-	}
-	return string(b)
+	apiStop = append(apiStop, p.Stop)
+	return p, nil
 }
 
 func startAPIServer(tools string) (*rest.Config, error) {
@@ -132,11 +97,11 @@ func startAPIServer(tools string) (*rest.Config, error) {
 		return nil, err
 	}
 	apiStop = append(apiStop, func() { os.RemoveAll(dir) })
-	etcdPort, err := freePort()
+	etcdPort, err := testproc.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	peerPort, err := freePort()
+	peerPort, err := testproc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +130,7 @@ func startAPIServer(tools string) (*rest.Config, error) {
 	tokens := filepath.Join(dir, "tokens.csv")
 	os.WriteFile(tokens, []byte(token+",kubevalidate-admin,1000,system:masters\n"), 0o600)
 
-	port, err := freePort()
+	port, err := testproc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +171,7 @@ func startAPIServer(tools string) (*rest.Config, error) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	return nil, fmt.Errorf("kube-apiserver not ready in 3 minutes (%s)\nkube-apiserver log:\n%s\netcd log:\n%s", last, tail(apiLog), tail(etcdLog))
+	return nil, fmt.Errorf("kube-apiserver not ready in 3 minutes (%s)\nkube-apiserver log:\n%s\netcd log:\n%s", last, apiLog.Tail(3000), etcdLog.Tail(3000))
 }
 
 // client is a dynamic client with a REST mapper that sees the server's
