@@ -48,6 +48,7 @@ var (
 	work     = flag.String("work", "", "scratch directory (default a new one under $TMPDIR); it holds registry storage")
 	modelpk  = flag.Bool("modelpack", false, "also push each model dataset with --layers model --modelpack (the ModelPack twin attached before the tags), with its unchanged re-push")
 	light    = flag.Bool("light", false, "for the scaled datasets: only the cat, sha256, start and lstat floors and assetpack's build, push and re-push")
+	presets  = flag.String("compression", "", "also push with each of these assetpack --compression presets (comma-separated, e.g. zstd,zstd-best), alternating with the others")
 	profs    = flag.String("profiles", "local", "network profiles between the clients and the registry, comma-separated: local, shared, per-connection, fast")
 )
 
@@ -521,6 +522,11 @@ func runProfile(prof profile, reg func() (*registry, error), ap, scratch string,
 		if *modelpk && strings.HasPrefix(set, "model") {
 			pushers = append(pushers, named{"assetpack-modelpack", pushCase{"assetpack build --push --modelpack", nil}})
 		}
+		for _, c := range strings.Split(*presets, ",") {
+			if c != "" {
+				pushers = append(pushers, named{"assetpack-compression-" + c, pushCase{"assetpack build --push --compression " + c, nil}})
+			}
+		}
 		for _, p := range strings.Split(*peers, ",") {
 			if c, ok := peerCases[p]; ok {
 				pushers = append(pushers, named{p, c})
@@ -549,6 +555,10 @@ func runProfile(prof profile, reg func() (*registry, error), ap, scratch string,
 					cmd = apPush(cache)
 				case "assetpack-modelpack":
 					cmd = func(d, ref, s string) string { return apPush(cache)(d, ref, s) + " --modelpack" }
+				default:
+					if c, ok := strings.CutPrefix(p.key, "assetpack-compression-"); ok {
+						cmd = func(d, ref, s string) string { return apPush(cache)(d, ref, s) + " --compression " + c }
+					}
 				}
 				line := cmd(dir, fmt.Sprintf("%s/bench/%s:v1", r.addr, p.key), scratch)
 				for _, res := range []*result{firsts[k], agains[k]} {
