@@ -781,6 +781,10 @@ func explainLegacy(err error) error {
 		return fmt.Errorf("the signature does not verify with this key or certificate (another signer, or a changed payload): %v", err)
 	case strings.Contains(msg, "docker-manifest-digest"), strings.Contains(msg, "invalid or missing digest in claim"):
 		return fmt.Errorf("it signs another image: %v", err)
+	case strings.Contains(msg, "verifying bundle with trusted root"), strings.Contains(msg, "rekor log public key not found"):
+		// cosign's VerifyBundle: the signed entry timestamp is not the
+		// trusted log's, as a bundle's entry is reported by explainBundle.
+		return fmt.Errorf("its transparency-log entry does not verify against the trusted root: %v", err)
 	}
 	return err
 }
