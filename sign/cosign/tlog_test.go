@@ -45,6 +45,17 @@ func checkTlog(t *testing.T, f *fixture, v *cosign.Verifier, ref name.Digest, fo
 	if pred, err := v.VerifyAttestation(f.ctx, ref, customPredicate); err != nil || string(pred) != `{"n":1}` {
 		t.Errorf("VerifyAttestation() = %s, %v", pred, err)
 	}
+	if err := v.CheckAttestations(f.ctx, ref, rep); err != nil {
+		t.Fatalf("CheckAttestations() = %v", err)
+	}
+	if len(rep.Attestations) != 1 {
+		t.Fatalf("attestations %+v, want one", rep.Attestations)
+	}
+	a := rep.Attestations[0]
+	if !a.Valid || a.Format != format || a.PredicateType != customPredicate || len(a.Tlog) != 1 || !a.Tlog[0].Verified ||
+		a.Identity != s.Identity || a.Issuer != s.Issuer || a.Key != s.Key {
+		t.Errorf("attestation %+v, want a valid %s one of %s with one verified log entry, signed as %+v", a, format, customPredicate, s)
+	}
 	return s
 }
 
@@ -147,7 +158,9 @@ func forgedProof(ss *testsigstore.Sigstore) func(bool) { return ss.ForgedProof.S
 // Sigstore's trusted root: the log entry is verified. Without a trusted
 // root the key alone verifies and the entry is reported unchecked; against
 // another Sigstore's root a required entry fails; a log whose answers lie
-// makes a required entry fail.
+// makes the entry fail, required or only checked because a trusted root is
+// given, in the signature and the attestation alike (the legacy .att
+// entry was not checked without RequireTlog).
 func TestKeyTlog(t *testing.T) {
 	f := newFixture(t)
 	ss := testsigstore.New(t)
@@ -199,9 +212,26 @@ func TestKeyTlog(t *testing.T) {
 			set(true)
 			ref := sign(t, tc.format, "<h1>key "+tc.name+"</h1>")
 			set(false)
-			_, err := required(ss.TrustedRoot).Check(f.ctx, ref)
-			if !errors.Is(err, cosign.ErrNoSignature) || !strings.Contains(err.Error(), entryInvalid) {
-				t.Errorf("Check() = %v, want ErrNoSignature with %q", err, entryInvalid)
+			// A log entry is checked when a trusted root is given, and
+			// required with RequireTlog: either way, the lie is caught, in
+			// the signature and in the attestation.
+			for _, vo := range []cosign.VerifyOptions{
+				{KeyRef: f.pub, RequireTlog: true, TrustedRoot: ss.TrustedRoot},
+				{KeyRef: f.pub, TrustedRoot: ss.TrustedRoot},
+			} {
+				v := f.verifier(t, vo)
+				rep, err := v.Check(f.ctx, ref)
+				if !errors.Is(err, cosign.ErrNoSignature) || !strings.Contains(err.Error(), entryInvalid) {
+					t.Errorf("RequireTlog %v: Check() = %v, want ErrNoSignature with %q", vo.RequireTlog, err, entryInvalid)
+				}
+				_, err = v.VerifyAttestation(f.ctx, ref, customPredicate)
+				if !errors.Is(err, cosign.ErrNoAttestation) || !strings.Contains(err.Error(), entryInvalid) {
+					t.Errorf("RequireTlog %v: VerifyAttestation() = %v, want ErrNoAttestation with %q", vo.RequireTlog, err, entryInvalid)
+				}
+				if err := v.CheckAttestations(f.ctx, ref, rep); err != nil || len(rep.Attestations) != 1 || rep.Attestations[0].Valid ||
+					!strings.Contains(rep.Attestations[0].Error, entryInvalid) {
+					t.Errorf("RequireTlog %v: CheckAttestations() = %v, %+v; want one invalid attestation", vo.RequireTlog, err, rep.Attestations)
+				}
 			}
 		})
 	}
