@@ -10,8 +10,8 @@ var AllowList = map[string]string{
 	// Signing that needs an account or a network service.
 	"assetpack sign REPO@sha256:<hex> --key awskms:///alias/site":                        "a KMS key needs a cloud account",
 	"assetpack sign registry.example.com/web/site:v42 --key awskms:///alias/site --sbom": "a KMS key needs a cloud account",
-	"assetpack sign REPO@sha256:<hex>":                                                   "keyless signing needs an OIDC token and the public Fulcio and Rekor (e2e/keyless_test.go signs keylessly against a private Fulcio)",
-	"assetpack sign ghcr.io/acme/site@sha256:…":                                          "keyless signing needs an OIDC token and the public Fulcio and Rekor (e2e/keyless_test.go signs keylessly against a private Fulcio)",
+	"assetpack sign REPO@sha256:<hex>":                                                   "keyless signing needs an OIDC token and the public Fulcio and Rekor (e2e/keyless_test.go signs keylessly against a private Fulcio and Rekor)",
+	"assetpack sign ghcr.io/acme/site@sha256:…":                                          "keyless signing needs an OIDC token and the public Fulcio and Rekor (e2e/keyless_test.go signs keylessly against a private Fulcio and Rekor)",
 	"assetpack verify REPO:v42 --certificate-identity … --certificate-oidc-issuer …":     "keyless verification fetches the public Sigstore root through its TUF repository (e2e/keyless_test.go verifies against a private root)",
 	"assetpack verify REF --certificate-identity https://github.com/acme/site/.github/workflows/release.yml@refs/heads/main --certificate-oidc-issuer https://token.actions.githubusercontent.com":                       "keyless verification fetches the public Sigstore root through its TUF repository (e2e/keyless_test.go verifies against a private root)",
 	"assetpack copy SRC DST --require-signature --certificate-identity https://github.com/acme/site/.github/workflows/release.yml@refs/heads/main --certificate-oidc-issuer https://token.actions.githubusercontent.com": "keyless verification fetches the public Sigstore root through its TUF repository",

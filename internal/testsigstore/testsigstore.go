@@ -1,8 +1,10 @@
 // Package testsigstore starts a private Sigstore for keyless tests: a
-// Fulcio (its v1 signingCert API) and an RFC 3161 timestamp authority on
-// 127.0.0.1, made with sigstore-go's test CA helpers (pkg/testing/ca), and
-// the trusted_root.json that trusts them. Like testregistry, it is
-// internal: only assetpack's own tests (unit and end-to-end) use it.
+// Fulcio (its v1 signingCert API), an RFC 3161 timestamp authority and a
+// Rekor transparency log (its v1 REST API, see rekor.go) on 127.0.0.1, made
+// with sigstore-go's test CA helpers (pkg/testing/ca) and rekor's own entry
+// types and checkpoint signing, and the trusted_root.json that trusts them.
+// Like testregistry, it is internal: only assetpack's own tests (unit and
+// end-to-end) use it.
 package testsigstore
 
 import (
@@ -14,6 +16,7 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -36,15 +39,26 @@ import (
 
 // Sigstore is a running private Sigstore.
 type Sigstore struct {
-	// FulcioURL and TSAURL are the services' base URLs (the TSA answers
-	// any path).
-	FulcioURL, TSAURL string
+	// FulcioURL, TSAURL and RekorURL are the services' base URLs (the TSA
+	// answers any path).
+	FulcioURL, TSAURL, RekorURL string
 	// TrustedRoot is the path of a trusted_root.json that trusts this
-	// Fulcio and TSA (and no transparency or CT log).
+	// Fulcio, TSA and Rekor (and no CT log).
 	TrustedRoot string
+	// RekorPublicKey is the Rekor log's public key (PEM), as
+	// GET /api/v1/log/publicKey answers it.
+	RekorPublicKey []byte
 	// Expired makes Fulcio issue certificates that were valid for ten
 	// minutes, fifty minutes ago.
 	Expired atomic.Bool
+	// ForeignSET makes Rekor sign the signed entry timestamps of its
+	// answers with a key that is not the log's: a promise of inclusion
+	// that the trusted root does not back.
+	ForeignSET atomic.Bool
+	// ForgedProof makes Rekor prove its entries' inclusion against a tree
+	// head that does not hold them (a root hash the audit path does not
+	// lead to), in a checkpoint signed by the log's own key.
+	ForgedProof atomic.Bool
 }
 
 // publicOnly is a crypto.Signer that only knows its public key: what the CA
@@ -125,6 +139,19 @@ func New(t testing.TB) *Sigstore {
 	}))
 	t.Cleanup(tsa.Close)
 
+	rekor := httptest.NewUnstartedServer(nil)
+	rlog, rekorKey, err := newRekorLog(s, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rekor.Config.Handler = rlog
+	rekor.Start()
+	t.Cleanup(rekor.Close)
+	rekorID, err := logID(rekorKey.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	start, end := time.Now().Add(-5*time.Hour), time.Now().Add(5*time.Hour)
 	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01,
 		[]root.CertificateAuthority{&root.FulcioCertificateAuthority{Root: rootCert, Intermediates: []*x509.Certificate{fulcioCert},
@@ -132,7 +159,8 @@ func New(t testing.TB) *Sigstore {
 		map[string]*root.TransparencyLog{},
 		[]root.TimestampingAuthority{&root.SigstoreTimestampingAuthority{Root: rootCert, Intermediates: []*x509.Certificate{tsaInt}, Leaf: tsaLeaf,
 			ValidityPeriodStart: start, ValidityPeriodEnd: end, URI: tsa.URL}},
-		map[string]*root.TransparencyLog{})
+		map[string]*root.TransparencyLog{hex.EncodeToString(rekorID): {BaseURL: rekor.URL, ID: rekorID, ValidityPeriodStart: start,
+			HashFunc: crypto.SHA256, PublicKey: rekorKey.Public(), SignatureHashFunc: crypto.SHA256}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +168,8 @@ func New(t testing.TB) *Sigstore {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.FulcioURL, s.TSAURL, s.TrustedRoot = fulcio.URL, tsa.URL, filepath.Join(t.TempDir(), "trusted_root.json")
+	s.FulcioURL, s.TSAURL, s.RekorURL, s.TrustedRoot = fulcio.URL, tsa.URL, rekor.URL, filepath.Join(t.TempDir(), "trusted_root.json")
+	s.RekorPublicKey = rlog.pubPEM
 	if err := os.WriteFile(s.TrustedRoot, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -468,12 +468,27 @@ func (v *Verifier) checkLegacyAttestations(ctx context.Context, ref name.Digest,
 		if ann, err := a.Annotations(); err == nil {
 			s.PredicateType = ann["predicateType"]
 		}
-		if d, err := a.Digest(); err == nil && valid[d] {
-			s.Valid = true
+		if rb, err := a.Bundle(); err == nil && rb != nil {
+			s.Tlog = []TlogEntry{{LogIndex: rb.Payload.LogIndex, IntegratedTime: time.Unix(rb.Payload.IntegratedTime, 0).UTC()}}
+		}
+		if cert, err := a.Cert(); v.key == nil && err == nil && cert != nil {
+			if sum, err := certificate.SummarizeCertificate(cert); err == nil {
+				s.Identity, s.Issuer = sum.SubjectAlternativeName, sum.Issuer
+			}
+		}
+		d, derr := a.Digest()
+		switch {
+		case derr == nil && valid[d]:
+			tlog, err := v.checkLegacyEntry(a)
+			if err != nil {
+				s.Error = err.Error()
+				break
+			}
+			s.Valid, s.Tlog = true, tlog
 			s.Key = v.keyHint()
-		} else if verr != nil {
+		case verr != nil:
 			s.Error = explainLegacy(verr).Error()
-		} else {
+		default:
 			s.Error = "it does not verify with this key or identity"
 		}
 		rep.Attestations = append(rep.Attestations, s)
@@ -781,6 +796,10 @@ func explainLegacy(err error) error {
 		return fmt.Errorf("the signature does not verify with this key or certificate (another signer, or a changed payload): %v", err)
 	case strings.Contains(msg, "docker-manifest-digest"), strings.Contains(msg, "invalid or missing digest in claim"):
 		return fmt.Errorf("it signs another image: %v", err)
+	case strings.Contains(msg, "verifying bundle with trusted root"), strings.Contains(msg, "rekor log public key not found"):
+		// cosign's VerifyBundle: the signed entry timestamp is not the
+		// trusted log's, as a bundle's entry is reported by explainBundle.
+		return fmt.Errorf("its transparency-log entry does not verify against the trusted root: %v", err)
 	}
 	return err
 }
@@ -838,8 +857,11 @@ func (v *Verifier) legacyAttestation(ctx context.Context, ref name.Digest, predi
 	if err != nil {
 		var noSigs *sigcosign.ErrNoSignaturesFound
 		var noMatch *sigcosign.ErrNoMatchingAttestations
-		if errors.As(err, &noSigs) || errors.As(err, &noMatch) {
+		if errors.As(err, &noSigs) {
 			return nil, fmt.Errorf("%w: %v", ErrNoSignature, err)
+		}
+		if errors.As(err, &noMatch) {
+			return nil, fmt.Errorf("%w: %v", ErrNoSignature, explainLegacy(err))
 		}
 		var terr *transport.Error
 		if errors.As(err, &terr) {
@@ -847,6 +869,7 @@ func (v *Verifier) legacyAttestation(ctx context.Context, ref name.Digest, predi
 		}
 		return nil, fmt.Errorf("%w: %v", ErrNoSignature, err)
 	}
+	var entryErrs []string
 	for _, a := range atts {
 		payload, err := a.Payload()
 		if err != nil {
@@ -862,11 +885,47 @@ func (v *Verifier) legacyAttestation(ctx context.Context, ref name.Digest, predi
 			PredicateType string          `json:"predicateType"`
 			Predicate     json.RawMessage `json:"predicate"`
 		}
-		if json.Unmarshal(env.Payload, &st) == nil && st.PredicateType == predicateType {
-			return st.Predicate, nil
+		if json.Unmarshal(env.Payload, &st) != nil || st.PredicateType != predicateType {
+			continue
 		}
+		if _, err := v.checkLegacyEntry(a); err != nil {
+			entryErrs = append(entryErrs, err.Error())
+			continue
+		}
+		return st.Predicate, nil
+	}
+	if len(entryErrs) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrNoSignature, strings.Join(entryErrs, "; "))
 	}
 	return nil, fmt.Errorf("%w: signed attestations, but none of type %s", ErrNoSignature, predicateType)
+}
+
+// checkLegacyEntry checks the log entry of a legacy attestation that
+// cosign's verifier accepted, where cosign's options cannot say what
+// verifyLegacy does for signatures: a key-based attestation's entry is
+// checked when it has one and a trusted root is given (cosign's
+// IgnoreTlog applies to the whole list, and without it an attestation
+// with no entry fails). It returns the entry for the report, and whether
+// it was checked against the trusted root (here, or by cosign).
+func (v *Verifier) checkLegacyEntry(a oci.Signature) ([]TlogEntry, error) {
+	rb, err := a.Bundle()
+	if err != nil {
+		return nil, fmt.Errorf("reading its log entry: %v", err)
+	}
+	if rb == nil {
+		return nil, nil
+	}
+	e := TlogEntry{LogIndex: rb.Payload.LogIndex, IntegratedTime: time.Unix(rb.Payload.IntegratedTime, 0).UTC()}
+	switch {
+	case v.key == nil, v.vo.RequireTlog:
+		e.Verified = true // cosign checked it (legacyCheckOpts)
+	case !v.vo.IgnoreTlog && v.trust != nil:
+		if _, err := sigcosign.VerifyBundle(a, &sigcosign.CheckOpts{SigVerifier: v.key, TrustedMaterial: v.trust}); err != nil {
+			return nil, explainLegacy(err)
+		}
+		e.Verified = true
+	}
+	return []TlogEntry{e}, nil
 }
 
 // legacyCheckOpts are cosign v2's options for the legacy .att tag.
