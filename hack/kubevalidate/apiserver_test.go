@@ -338,21 +338,27 @@ func TestAPIServerServingExamples(t *testing.T) {
 func installKServeCRD(t *testing.T, c *client) {
 	t.Helper()
 	c.create(t, readGzip(t, filepath.Join("testdata", "kserve-v0.20.0-inferenceservices.yaml.gz")))
-	gk := schema.GroupKind{Group: "serving.kserve.io", Kind: "InferenceService"}
+	waitServed(t, c, "inferenceservices.serving.kserve.io", schema.GroupKind{Group: "serving.kserve.io", Kind: "InferenceService"}, "v1beta1")
+}
+
+// waitServed waits until the CRD name is established and discovery serves
+// its kind gk at version.
+func waitServed(t *testing.T, c *client, name string, gk schema.GroupKind, version string) {
+	t.Helper()
 	crds := c.dyn.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
-		u, err := crds.Get(context.Background(), "inferenceservices.serving.kserve.io", metav1.GetOptions{})
+		u, err := crds.Get(context.Background(), name, metav1.GetOptions{})
 		if err == nil && established(u) {
 			// The mapper learns the kind once discovery serves it.
 			c.mapper.(meta.ResettableRESTMapper).Reset()
-			if _, err := c.mapper.RESTMapping(gk, "v1beta1"); err == nil {
+			if _, err := c.mapper.RESTMapping(gk, version); err == nil {
 				return
 			}
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatalf("the InferenceService CRD is not served after a minute")
+	t.Fatalf("the CRD %s is not served after a minute", name)
 }
 
 func established(crd *unstructured.Unstructured) bool {
@@ -363,6 +369,93 @@ func established(crd *unstructured.Unstructured) bool {
 		}
 	}
 	return false
+}
+
+// TestAPIServerPolicies: every admission policy of policy's golden files
+// (assetpack policy's output for each format, key and keyless, Audit,
+// bundle and legacy, private logs) is accepted by the API server under
+// the controllers' published CRDs (policy/testdata/crds: Kyverno v1.19.1,
+// policy-controller v0.15.1) with strict field validation, and a field the
+// CRD does not know is refused. The policy-controller's CRD converts
+// between its versions with a webhook in the controller, which does not
+// run here: it is installed with conversion strategy None, so the server
+// validates the v1beta1 object against the v1beta1 schema and stores it
+// as is (only the dry-run's result is read).
+func TestAPIServerPolicies(t *testing.T) {
+	c := newClient(t)
+	crds := filepath.Join("..", "..", "policy", "testdata", "crds")
+	c.create(t, readGzip(t, filepath.Join(crds, "kyverno.io_clusterpolicies.yaml.gz")))
+	cip, err := os.ReadFile(filepath.Join(crds, "300-clusterimagepolicy.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crd map[string]any
+	if err := yaml.Unmarshal(cip, &crd); err != nil {
+		t.Fatal(err)
+	}
+	if err := unstructured.SetNestedMap(crd, map[string]any{"strategy": "None"}, "spec", "conversion"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(crd)
+	c.create(t, b)
+	waitServed(t, c, "clusterpolicies.kyverno.io", schema.GroupKind{Group: "kyverno.io", Kind: "ClusterPolicy"}, "v1")
+	waitServed(t, c, "clusterimagepolicies.policy.sigstore.dev", schema.GroupKind{Group: "policy.sigstore.dev", Kind: "ClusterImagePolicy"}, "v1beta1")
+
+	goldens, _ := filepath.Glob(filepath.Join("..", "..", "policy", "testdata", "golden", "*.yaml"))
+	if len(goldens) < 10 {
+		t.Fatalf("golden policies: %v", goldens)
+	}
+	for _, g := range goldens {
+		t.Run(filepath.Base(g), func(t *testing.T) {
+			obj := read(t, g)
+			got := mustAccept(t, c, filepath.Base(g), obj)
+			// Nothing pruned or changed: everything sent is stored (the
+			// CRD's defaults come on top).
+			var sent map[string]any
+			json.Unmarshal(obj, &sent)
+			if path, ok := contains(got.Object["spec"], sent["spec"], "spec"); !ok {
+				t.Errorf("the server pruned or changed %s:\nsent   %v\nstored %v", path, sent["spec"], got.Object["spec"])
+			}
+			// A field the CRD does not know is refused.
+			var bad map[string]any
+			json.Unmarshal(obj, &bad)
+			unstructured.SetNestedField(bad, "x", "spec", "assetpackUnknownField")
+			b, _ := json.Marshal(bad)
+			if _, err := c.dryRun(t, b); err == nil || !strings.Contains(err.Error(), `unknown field "spec.assetpackUnknownField"`) {
+				t.Errorf("dry-run with an unknown field = %v", err)
+			}
+		})
+	}
+}
+
+// contains reports whether stored holds every field of sent with the same
+// value (lists element by element), and else the path where they part.
+func contains(stored, sent any, path string) (string, bool) {
+	switch v := sent.(type) {
+	case map[string]any:
+		m, ok := stored.(map[string]any)
+		if !ok {
+			return path, false
+		}
+		for k, sv := range v {
+			if p, ok := contains(m[k], sv, path+"."+k); !ok {
+				return p, false
+			}
+		}
+		return "", true
+	case []any:
+		l, ok := stored.([]any)
+		if !ok || len(l) != len(v) {
+			return path, false
+		}
+		for i := range v {
+			if p, ok := contains(l[i], v[i], fmt.Sprintf("%s[%d]", path, i)); !ok {
+				return p, false
+			}
+		}
+		return "", true
+	}
+	return path, fmt.Sprint(stored) == fmt.Sprint(sent)
 }
 
 // TestAPIServerRefuses: the dry-run bites. What FACTS and the API's
