@@ -21,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/assetpack/assetpack/publish"
 )
 
 // The quirk proxy: registries as users meet them, in front of the real
@@ -724,17 +726,18 @@ func checkProfile(t *testing.T, prof quirkProfile, src string, p *quirkProxy, st
 		}
 	case "ghcr-chunked":
 		// Each blob already under way when the first 416 came is refused
-		// once (4 upload at once); the ones after start in 4 MiB chunks.
-		if n := p.count("416"); n < 1 || n > 4 || strings.Count(stderr, "as too large; uploading in chunks of 4 MiB from here on") != 1 {
-			t.Errorf("%d refusals (want 1 to 4, and one note); stderr: %s", n, stderr)
+		// once (DefaultJobs upload at once); the ones after start in 4 MiB
+		// chunks.
+		if n := p.count("416"); n < 1 || n > publish.DefaultJobs || strings.Count(stderr, "as too large; uploading in chunks of 4 MiB from here on") != 1 {
+			t.Errorf("%d refusals (want 1 to %d, and one note); stderr: %s", n, publish.DefaultJobs, stderr)
 		}
 	case "ecr":
 		if n := p.count("500"); n != 0 {
 			t.Errorf("%d empty final PUTs after chunks", n)
 		}
 	case "monolithic-only":
-		if n := p.count("405"); n > 4 || strings.Count(stderr, "does not take PATCH uploads; sending each blob in one PUT") != 1 {
-			t.Errorf("%d PATCHes refused (want at most the 4 under way at once, then none), and one note; stderr: %s", n, stderr)
+		if n := p.count("405"); n > publish.DefaultJobs || strings.Count(stderr, "does not take PATCH uploads; sending each blob in one PUT") != 1 {
+			t.Errorf("%d PATCHes refused (want at most the %d under way at once, then none), and one note; stderr: %s", n, publish.DefaultJobs, stderr)
 		}
 	case "min-chunk":
 		if p.count("413") != 0 && !strings.Contains(stderr, "uploading in chunks of 6 MiB from here on") {

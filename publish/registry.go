@@ -40,8 +40,15 @@ var (
 // exhaust on one blob: a 429 on the PATCH and a reset on the PUT).
 var DefaultBackoff = remote.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.1, Steps: 5}
 
-// DefaultJobs is how many blobs upload at once unless WithJobs says otherwise.
-const DefaultJobs = 4
+// DefaultJobs is how many blobs upload at once unless WithJobs says
+// otherwise. Each upload waits a round trip or two per blob (POST, then the
+// PUT's answer) with nothing on the wire, so on a link with latency more
+// uploads keep it full. Measured with make bench-compare (15k-file site,
+// 51 blobs, one shared 100 Mbit/s link with 20 ms each way): 2 jobs 6.76 s,
+// 4 jobs 6.13 s, 8 jobs 5.86 s, 16 jobs 5.82 s; with no shaping (the
+// registry on the same two cores) 4 and 8 are within noise (2.75 s and
+// 2.82 s medians). dockerd uploads 5 layers at once, containerd 3, ggcr 4.
+const DefaultJobs = 8
 
 // Progress is a snapshot of an upload, in bytes of the image's blobs:
 // blobs the registry already has (or mounts) count as complete as soon as
