@@ -48,7 +48,7 @@ var (
 	work     = flag.String("work", "", "scratch directory (default a new one under $TMPDIR); it holds registry storage")
 	modelpk  = flag.Bool("modelpack", false, "also push each model dataset with --layers model --modelpack (the ModelPack twin attached before the tags), with its unchanged re-push")
 	light    = flag.Bool("light", false, "for the scaled datasets: only the cat, sha256, start and lstat floors and assetpack's build, push and re-push")
-	presets  = flag.String("compression", "", "also push with each of these assetpack --compression presets (comma-separated, e.g. zstd,zstd-best), alternating with the others")
+	variants = flag.String("variants", "", "also push with assetpack and each of these extra flag sets (';'-separated, e.g. \"--compression zstd-best;--jobs 8\"), alternating with the others")
 	profs    = flag.String("profiles", "local", "network profiles between the clients and the registry, comma-separated: local, shared, per-connection, fast")
 )
 
@@ -514,22 +514,23 @@ func runProfile(prof profile, reg func() (*registry, error), ap, scratch string,
 		}
 		// First push into an empty registry, each tool.
 		type named struct {
-			key string
-			c   pushCase
+			key   string
+			c     pushCase
+			extra string // assetpack's extra flags (-variants)
 		}
 		var pushers []named
-		pushers = append(pushers, named{"assetpack", pushCase{"assetpack build --push", nil}})
+		pushers = append(pushers, named{key: "assetpack", c: pushCase{"assetpack build --push", nil}})
 		if *modelpk && strings.HasPrefix(set, "model") {
-			pushers = append(pushers, named{"assetpack-modelpack", pushCase{"assetpack build --push --modelpack", nil}})
+			pushers = append(pushers, named{key: "assetpack-modelpack", c: pushCase{"assetpack build --push --modelpack", nil}})
 		}
-		for _, c := range strings.Split(*presets, ",") {
-			if c != "" {
-				pushers = append(pushers, named{"assetpack-compression-" + c, pushCase{"assetpack build --push --compression " + c, nil}})
+		for i, v := range strings.Split(*variants, ";") {
+			if v = strings.TrimSpace(v); v != "" {
+				pushers = append(pushers, named{fmt.Sprintf("assetpack-variant-%d", i), pushCase{"assetpack build --push " + v, nil}, v})
 			}
 		}
 		for _, p := range strings.Split(*peers, ",") {
 			if c, ok := peerCases[p]; ok {
-				pushers = append(pushers, named{p, c})
+				pushers = append(pushers, named{key: p, c: c})
 			} else if p != "" {
 				return fmt.Errorf("unknown peer %q", p)
 			}
@@ -556,8 +557,8 @@ func runProfile(prof profile, reg func() (*registry, error), ap, scratch string,
 				case "assetpack-modelpack":
 					cmd = func(d, ref, s string) string { return apPush(cache)(d, ref, s) + " --modelpack" }
 				default:
-					if c, ok := strings.CutPrefix(p.key, "assetpack-compression-"); ok {
-						cmd = func(d, ref, s string) string { return apPush(cache)(d, ref, s) + " --compression " + c }
+					if p.extra != "" {
+						cmd = func(d, ref, s string) string { return apPush(cache)(d, ref, s) + " " + p.extra }
 					}
 				}
 				line := cmd(dir, fmt.Sprintf("%s/bench/%s:v1", r.addr, p.key), scratch)
