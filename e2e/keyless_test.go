@@ -12,21 +12,35 @@ import (
 	"github.com/assetpack/assetpack/internal/testsigstore"
 )
 
+// The signer identity of the keyless tests.
+const keylessWho, keylessIssuer = "release@example.com", "https://gitlab.example.com"
+
+// keylessSetup starts what the keyless tests sign against: Debian's
+// registry, a private Sigstore (testsigstore), a source tree in a work
+// directory, and the environment of the commands, whose OIDC token for
+// keylessWho is in SIGSTORE_ID_TOKEN as GitLab CI passes it (the other
+// ambient token sources emptied).
+func keylessSetup(t *testing.T) (*registryServer, *testsigstore.Sigstore, string, string, []string) {
+	t.Helper()
+	reg := startRegistry(t, registryOpts{})
+	ss := testsigstore.New(t)
+	work := t.TempDir()
+	src := filepath.Join(work, "site")
+	makeSource(t, src)
+	tok := testsigstore.IDToken(t, map[string]any{"iss": keylessIssuer, "sub": keylessWho, "email": keylessWho, "email_verified": true, "aud": "sigstore"})
+	env := []string{"HOME=" + work, "DOCKER_CONFIG=" + filepath.Join(work, ".docker"), "SIGSTORE_ID_TOKEN=" + tok,
+		"ACTIONS_ID_TOKEN_REQUEST_URL=", "BUILDKITE=", "BUILDKITE_AGENT_ACCESS_TOKEN="}
+	return reg, ss, work, src, env
+}
+
 // TestSignKeyless signs keylessly with the real binary (a certificate from
 // a private Fulcio, a signed timestamp instead of a Rekor entry, the token
 // from SIGSTORE_ID_TOKEN as GitLab CI passes it) and verifies the identity
 // against that Sigstore's trusted_root.json; another identity, an
 // untrusted root and an expired certificate each exit 1.
 func TestSignKeyless(t *testing.T) {
-	reg := startRegistry(t, registryOpts{})
-	ss := testsigstore.New(t)
-	work := t.TempDir()
-	src := filepath.Join(work, "site")
-	makeSource(t, src)
-	const who, issuer = "release@example.com", "https://gitlab.example.com"
-	tok := testsigstore.IDToken(t, map[string]any{"iss": issuer, "sub": who, "email": who, "email_verified": true, "aud": "sigstore"})
-	env := []string{"HOME=" + work, "DOCKER_CONFIG=" + filepath.Join(work, ".docker"), "SIGSTORE_ID_TOKEN=" + tok,
-		"ACTIONS_ID_TOKEN_REQUEST_URL=", "BUILDKITE=", "BUILDKITE_AGENT_ACCESS_TOKEN="}
+	reg, ss, work, src, env := keylessSetup(t)
+	const who, issuer = keylessWho, keylessIssuer
 	keyless := []string{"--fulcio-url", ss.FulcioURL, "--tlog-upload=false", "--timestamp-server-url", ss.TSAURL}
 	verify := func(ref string, extra ...string) cmdResult {
 		return runEnv(t, work, env, "", bin, append([]string{"verify", ref, "--trusted-root", ss.TrustedRoot, "--insecure-ignore-sct"}, extra...)...)
@@ -107,15 +121,8 @@ func TestSignKeyless(t *testing.T) {
 // answers with a promise signed by another key, and another Sigstore's
 // root, each make verify exit 1, and cosign refuse.
 func TestSignKeylessTlog(t *testing.T) {
-	reg := startRegistry(t, registryOpts{})
-	ss := testsigstore.New(t)
-	work := t.TempDir()
-	src := filepath.Join(work, "site")
-	makeSource(t, src)
-	const who, issuer = "release@example.com", "https://gitlab.example.com"
-	tok := testsigstore.IDToken(t, map[string]any{"iss": issuer, "sub": who, "email": who, "email_verified": true, "aud": "sigstore"})
-	env := []string{"HOME=" + work, "DOCKER_CONFIG=" + filepath.Join(work, ".docker"), "SIGSTORE_ID_TOKEN=" + tok,
-		"ACTIONS_ID_TOKEN_REQUEST_URL=", "BUILDKITE=", "BUILDKITE_AGENT_ACCESS_TOKEN="}
+	reg, ss, work, src, env := keylessSetup(t)
+	const who, issuer = keylessWho, keylessIssuer
 	keyless := []string{"--fulcio-url", ss.FulcioURL, "--rekor-url", ss.RekorURL}
 	identity := []string{"--certificate-identity", who, "--certificate-oidc-issuer", issuer, "--trusted-root", ss.TrustedRoot, "--insecure-ignore-sct"}
 	build := func(t *testing.T, tag string) string {
