@@ -335,7 +335,7 @@ func (s Spec) withDefaults() (Spec, error) {
 			s.Signatures, s.legacyBecause = Legacy, why
 		}
 	} else if field, value, why := s.bundleUnsupported(); s.Signatures == Bundle && why != "" {
-		return s, invalid(field, value, "%s", why)
+		return s, invalid(field, value, "%s: choose the legacy signature format, and sign the images in the legacy or both format", why)
 	}
 	return s, nil
 }
