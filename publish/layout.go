@@ -123,18 +123,11 @@ func addReferrers(art Artifact, bs *[]blob, referrers []*Referrer) ([]ocispec.De
 	if len(referrers) == 0 {
 		return nil, nil
 	}
-	mt, err := art.MediaType()
+	desc, err := partial.Descriptor(art)
 	if err != nil {
 		return nil, err
 	}
-	d, err := art.Digest()
-	if err != nil {
-		return nil, err
-	}
-	size, err := art.Size()
-	if err != nil {
-		return nil, err
-	}
+	subject, d := v1.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}, desc.Digest
 	have := map[v1.Hash]bool{}
 	for _, b := range *bs {
 		have[b.digest] = true
@@ -149,7 +142,7 @@ func addReferrers(art Artifact, bs *[]blob, referrers []*Referrer) ([]ocispec.De
 	}
 	var out []ocispec.Descriptor
 	for _, r := range referrers {
-		raw, err := r.Manifest(v1.Descriptor{MediaType: mt, Digest: d, Size: size})
+		raw, err := r.Manifest(subject)
 		if err != nil {
 			return nil, err
 		}
@@ -177,19 +170,11 @@ func addReferrers(art Artifact, bs *[]blob, referrers []*Referrer) ([]ocispec.De
 // layoutIndex is the layout's index.json, naming art refName, and listing
 // extra manifests after it.
 func layoutIndex(art Artifact, refName string, extra ...ocispec.Descriptor) ([]byte, error) {
-	mt, err := art.MediaType()
+	a, err := partial.Descriptor(art)
 	if err != nil {
 		return nil, err
 	}
-	d, err := art.Digest()
-	if err != nil {
-		return nil, err
-	}
-	sz, err := art.Size()
-	if err != nil {
-		return nil, err
-	}
-	desc := ocispec.Descriptor{MediaType: string(mt), Digest: digest.Digest(d.String()), Size: sz}
+	desc := ocispec.Descriptor{MediaType: string(a.MediaType), Digest: digest.Digest(a.Digest.String()), Size: a.Size}
 	if refName != "" {
 		desc.Annotations = map[string]string{ocispec.AnnotationRefName: refName}
 	}
