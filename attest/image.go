@@ -143,6 +143,10 @@ func mode(m int64) fs.FileMode {
 	return fm
 }
 
+// OctalMode is the file's permission, setuid, setgid and sticky bits as
+// tar holds them: "0644", "4755".
+func (f File) OctalMode() string { return octal(f.Mode) }
+
 // octal writes a file's mode the way ls and tar think of it: "0644", "4755".
 func octal(m fs.FileMode) string {
 	n := uint32(m.Perm())

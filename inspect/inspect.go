@@ -169,7 +169,7 @@ func ListFiles(img v1.Image) (*Files, error) {
 	}
 	out := &Files{Files: make([]File, 0, len(ai.Files))}
 	for _, f := range ai.Files {
-		e := File{Path: f.Path, Type: "file", Mode: octal(f.Mode), HardLink: f.HardLink, Layer: f.Layer}
+		e := File{Path: f.Path, Type: "file", Mode: f.OctalMode(), HardLink: f.HardLink, Layer: f.Layer}
 		if f.Mode&fs.ModeSymlink != 0 {
 			e.Type, e.LinkTarget = "symlink", f.Symlink
 		} else {
@@ -180,22 +180,6 @@ func ListFiles(img v1.Image) (*Files, error) {
 		out.Files = append(out.Files, e)
 	}
 	return out, nil
-}
-
-// octal writes a mode's permission, setuid, setgid and sticky bits as tar
-// holds them: "0644", "4755".
-func octal(m fs.FileMode) string {
-	n := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		n |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		n |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		n |= 0o1000
-	}
-	return fmt.Sprintf("%04o", n)
 }
 
 // Describe reports on a v1.Image or v1.ImageIndex; with files, it lists
