@@ -50,7 +50,7 @@ func WriteComponent(dir string, w Workload, m Mount, o ComponentOptions) ([]stri
 	if err != nil {
 		return nil, err
 	}
-	m, _ = m.withDefaults()
+	m, _ = m.WithDefaults()
 	patchFile := m.VolumeName + "-patch.yaml"
 	kfile := filepath.Join(dir, "kustomization.yaml")
 

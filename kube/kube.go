@@ -107,9 +107,10 @@ type Mount struct {
 	SubPath string
 }
 
-// withDefaults fills defaults and checks the request: every problem is
+// WithDefaults returns m with its defaults filled (volume name, pull
+// policy) and its mount path cleaned, after checking it: every problem is
 // reported, one per line (each a *FieldError, in the order of Problems).
-func (m Mount) withDefaults() (Mount, error) {
+func (m Mount) WithDefaults() (Mount, error) {
 	m = m.defaulted()
 	if ps := m.problems(); len(ps) > 0 {
 		errs := make([]error, len(ps))
@@ -183,7 +184,7 @@ func (m Mount) problems() []*FieldError {
 // Check reports every problem of m at once, one per line (each a
 // *FieldError), where the functions that render m stop at the first.
 func (m Mount) Check() error {
-	_, err := m.withDefaults()
+	_, err := m.WithDefaults()
 	return err
 }
 

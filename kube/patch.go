@@ -40,7 +40,7 @@ func ParseFormat(s string) (Format, error) {
 // gives an existing volume an image source keeps the old source too and the
 // API server rejects the Pod (use JSON6902Patch for that case).
 func StrategicPatch(w Workload, m Mount) ([]byte, error) {
-	m, err := m.withDefaults()
+	m, err := m.WithDefaults()
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +68,7 @@ type PodOptions struct {
 // PodFor is a complete Pod that mounts the image volume, for a quick try
 // (kubectl apply -f). The container is m.Containers[0] (default "app").
 func PodFor(m Mount, o PodOptions) ([]byte, error) {
-	m, err := m.withDefaults()
+	m, err := m.WithDefaults()
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +117,7 @@ func JSON6902Patch(manifest []byte, w Workload, m Mount) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m.Containers, err = pickContainers(spec, w, m.Containers); err != nil {
+	if m.Containers, err = PickContainers(spec, w, m.Containers); err != nil {
 		return nil, err
 	}
 	base := "/" + strings.Join(w.Kind.SpecPath, "/")
@@ -173,12 +173,12 @@ func CheckAgainst(manifest []byte, w Workload, m Mount) ([]string, error) {
 				w, sourceName(v.VolumeSource))
 		}
 	}
-	return pickContainers(spec, w, m.Containers)
+	return PickContainers(spec, w, m.Containers)
 }
 
 // specFor checks m and finds w's pod spec in the manifest.
 func specFor(manifest []byte, w Workload, m Mount) (Mount, *corev1.PodSpec, error) {
-	m, err := m.withDefaults()
+	m, err := m.WithDefaults()
 	if err != nil {
 		return m, nil, err
 	}
@@ -199,7 +199,11 @@ func containerIndex(spec *corev1.PodSpec, name string) int {
 	return -1
 }
 
-func pickContainers(spec *corev1.PodSpec, w Workload, names []string) ([]string, error) {
+// PickContainers returns the containers of spec that mount the volume:
+// names, each checked to be in spec, or the pod's only container when names
+// is empty. A name not in spec, or no name for a pod of several containers,
+// is a *FieldError on Containers that lists the pod's containers.
+func PickContainers(spec *corev1.PodSpec, w Workload, names []string) ([]string, error) {
 	var all []string
 	for _, c := range spec.Containers {
 		all = append(all, c.Name)

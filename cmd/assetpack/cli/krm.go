@@ -8,14 +8,14 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/fn/framework/command"
 
 	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
-	"github.com/assetpack/assetpack/kube"
+	"github.com/assetpack/assetpack/kube/krmfn"
 	"github.com/assetpack/assetpack/pack"
 )
 
 func newKRM() *cobra.Command {
 	var ro options.Registry
 	var c *cobra.Command
-	fn := kube.Function{
+	fn := krmfn.Function{
 		// The pipeline pins the image: a digest reference as it is, a tag
 		// through the registry (resolved once, when the function runs).
 		Pin: func(image string) (string, error) {
@@ -53,8 +53,8 @@ warning for a volume or mount it replaced, an error result per problem,
 naming the field). With an error result it exits non-zero: 2 for bad input,
 1 otherwise. The functionConfig:
 
-  apiVersion: ` + kube.FunctionAPIVersion + `
-  kind: ` + kube.FunctionKind + `
+  apiVersion: ` + krmfn.FunctionAPIVersion + `
+  kind: ` + krmfn.FunctionKind + `
   metadata:
     name: assets
     annotations:

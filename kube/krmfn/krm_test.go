@@ -1,4 +1,4 @@
-package kube_test
+package krmfn_test
 
 import (
 	"bytes"
@@ -15,11 +15,16 @@ import (
 
 	"github.com/assetpack/assetpack/config"
 	"github.com/assetpack/assetpack/kube"
+	"github.com/assetpack/assetpack/kube/krmfn"
 )
 
 // runFunction runs fn through kyaml's framework, as kustomize and kpt do,
 // and returns the ResourceList written, its results and the error.
-func runFunction(t *testing.T, fn kube.Function, input string) (string, framework.Results, error) {
+
+// ref is an image reference pinned by digest.
+const ref = "registry.example.com/web/site-assets@sha256:4f9d2b1c5e8a7f6d3c2b1a0e9f8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d"
+
+func runFunction(t *testing.T, fn krmfn.Function, input string) (string, framework.Results, error) {
 	t.Helper()
 	var out bytes.Buffer
 	var results framework.Results
@@ -98,7 +103,7 @@ func items(t *testing.T, out string) []map[string]any {
 }
 
 func TestFunction(t *testing.T) {
-	out, results, err := runFunction(t, kube.Function{}, resourceList(imageVolume))
+	out, results, err := runFunction(t, krmfn.Function{}, resourceList(imageVolume))
 	if err != nil {
 		t.Fatalf("Process() = %v", err)
 	}
@@ -141,7 +146,7 @@ func TestFunction(t *testing.T) {
 	}
 
 	// Idempotent: the function on its own output changes no item.
-	again, _, err := runFunction(t, kube.Function{}, out)
+	again, _, err := runFunction(t, krmfn.Function{}, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +159,7 @@ func TestFunctionConfigMap(t *testing.T) {
 	// What kpt fn eval and kustomize fn run make of "-- key=value".
 	cm := "functionConfig:\n  apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: function-input}\n  data:\n    image: " + ref +
 		"\n    workload: deploy/web\n    containers: nginx, sidecar\n    mountPath: /srv\n    volumeName: site\n    pullPolicy: Always\n"
-	out, results, err := runFunction(t, kube.Function{}, resourceList(cm))
+	out, results, err := runFunction(t, krmfn.Function{}, resourceList(cm))
 	if err != nil {
 		t.Fatalf("Process() = %v", err)
 	}
@@ -197,9 +202,9 @@ func TestFunctionErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := strings.Replace(imageVolume, tc.from, tc.to, 1)
 			pinned := false
-			out, results, err := runFunction(t, kube.Function{Pin: func(string) (string, error) { pinned = true; return ref, nil }}, resourceList(cfg))
+			out, results, err := runFunction(t, krmfn.Function{Pin: func(string) (string, error) { pinned = true; return ref, nil }}, resourceList(cfg))
 			if tc.name == "tag" { // without Pin, a tag is refused
-				out, results, err = runFunction(t, kube.Function{}, resourceList(cfg))
+				out, results, err = runFunction(t, krmfn.Function{}, resourceList(cfg))
 			}
 			if !errors.Is(err, kube.ErrInvalid) || !strings.Contains(err.Error(), tc.message) {
 				t.Errorf("Process() = %v, want ErrInvalid with %q", err, tc.message)
@@ -235,7 +240,7 @@ func TestFunctionWarnings(t *testing.T) {
 	// A volume of the same name with another source, and a mount of another
 	// volume at the mount path, are replaced, each with a warning.
 	cfg := strings.Replace(imageVolume, "mountPath: /usr/share/nginx/html", "mountPath: /var/cache/nginx\n    volumeName: cache", 1)
-	out, results, err := runFunction(t, kube.Function{}, resourceList(cfg))
+	out, results, err := runFunction(t, krmfn.Function{}, resourceList(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +260,7 @@ func TestFunctionWarnings(t *testing.T) {
 	}
 
 	cfg = strings.Replace(imageVolume, "mountPath: /usr/share/nginx/html", "mountPath: /var/cache/nginx", 1)
-	_, results, err = runFunction(t, kube.Function{}, resourceList(cfg))
+	_, results, err = runFunction(t, krmfn.Function{}, resourceList(cfg))
 	if err != nil || len(results) != 2 || results[1].Severity != framework.Warning ||
 		!strings.Contains(results[1].Message, `container "nginx" of deployment/web mounted volume "cache" at /var/cache/nginx; it now mounts the image volume there`) {
 		t.Errorf("results = %v, %v", results, err)
@@ -267,7 +272,7 @@ func TestFunctionPin(t *testing.T) {
 	cfg := strings.Replace(imageVolume, ref, tag, 1)
 	var asked []string
 	pin := func(image string) (string, error) { asked = append(asked, image); return ref, nil }
-	out, results, err := runFunction(t, kube.Function{Pin: pin}, resourceList(cfg))
+	out, results, err := runFunction(t, krmfn.Function{Pin: pin}, resourceList(cfg))
 	if err != nil || !slices.Equal(asked, []string{tag}) || !strings.Contains(out, "reference: "+ref) {
 		t.Fatalf("Process() = %v, asked %q\n%s", err, asked, out)
 	}
@@ -277,7 +282,7 @@ func TestFunctionPin(t *testing.T) {
 
 	// A registry failure is an error result, but not bad input.
 	boom := errors.New("connection refused")
-	_, results, err = runFunction(t, kube.Function{Pin: func(string) (string, error) { return "", boom }}, resourceList(cfg))
+	_, results, err = runFunction(t, krmfn.Function{Pin: func(string) (string, error) { return "", boom }}, resourceList(cfg))
 	if !errors.Is(err, boom) || errors.Is(err, kube.ErrInvalid) || len(results) != 1 || results[0].Severity != framework.Error ||
 		!strings.Contains(results[0].Message, `pinning spec.image "`+tag+`": connection refused`) {
 		t.Errorf("Process() = %v, results %v", err, results)
@@ -304,7 +309,15 @@ func TestFunctionConfigFields(t *testing.T) {
 		}
 	}
 	slices.Sort(want)
-	if got := names(reflect.TypeFor[kube.FunctionSpec]()); !slices.Equal(got, want) {
+	if got := names(reflect.TypeFor[krmfn.FunctionSpec]()); !slices.Equal(got, want) {
 		t.Errorf("FunctionSpec fields = %q, want %q", got, want)
+	}
+}
+
+// strict decodes an item into its typed object, rejecting unknown fields.
+func strict(t *testing.T, data []byte, obj any) {
+	t.Helper()
+	if err := yaml.UnmarshalStrict(data, obj); err != nil {
+		t.Fatalf("strict decoding into %T: %v\n%s", obj, err, data)
 	}
 }

@@ -1,4 +1,4 @@
-package kube
+package krmfn
 
 import (
 	"encoding/json"
@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/assetpack/assetpack/kube"
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
@@ -37,7 +39,7 @@ type FunctionSpec struct {
 	Containers []string `json:"containers,omitempty"`
 	// MountPath is absolute.
 	MountPath string `json:"mountPath"`
-	// SubPath, VolumeName and PullPolicy are those of Mount.
+	// SubPath, VolumeName and PullPolicy are those of kube.Mount.
 	SubPath    string `json:"subPath,omitempty"`
 	VolumeName string `json:"volumeName,omitempty"`
 	PullPolicy string `json:"pullPolicy,omitempty"`
@@ -46,7 +48,7 @@ type FunctionSpec struct {
 // functionFields are FunctionSpec's keys, in the order messages list them.
 var functionFields = []string{"image", "workload", "containers", "mountPath", "subPath", "volumeName", "pullPolicy"}
 
-// mountFields maps a FieldError's field to its functionConfig key.
+// mountFields maps a kube.FieldError's field to its functionConfig key.
 var mountFields = map[string]string{"Reference": "image", "Workload": "workload", "Containers": "containers",
 	"MountPath": "mountPath", "SubPath": "subPath", "VolumeName": "volumeName", "PullPolicy": "pullPolicy"}
 
@@ -66,7 +68,7 @@ var mountFields = map[string]string{"Reference": "image", "Workload": "workload"
 // workload or container, naming the functionConfig's field and file). With
 // an error result, Process returns an error too, so that the function exits
 // non-zero (the framework still writes the items and results); the error
-// matches ErrInvalid when the input is at fault.
+// matches kube.ErrInvalid when the input is at fault.
 type Function struct {
 	// Pin, when set, turns the functionConfig's image into the reference
 	// to mount, for example a tag resolved to its digest through a
@@ -106,7 +108,7 @@ func (f Function) Process(rl *framework.ResourceList) error {
 	}
 	switch {
 	case len(r.invalid) > 0:
-		return &functionError{invalid("%s", strings.Join(r.invalid, "; "))}
+		return &functionError{fmt.Errorf("%w: %s", kube.ErrInvalid, strings.Join(r.invalid, "; "))}
 	case r.failure != nil:
 		return &functionError{r.failure}
 	}
@@ -133,7 +135,7 @@ func (r *fnRun) configError(key string, value any, format string, args ...any) {
 	r.fail(res, nil)
 }
 
-func (r *fnRun) fieldError(fe *FieldError) {
+func (r *fnRun) fieldError(fe *kube.FieldError) {
 	key := r.prefix + mountFields[fe.Field]
 	msg := fmt.Sprintf("%s %s", key, fe.Reason)
 	if fe.Value != "" {
@@ -255,11 +257,11 @@ func (r *fnRun) readConfig() (spec FunctionSpec, ok bool) {
 
 // apply checks the settings, pins the image and patches the workload.
 func (r *fnRun) apply(f Function, spec FunctionSpec) {
-	w, werr := ParseWorkload(spec.Workload)
-	m := Mount{Reference: spec.Image, Containers: spec.Containers, MountPath: spec.MountPath, SubPath: spec.SubPath,
+	w, werr := kube.ParseWorkload(spec.Workload)
+	m := kube.Mount{Reference: spec.Image, Containers: spec.Containers, MountPath: spec.MountPath, SubPath: spec.SubPath,
 		VolumeName: spec.VolumeName, PullPolicy: corev1.PullPolicy(spec.PullPolicy)}
 	bad := len(r.invalid) > 0 // unknown fields: check the others, patch nothing
-	var fe *FieldError
+	var fe *kube.FieldError
 	if spec.Workload == "" {
 		r.configError("workload", nil, "%sworkload is missing: give KIND/NAME, such as deployment/web", r.prefix)
 		bad = true
@@ -298,7 +300,7 @@ func (r *fnRun) apply(f Function, spec FunctionSpec) {
 			return
 		}
 	}
-	m, _ = m.withDefaults()
+	m, _ = m.WithDefaults()
 
 	var seen []string
 	found := false
@@ -324,7 +326,7 @@ func (r *fnRun) apply(f Function, spec FunctionSpec) {
 }
 
 // mount patches one workload.
-func (r *fnRun) mount(item *kyaml.RNode, w Workload, m Mount) {
+func (r *fnRun) mount(item *kyaml.RNode, w kube.Workload, m kube.Mount) {
 	ref, file := identify(item), fileOf(item)
 	specPath := strings.Join(w.Kind.SpecPath, ".")
 	itemError := func(field, format string, args ...any) {
@@ -344,13 +346,13 @@ func (r *fnRun) mount(item *kyaml.RNode, w Workload, m Mount) {
 		itemError(specPath, "%s: %s does not decode as a pod spec: %v", w, specPath, err)
 		return
 	}
-	containers, err := pickContainers(&ps, w, m.Containers)
+	containers, err := kube.PickContainers(&ps, w, m.Containers)
 	if err != nil {
-		var fe *FieldError
+		var fe *kube.FieldError
 		if errors.As(err, &fe) {
 			r.configError("containers", nil, "%scontainers is missing: %s", r.prefix, strings.TrimPrefix(fe.Reason, "is missing: "))
 		} else {
-			r.configError("containers", m.Containers, "%scontainers: %s", r.prefix, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+			r.configError("containers", m.Containers, "%scontainers: %s", r.prefix, strings.TrimPrefix(err.Error(), kube.ErrInvalid.Error()+": "))
 		}
 		return
 	}
@@ -432,8 +434,8 @@ func (r *fnRun) mount(item *kyaml.RNode, w Workload, m Mount) {
 		itemError(specPath, "%s: the patched pod spec does not decode: %v", w, err)
 		return
 	}
-	if err := ValidatePodSpec(&after); err != nil {
-		itemError(specPath, "%s: the patched pod spec would be rejected: %s", w, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+	if err := kube.ValidatePodSpec(&after); err != nil {
+		itemError(specPath, "%s: the patched pod spec would be rejected: %s", w, strings.TrimPrefix(err.Error(), kube.ErrInvalid.Error()+": "))
 		return
 	}
 	sub := ""
