@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/assetpack/assetpack/internal/testregistry"
+	"github.com/assetpack/assetpack/kube/krmfn"
 )
 
 // krm runs assetpack krm with stdin.
@@ -84,5 +85,17 @@ func TestKRMCommand(t *testing.T) {
 	r = krm(t, work, "", "fn.yaml", "deploy.yaml")
 	if r.code != 0 || strings.Contains(r.stdout, "ResourceList") || !strings.HasPrefix(r.stdout, "apiVersion: apps/v1") || !strings.Contains(r.stdout, "reference: "+ref) {
 		t.Errorf("standalone: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestKRMHelpNamesTheFunction: krm's help spells out the functionConfig's
+// apiVersion and kind (a lite build links no krmfn to take them from); they
+// must be the function's.
+func TestKRMHelpNamesTheFunction(t *testing.T) {
+	r := assetpack(t, t.TempDir(), nil, "krm", "--help")
+	for _, want := range []string{"apiVersion: " + krmfn.FunctionAPIVersion + "\n", "kind: " + krmfn.FunctionKind + "\n"} {
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("krm --help (exit %d) lacks %q:\n%s%s", r.code, want, r.stdout, r.stderr)
+		}
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/assetpack/assetpack/policy"
 	"github.com/assetpack/assetpack/publish"
 	"github.com/assetpack/assetpack/sign"
-	"github.com/assetpack/assetpack/sign/cosign"
 	"github.com/assetpack/assetpack/unpack"
 )
 
@@ -256,7 +255,7 @@ func cosignAdvice(a *advisor, err error) {
 		}
 		return
 	}
-	if !errors.Is(err, cosign.ErrKey) && !errors.Is(err, cosign.ErrInvalid) && !errors.Is(err, cosign.ErrNoTrustedRoot) {
+	if !signingFlagProblem(err) {
 		return
 	}
 	switch {

@@ -89,6 +89,11 @@ slsaprovenance1) and 'assetpack verify --sbom' read. --sbom=false and
 			if err != nil {
 				return err
 			}
+			if f.signing(c) {
+				if done, err := handOff(c); done {
+					return err
+				}
+			}
 			if cfgPath != "" && !f.out.Quiet {
 				fmt.Fprintf(stderr, "using %s\n", cfgPath)
 			}
@@ -196,6 +201,12 @@ func (f *buildFlags) applyConfig(c *cobra.Command, args []string) (string, error
 	return cfg.Path, nil
 }
 
+// signing reports whether build signs: --sign (or sign: in the
+// configuration file), or an attestation asked for on the command line.
+func (f *buildFlags) signing(c *cobra.Command) bool {
+	return f.signImage || f.so.Attest.Asked(c.Flags())
+}
+
 // spec turns the flags into the pipeline's Spec; every flag is checked
 // here, before anything is built or pushed, and every problem is reported
 // at once, one per line.
@@ -227,7 +238,7 @@ func (f *buildFlags) spec(c *cobra.Command, args []string, reg *publish.Registry
 	if !f.to.Push && len(f.to.Tags) > 0 {
 		errs = append(errs, usagef("-t names where to push: add --push (or drop -t to only build locally)"))
 	}
-	signing := f.signImage || f.so.Attest.Asked(c.Flags())
+	signing := f.signing(c)
 	if signing && !f.to.Push {
 		errs = append(errs, usagef("--sign signs the pushed digest (and --sbom and --provenance attest it): add -t REPO:TAG --push"))
 	}

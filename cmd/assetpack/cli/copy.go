@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 
 	"fmt"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
 	"github.com/assetpack/assetpack/publish"
-	"github.com/assetpack/assetpack/sign/cosign"
 )
 
 func newCopy() *cobra.Command {
@@ -55,6 +55,11 @@ stdout gets DST by digest, like build.`,
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
+			if requireSig {
+				if done, err := handOff(c); done {
+					return err
+				}
+			}
 			ctx, stdout, stderr := c.Context(), c.OutOrStdout(), c.ErrOrStderr()
 			reg, _, err := newRegistry(ro, true, stderr)
 			if err != nil {
@@ -68,9 +73,9 @@ stdout gets DST by digest, like build.`,
 			if err != nil {
 				return err
 			}
-			var v *cosign.Verifier
+			var check func(context.Context, name.Digest) (int, error)
 			if requireSig {
-				if v, err = cosign.NewVerifier(ctx, vo.Options(), cosign.WithRegistry(reg)); err != nil {
+				if check, err = newSignatureCheck(ctx, vo, reg); err != nil {
 					return err
 				}
 			} else if vo.Key != "" || vo.Identity != "" || vo.IdentityRegexp != "" {
@@ -80,13 +85,13 @@ stdout gets DST by digest, like build.`,
 			if err != nil {
 				return err
 			}
-			if v != nil {
-				rep, err := v.Check(ctx, d)
+			if check != nil {
+				n, err := check(ctx, d)
 				if err != nil {
 					return fmt.Errorf("refusing to copy %s: %w", d, err)
 				}
 				if !quiet {
-					fmt.Fprintf(stderr, "verified %s: %d valid signature(s)\n", d, rep.Verified)
+					fmt.Fprintf(stderr, "verified %s: %d valid signature(s)\n", d, n)
 				}
 			}
 			res, err := reg.Copy(ctx, d, dst, tag)

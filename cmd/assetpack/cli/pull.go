@@ -12,7 +12,6 @@ import (
 
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
-	"github.com/assetpack/assetpack/sign/cosign"
 	"github.com/assetpack/assetpack/unpack"
 )
 
@@ -98,6 +97,11 @@ corrupt or hostile image), 2 bad usage (flags, a DIR that is not empty).`,
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
+			if requireSig {
+				if done, err := handOff(c); done {
+					return err
+				}
+			}
 			ctx, stdout, stderr := c.Context(), c.OutOrStdout(), c.ErrOrStderr()
 			note := func(format string, a ...any) {
 				if !quiet {
@@ -160,14 +164,11 @@ corrupt or hostile image), 2 bad usage (flags, a DIR that is not empty).`,
 				ref = base + "@" + d.String()
 			}
 			if requireSig {
-				v, err := cosign.NewVerifier(ctx, cosign.VerifyOptions{
-					KeyRef: vo.Key, Identity: vo.Identity, IdentityRegexp: vo.IdentityRegexp,
-					Issuer: vo.Issuer, IssuerRegexp: vo.IssuerRegexp, TrustedRoot: vo.TrustedRoot, IgnoreTlog: vo.IgnoreTlog,
-				}, cosign.WithRemoteOptions(reg.RemoteOptions(ctx)...))
+				check, err := newSignatureCheck(ctx, vo, reg)
 				if err != nil {
 					return usageError{err}
 				}
-				n, err := v.VerifyCount(ctx, *o.digest)
+				n, err := check(ctx, *o.digest)
 				if err != nil {
 					return err
 				}

@@ -1,31 +1,23 @@
 package cli
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/assetpack/assetpack/attest"
 	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
 	"github.com/assetpack/assetpack/pack"
-	"github.com/assetpack/assetpack/publish"
-	"github.com/assetpack/assetpack/sign"
-	"github.com/assetpack/assetpack/sign/cosign"
 )
 
 // password returns COSIGN_PASSWORD when it is set (even empty), else
 // prompts on a terminal; the password is never echoed or logged.
-func password(stdin io.Reader, stderr io.Writer, prompt string, confirm bool) cosign.PassFunc {
+func password(stdin io.Reader, stderr io.Writer, prompt string, confirm bool) func() ([]byte, error) {
 	return func() ([]byte, error) {
 		if p, ok := os.LookupEnv("COSIGN_PASSWORD"); ok {
 			return []byte(p), nil
@@ -53,57 +45,6 @@ func password(stdin io.Reader, stderr io.Writer, prompt string, confirm bool) co
 		}
 		return p, nil
 	}
-}
-
-// newSigner builds a key-based or keyless signer from flags.
-func newSigner(ctx context.Context, so options.Sign, reg *publish.Registry, stdin io.Reader, stderr io.Writer, quiet bool) (*cosign.Signer, error) {
-	opts := []cosign.Option{cosign.WithRegistry(reg)}
-	if so.TimestampURL != "" {
-		opts = append(opts, cosign.WithTimestampAuthority(so.TimestampURL))
-	}
-	if so.Key != "" {
-		if w := cosign.KeyFileWarning(so.Key); w != "" && !quiet {
-			fmt.Fprintln(stderr, w)
-		}
-		if so.TlogUpload {
-			opts = append(opts, cosign.WithTlogUpload(so.RekorURL))
-		}
-		return cosign.NewKeySigner(ctx, so.Key, password(stdin, stderr, "Password for "+so.Key, false), opts...)
-	}
-	tok, from := so.IdentityToken, "--identity-token"
-	if tok == "" {
-		t, err := sign.FindIDToken(ctx)
-		if err != nil {
-			return nil, err
-		}
-		tok, from = t.Token, t.Source
-	}
-	if !quiet {
-		proof := "signature recorded in " + so.RekorURL
-		if so.NoTlog {
-			proof = "signed timestamp from " + so.TimestampURL
-		}
-		fmt.Fprintf(stderr, "keyless signing: OIDC token from %s, certificate from %s, %s\n", from, so.FulcioURL, proof)
-	}
-	return cosign.NewKeylessSigner(ctx, cosign.KeylessOptions{IDToken: tok, FulcioURL: so.FulcioURL, RekorURL: so.RekorURL, NoTlog: so.NoTlog}, opts...)
-}
-
-// signRequest is the pipeline's signing request for the flags so, without
-// the signer (newSigner loads the key once the request is known to be
-// sound): the signature format, and what is attested (sbomDefault: whether
-// an SBOM is attached unless the flags, the environment or the
-// configuration file say otherwise).
-func signRequest(fs *pflag.FlagSet, so options.Sign, sbomDefault bool) (*pack.Sign, error) {
-	f, err := cosign.ParseFormat(so.SignatureFormat)
-	if err != nil {
-		return nil, err
-	}
-	sbom, provenance, err := so.Attest.Resolve(fs, sbomDefault)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	info := Info()
-	return &pack.Sign{Recursive: so.Recursive, Format: f, SBOM: sbom, Provenance: provenance, Version: info.Version, Commit: info.Commit}, nil
 }
 
 // printSigned notes every digest the pipeline signed, and what it attested
@@ -187,6 +128,9 @@ it. An image signed here was not built here: it gets no provenance ('build
   assetpack sign ghcr.io/acme/site@sha256:…        # keyless, in GitHub Actions, GitLab CI or Buildkite`,
 		Args: oneReference("sign"),
 		RunE: func(c *cobra.Command, args []string) error {
+			if done, err := handOff(c); done {
+				return err
+			}
 			ctx, stderr := c.Context(), c.ErrOrStderr()
 			reg, _, err := newRegistry(ro, true, stderr)
 			if err != nil {
@@ -274,67 +218,10 @@ through its TUF repository (cached in the user cache directory).`,
       --certificate-oidc-issuer https://token.actions.githubusercontent.com`,
 		Args: oneReference("verify"),
 		RunE: func(c *cobra.Command, args []string) error {
-			ctx, stdout, stderr := c.Context(), c.OutOrStdout(), c.ErrOrStderr()
-			reg, _, err := newRegistry(ro, true, stderr)
-			if err != nil {
+			if done, err := handOff(c); done {
 				return err
 			}
-			ref, err := reg.ParseReference(args[0])
-			if err != nil {
-				return usageError{err}
-			}
-			if note := options.DeprecatedNote(c.Flags()); note != "" {
-				fmt.Fprintln(stderr, note)
-			}
-			attTypes, err := attestationTypes(vo)
-			if err != nil {
-				return err
-			}
-			v, err := cosign.NewVerifier(ctx, vo.Options(), cosign.WithRegistry(reg))
-			if err != nil {
-				return err
-			}
-			d, err := reg.Resolve(ctx, ref)
-			if err != nil {
-				return err
-			}
-			rep, err := v.Check(ctx, d)
-			if err == nil {
-				if err := v.CheckAttestations(ctx, d, rep); err != nil {
-					return err
-				}
-			}
-			if vo.JSON && rep != nil {
-				enc := json.NewEncoder(stdout)
-				enc.SetIndent("", "  ")
-				if jerr := enc.Encode(rep); jerr != nil {
-					return jerr
-				}
-			}
-			if err != nil {
-				return err
-			}
-			if !quiet {
-				fmt.Fprintf(stderr, "verified %s: %d valid signature(s)\n", d, rep.Verified)
-				printSignatures(stderr, rep)
-			}
-			if len(attTypes) > 0 {
-				pred, attType, err := verifyAttestation(ctx, v, d, attTypes)
-				if err != nil {
-					return err
-				}
-				if !quiet {
-					fmt.Fprintf(stderr, "verified the %s attestation of %s\n", attestationName(attType), d)
-				}
-				if !vo.JSON {
-					_, err = fmt.Fprintf(stdout, "%s\n", pred)
-				}
-				return err
-			}
-			if !vo.JSON {
-				_, err = fmt.Fprintln(stdout, d)
-			}
-			return err
+			return runVerify(c, args[0], vo, ro, quiet)
 		},
 	}
 	vo.AddFlags(c.Flags())
@@ -362,91 +249,12 @@ func attestationTypes(vo options.Verify) ([]string, error) {
 	return nil, nil
 }
 
-// verifyAttestation returns the predicate of the first of types that d has
-// a valid attestation of.
-func verifyAttestation(ctx context.Context, v *cosign.Verifier, d name.Digest, types []string) ([]byte, string, error) {
-	var first error
-	for _, t := range types {
-		pred, err := v.VerifyAttestation(ctx, d, t)
-		if err == nil {
-			return pred, t, nil
-		}
-		if !errors.Is(err, cosign.ErrNoSignature) {
-			return nil, "", err
-		}
-		if first == nil {
-			first = err
-		}
-	}
-	err := first
-	if len(types) > 1 {
-		err = fmt.Errorf("%w (nor a %s one)", first, strings.Join(types[1:], ", "))
-	}
-	if !errors.Is(err, cosign.ErrNoAttestation) {
-		return nil, "", err
-	}
-	switch types[0] {
-	case attest.SPDXPredicateType, attest.CycloneDXPredicateType:
-		err = fmt.Errorf("%w; 'assetpack sign %s --sbom' with the signing key or identity attaches one", err, d)
-	case attest.ProvenancePredicateType:
-		err = fmt.Errorf("%w; 'assetpack build --push --sign' attaches a provenance to the image it builds (an image signed later gets none)", err)
-	}
-	return nil, "", err
-}
-
 // attestationName names a predicate type for people.
 func attestationName(t string) string {
 	if n := attest.PredicateName(t); n != "" {
 		return n
 	}
 	return t
-}
-
-// printSignatures lists the signatures and attestations of a report, one a
-// line, and the places that could not be read.
-func printSignatures(w io.Writer, rep *cosign.Report) {
-	for _, p := range rep.Looked {
-		if p.Error != "" {
-			fmt.Fprintf(w, "  warning: %s\n", p.Error)
-		}
-	}
-	for _, s := range rep.Signatures {
-		printSignature(w, "signature", s)
-	}
-	for _, s := range rep.Attestations {
-		printSignature(w, "attestation ("+attestationName(s.PredicateType)+")", s)
-	}
-}
-
-// printSignature writes one signature or attestation of a report.
-func printSignature(w io.Writer, what string, s cosign.SignatureReport) {
-	state := "valid"
-	if !s.Valid {
-		state = "invalid: " + s.Error
-	}
-	who := "key " + s.Key
-	if s.Identity != "" {
-		who = s.Identity + " (issuer " + s.Issuer + ")"
-	}
-	var evidence []string
-	for _, e := range s.Tlog {
-		ev := fmt.Sprintf("log entry %d at %s", e.LogIndex, e.IntegratedTime.Format(time.RFC3339))
-		if !e.Verified {
-			ev += " (not checked)"
-		}
-		evidence = append(evidence, ev)
-	}
-	for _, ts := range s.Timestamps {
-		if ts.Verified {
-			evidence = append(evidence, "signed timestamp "+ts.Time.Format(time.RFC3339))
-		} else {
-			evidence = append(evidence, "signed timestamp (not checked)")
-		}
-	}
-	if len(evidence) == 0 {
-		evidence = []string{"no log entry or timestamp"}
-	}
-	fmt.Fprintf(w, "  %s %s %s (%s: %s), %s, %s: %s\n", s.Format, what, s.Digest, s.Found, s.Where, who, strings.Join(evidence, ", "), state)
 }
 
 func newGenerateKeyPair() *cobra.Command {
@@ -463,15 +271,15 @@ with them. The password comes from COSIGN_PASSWORD, or is asked twice on a
 terminal. Existing files are kept unless --force.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if done, err := handOff(c); done {
+				return err
+			}
 			pass, err := password(c.InOrStdin(), c.ErrOrStderr(), "Password for the new private key", true)()
 			if err != nil {
 				return err
 			}
-			priv, pub, err := cosign.GenerateKeyPair(prefix, pass, force)
+			priv, pub, err := generateKeyPair(prefix, pass, force)
 			if err != nil {
-				if errors.Is(err, cosign.ErrKey) {
-					return usageError{err}
-				}
 				return err
 			}
 			fmt.Fprintf(c.ErrOrStderr(), "wrote the private key to %s (keep it secret) and the public key to %s\n", priv, pub)

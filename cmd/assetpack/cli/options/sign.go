@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/assetpack/assetpack/attest"
-	"github.com/assetpack/assetpack/sign/cosign"
 )
 
 // Sign holds the signing flags.
@@ -82,15 +81,6 @@ func (v *Verify) AddTrustFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&v.IgnoreTlog, "insecure-ignore-tlog", false, "never check transparency-log entries (a key-based signature needs none anyway; a keyless one then needs a signed timestamp)")
 	fs.BoolVar(&v.RequireTlog, "require-tlog", false, "with --key: require a transparency-log entry, checked against the trusted root (default: the key's signature suffices, as sign writes no log entry unless --tlog-upload)")
 	fs.BoolVar(&v.IgnoreSCT, "insecure-ignore-sct", false, "keyless: accept certificates without a certificate-transparency timestamp (private Fulcio without a CT log)")
-}
-
-// Options converts the flags to the verifier's options.
-func (v *Verify) Options() cosign.VerifyOptions {
-	return cosign.VerifyOptions{
-		KeyRef: v.Key, Identity: v.Identity, IdentityRegexp: v.IdentityRegexp,
-		Issuer: v.Issuer, IssuerRegexp: v.IssuerRegexp, TrustedRoot: v.TrustedRoot,
-		IgnoreTlog: v.IgnoreTlog, RequireTlog: v.RequireTlog, IgnoreSCT: v.IgnoreSCT,
-	}
 }
 
 // Attest holds the attestation flags of build and sign: what is attested
