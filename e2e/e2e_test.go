@@ -29,13 +29,19 @@ func TestMain(m *testing.M) {
 	}
 	os.Chmod(dir, 0o755) // runnable by the unprivileged user of TestUnreadable
 	bin = filepath.Join(dir, "assetpack")
-	// CGO_ENABLED=0 as in releases; the GitHub Action test's build from
-	// source then reuses the same build cache.
-	cmd := exec.Command("go", "build", "-o", bin, "../cmd/assetpack")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
-		panic("building assetpack: " + err.Error())
+	// The release's pair: assetpack built with -tags lite, and beside it
+	// assetpack-sigstore, the default build, which the lite one hands every
+	// command that signs or verifies. So every test here that signs or
+	// verifies goes through that hand-off. CGO_ENABLED=0 as in releases;
+	// the GitHub Action test's build from source then reuses the same build
+	// cache.
+	for _, b := range [][]string{{"-tags", "lite", "-o", bin}, {"-o", filepath.Join(dir, "assetpack-sigstore")}} {
+		cmd := exec.Command("go", append(append([]string{"build"}, b...), "../cmd/assetpack")...)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			panic("building " + b[len(b)-1] + ": " + err.Error())
+		}
 	}
 	// Keep the build cache out of the user's cache directory.
 	os.Setenv("ASSETPACK_CACHE_DIR", filepath.Join(dir, "cache"))

@@ -35,12 +35,18 @@ func TestDocumentedCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	doctest.CheckAllowList(t, cmds)
-	doctest.Run(t, cmds, doctest.Config{
+	cfg := doctest.Config{
 		Root:      root,
 		Registry:  testregistry.New(t, testregistry.WithReferrers()),
 		Assetpack: os.Args[0],
 		Env:       []string{"ASSETPACK_TEST_MAIN=1"},
-	})
+	}
+	// A lite build's companion goes on the documentation's PATH, as an
+	// install puts it beside assetpack.
+	if p := os.Getenv(cli.EnvSigstoreBinary); p != "" {
+		cfg.Tools = map[string]string{cli.SigstoreBinary: p}
+	}
+	doctest.Run(t, cmds, cfg)
 }
 
 // TestDocumentedFlagsExist checks the commands that the documentation's

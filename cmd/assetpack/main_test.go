@@ -29,10 +29,20 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	os.Setenv("ASSETPACK_CACHE_DIR", cache)
+	cleanup, err := prepareBuild()
+	if err != nil {
+		os.RemoveAll(cache)
+		panic(err)
+	}
 	code := m.Run()
+	cleanup()
 	os.RemoveAll(cache)
 	os.Exit(code)
 }
+
+// prepareBuild readies what this build of the CLI needs to run every
+// command; a lite build (lite_test.go) needs assetpack-sigstore.
+var prepareBuild = func() (cleanup func(), err error) { return func() {}, nil }
 
 type result struct {
 	stdout, stderr string
