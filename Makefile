@@ -7,6 +7,7 @@ DATE ?= $(shell git log -1 --format=%cI 2>/dev/null)
 CLI := github.com/assetpack/assetpack/cmd/assetpack/cli
 LDFLAGS := -s -w -X $(CLI).version=$(VERSION) -X $(CLI).commit=$(COMMIT) -X $(CLI).date=$(DATE)
 BIN := bin/assetpack
+SIGSTORE_BIN := bin/assetpack-sigstore
 
 .PHONY: help build install test unit kube-validate e2e e2e-tools lint fmt bench bench-data bench-compare bench-model20 bench-cri bench-resume fuzz docs release-check release-snapshot release-image clean
 FUZZTIME ?= 30s
@@ -14,12 +15,17 @@ FUZZTIME ?= 30s
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
-build: ## build bin/assetpack
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/assetpack
+build: ## build bin/assetpack (-tags lite: no cosign, sigstore, KMS SDK or kyaml) and bin/assetpack-sigstore (the default build it runs to sign and verify), as a release does
+	CGO_ENABLED=0 $(GO) build -tags lite -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/assetpack
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(SIGSTORE_BIN) ./cmd/assetpack
 
-install: ## install assetpack into $(go env GOPATH)/bin (or GOBIN)
-	CGO_ENABLED=0 $(GO) install -trimpath -ldflags '$(LDFLAGS)' ./cmd/assetpack
-	@gobin="$$($(GO) env GOBIN)"; echo "installed $${gobin:-$$($(GO) env GOPATH)/bin}/assetpack"
+# go install would name the binary after its package directory: both are
+# built with go build -o into GOBIN instead.
+install: ## install assetpack (lite) and assetpack-sigstore, as a release ships them, into $(go env GOBIN), else $(go env GOPATH)/bin
+	@set -e; gobin="$$($(GO) env GOBIN)"; gobin="$${gobin:-$$($(GO) env GOPATH)/bin}"; exe="$$($(GO) env GOEXE)"; \
+	  CGO_ENABLED=0 $(GO) build -tags lite -trimpath -ldflags '$(LDFLAGS)' -o "$$gobin/assetpack$$exe" ./cmd/assetpack; \
+	  CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o "$$gobin/assetpack-sigstore$$exe" ./cmd/assetpack; \
+	  echo "installed $$gobin/assetpack$$exe and $$gobin/assetpack-sigstore$$exe"
 
 test: lint unit kube-validate e2e release-check ## everything CI runs (.ci/run): lint, unit tests, API server dry-runs, end-to-end tests, a snapshot release for linux/amd64, linux/arm64 and windows/amd64 (installs their tools)
 
@@ -116,7 +122,7 @@ release-snapshot: ## a snapshot of the whole release (every target, archives, ch
 	hack/check-install.sh dist
 
 RELEASE_IMAGE_FLAGS ?=
-release-image: ## pack dist's linux/amd64 and linux/arm64 binaries into assetpack's own image with assetpack (--platform-dir); RELEASE_IMAGE_FLAGS go to assetpack build (default: the layout dist/image)
+release-image: ## pack dist's linux/amd64 and linux/arm64 assetpack and assetpack-sigstore into assetpack's own image with assetpack (--platform-dir); RELEASE_IMAGE_FLAGS go to assetpack build (default: the layout dist/image)
 	hack/release-image.sh dist $(RELEASE_IMAGE_FLAGS)
 
 clean: ## remove build outputs

@@ -302,9 +302,10 @@ func TestWorkflowsLint(t *testing.T) {
 // paths are tested (a certificate from a CA that is not Fulcio, a missing
 // certificate, a missing signature). Then: the version is the latest
 // release (followed from RELEASES/latest) when none is given, or the
-// action's own tag; a tampered checksums.txt, a tampered archive, an
-// unlisted archive, another key and a missing release are refused, and
-// nothing is installed.
+// action's own tag; assetpack-sigstore is installed beside assetpack, and
+// an archive of a release from before it (assetpack alone) still installs;
+// a tampered checksums.txt, a tampered archive, an unlisted archive,
+// another key and a missing release are refused, and nothing is installed.
 func TestActionInstallsRelease(t *testing.T) {
 	var a actionFile
 	b, err := os.ReadFile(filepath.Join(repoRoot(t), "action.yml"))
@@ -356,7 +357,8 @@ func TestActionInstallsRelease(t *testing.T) {
 	rel := filepath.Join(releases, "v1.2.3")
 	os.MkdirAll(rel, 0o755)
 	archive := fmt.Sprintf("assetpack_1.2.3_%s_%s.tar.gz", runtime.GOOS, runtime.GOARCH)
-	writeTarGz(t, filepath.Join(rel, archive), map[string]string{"assetpack": bin, "README.md": filepath.Join(repoRoot(t), "README.md")})
+	// The e2e binary (a default build) stands in for both builds.
+	writeTarGz(t, filepath.Join(rel, archive), map[string]string{"assetpack": bin, "assetpack-sigstore": bin, "README.md": filepath.Join(repoRoot(t), "README.md")})
 	checksums := filepath.Join(rel, "checksums.txt")
 	writeSums := func(lines string) {
 		os.WriteFile(checksums, []byte(lines), 0o644)
@@ -411,8 +413,10 @@ func TestActionInstallsRelease(t *testing.T) {
 	if r.code != 0 || dir == "" || !strings.Contains(r.stderr, "checksums.txt of v1.2.3 is signed by the key") {
 		t.Fatalf("install v1.2.3: exit %d: %s", r.code, r.stderr)
 	}
-	if v := runEnv(t, dir, nil, "", filepath.Join(dir, "assetpack"), "version"); v.code != 0 {
-		t.Fatalf("installed binary: exit %d: %s", v.code, v.stderr)
+	for _, name := range []string{"assetpack", "assetpack-sigstore"} {
+		if v := runEnv(t, dir, nil, "", filepath.Join(dir, name), "version"); v.code != 0 {
+			t.Fatalf("installed %s: exit %d: %s", name, v.code, v.stderr)
+		}
 	}
 	// No version: the latest release; at a release tag: that release.
 	if r, dir := runInstall(opts{key: mirrorKey}); r.code != 0 || dir == "" || !strings.Contains(r.stderr, "latest release: v1.2.3") {
@@ -420,6 +424,14 @@ func TestActionInstallsRelease(t *testing.T) {
 	}
 	if r, dir := runInstall(opts{ref: "v1.2.3", key: mirrorKey}); r.code != 0 || dir == "" || strings.Contains(r.stderr, "latest release") {
 		t.Errorf("install at the action's tag: exit %d: %s", r.code, r.stderr)
+	}
+	// An archive of an older release holds assetpack alone.
+	writeTarGz(t, filepath.Join(rel, archive), map[string]string{"assetpack": bin, "README.md": filepath.Join(repoRoot(t), "README.md")})
+	writeSums(sum())
+	if r, dir := runInstall(opts{version: "v1.2.3", key: mirrorKey}); r.code != 0 || dir == "" {
+		t.Errorf("install of an archive without assetpack-sigstore: exit %d: %s", r.code, r.stderr)
+	} else if _, err := os.Stat(filepath.Join(dir, "assetpack")); err != nil {
+		t.Errorf("install of an archive without assetpack-sigstore: %v", err)
 	}
 
 	refused := func(name string, o opts, want string) {

@@ -10,6 +10,8 @@
 #      with release-public-key, a mirror's own key signature instead;
 #   2. the archive's sha256 against that verified checksums.txt.
 # install: source builds the action's own source (needs Go on the runner).
+# Either way $dest gets assetpack and assetpack-sigstore, the build that
+# assetpack runs to sign and verify (sign: true), beside it.
 set -euo pipefail
 dest="${RUNNER_TEMP:-/tmp}/assetpack-bin"
 mkdir -p "$dest"
@@ -22,8 +24,14 @@ source)
   if [ ! -f "$ACTION_PATH/go.mod" ] || ! command -v go >/dev/null; then
     fail "install: source builds assetpack with Go: run actions/setup-go first (or use install: release)"
   fi
-  echo "building assetpack from $ACTION_PATH" >&2
-  (cd "$ACTION_PATH" && CGO_ENABLED=0 go build -trimpath -o "$dest/assetpack" ./cmd/assetpack)
+  echo "building assetpack and assetpack-sigstore from $ACTION_PATH" >&2
+  exe="$(go env GOEXE)"
+  # As a release builds them: assetpack with -tags lite, which hands the
+  # commands that sign or verify to assetpack-sigstore, the default build.
+  (cd "$ACTION_PATH" && CGO_ENABLED=0 go build -tags lite -trimpath -o "$dest/assetpack$exe" ./cmd/assetpack) ||
+    fail "building assetpack from $ACTION_PATH failed"
+  (cd "$ACTION_PATH" && CGO_ENABLED=0 go build -trimpath -o "$dest/assetpack-sigstore$exe" ./cmd/assetpack) ||
+    fail "building assetpack-sigstore from $ACTION_PATH failed"
   ;;
 release)
   base="${INPUT_RELEASE_URL:-https://github.com/assetpack/assetpack/releases/download}"
@@ -76,11 +84,20 @@ release)
   echo "checksums.txt of $version is signed by $signer" >&2
   grep -q " ${archive}\$" "$tmp/checksums.txt" || fail "checksums.txt of $version does not list $archive"
   (cd "$tmp" && grep " ${archive}\$" checksums.txt | sha256 -c --quiet -) || fail "checksum mismatch for $archive: not installing it"
+  # The archive's assetpack and assetpack-sigstore; an archive of a release
+  # from before the split holds assetpack alone, a build that signs itself.
+  # (grep reads the whole listing: with -q it could stop the lister early,
+  # and pipefail would take that for a failure.)
   if [ "$ext" = zip ]; then
-    unzip -q -o "$tmp/$archive" assetpack.exe -d "$dest"
+    bins=(assetpack.exe)
+    if unzip -Z1 "$tmp/$archive" | grep -x 'assetpack-sigstore\.exe' >/dev/null; then bins+=(assetpack-sigstore.exe); fi
+    unzip -q -o "$tmp/$archive" "${bins[@]}" -d "$dest" || fail "cannot extract ${bins[*]} from $archive"
   else
-    tar -xzf "$tmp/$archive" -C "$dest" assetpack
+    bins=(assetpack)
+    if tar -tzf "$tmp/$archive" | grep -x 'assetpack-sigstore' >/dev/null; then bins+=(assetpack-sigstore); fi
+    tar -xzf "$tmp/$archive" -C "$dest" "${bins[@]}" || fail "cannot extract ${bins[*]} from $archive"
   fi
+  echo "installed ${bins[*]} from $archive" >&2
   ;;
 *)
   fail "install: '${INPUT_INSTALL}' is not release or source"
