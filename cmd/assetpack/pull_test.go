@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/assetpack/assetpack/internal/testregistry"
+	"github.com/assetpack/assetpack/internal/testsigstore"
 )
 
 // tree maps every path below root to "mode sha256-or-target", with modes
@@ -302,6 +303,18 @@ func TestPullRequireSignature(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(work, "refused")); err == nil {
 		t.Error("an unsigned image was written")
+	}
+	// Every trust flag pull takes from verify counts: --require-tlog
+	// refuses a key signature without a log entry, as verify does (a
+	// private Sigstore's root: nothing leaves 127.0.0.1).
+	tlog := []string{"--key", "cosign.pub", "--require-tlog", "--trusted-root", testsigstore.New(t).TrustedRoot}
+	v := assetpack(t, work, env, append([]string{"verify", host + "/web/signed:v1"}, tlog...)...)
+	p := assetpack(t, work, env, append([]string{"pull", host + "/web/signed:v1", "no-tlog", "--require-signature"}, tlog...)...)
+	if v.code != 1 || p.code != 1 || !strings.Contains(p.stderr, "no valid signature") {
+		t.Errorf("--require-tlog: verify exit %d, pull exit %d:\n%s", v.code, p.code, p.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(work, "no-tlog")); err == nil {
+		t.Error("an image without the required log entry was written")
 	}
 }
 
