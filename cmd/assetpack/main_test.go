@@ -404,3 +404,16 @@ func interrupt(t *testing.T, sig os.Signal) {
 		t.Errorf("interrupted build left %q", left)
 	}
 }
+
+// TestHandOffVersionMismatch: a companion run by an assetpack of another
+// version says so (the pair must come from one release), and runs anyway.
+func TestHandOffVersionMismatch(t *testing.T) {
+	r := assetpack(t, t.TempDir(), []string{"ASSETPACK_HANDED_OFF=v0.0.1-elsewhere"}, "version")
+	if r.code != 0 || !strings.Contains(r.stderr, "warning: assetpack v0.0.1-elsewhere handed this command to assetpack-sigstore") ||
+		!strings.Contains(r.stderr, "install both from one release") || !strings.HasPrefix(r.stdout, "assetpack ") {
+		t.Errorf("exit %d\nstdout %q\nstderr %q", r.code, r.stdout, r.stderr)
+	}
+	if r := assetpack(t, t.TempDir(), nil, "version"); strings.Contains(r.stderr, "warning") {
+		t.Errorf("a warning without a hand-off: %q", r.stderr)
+	}
+}
