@@ -133,3 +133,12 @@ func TestLiteHandOffInterrupt(t *testing.T) {
 		t.Error("the companion still holds its connection: it was not stopped")
 	}
 }
+
+// TestLiteHandOffError: a command that fails in the companion exits with
+// its code, and its error is printed once, by the companion.
+func TestLiteHandOffError(t *testing.T) {
+	r := assetpack(t, t.TempDir(), []string{"COSIGN_PASSWORD=x"}, "verify", "registry.example.com/web/site@sha256:"+strings.Repeat("0", 64), "--key", "missing.pub")
+	if r.code != 2 || strings.Count(r.stderr, "assetpack: ") != 1 || strings.Contains(r.stderr, "exit status") || !strings.Contains(r.stderr, "missing.pub") {
+		t.Errorf("exit %d, want 2 and one error naming missing.pub:\n%s", r.code, r.stderr)
+	}
+}

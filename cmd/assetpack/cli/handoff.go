@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/assetpack/assetpack/sign"
 )
@@ -43,9 +42,3 @@ func argsOf(ctx context.Context) []string {
 	args, _ := ctx.Value(argsKey{}).([]string)
 	return args
 }
-
-// exitStatus is the exit code of a command that ran elsewhere and printed
-// its own errors: Run prints nothing more and exits with it.
-type exitStatus int
-
-func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }

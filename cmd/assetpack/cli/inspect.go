@@ -405,14 +405,3 @@ func prefixHint(args []string, lists [2]*inspect.Files, prefix string) string {
 	}
 	return ""
 }
-
-// exitError carries a specific exit code.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e exitError) Error() string { return e.err.Error() }
-func (e exitError) Unwrap() error { return e.err }
-
-func exitCode(code int, err error) error { return exitError{code, err} }

@@ -38,16 +38,31 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
+// exitError carries a specific exit code. Without err, the command printed
+// its own errors (a command run in assetpack-sigstore): Run prints nothing
+// more.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+func (e exitError) Unwrap() error { return e.err }
+
+func exitCode(code int, err error) error { return exitError{code, err} }
+
 // ExitCode maps an error to the process exit code.
 func ExitCode(ctx context.Context, err error) int {
 	var ue usageError
 	var ee exitError
-	var es exitStatus
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.As(err, &es):
-		return int(es)
 	case errors.Is(err, errDiffer):
 		return ExitFailure
 	case errors.As(err, &ee):
@@ -81,8 +96,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetArgs(args)
 	c, err := root.ExecuteContextC(withArgs(ctx, args))
 	err = withFlagAdvice(c, err)
-	var es exitStatus
-	if err != nil && !errors.Is(err, errDiffer) && !errors.As(err, &es) {
+	var ee exitError
+	reported := errors.As(err, &ee) && ee.err == nil
+	if err != nil && !errors.Is(err, errDiffer) && !reported {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			fmt.Fprintln(stderr, "assetpack: interrupted; no output was written")
 		} else {

@@ -28,8 +28,9 @@ import (
 )
 
 // handOff runs c's command line in assetpack-sigstore and returns its exit
-// status as an exitStatus (nil for 0); the companion printed its own output
-// and errors. An interrupt is passed on, and the companion's 130 returned.
+// status as an exitError without an error (nil for 0): the companion printed
+// its own output and errors. An interrupt is passed on, and the companion's
+// 130 returned.
 func handOff(c *cobra.Command) (bool, error) {
 	if v, ok := os.LookupEnv(envHandedOff); ok {
 		exe, _ := os.Executable()
@@ -65,9 +66,9 @@ func handOff(c *cobra.Command) (bool, error) {
 	case err == nil:
 		return true, nil
 	case errors.As(err, &ee) && ee.ExitCode() >= 0:
-		return true, exitStatus(ee.ExitCode())
+		return true, exitCode(ee.ExitCode(), nil)
 	case errors.As(err, &ee):
-		return true, exitStatus(ExitInterrupted) // ended by a signal
+		return true, exitCode(ExitInterrupted, nil) // ended by a signal
 	}
 	return true, fmt.Errorf("running %s: %w", bin, err)
 }
