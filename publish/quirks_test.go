@@ -125,8 +125,19 @@ func TestPatchRefusedAdapts(t *testing.T) {
 		}
 		return false
 	})
+	// Notes come from the upload's goroutines while the test polls them.
+	var mu sync.Mutex
 	var notes []string
-	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast), publish.WithJobs(1), publish.WithNotes(func(n string) { notes = append(notes, n) }))
+	noted := func(s string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return countNotes(notes, s)
+	}
+	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast), publish.WithJobs(1), publish.WithNotes(func(n string) {
+		mu.Lock()
+		defer mu.Unlock()
+		notes = append(notes, n)
+	}))
 	l1, _ := random.Layer(1<<20, types.OCIUncompressedLayer)
 	l2, _ := random.Layer(1<<20, types.OCIUncompressedLayer)
 	img, _ := mutate.AppendLayers(empty.Image, l1, l2)
@@ -148,7 +159,7 @@ func TestPatchRefusedAdapts(t *testing.T) {
 	up.Add(l1)
 	// The second layer starts once the first learned that PATCH is refused.
 	deadline := time.Now().Add(10 * time.Second)
-	for countNotes(notes, "does not take PATCH uploads") == 0 && time.Now().Before(deadline) {
+	for noted("does not take PATCH uploads") == 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	body2 := blobBytes(t, l2)
@@ -160,7 +171,7 @@ func TestPatchRefusedAdapts(t *testing.T) {
 	if c.patches.Load() != 1 {
 		t.Errorf("%d PATCHes, want 1 (the first early upload's, refused)", c.patches.Load())
 	}
-	if countNotes(notes, "does not take PATCH uploads") != 1 {
+	if noted("does not take PATCH uploads") != 1 {
 		t.Errorf("notes %q", notes)
 	}
 	readsBack(t, r, host+"/web/mono:v1", body1)

@@ -342,6 +342,7 @@ func (r *Registry) transport() *policyTransport {
 		secure: r.secureRT, insecure: r.insecureRT,
 		allowHTTP: r.allowHTTP, skipVerify: r.insecureHost,
 		notes: r.notes, noted: r.noted, tlsFailed: r.tlsFailed,
+		plain: &plainPings{},
 	}
 }
 
