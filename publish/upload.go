@@ -27,6 +27,9 @@ type Uploader struct {
 	stats  *pushStats
 	e      *engine
 	sem    chan struct{} // upload slots: the registry's job count
+	// small is the upload slot of blobs of at most smallBlob bytes (an
+	// image's config), so that they do not queue behind the layers.
+	small  chan struct{}
 	checks chan struct{} // existence checks in flight (checkJobs)
 	wg     sync.WaitGroup
 
@@ -84,7 +87,7 @@ func (r *Registry) NewUploader(ctx context.Context, tags []name.Tag, opts ...Upl
 	repo := tags[0].Context()
 	stats := &pushStats{}
 	u := &Uploader{r: r, ctx: ctx, cancel: cancel, repo: repo, stats: stats, e: newEngine(ctx, r, stats),
-		sem: make(chan struct{}, r.jobs), checks: make(chan struct{}, checkJobs(r.jobs)), seen: map[v1.Hash]bool{}, complete: map[any]int64{},
+		sem: make(chan struct{}, r.jobs), small: make(chan struct{}, 1), checks: make(chan struct{}, checkJobs(r.jobs)), seen: map[v1.Hash]bool{}, complete: map[any]int64{},
 		settled: map[any]v1.Hash{}, onProgress: r.progress}
 	for _, o := range opts {
 		o(u)
@@ -168,17 +171,29 @@ func (u *Uploader) start(d v1.Hash, l v1.Layer) {
 			u.progress(d, size)
 			return
 		}
+		slot := u.sem
+		if size <= smallBlob {
+			slot = u.small
+		}
 		select {
-		case u.sem <- struct{}{}:
+		case slot <- struct{}{}:
 		case <-u.ctx.Done():
 			return
 		}
-		defer func() { <-u.sem }()
+		defer func() { <-slot }()
 		if err := u.sendBlob(u.ctx, s, d, size, l, u.mountSource(), d); err != nil {
 			u.fail(u.r.explain(err, "uploading layer "+d.String()+" to", u.repo.String()))
 		}
 	}()
 }
+
+// smallBlob is the size up to which a blob has its own upload slot: an
+// image's config (a few KiB) is known only once every layer is, and in the
+// layers' queue it would be sent after the last of them, its three round
+// trips (HEAD, POST, PUT) between the last layer and the manifest. With a
+// slot of its own it goes while the layers are still uploading. It adds at
+// most one connection to the registry's job count, for a blob of this size.
+const smallBlob = 64 << 10
 
 // checkJobs bounds the existence checks (HEADs) in flight for an uploader
 // with jobs upload slots.
@@ -367,10 +382,47 @@ func (u *Uploader) Push(ctx context.Context, art Artifact, tags []name.Tag) (*Pu
 	if err := u.knowTotal(art, len(repos)); err != nil {
 		return nil, err
 	}
+	u.startConfigs(art, tags)
 	if err := u.wait(); err != nil {
 		return nil, err
 	}
 	return u.push(art, tags)
+}
+
+// startConfigs starts uploading art's configs while its layers are still
+// uploading, unless layers from the build cache were held back (see Add):
+// then whether the registry has the manifest decides what goes out (see
+// putManifests), and an unchanged re-push sends no blob request at all.
+// Nor does it start anything that push would refuse before its first blob
+// (a first tag in another repository, a registry's published limit): push
+// reports that.
+func (u *Uploader) startConfigs(art Artifact, tags []name.Tag) {
+	u.mu.Lock()
+	held := len(u.pending) > 0
+	u.mu.Unlock()
+	if held || len(tags) == 0 || tags[0].Context().String() != u.repo.String() {
+		return
+	}
+	var repos []name.Repository
+	seen := map[string]bool{}
+	for _, t := range tags {
+		if !seen[t.Context().String()] {
+			seen[t.Context().String()] = true
+			repos = append(repos, t.Context())
+		}
+	}
+	if u.preflight(art, repos) != nil {
+		return
+	}
+	imgs, _, err := images(art)
+	if err != nil {
+		return // Push reports it
+	}
+	for _, img := range imgs {
+		if cfg, err := partial.ConfigLayer(img); err == nil {
+			u.Add(cfg)
+		}
+	}
 }
 
 // putManifests finishes the first repository: every blob goes through the
