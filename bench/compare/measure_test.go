@@ -1,0 +1,31 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestMeasureMedian runs a command whose runs take 0, 0.3 and 0.6 s (a
+// counter file says which run it is) and expects the middle one.
+func TestMeasureMedian(t *testing.T) {
+	counter := filepath.Join(t.TempDir(), "n")
+	cmd := fmt.Sprintf(`n=$(cat %[1]q 2>/dev/null || echo 0); echo $((n+1)) > %[1]q; sleep 0.$((n*3))`, counter)
+	s, err := measureMedian(cmd, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.wall < 300*time.Millisecond || s.wall >= 600*time.Millisecond {
+		t.Fatalf("median of runs of about 0, 0.3 and 0.6 s: got %v", s.wall)
+	}
+	if s.rssKB <= 0 {
+		t.Fatalf("peak RSS %d KiB", s.rssKB)
+	}
+}
+
+func TestMeasureMedianFails(t *testing.T) {
+	if _, err := measureMedian("exit 3", 3); err == nil {
+		t.Fatal("a failing command gave no error")
+	}
+}
