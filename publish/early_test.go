@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -453,44 +454,50 @@ func TestEarlyUploadPredicted(t *testing.T) {
 // TestConfigUploadsBesideLayers: once the image is complete, its config
 // (known only then) is uploaded while the layers still are, instead of
 // queueing behind them for the upload slots: here a layer's upload holds
-// the only slot and finishes only once the config has arrived.
+// the only slot and finishes only once the config has arrived. A layer as
+// small as the config does not make it wait either (a small tree's one
+// layer and its config go up together).
 func TestConfigUploadsBesideLayers(t *testing.T) {
-	l1, _ := random.Layer(256<<10, types.OCIUncompressedLayer)
-	img, _ := mutate.AppendLayers(empty.Image, l1)
-	cfg, _ := img.ConfigName()
-	ld, _ := l1.Digest()
-	cfgIn := make(chan struct{})
-	var once sync.Once
-	host, _ := countingServer(t, func(w http.ResponseWriter, req *http.Request) bool {
-		if req.Method != http.MethodPut {
-			return false
-		}
-		switch req.URL.Query().Get("digest") {
-		case cfg.String():
-			once.Do(func() { close(cfgIn) })
-		case ld.String():
-			select {
-			case <-cfgIn:
-			case <-time.After(10 * time.Second):
-				t.Error("the config was not uploaded while a layer was")
+	for _, size := range []int64{256 << 10, 1 << 10} {
+		t.Run(fmt.Sprintf("layer of %d bytes", size), func(t *testing.T) {
+			l1, _ := random.Layer(size, types.OCIUncompressedLayer)
+			img, _ := mutate.AppendLayers(empty.Image, l1)
+			cfg, _ := img.ConfigName()
+			ld, _ := l1.Digest()
+			cfgIn := make(chan struct{})
+			var once sync.Once
+			host, _ := countingServer(t, func(w http.ResponseWriter, req *http.Request) bool {
+				if req.Method != http.MethodPut {
+					return false
+				}
+				switch req.URL.Query().Get("digest") {
+				case cfg.String():
+					once.Do(func() { close(cfgIn) })
+				case ld.String():
+					select {
+					case <-cfgIn:
+					case <-time.After(10 * time.Second):
+						t.Error("the config was not uploaded while a layer was")
+					}
+				}
+				return false
+			})
+			r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast), publish.WithJobs(1))
+			ts := tags(t, r, host+"/web/cfg:v1")
+			up, err := r.NewUploader(context.Background(), ts)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		return false
-	})
-	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast), publish.WithJobs(1))
-	ts := tags(t, r, host+"/web/cfg:v1")
-	up, err := r.NewUploader(context.Background(), ts)
-	if err != nil {
-		t.Fatal(err)
+			defer up.Abort()
+			up.Add(l1)
+			res, err := up.Push(context.Background(), img, ts)
+			if err != nil {
+				t.Fatalf("Push() = %v", err)
+			}
+			if want, _ := img.Digest(); res.Digest != want {
+				t.Errorf("pushed %s, want %s", res.Digest, want)
+			}
+			readsBack(t, r, host+"/web/cfg:v1", blobBytes(t, l1))
+		})
 	}
-	defer up.Abort()
-	up.Add(l1)
-	res, err := up.Push(context.Background(), img, ts)
-	if err != nil {
-		t.Fatalf("Push() = %v", err)
-	}
-	if want, _ := img.Digest(); res.Digest != want {
-		t.Errorf("pushed %s, want %s", res.Digest, want)
-	}
-	readsBack(t, r, host+"/web/cfg:v1", blobBytes(t, l1))
 }

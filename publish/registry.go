@@ -94,8 +94,8 @@ func WithInsecureRegistries(hosts ...string) RegistryOption {
 }
 
 // WithJobs bounds how many blobs upload in parallel. The default is DefaultJobs.
-// A blob of at most 64 KiB (an image's config) has one more slot of its own,
-// so that it never waits behind the layers.
+// A blob of at most 64 KiB (an image's config) may also take one more slot
+// of its own, so that it never waits behind the layers.
 func WithJobs(n int) RegistryOption {
 	return func(r *Registry) error {
 		if n < 1 {

@@ -171,12 +171,14 @@ func (u *Uploader) start(d v1.Hash, l v1.Layer) {
 			u.progress(d, size)
 			return
 		}
-		slot := u.sem
+		slot, small := u.sem, u.sem
 		if size <= smallBlob {
-			slot = u.small
+			small = u.small // a small blob takes whichever slot is free first
 		}
 		select {
 		case slot <- struct{}{}:
+		case small <- struct{}{}:
+			slot = small
 		case <-u.ctx.Done():
 			return
 		}
@@ -187,12 +189,15 @@ func (u *Uploader) start(d v1.Hash, l v1.Layer) {
 	}()
 }
 
-// smallBlob is the size up to which a blob has its own upload slot: an
-// image's config (a few KiB) is known only once every layer is, and in the
-// layers' queue it would be sent after the last of them, its three round
-// trips (HEAD, POST, PUT) between the last layer and the manifest. With a
-// slot of its own it goes while the layers are still uploading. It adds at
-// most one connection to the registry's job count, for a blob of this size.
+// smallBlob is the size up to which a blob may also take an upload slot of
+// its own: an image's config (a few KiB) is known only once every layer
+// is, and in the layers' queue it would be sent after the last of them,
+// its three round trips (HEAD, POST, PUT) between the last layer and the
+// manifest. With a slot of its own it goes while the layers are still
+// uploading. It adds at most one connection to the registry's job count,
+// for a blob of this size. A small blob takes a layer slot when one is
+// free: small blobs do not queue behind each other (a small tree's one
+// layer and its config go up together).
 const smallBlob = 64 << 10
 
 // checkJobs bounds the existence checks (HEADs) in flight for an uploader
