@@ -27,8 +27,9 @@ type Uploader struct {
 	stats  *pushStats
 	e      *engine
 	sem    chan struct{} // upload slots: the registry's job count
-	// small is the upload slot of blobs of at most smallBlob bytes (an
-	// image's config), so that they do not queue behind the layers.
+	// small is one more upload slot, for blobs of at most smallBlob bytes
+	// (an image's config), so that they do not queue behind the layers;
+	// such a blob takes it or a slot of sem, whichever is free first.
 	small  chan struct{}
 	checks chan struct{} // existence checks in flight (checkJobs)
 	wg     sync.WaitGroup
@@ -171,7 +172,7 @@ func (u *Uploader) start(d v1.Hash, l v1.Layer) {
 			u.progress(d, size)
 			return
 		}
-		slot, small := u.sem, u.sem
+		slot, small := u.sem, chan struct{}(nil) // a nil channel is never ready
 		if size <= smallBlob {
 			small = u.small // a small blob takes whichever slot is free first
 		}

@@ -39,7 +39,7 @@ func (r *Registry) AddFlags(fs *pflag.FlagSet) {
 // upload images.
 func (r *Registry) AddPushFlags(fs *pflag.FlagSet) {
 	r.AddFlags(fs)
-	fs.IntVar(&r.Jobs, "jobs", publish.DefaultJobs, "how many blobs to upload in parallel")
+	fs.IntVar(&r.Jobs, "jobs", publish.DefaultJobs, "how many blobs to upload in parallel (a blob of at most 64 KiB, such as the config, may take one more slot)")
 	fs.StringVar(&r.MountFrom, "mount-from", "", "REGISTRY/REPOSITORY on the same registry that may hold the blobs already: mount them from there instead of uploading")
 	fs.StringVar(&r.UploadMode, "upload-mode", "auto", "how blobs are sent: auto (each registry's own way: one PUT per blob on most, chunks on ECR), monolithic (one PUT), streamed (one PATCH) or chunked (PATCHes of --upload-chunk-size)")
 	fs.StringVar(&r.UploadChunkSize, "upload-chunk-size", "", "size of each PATCH chunk, such as 4MiB or 10MB (implies --upload-mode chunked unless it is given; a registry's announced minimum still applies)")
