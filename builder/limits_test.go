@@ -45,8 +45,10 @@ func TestFileTooLargeForLayer(t *testing.T) {
 
 	// Compressible: gzip may bring it under.
 	os.WriteFile(filepath.Join(src, "model", "weights.bin"), make([]byte, 2<<20), 0o644)
-	if _, err := builder.Build(context.Background(), src, builder.WithGit(false), builder.WithCompression(builder.Gzip), builder.WithLayerLimits(lim)); err != nil {
+	if r, err := builder.Build(context.Background(), src, builder.WithGit(false), builder.WithCompression(builder.Gzip), builder.WithLayerLimits(lim)); err != nil {
 		t.Errorf("a compressible file over the limit with gzip: %v", err)
+	} else {
+		r.Close()
 	}
 	// Under the limit: the same digest as without limits.
 	os.WriteFile(filepath.Join(src, "model", "weights.bin"), noise[:512<<10], 0o644)

@@ -177,12 +177,14 @@ func TestLayersModelLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer want.Close()
 	wantDigest, _ := want.Image.Digest()
 	got, err := builder.Build(t.Context(), dir, builder.WithGit(false), builder.WithLayers(builder.LayersModel),
 		builder.WithLayerLimits(builder.LayerLimits{MaxLayers: len(want.Layers), MaxLayerSize: 1 << 20}))
 	if err != nil {
 		t.Fatalf("Build() within the limits = %v", err)
 	}
+	defer got.Close()
 	if d, _ := got.Image.Digest(); d != wantDigest {
 		t.Errorf("digest within the limits %s, want %s (the plan without limits)", d, wantDigest)
 	}
