@@ -389,9 +389,22 @@ func buildLayer(ctx context.Context, workDir string, in *layerInput, bytes int64
 			cache.put(sample, l)
 		}
 	} else {
-		var err error
-		if l, err = writeLayer(ctx, workDir, in, comp, mtime, read); err != nil {
+		// Pushing only, a compressed layer may start uploading while it is
+		// compressed: the uploader follows its file as it is written.
+		var follow *followedFile
+		if o.hooks.Deferred && o.hooks.LayerStart != nil {
+			follow = newFollowedFile()
+			l = newLayer(layerSums{}, comp, in, mtime)
+			o.hooks.LayerStart(l, follow.open)
+		}
+		w, err := writeLayer(ctx, workDir, in, comp, mtime, read, follow)
+		if err != nil {
 			return nil, err
+		}
+		if l == nil {
+			l = w
+		} else {
+			l.digest, l.diffID, l.size, l.uncompSize, l.path = w.digest, w.diffID, w.size, w.uncompSize, w.path
 		}
 	}
 	if record != "" {

@@ -67,7 +67,7 @@ func TestFileChangedWhileRead(t *testing.T) {
 				defer func() { testHookAfterCopy = nil }()
 			}
 			work := t.TempDir()
-			_, err := writeLayer(context.Background(), work, &layerInput{span: w.entries}, Gzip, unixEpoch(), nil)
+			_, err := writeLayer(context.Background(), work, &layerInput{span: w.entries}, Gzip, unixEpoch(), nil, nil)
 			if err == nil {
 				t.Fatal("writeLayer() succeeded on a changing file")
 			}

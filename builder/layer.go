@@ -265,18 +265,36 @@ func encode(ctx context.Context, dst io.Writer, in *layerInput, c Compression, m
 }
 
 // writeLayer encodes a layer into a file in dir, named after its digest.
-func writeLayer(ctx context.Context, dir string, in *layerInput, c Compression, mtime time.Time, read func(int64)) (_ *Layer, err error) {
+//
+// follow, when not nil, is told of every byte written, so that readers can
+// follow the file while it is written (see followedFile).
+func writeLayer(ctx context.Context, dir string, in *layerInput, c Compression, mtime time.Time, read func(int64), follow *followedFile) (_ *Layer, err error) {
 	f, err := os.CreateTemp(dir, "layer-*.tmp")
 	if err != nil {
-		return nil, fmt.Errorf("creating layer file in %q: %w", dir, err)
+		err = fmt.Errorf("creating layer file in %q: %w", dir, err)
+		if follow != nil {
+			follow.failed(err)
+		}
+		return nil, err
 	}
 	defer func() {
 		if err != nil {
+			if follow != nil {
+				follow.failed(err)
+			}
 			f.Close()
 			os.Remove(f.Name())
 		}
 	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
+	var bw *bufio.Writer
+	if follow != nil {
+		// Smaller writes, so that a follower sees the bytes soon after
+		// they are compressed.
+		follow.created(f.Name())
+		bw = bufio.NewWriterSize(notifyWriter{f, follow}, 64<<10)
+	} else {
+		bw = bufio.NewWriterSize(f, 1<<20)
+	}
 	s, err := encode(ctx, bw, in, c, mtime, true, read)
 	if err != nil {
 		return nil, err
@@ -288,10 +306,16 @@ func writeLayer(ctx context.Context, dir string, in *layerInput, c Compression, 
 		return nil, fmt.Errorf("writing layer to %q: %w", f.Name(), err)
 	}
 	l := newLayer(s, c, in, mtime)
-	l.path = filepath.Join(dir, "sha256-"+l.digest.Hex)
-	if err := os.Rename(f.Name(), l.path); err != nil {
+	path := filepath.Join(dir, "sha256-"+l.digest.Hex)
+	if follow != nil {
+		err = follow.rename(path)
+	} else {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("storing layer: %w", err)
 	}
+	l.path = path
 	return l, nil
 }
 

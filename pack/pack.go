@@ -342,7 +342,8 @@ func Run(ctx context.Context, spec Spec) (_ *Result, err error) {
 	h.Deferred = local == nil && len(tags) > 0
 	// Upload each layer as soon as it is built, while the others are still
 	// being compressed and hashed; a deferred layer starts uploading while
-	// it is being hashed.
+	// it is being hashed, and a compressed one while it is compressed if
+	// the repository has no tag yet (see publish.Uploader.Start).
 	rep := newReporter(spec.Progress)
 	if rep != nil {
 		opts = append(opts, rep.build())

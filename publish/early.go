@@ -2,10 +2,14 @@ package publish
 
 import (
 	"context"
+	"encoding/json"
 	"io"
+	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/logs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // An early upload streams a layer to the registry while the builder is still
@@ -29,6 +33,10 @@ type early struct {
 	cancel   context.CancelFunc
 	decision chan earlyDecision
 	present  v1.Hash // the predicted digest, found in the registry (under Uploader.mu)
+	// A compressed layer's upload begins only once it has a slot, in a
+	// repository with no tag (see Start); until then (streaming false,
+	// under Uploader.mu) Add takes the layer over as any other.
+	compressed, streaming bool
 }
 
 // earlyDecision is what the uploader learned once the layer was hashed.
@@ -41,15 +49,21 @@ type earlyDecision struct {
 // Start begins uploading a layer whose digest is not known yet: open
 // streams its blob (it may be called again to resume the upload further
 // on; see blob.go). key is the layer that Add will receive with the digest
-// (see builder.WithLayerStart); until then nothing else about it is used.
-// Start does nothing when blobs are mounted from another repository of the
-// same registry (the mount is cheaper), or when the upload policy is
-// Monolithic (an early upload needs a PATCH).
+// (see hooks.Build.LayerStart); until then only its media type and
+// Predicted are used. Start does nothing when blobs are mounted from
+// another repository of the same registry (the mount is cheaper), or when
+// the upload policy is Monolithic (an early upload needs a PATCH).
 //
 // A key that is a Layer may predict the digest the layer probably has
 // (Predicted). If the registry has that blob, nothing is sent while
 // hashing: the digest decides, and a wrong guess gets an ordinary upload
 // once it is known.
+//
+// A compressed layer takes far longer to encode than to hash, so by the
+// time its digest is known an early upload has sent all of it. It starts
+// only in a repository with no tag (see tagless): a first push, where the
+// registry has none of its blobs. Elsewhere it waits for its digest and is
+// checked and uploaded as Add would have.
 func (u *Uploader) Start(key v1.Layer, open func() io.ReadCloser) {
 	if m := u.r.mountFrom; m != nil && m.RegistryStr() == u.repo.RegistryStr() {
 		return
@@ -58,8 +72,12 @@ func (u *Uploader) Start(key v1.Layer, open func() io.ReadCloser) {
 	if policy.Mode == Monolithic {
 		return
 	}
+	compressed := true
+	if mt, err := key.MediaType(); err == nil && (mt == types.OCIUncompressedLayer || mt == types.DockerUncompressedLayer) {
+		compressed = false
+	}
 	ctx, cancel := context.WithCancel(u.ctx)
-	e := &early{cancel: cancel, decision: make(chan earlyDecision, 1)}
+	e := &early{cancel: cancel, decision: make(chan earlyDecision, 1), compressed: compressed}
 	u.mu.Lock()
 	if u.early == nil {
 		u.early = map[v1.Layer]*early{}
@@ -70,9 +88,26 @@ func (u *Uploader) Start(key v1.Layer, open func() io.ReadCloser) {
 	go func() {
 		defer u.wg.Done()
 		defer cancel()
+		done := u.ctx.Done()
+		if compressed {
+			if !u.tagless() {
+				u.withdraw(key, e) // Add takes it as any other layer
+				return
+			}
+			done = ctx.Done() // Add took it over (see decide)
+		}
 		select {
 		case u.sem <- struct{}{}:
-		case <-u.ctx.Done():
+		case <-done:
+			return
+		}
+		if compressed && !u.streamFrom(key, e) {
+			// Encoded while waiting for the slot: Add uploads it as any
+			// other layer. That costs a round trip less than completing a
+			// stream (POST, PATCH, then PUT the digest, against POST, then
+			// PUT the bytes), which would tell after every blob of a wave
+			// sent together.
+			<-u.sem
 			return
 		}
 		if u.foundPredicted(ctx, e, key) {
@@ -116,6 +151,45 @@ func (u *Uploader) Start(key v1.Layer, open func() io.ReadCloser) {
 			u.fail(err)
 		}
 	}()
+}
+
+// withdraw drops key's early upload before it began, so that Add handles
+// the layer as any other (if Add came first, decide did the same).
+func (u *Uploader) withdraw(key v1.Layer, e *early) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.early[key] == e {
+		delete(u.early, key)
+	}
+}
+
+// streamFrom marks e's upload as begun, so that Add no longer takes the
+// layer over; false if Add already has.
+func (u *Uploader) streamFrom(key v1.Layer, e *early) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.early[key] != e {
+		return false
+	}
+	e.streaming = true
+	return true
+}
+
+// tagless reports whether the uploader's repository has no tag, or does not
+// exist yet: a first push. A blob belongs to a repository (a HEAD there finds
+// only what was pushed or mounted there), and a registry keeps a
+// repository's blobs for the manifests its tags name, so such a repository
+// has none of the image's blobs, or only the leftovers of an earlier push
+// that failed or was untagged. It asks once per push, when the first
+// compressed layer starts (GET /v2/REPO/tags/list?n=1, "Listing Tags" in the
+// distribution spec); any answer but an empty list or NAME_UNKNOWN counts as
+// not tagless.
+func (u *Uploader) tagless() bool {
+	u.taglessOnce.Do(func() {
+		u.isTagless = u.e.tagless(u.ctx, u.session())
+		logs.Debug.Printf("%s has no tags: %t", u.repo, u.isTagless)
+	})
+	return u.isTagless
 }
 
 // foundPredicted asks the registry for the blob that key predicts, if any,
@@ -166,12 +240,20 @@ func (u *Uploader) awaitPredicted(e *early, key v1.Layer) {
 }
 
 // decide hands an early upload what is now known about its layer, and
-// reports whether l had one. first is false when another layer with the same
-// digest was added before: that one's upload stands, this one is dropped.
+// reports whether l had one (a compressed layer's upload that has not begun
+// is dropped instead, and does not count). first is false when another
+// layer with the same digest was added before: that one's upload stands,
+// this one is dropped.
 func (u *Uploader) decide(d v1.Hash, l v1.Layer, first bool) bool {
 	u.mu.Lock()
 	e := u.early[l]
 	delete(u.early, l)
+	if e != nil && e.compressed && !e.streaming {
+		// Not begun: an ordinary upload it is.
+		u.mu.Unlock()
+		e.cancel()
+		return false
+	}
 	var present v1.Hash
 	if e != nil {
 		present = e.present
@@ -206,4 +288,23 @@ func (u *Uploader) decide(d v1.Hash, l v1.Layer, first bool) bool {
 		e.decision <- earlyDecision{digest: d, layer: l, exists: exists}
 	}()
 	return true
+}
+
+// tagless lists at most one tag of s's repository and reports whether it has
+// none (see Uploader.tagless).
+func (e *engine) tagless(ctx context.Context, s *session) bool {
+	resp, err := e.do(ctx, s, func() (*http.Request, error) {
+		return http.NewRequestWithContext(ctx, http.MethodGet, repoURL(s.repo, "/tags/list")+"?n=1", nil)
+	}, http.StatusOK)
+	if err != nil {
+		return hasCode(err, transport.NameUnknownErrorCode)
+	}
+	defer drain(resp)
+	var list struct {
+		Tags []string `json:"tags"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&list); err != nil {
+		return false
+	}
+	return len(list.Tags) == 0
 }

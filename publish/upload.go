@@ -53,6 +53,10 @@ type Uploader struct {
 	flushing bool   // Push has begun: start every layer at once
 	tagged   string // the tag found pointing at the image already (see skipPending)
 	early    map[v1.Layer]*early
+	// taglessOnce asks, and isTagless says, whether the repository has no
+	// tag (see tagless).
+	taglessOnce sync.Once
+	isTagless   bool
 	// beforeTags runs in each repository between the manifest and the
 	// tags (see BeforeTags).
 	beforeTags func(ctx context.Context, pushed name.Digest) error

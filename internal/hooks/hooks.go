@@ -36,13 +36,17 @@ type Build struct {
 	// pushed: a registry that already has a layer never reads it. Compressed
 	// layers are always stored (compressing twice costs more than writing once).
 	Deferred bool
-	// LayerStart is called for each layer about to be hashed without being
-	// stored (an uncompressed layer of a Deferred build), before its digest
-	// is known, with a function that opens its blob: the bytes the hash will
-	// cover, each file checked as by Layer.CompressedForRegistry. A reader
-	// that checks the digest itself, as a registry does, can start at once.
+	// LayerStart is called, in a Deferred build, for each layer about to be
+	// encoded, before its digest is known, with a function that opens its
+	// blob. For an uncompressed layer (hashed without being stored) that is
+	// the bytes the hash will cover, each file checked as by
+	// Layer.CompressedForRegistry; for a compressed one, its file in WorkDir
+	// as it is written: the reader waits for bytes still to come and fails
+	// if the encoding does. A reader that checks the digest itself, as a
+	// registry does, can start at once. A layer from the build cache gets
+	// no call.
 	// The digest comes with the LayerDone call for the same layer value;
-	// until then only its Predicted method may be used (with a build cache,
+	// until then only its MediaType and Predicted methods may be used (with a build cache,
 	// a guess of the digest from a sample of the files). It runs on the
 	// goroutine that builds the layer and must not block.
 	LayerStart func(l v1.Layer, open func() io.ReadCloser)
