@@ -392,7 +392,7 @@ func buildLayer(ctx context.Context, workDir string, in *layerInput, bytes int64
 		// Pushing only, a compressed layer may start uploading while it is
 		// compressed: the uploader follows its file as it is written.
 		var follow *followedFile
-		if o.hooks.Deferred && o.hooks.LayerStart != nil {
+		if o.hooks.Deferred && o.hooks.LayerStart != nil && canFollow {
 			follow = newFollowedFile()
 			l = newLayer(layerSums{}, comp, in, mtime)
 			o.hooks.LayerStart(l, follow.open)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"runtime"
 	"sync"
 )
 
@@ -17,6 +18,11 @@ import (
 // The standard library has nothing that reads a file another goroutine is
 // still appending to (io.Pipe has a single reader and keeps no bytes for a
 // reader that starts over, which a resumed upload does), hence this.
+
+// canFollow is false on Windows, where a file that another handle has open
+// cannot be renamed (os.Open does not share delete access), and a reader
+// would make the layer's rename to its digest fail.
+const canFollow = runtime.GOOS != "windows"
 
 // followedFile is a layer file being written: how much of it is written,
 // and whether (and how) writing ended.
