@@ -22,6 +22,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/assetpack/assetpack/builder"
@@ -419,7 +420,10 @@ func TestResumeSessionGone(t *testing.T) {
 	})
 
 	// An early upload: build --push without a cache streams the
-	// uncompressed shard while it is hashed.
+	// uncompressed shard while it is hashed. The repositories are tagged
+	// first (another image, none of whose blobs the build has), so that
+	// the compressed layers wait for their digests (TestFirstPushStreams):
+	// only the shard streams.
 	work := t.TempDir()
 	src := filepath.Join(work, "src")
 	makeSource(t, src)
@@ -431,6 +435,7 @@ func TestResumeSessionGone(t *testing.T) {
 		t.Run(fmt.Sprintf("early/buffering=%v", buffer), func(t *testing.T) {
 			p := newBlobProxy(t, reg.Host, &blobProxy{buffer: buffer, cutAt: 8 << 20})
 			repo := fmt.Sprintf("early%v/site", buffer)
+			tagWithOther(t, reg.Host+"/"+repo+":v0")
 			got := buildOut(t, work, nil, src, "--git=false", "-t", p.host+"/"+repo+":v1", "--push", "--no-cache", "--json")
 			if got.Digest != clean.Digest {
 				t.Errorf("pushed %s, built %s", got.Digest, clean.Digest)
@@ -456,6 +461,65 @@ func TestResumeSessionGone(t *testing.T) {
 			run(t, work, tool(t, "skopeo"), "copy", "--src-tls-verify=false", "docker://"+reg.Host+"/"+repo+":v1", "oci:"+filepath.Join(t.TempDir(), "copy")+":x")
 		})
 	}
+}
+
+// tagWithOther writes a small random image to ref, so that its repository
+// has a tag.
+func tagWithOther(t *testing.T, ref string) {
+	t.Helper()
+	img, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, err := name.NewTag(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, img); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFirstPushStreams: into a repository with no tag, build --push sends
+// a compressed layer while it is being compressed (a PATCH, completed with
+// the digest), and what the registry holds is the image the build
+// describes, every blob checked by skopeo; into the same repository, now
+// tagged, a changed layer waits for its digest and goes up whole (no
+// PATCH).
+func TestFirstPushStreams(t *testing.T) {
+	reg := startRegistry(t, registryOpts{})
+	work := t.TempDir()
+	src := filepath.Join(work, "src")
+	makeSource(t, src)
+	// 24 MiB of text: a layer that takes a while to compress.
+	var text bytes.Buffer
+	for i := 0; text.Len() < 24<<20; i++ {
+		fmt.Fprintf(&text, "line %d of a large compressible document\n", i)
+	}
+	os.WriteFile(filepath.Join(src, "doc.txt"), text.Bytes(), 0o644)
+	clean := buildOut(t, work, nil, src, "--git=false", "-o", "oci:clean", "--no-cache", "--json")
+
+	p := newBlobProxy(t, reg.Host, &blobProxy{})
+	got := buildOut(t, work, nil, src, "--git=false", "-t", p.host+"/first/site:v1", "--push", "--no-cache", "--json")
+	if got.Digest != clean.Digest {
+		t.Errorf("pushed %s, built %s", got.Digest, clean.Digest)
+	}
+	if p.count("GET /v2/first/site/tags/list") != 1 || p.count("PATCH") < 1 {
+		t.Errorf("%d tag listings, %d PATCHes; want one listing and the large layer streamed", p.count("GET /v2/first/site/tags/list"), p.count("PATCH"))
+	}
+	if d := strings.TrimSpace(run(t, work, tool(t, "crane"), "digest", "--insecure", reg.Host+"/first/site:v1")); d != clean.Digest {
+		t.Errorf("registry has %s, want %s", d, clean.Digest)
+	}
+	run(t, work, tool(t, "skopeo"), "copy", "--src-tls-verify=false", "docker://"+reg.Host+"/first/site:v1", "oci:"+filepath.Join(t.TempDir(), "copy")+":x")
+
+	// Tagged now: the changed layer goes up whole.
+	os.WriteFile(filepath.Join(src, "doc.txt"), append(text.Bytes(), "one more line\n"...), 0o644)
+	q := newBlobProxy(t, reg.Host, &blobProxy{})
+	buildOut(t, work, nil, src, "--git=false", "-t", q.host+"/first/site:v2", "--push", "--no-cache", "--json")
+	if q.count("PATCH") != 0 {
+		t.Errorf("%d PATCHes into a tagged repository; want every layer uploaded whole", q.count("PATCH"))
+	}
+	run(t, work, tool(t, "skopeo"), "copy", "--src-tls-verify=false", "docker://"+reg.Host+"/first/site:v2", "oci:"+filepath.Join(t.TempDir(), "copy2")+":x")
 }
 
 // TestPushMountFrom: a second push with WithMountFrom mounts every blob (201,
