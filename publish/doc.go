@@ -18,11 +18,12 @@
 //     ?digest= that completes the session. By default a blob whose digest is
 //     known goes in that one PUT (monolithic: the fewest round trips); a
 //     layer still being hashed streams in a PATCH of unknown length and is
-//     completed when its digest comes (an early upload), and so does a
-//     compressed layer still being compressed when the repository has no
-//     tag (GET /v2/REPO/tags/list?n=1, once per push: a first push, where
-//     no HEAD could find a blob; a registry that refuses the listing gets
-//     the HEAD first, as anywhere else); an UploadPolicy can
+//     completed when its digest comes (an early upload), and so does the
+//     first wave (one per upload slot) of compressed layers still being
+//     compressed when the repository has no tag (GET
+//     /v2/REPO/tags/list?n=1, once per push: a first push, where no HEAD
+//     could find a blob; a registry that refuses the listing gets the HEAD
+//     first, as anywhere else); an UploadPolicy can
 //     ask for PATCH chunks of bounded size instead (a registry such as GHCR
 //     refuses PATCH bodies over 4 MiB), or for monolithic uploads only.
 //   - Registries as they are (hosts.go, adapt.go): GHCR, ECR, Artifact

@@ -62,8 +62,9 @@ type earlyDecision struct {
 // A compressed layer takes far longer to encode than to hash, so by the
 // time its digest is known an early upload has sent all of it. It starts
 // only in a repository with no tag (see tagless): a first push, where the
-// registry has none of its blobs. Elsewhere it waits for its digest and is
-// checked and uploaded as Add would have.
+// registry has none of its blobs, and only in the push's first wave (see
+// streamFrom). Otherwise it waits for its digest and is checked and
+// uploaded as Add would have.
 func (u *Uploader) Start(key v1.Layer, open func() io.ReadCloser) {
 	if m := u.r.mountFrom; m != nil && m.RegistryStr() == u.repo.RegistryStr() {
 		return
@@ -164,13 +165,21 @@ func (u *Uploader) withdraw(key v1.Layer, e *early) {
 }
 
 // streamFrom marks e's upload as begun, so that Add no longer takes the
-// layer over; false if Add already has.
+// layer over; false if Add already has, or if the push's first wave of
+// compressed layers (one per upload slot) has streamed already. The first
+// wave is what would leave the link idle while the first layers are
+// compressed; after it, finished layers are waiting for slots, and a
+// stream would only cost more of the registry's CPU and of ours than an
+// upload of the whole file (sendfile on plain HTTP): with the registry on
+// the same two cores, streaming every layer made the site's push 5%
+// slower (1.94 s to 2.04 s, median of 8).
 func (u *Uploader) streamFrom(key v1.Layer, e *early) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if u.early[key] != e {
+	if u.early[key] != e || u.streamed >= cap(u.sem) {
 		return false
 	}
+	u.streamed++
 	e.streaming = true
 	return true
 }

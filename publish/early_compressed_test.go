@@ -178,3 +178,50 @@ func TestEarlyUploadCompressedWaits(t *testing.T) {
 type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// TestEarlyUploadCompressedFirstWave: only the first wave of compressed
+// layers (one per upload slot) streams while compressed; a layer that gets
+// a slot after it, still being compressed, waits for its digest and goes
+// up whole.
+func TestEarlyUploadCompressedFirstWave(t *testing.T) {
+	host, c := countingServer(t)
+	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast), publish.WithJobs(1))
+	a, _ := random.Layer(64<<10, types.OCILayer)
+	b, _ := random.Layer(64<<10, types.OCILayer)
+	bodyA, bodyB := blobBytes(t, a), blobBytes(t, b)
+	img, err := mutate.AppendLayers(empty.Image, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := tags(t, r, host+"/web/wave:v1")
+	up, err := r.NewUploader(context.Background(), ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Abort()
+	release := make(chan struct{})
+	up.Start(a, func() io.ReadCloser {
+		return io.NopCloser(io.MultiReader(bytes.NewReader(bodyA[:1024]), readerFunc(func(p []byte) (int, error) {
+			<-release
+			return 0, io.EOF
+		}), bytes.NewReader(bodyA[1024:])))
+	})
+	select {
+	case <-c.patchStarted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the early upload of the first layer did not start")
+	}
+	var opened atomic.Int64
+	up.Start(b, func() io.ReadCloser { opened.Add(1); return io.NopCloser(bytes.NewReader(bodyB)) })
+	close(release)
+	up.Add(a)                          // a completes and frees the only slot,
+	time.Sleep(300 * time.Millisecond) // which b takes while still "compressing"
+	up.Add(b)
+	if _, err := up.Push(context.Background(), img, ts); err != nil {
+		t.Fatal(err)
+	}
+	if c.patches.Load() != 1 || opened.Load() != 0 {
+		t.Errorf("%d PATCH requests, the second layer's stream opened %d times; want only the first wave (one slot: one layer) streamed", c.patches.Load(), opened.Load())
+	}
+	readsBack(t, r, host+"/web/wave:v1", bodyA)
+}

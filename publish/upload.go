@@ -57,6 +57,7 @@ type Uploader struct {
 	// tag (see tagless).
 	taglessOnce sync.Once
 	isTagless   bool
+	streamed    int // compressed layers streamed while compressed (see streamFrom)
 	// beforeTags runs in each repository between the manifest and the
 	// tags (see BeforeTags).
 	beforeTags func(ctx context.Context, pushed name.Digest) error
