@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -118,60 +120,84 @@ func TestEarlyUploadCompressedUnlisted(t *testing.T) {
 	readsBack(t, r, host+"/web/unlisted:v1", body)
 }
 
-// TestEarlyUploadCompressedWaits: a compressed layer whose encoding ends
-// while it waits for an upload slot is uploaded whole (POST, then PUT with
-// the bytes), not streamed and completed (POST, PATCH, PUT): a round trip
-// less per blob.
-func TestEarlyUploadCompressedWaits(t *testing.T) {
+// oneSlot is an uploader with one upload slot, into a new repository, and
+// two compressed layers: a is streaming and holds the slot until release
+// is closed; b is not started.
+type oneSlot struct {
+	c            *blobCounts
+	r            *publish.Registry
+	up           *publish.Uploader
+	a, b         v1.Layer
+	bodyA, bodyB []byte
+	img          v1.Image
+	ts           []name.Tag
+	release      chan struct{}
+}
+
+func newOneSlot(t *testing.T, repo string) *oneSlot {
+	t.Helper()
 	host, c := countingServer(t)
-	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast), publish.WithJobs(1))
-	a, _ := random.Layer(64<<10, types.OCILayer)
-	b, _ := random.Layer(64<<10, types.OCILayer)
-	bodyA, bodyB := blobBytes(t, a), blobBytes(t, b)
-	img, err := mutate.AppendLayers(empty.Image, a, b)
-	if err != nil {
+	o := &oneSlot{c: c, release: make(chan struct{})}
+	o.r, _ = publish.NewRegistry(publish.WithRetryBackoff(fast), publish.WithJobs(1))
+	o.a, _ = random.Layer(64<<10, types.OCILayer)
+	o.b, _ = random.Layer(64<<10, types.OCILayer)
+	o.bodyA, o.bodyB = blobBytes(t, o.a), blobBytes(t, o.b)
+	var err error
+	if o.img, err = mutate.AppendLayers(empty.Image, o.a, o.b); err != nil {
 		t.Fatal(err)
 	}
-	ts := tags(t, r, host+"/web/waits:v1")
-	up, err := r.NewUploader(context.Background(), ts)
-	if err != nil {
+	o.ts = tags(t, o.r, host+"/"+repo+":v1")
+	if o.up, err = o.r.NewUploader(context.Background(), o.ts); err != nil {
 		t.Fatal(err)
 	}
-	defer up.Abort()
-	// a takes the only slot and streams until released; b waits for the
-	// slot, and is encoded (Add) meanwhile.
-	release := make(chan struct{})
-	up.Start(a, func() io.ReadCloser {
-		return io.NopCloser(io.MultiReader(bytes.NewReader(bodyA[:1024]), readerFunc(func(p []byte) (int, error) {
-			<-release
+	t.Cleanup(o.up.Abort)
+	o.up.Start(o.a, func() io.ReadCloser {
+		return io.NopCloser(io.MultiReader(bytes.NewReader(o.bodyA[:1024]), readerFunc(func(p []byte) (int, error) {
+			<-o.release
 			return 0, io.EOF
-		}), bytes.NewReader(bodyA[1024:])))
+		}), bytes.NewReader(o.bodyA[1024:])))
 	})
 	select {
 	case <-c.patchStarted:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the early upload of the first layer did not start")
 	}
-	up.Start(b, func() io.ReadCloser { return io.NopCloser(bytes.NewReader(bodyB)) })
-	up.Add(b)
-	close(release)
-	up.Add(a)
-	if _, err := up.Push(context.Background(), img, ts); err != nil {
+	return o
+}
+
+// push completes the push and checks that both layers read back.
+func (o *oneSlot) push(t *testing.T) {
+	t.Helper()
+	if _, err := o.up.Push(context.Background(), o.img, o.ts); err != nil {
 		t.Fatal(err)
 	}
-	if c.patches.Load() != 1 {
-		t.Errorf("%d PATCH requests; want 1 (the first layer's stream; the second uploaded whole)", c.patches.Load())
-	}
-	ref, _ := img.Digest()
-	got, err := remote.Image(ts[0].Context().Digest(ref.String()))
+	ref, _ := o.img.Digest()
+	got, err := remote.Image(o.ts[0].Context().Digest(ref.String()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ls, _ := got.Layers()
-	for i, want := range [][]byte{bodyA, bodyB} {
+	for i, want := range [][]byte{o.bodyA, o.bodyB} {
 		if b := blobBytes(t, ls[i]); !bytes.Equal(b, want) {
 			t.Errorf("layer %d reads back different", i)
 		}
+	}
+}
+
+// TestEarlyUploadCompressedWaits: a compressed layer whose encoding ends
+// while it waits for an upload slot is uploaded whole (POST, then PUT with
+// the bytes), not streamed and completed (POST, PATCH, PUT): a round trip
+// less per blob.
+func TestEarlyUploadCompressedWaits(t *testing.T) {
+	o := newOneSlot(t, "web/waits")
+	// b waits for the slot, and is encoded (Add) meanwhile.
+	o.up.Start(o.b, func() io.ReadCloser { return io.NopCloser(bytes.NewReader(o.bodyB)) })
+	o.up.Add(o.b)
+	close(o.release)
+	o.up.Add(o.a)
+	o.push(t)
+	if o.c.patches.Load() != 1 {
+		t.Errorf("%d PATCH requests; want 1 (the first layer's stream; the second uploaded whole)", o.c.patches.Load())
 	}
 }
 
@@ -184,44 +210,15 @@ func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 // a slot after it, still being compressed, waits for its digest and goes
 // up whole.
 func TestEarlyUploadCompressedFirstWave(t *testing.T) {
-	host, c := countingServer(t)
-	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast), publish.WithJobs(1))
-	a, _ := random.Layer(64<<10, types.OCILayer)
-	b, _ := random.Layer(64<<10, types.OCILayer)
-	bodyA, bodyB := blobBytes(t, a), blobBytes(t, b)
-	img, err := mutate.AppendLayers(empty.Image, a, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := tags(t, r, host+"/web/wave:v1")
-	up, err := r.NewUploader(context.Background(), ts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer up.Abort()
-	release := make(chan struct{})
-	up.Start(a, func() io.ReadCloser {
-		return io.NopCloser(io.MultiReader(bytes.NewReader(bodyA[:1024]), readerFunc(func(p []byte) (int, error) {
-			<-release
-			return 0, io.EOF
-		}), bytes.NewReader(bodyA[1024:])))
-	})
-	select {
-	case <-c.patchStarted:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the early upload of the first layer did not start")
-	}
+	o := newOneSlot(t, "web/wave")
 	var opened atomic.Int64
-	up.Start(b, func() io.ReadCloser { opened.Add(1); return io.NopCloser(bytes.NewReader(bodyB)) })
-	close(release)
-	up.Add(a)                          // a completes and frees the only slot,
+	o.up.Start(o.b, func() io.ReadCloser { opened.Add(1); return io.NopCloser(bytes.NewReader(o.bodyB)) })
+	close(o.release)
+	o.up.Add(o.a)                      // a completes and frees the only slot,
 	time.Sleep(300 * time.Millisecond) // which b takes while still "compressing"
-	up.Add(b)
-	if _, err := up.Push(context.Background(), img, ts); err != nil {
-		t.Fatal(err)
+	o.up.Add(o.b)
+	o.push(t)
+	if o.c.patches.Load() != 1 || opened.Load() != 0 {
+		t.Errorf("%d PATCH requests, the second layer's stream opened %d times; want only the first wave (one slot: one layer) streamed", o.c.patches.Load(), opened.Load())
 	}
-	if c.patches.Load() != 1 || opened.Load() != 0 {
-		t.Errorf("%d PATCH requests, the second layer's stream opened %d times; want only the first wave (one slot: one layer) streamed", c.patches.Load(), opened.Load())
-	}
-	readsBack(t, r, host+"/web/wave:v1", bodyA)
 }
