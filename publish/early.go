@@ -91,7 +91,7 @@ func (u *Uploader) Start(key v1.Layer, open func() io.ReadCloser) {
 		defer cancel()
 		done := u.ctx.Done()
 		if compressed {
-			if !u.tagless() {
+			if !u.tagless() || u.waveFull() {
 				u.withdraw(key, e) // Add takes it as any other layer
 				return
 			}
@@ -182,6 +182,15 @@ func (u *Uploader) streamFrom(key v1.Layer, e *early) bool {
 	u.streamed++
 	e.streaming = true
 	return true
+}
+
+// waveFull reports whether the first wave of compressed layers has
+// streamed (see streamFrom): a later layer need not wait for a slot only
+// to give it back.
+func (u *Uploader) waveFull() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.streamed >= cap(u.sem)
 }
 
 // tagless reports whether the uploader's repository has no tag, or does not

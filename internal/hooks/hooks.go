@@ -46,9 +46,9 @@ type Build struct {
 	// registry does, can start at once. A layer from the build cache gets
 	// no call.
 	// The digest comes with the LayerDone call for the same layer value;
-	// until then only its MediaType and Predicted methods may be used (with a build cache,
-	// a guess of the digest from a sample of the files). It runs on the
-	// goroutine that builds the layer and must not block.
+	// until then only its MediaType and Predicted methods may be used (with
+	// a build cache, a guess of the digest from a sample of the files). It
+	// runs on the goroutine that builds the layer and must not block.
 	LayerStart func(l v1.Layer, open func() io.ReadCloser)
 	// LayerDone is called with each layer as soon as its digests are known,
 	// before Build returns, from the goroutine that built it: it must be
