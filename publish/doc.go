@@ -75,6 +75,7 @@
 // (its Pusher needs the digest first; only its own stream.Layer streams).
 // oras-go's blob push is monolithic, with no resume. go-containerregistry
 // remains the image model (v1.Image, v1.Layer, partial), the authentication
-// (transport.NewWithContext) and the reader (Resolve and other reads go
+// (transport.NewWithContext, whose ping WithPingMemory may answer from
+// what the registry said last time) and the reader (Resolve and other reads go
 // through its remote package).
 package publish

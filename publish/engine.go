@@ -51,6 +51,9 @@ type session struct {
 	once   sync.Once
 	client *http.Client
 	err    error
+	// recalled: the session opened from a remembered ping (WithPingMemory),
+	// so this build cache has pushed to the registry before.
+	recalled bool
 }
 
 // session returns the session for repo, made on first use; pull names the
@@ -93,39 +96,68 @@ func (e *engine) readSession(repo name.Repository) *session {
 // opened under the push's context, not the caller's.
 func (e *engine) open(s *session) (*http.Client, error) {
 	s.once.Do(func() {
-		ctx := e.ctx
-		auth, err := authn.Resolve(ctx, e.r.keychain, s.repo)
-		if err != nil {
-			s.err = err
-			return
-		}
-		var rt http.RoundTripper = e.r.transport()
-		if logs.Enabled(logs.Debug) {
-			rt = debugTransport{rt}
-		}
-		rt = transport.NewUserAgent(replayGuard{rt}, "assetpack")
-		scopes := []string{s.repo.Scope(transport.PushScope)}
-		if s.read {
-			scopes = []string{s.repo.Scope(transport.PullScope)}
-		}
-		for _, p := range s.pull {
-			scopes = append(scopes, p.Scope(transport.PullScope))
-		}
-		retry := e.retrier(s.repo.RegistryStr())
-		for {
-			var authed http.RoundTripper
-			authed, err = transport.NewWithContext(ctx, s.repo.Registry, auth, rt, scopes)
-			if err == nil {
-				s.client = &http.Client{Transport: authed}
-				return
-			}
-			if !retry.again(ctx, err) {
-				s.err = err
-				return
-			}
+		var rt http.RoundTripper
+		rt, s.err = e.connect(s, e.r.memory != nil)
+		if s.err == nil {
+			s.client = &http.Client{Transport: rt}
 		}
 	})
 	return s.client, s.err
+}
+
+// connect pings the registry and authenticates for the session's scopes,
+// retrying like any request. With recall, the ping may be answered from
+// the registry's remembered answer (WithPingMemory): the transport
+// returned then checks that answer with the first requests, and a session
+// that cannot open with it opens again with a real ping.
+func (e *engine) connect(s *session, recall bool) (http.RoundTripper, error) {
+	ctx := e.ctx
+	auth, err := authn.Resolve(ctx, e.r.keychain, s.repo)
+	if err != nil {
+		return nil, err
+	}
+	var rt http.RoundTripper = e.r.transport()
+	if logs.Enabled(logs.Debug) {
+		rt = debugTransport{rt}
+	}
+	rt = replayGuard{rt}
+	var memo *memoTransport
+	if e.r.memory != nil {
+		memo = &memoTransport{inner: rt, m: e.r.memory, recall: recall}
+		rt = memo
+	}
+	rt = transport.NewUserAgent(rt, "assetpack")
+	scopes := []string{s.repo.Scope(transport.PushScope)}
+	if s.read {
+		scopes = []string{s.repo.Scope(transport.PullScope)}
+	}
+	for _, p := range s.pull {
+		scopes = append(scopes, p.Scope(transport.PullScope))
+	}
+	retry := e.retrier(s.repo.RegistryStr())
+	for {
+		authed, err := transport.NewWithContext(ctx, s.repo.Registry, auth, rt, scopes)
+		if err == nil {
+			if memo == nil || !memo.recalled.Load() {
+				return authed, nil
+			}
+			s.recalled = true
+			return &recheckTransport{cur: authed, reopen: func() (http.RoundTripper, error) {
+				logs.Debug.Printf("--- %s does not answer as remembered: pinging it", s.repo.RegistryStr())
+				e.r.memory.forget(s.repo.RegistryStr())
+				return e.connect(s, false)
+			}}, nil
+		}
+		if memo != nil && memo.recalled.Load() && ctx.Err() == nil {
+			// The remembered answer led nowhere (its token server failed,
+			// say): forget it and ask the registry.
+			e.r.memory.forget(s.repo.RegistryStr())
+			return e.connect(s, false)
+		}
+		if !retry.again(ctx, err) {
+			return nil, err
+		}
+	}
 }
 
 // repoURL is the address of path under repo's /v2/REPO.

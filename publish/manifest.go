@@ -117,6 +117,29 @@ func (e *engine) headManifest(ctx context.Context, s *session, ref string) (d v1
 	return v1.Hash{}, false, nil
 }
 
+// peekTag asks once, with a HEAD and no retry, which digest tag points at
+// in the session's repository; found is false when the answer settles
+// nothing (no such tag, no digest in the answer, a failure), and the
+// caller then asks the way it would have without it.
+func (e *engine) peekTag(ctx context.Context, s *session, tag string) (d v1.Hash, found bool) {
+	c, err := e.open(s)
+	if err != nil {
+		return v1.Hash{}, false
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, repoURL(s.repo, "/manifests/"+tag), nil)
+	if err != nil {
+		return v1.Hash{}, false
+	}
+	req.Header.Set("Accept", manifestTypes)
+	resp, err := e.send(c, req, http.StatusOK)
+	if err != nil {
+		return v1.Hash{}, false
+	}
+	drain(resp)
+	h, err := v1.NewHash(resp.Header.Get("Docker-Content-Digest"))
+	return h, err == nil
+}
+
 // refString names ref in repo for messages: REPO:TAG or REPO@DIGEST.
 func refString(repo name.Repository, ref string) string {
 	if strings.Contains(ref, ":") {

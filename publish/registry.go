@@ -177,8 +177,9 @@ type Registry struct {
 	// hostProfiles maps a host (or host:port) to a known registry's key
 	// (WithRegistryProfile).
 	hostProfiles map[string]string
-	noted        *sync.Map // hosts already noted as plain HTTP
-	tlsFailed    *sync.Map // hosts whose certificate failed verification
+	noted        *sync.Map   // hosts already noted as plain HTTP
+	tlsFailed    *sync.Map   // hosts whose certificate failed verification
+	memory       *pingMemory // WithPingMemory's, or nil
 
 	rtOnce               sync.Once
 	secureRT, insecureRT http.RoundTripper // shared, so connections are reused

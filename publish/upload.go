@@ -57,6 +57,7 @@ type Uploader struct {
 	// tag (see tagless).
 	taglessOnce sync.Once
 	isTagless   bool
+	head        *tagHead
 	streamed    int // compressed layers streamed while compressed (see streamFrom)
 	// beforeTags runs in each repository between the manifest and the
 	// tags (see BeforeTags).
@@ -98,8 +99,17 @@ func (r *Registry) NewUploader(ctx context.Context, tags []name.Tag, opts ...Upl
 	for _, o := range opts {
 		o(u)
 	}
-	// Open the session while the build walks the files.
-	go u.e.open(u.session())
+	// Open the session while the build walks the files, and read the first
+	// tag then too when the session opens from a remembered ping (see
+	// tagHead).
+	u.head = &tagHead{tag: tags[0], done: make(chan struct{})}
+	go func() {
+		defer close(u.head.done)
+		s := u.session()
+		if _, err := u.e.open(s); err == nil && s.recalled {
+			u.head.d, u.head.found = u.e.peekTag(u.ctx, s, tags[0].TagStr())
+		}
+	}()
 	return u, nil
 }
 
@@ -471,7 +481,9 @@ func (u *Uploader) putManifests(tag name.Tag, ref string, art Artifact) error {
 // unchanged re-push to the same tag, which then needs no PUT and no
 // read-back (this request is the read-back), nor the HEAD of the digest.
 //
-// The tag is read first, and the digest asked for only when the tag points
+// When the tag was read while the build walked (tagHead) and points at
+// art, that settles it with no request here. Otherwise the tag is read
+// first, and the digest asked for only when the tag points
 // elsewhere or nowhere. Sent together they need two connections, and the
 // session holds one after its ping: a second costs its handshake (TCP, and
 // TLS) before its request, a round trip or two more than the second
@@ -496,7 +508,9 @@ func (u *Uploader) skipPending(tag name.Tag, art Artifact) (skip, tagged bool) {
 	d, err := art.Digest()
 	found := false
 	var previous map[v1.Hash]bool
-	if err == nil {
+	if err == nil && u.head.pointsAt(u.ctx, tag, d) {
+		tagged, found = true, true
+	} else if err == nil {
 		raw, cur, curFound, curErr := u.e.getManifest(u.ctx, s, tag.TagStr(), manifestTypes)
 		tagged = curErr == nil && curFound && cur.Digest == d
 		if tagged {
@@ -588,6 +602,41 @@ func (u *Uploader) blobsOf(s *session, raw []byte, mt types.MediaType) map[v1.Ha
 	}
 	wg.Wait()
 	return blobs
+}
+
+// tagHead is the digest the push's first tag points at, read while the
+// build walks its files (NewUploader) when the session opens from a
+// remembered ping (WithPingMemory). The tag's HEAD is then the session's
+// first request, and it is done before a walk of some size is: for an
+// unchanged re-push it settles skipPending with no round trip after the
+// build. Only then: without a remembered ping this build cache has not
+// pushed to the registry, so there is likely nothing for the HEAD to
+// settle, and after a ping the HEAD would hold the ping's connection when
+// the push needs its first request there (the tag listing of a first push:
+// a second connection cost it 50–70 ms through a link with 20 ms each
+// way). It is a HEAD, asked once: on Docker Hub a HEAD of a manifest does
+// not count as a pull.
+type tagHead struct {
+	tag   name.Tag
+	done  chan struct{}
+	d     v1.Hash
+	found bool // the registry named the digest tag points at
+}
+
+// pointsAt reports whether tag is the tag read and pointed at d then.
+// What it settles is what a read after the build would: the tag may move
+// in between either way, and the push writes no tag that already points
+// at its image.
+func (h *tagHead) pointsAt(ctx context.Context, tag name.Tag, d v1.Hash) bool {
+	if h == nil || h.tag.String() != tag.String() {
+		return false
+	}
+	select {
+	case <-h.done:
+		return h.found && h.d == d
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // alreadyTagged reports whether skipPending found t pointing at the image.

@@ -2,6 +2,7 @@ package publish_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -521,34 +522,46 @@ func TestUploaderMonolithic(t *testing.T) {
 	}
 }
 
-// TestUploaderOneSession: against a registry with bearer tokens, a push
-// pings the registry and fetches a token once, however many calls it makes
-// (blob checks and uploads, manifest, read-back); an unchanged re-push then
-// makes, after its ping and token, two HEADs: the manifest by digest, and
-// the tag, whose answer is also the read-back.
-func TestUploaderOneSession(t *testing.T) {
-	var mu sync.Mutex
-	var log []string
-	host := testregistry.New(t, testregistry.WithWrap(func(h http.Handler) http.Handler {
+// loggedRegistry is a registry with bearer tokens (its token server on its
+// own host, or on realmHost when set) that logs every request as "METHOD
+// PATH"; anonymous turns the authentication off.
+type loggedRegistry struct {
+	host      string
+	realmHost string
+	mu        sync.Mutex
+	log       []string
+	anonymous atomic.Bool
+}
+
+func newLoggedRegistry(t *testing.T) *loggedRegistry {
+	lr := &loggedRegistry{}
+	lr.host = testregistry.New(t, testregistry.WithWrap(func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-			mu.Lock()
-			log = append(log, req.Method+" "+req.URL.Path)
-			mu.Unlock()
+			lr.mu.Lock()
+			lr.log = append(lr.log, req.Method+" "+req.URL.Path)
+			lr.mu.Unlock()
 			if req.URL.Path == "/token" {
 				w.Header().Set("Content-Type", "application/json")
 				io.WriteString(w, `{"token":"t0ken"}`)
 				return
 			}
-			if req.Header.Get("Authorization") != "Bearer t0ken" {
-				w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="http://%s/token",service="test"`, req.Host))
+			if !lr.anonymous.Load() && req.Header.Get("Authorization") != "Bearer t0ken" {
+				w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="http://%s/token",service="test"`, cmp.Or(lr.realmHost, req.Host)))
 				w.WriteHeader(http.StatusUnauthorized)
 				return
 			}
 			h.ServeHTTP(w, req)
 		})
 	}))
+	return lr
+}
+
+// cachedImage is an image of n small layers from the build cache (so an
+// Uploader holds them back until Push).
+func cachedImage(t *testing.T, n int) (v1.Image, []v1.Layer) {
+	t.Helper()
 	var ls []v1.Layer
-	for i := 0; i < 4; i++ {
+	for i := 0; i < n; i++ {
 		l, _ := random.Layer(2048, types.DockerLayer)
 		ls = append(ls, cachedLayer{extLayer{l}})
 	}
@@ -556,46 +569,64 @@ func TestUploaderOneSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return img, ls
+}
+
+// push pushes img (of layers ls) to ref with an Uploader of r, and returns
+// the requests it made, sorted.
+func (lr *loggedRegistry) push(t *testing.T, r *publish.Registry, ref string, img v1.Image, ls []v1.Layer) []string {
+	t.Helper()
+	lr.mu.Lock()
+	lr.log = nil
+	lr.mu.Unlock()
+	ts := tags(t, r, ref)
+	up, _ := r.NewUploader(context.Background(), ts)
+	defer up.Abort()
+	for _, l := range ls {
+		up.Add(l)
+	}
+	if _, err := up.Push(context.Background(), img, ts); err != nil {
+		t.Fatal(err)
+	}
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	return slices.Sorted(slices.Values(lr.log))
+}
+
+func countPrefix(reqs []string, prefix string) (n int) {
+	for _, r := range reqs {
+		if strings.HasPrefix(r, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+func pings(reqs []string) (n int) {
+	for _, r := range reqs {
+		if r == "GET /v2/" {
+			n++
+		}
+	}
+	return n
+}
+
+// TestUploaderOneSession: against a registry with bearer tokens, a push
+// pings the registry and fetches a token once, however many calls it makes
+// (blob checks and uploads, manifest, read-back); an unchanged re-push then
+// makes, after its ping and token, one GET of the tag, whose answer is
+// also the read-back (TestPingMemory: with a remembered ping, a HEAD while
+// the build walks).
+func TestUploaderOneSession(t *testing.T) {
+	lr := newLoggedRegistry(t)
+	host := lr.host
+	img, ls := cachedImage(t, 4)
 	r, _ := publish.NewRegistry(publish.WithRetryBackoff(fast), publish.WithKeychain(authn.NewMultiKeychain()))
-	push := func(ref string) []string {
-		t.Helper()
-		mu.Lock()
-		log = nil
-		mu.Unlock()
-		ts := tags(t, r, ref)
-		up, _ := r.NewUploader(context.Background(), ts)
-		defer up.Abort()
-		for _, l := range ls {
-			up.Add(l)
-		}
-		if _, err := up.Push(context.Background(), img, ts); err != nil {
-			t.Fatal(err)
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(log)
+	first := lr.push(t, r, host+"/web/session:v1", img, ls)
+	if pings(first) != 1 || countPrefix(first, "GET /token") != 1 {
+		t.Errorf("first push: %d pings, %d token requests; want 1 each\n%s", pings(first), countPrefix(first, "GET /token"), strings.Join(first, "\n"))
 	}
-	count := func(reqs []string, prefix string) (n int) {
-		for _, r := range reqs {
-			if strings.HasPrefix(r, prefix) {
-				n++
-			}
-		}
-		return n
-	}
-	pings := func(reqs []string) (n int) {
-		for _, r := range reqs {
-			if r == "GET /v2/" {
-				n++
-			}
-		}
-		return n
-	}
-	first := push(host + "/web/session:v1")
-	if pings(first) != 1 || count(first, "GET /token") != 1 {
-		t.Errorf("first push: %d pings, %d token requests; want 1 each\n%s", pings(first), count(first, "GET /token"), strings.Join(first, "\n"))
-	}
-	if count(first, "PUT /v2/web/session/blobs/uploads/") != len(ls)+1 {
+	if countPrefix(first, "PUT /v2/web/session/blobs/uploads/") != len(ls)+1 {
 		t.Errorf("first push did not upload every blob:\n%s", strings.Join(first, "\n"))
 	}
 	// Unchanged, same tag: the session, then the tag (a GET: were it
@@ -603,9 +634,9 @@ func TestUploaderOneSession(t *testing.T) {
 	// the image, so the digest needs no HEAD, and there is nothing to PUT
 	// and nothing more to read back.
 	d, _ := img.Digest()
-	again := push(host + "/web/session:v1")
+	again := lr.push(t, r, host+"/web/session:v1", img, ls)
 	want := []string{"GET /token", "GET /v2/", "GET /v2/web/session/manifests/v1"}
-	if slices.Sort(again); !slices.Equal(again, want) {
+	if !slices.Equal(again, want) {
 		t.Errorf("unchanged re-push made\n%s\nwant\n%s", strings.Join(again, "\n"), strings.Join(want, "\n"))
 	}
 
@@ -616,10 +647,10 @@ func TestUploaderOneSession(t *testing.T) {
 	if _, err := r.Push(context.Background(), other, ts); err != nil {
 		t.Fatal(err)
 	}
-	moved := push(host + "/web/session:v1")
-	if count(moved, "PUT /v2/web/session/manifests/v1") != 1 || count(moved, "GET /v2/web/session/manifests/v1") != 1 || count(moved, "HEAD /v2/web/session/manifests/v1") != 1 ||
-		count(moved, "HEAD /v2/web/session/manifests/"+d.String()) != 1 {
-		t.Errorf("re-push to a moved tag made\n%s\nwant a PUT of the tag, a GET of it and a HEAD of the digest before, and a HEAD of the tag after", strings.Join(moved, "\n"))
+	moved := lr.push(t, r, host+"/web/session:v1", img, ls)
+	if countPrefix(moved, "PUT /v2/web/session/manifests/v1") != 1 || countPrefix(moved, "GET /v2/web/session/manifests/v1") != 1 || countPrefix(moved, "HEAD /v2/web/session/manifests/v1") != 1 ||
+		countPrefix(moved, "HEAD /v2/web/session/manifests/"+d.String()) != 1 {
+		t.Errorf("re-push to a moved tag made\n%s\nwant a GET of the tag and a HEAD of the digest before, a PUT of the tag, and a HEAD of the tag after", strings.Join(moved, "\n"))
 	}
 	if desc, err := remote.Head(ts[0]); err != nil || desc.Digest != d {
 		t.Errorf("the tag points at %v (%v), want %s", desc, err, d)

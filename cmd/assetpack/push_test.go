@@ -155,3 +155,36 @@ func TestLoginCommand(t *testing.T) {
 		t.Errorf("push after login: exit %d, %q", push.code, push.stderr)
 	}
 }
+
+// TestBuildRemembersPing: build --push keeps, in its build cache, how the
+// registry answered the ping, and the next push opens its session from it
+// (--debug tells); --no-cache keeps and uses nothing.
+func TestBuildRemembersPing(t *testing.T) {
+	host := testregistry.New(t)
+	work := t.TempDir()
+	copyTree(t, filepath.Join(work, "site"))
+	cache := filepath.Join(work, "cache")
+	env := []string{"HOME=" + work, "DOCKER_CONFIG=" + filepath.Join(work, ".docker")}
+	ping := "--> GET http://" + host + "/v2/ "
+	push := func(extra ...string) result {
+		t.Helper()
+		r := assetpack(t, work, env, append([]string{"build", "site", "--git=false", "-t", host + "/site:v1", "--push", "--debug"}, extra...)...)
+		if r.code != 0 {
+			t.Fatalf("build --push %v: exit %d\n%s", extra, r.code, r.stderr)
+		}
+		return r
+	}
+	if first := push("--cache-dir", cache); !strings.Contains(first.stderr, ping) {
+		t.Errorf("first push did not ping %s:\n%s", host, first.stderr)
+	}
+	if es, err := os.ReadDir(filepath.Join(cache, "registries")); err != nil || len(es) == 0 {
+		t.Errorf("%s/registries holds %d answers (%v), want some", cache, len(es), err)
+	}
+	again := push("--cache-dir", cache)
+	if strings.Contains(again.stderr, ping) || !strings.Contains(again.stderr, "/v2/ answered from memory") || !strings.Contains(again.stderr, "uploaded 0 B") {
+		t.Errorf("unchanged re-push pinged, or was not answered from memory, or uploaded:\n%s", again.stderr)
+	}
+	if nc := push("--no-cache"); !strings.Contains(nc.stderr, ping) || strings.Contains(nc.stderr, "answered from memory") {
+		t.Errorf("--no-cache push did not ping, or used the memory:\n%s", nc.stderr)
+	}
+}

@@ -99,7 +99,7 @@ slsaprovenance1) and 'assetpack verify --sbom' read. --sbom=false and
 			}
 			view := newProgressView(f.progress, f.out.Quiet, stderr)
 			defer view.close()
-			reg, finish, err := newRegistry(f.ro, f.out.Quiet, view.writer())
+			reg, finish, err := newRegistry(f.ro, f.out.Quiet, view.writer(), f.bo.RegistryOptions()...)
 			if err != nil {
 				return err
 			}

@@ -49,7 +49,7 @@ func (b *Build) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&b.PlatformDirs, "platform-dir", nil, "PLATFORM=DIR: pack DIR for PLATFORM only (repeatable, in place of DIR and --platform); gives an index whose platforms have their own files, such as a program built for each")
 	fs.StringVar(&b.Compression, "compression", string(builder.Auto), "layer compression: auto (per layer: none for incompressible data such as model weights, else gzip), gzip, zstd, none, or zstd-better / zstd-best: fewer bytes for more CPU, for slow links")
 	fs.StringVar(&b.Layers, "layers", string(builder.LayersAuto), "layer split: auto (files of 32 MiB or more in their own layers, the rest in groups of a few MiB, so one changed file re-uploads one layer), model (each weight file — safetensors, gguf, onnx, bin, pt, … — in its own layer, config/tokenizer, docs and code files in one layer each) or single")
-	fs.BoolVar(&b.NoCache, "no-cache", false, "read every file, ignoring the build cache of layer digests")
+	fs.BoolVar(&b.NoCache, "no-cache", false, "ignore the build cache: read every file (no layer digests kept) and ping every registry (no answer kept)")
 	fs.StringVar(&b.CacheDir, "cache-dir", "", "build cache directory (default $ASSETPACK_CACHE_DIR, else assetpack/layers in the user cache directory)")
 	fs.StringVar(&b.SourceDateEpoch, "source-date-epoch", "", "timestamp for every file and the image, in seconds since 1970 (default $SOURCE_DATE_EPOCH, else the HEAD commit time inside a git work tree, else 0)")
 	fs.StringVar(&b.Symlinks, "symlinks", string(builder.SymlinksPreserve), "symlinks: preserve (relative links inside the tree stay links; others are errors) or follow (store the target's content)")
@@ -145,6 +145,17 @@ func (b *Build) Image() (pack.Image, error) {
 func DefaultBuild() Build {
 	return Build{Prefix: "/", Compression: string(builder.Auto), Symlinks: string(builder.SymlinksPreserve),
 		Git: true, Layers: string(builder.LayersAuto)}
+}
+
+// RegistryOptions are the publish options that come from the build flags:
+// a build with a cache remembers there, in registries/, how each registry
+// answered its ping (publish.WithPingMemory), so --cache-dir and --no-cache
+// govern that too, and the cache's trimming removes what is not used.
+func (b *Build) RegistryOptions() []publish.RegistryOption {
+	if d := b.cacheDir(); d != "" {
+		return []publish.RegistryOption{publish.WithPingMemory(filepath.Join(d, "registries"))}
+	}
+	return nil
 }
 
 // cacheDir is the build cache in use, or "" when disabled or unavailable.
