@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/assetpack/assetpack/internal/atomicfile"
 	"github.com/google/go-containerregistry/pkg/logs"
 )
 
@@ -54,7 +55,6 @@ const pingMemoryAge = 7 * 24 * time.Hour
 type pingMemory struct {
 	dir string
 	now func() time.Time
-	mu  sync.Mutex // orders this process's writes; other processes rename over them
 }
 
 // pingAnswer is one remembered answer to GET SCHEME://HOST/v2/.
@@ -148,8 +148,7 @@ func challengeParam(params, key string) (string, bool) {
 	return value, found == 1
 }
 
-// save keeps a for its URL; best effort, written whole (a temporary file
-// renamed over the old answer).
+// save keeps a for its URL; best effort, written whole.
 func (m *pingMemory) save(a pingAnswer, host string) {
 	if !a.trusted(host) {
 		m.forgetURL(a.URL)
@@ -159,26 +158,11 @@ func (m *pingMemory) save(a pingAnswer, host string) {
 	if err != nil {
 		return
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	if err := os.MkdirAll(m.dir, 0o700); err != nil {
 		logs.Debug.Printf("ping memory: %v", err)
 		return
 	}
-	f, err := os.CreateTemp(m.dir, ".ping-*")
-	if err != nil {
-		logs.Debug.Printf("ping memory: %v", err)
-		return
-	}
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), m.path(a.URL))
-	}
-	if err != nil {
-		os.Remove(f.Name())
+	if err := atomicfile.Write(m.path(a.URL), b, 0o600); err != nil {
 		logs.Debug.Printf("ping memory: %v", err)
 	}
 }

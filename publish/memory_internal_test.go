@@ -78,7 +78,7 @@ func TestPingMemoryRecall(t *testing.T) {
 	if _, ok := m.recall(u, "registry.example"); ok {
 		t.Error("an earlier answer was kept after one that is not trusted")
 	}
-	if left, _ := filepath.Glob(filepath.Join(dir, ".ping-*")); len(left) != 0 {
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*")); len(left) != 0 {
 		t.Errorf("temporary files left: %v", left)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/assetpack/assetpack/internal/atomicfile"
 	sigcosign "github.com/sigstore/cosign/v2/pkg/cosign"
 )
 
@@ -39,23 +40,10 @@ func writeFile(p string, data []byte, mode fs.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-")
-	if err != nil {
+	if err := atomicfile.Write(p, data, mode); err != nil {
 		return fmt.Errorf("writing %s: %w", p, err)
 	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	return os.Rename(f.Name(), p)
+	return nil
 }
 
 // KeyFileWarning returns a warning when a private key file is readable by

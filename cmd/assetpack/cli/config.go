@@ -12,6 +12,7 @@ import (
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
 	"github.com/assetpack/assetpack/config"
+	"github.com/assetpack/assetpack/internal/atomicfile"
 )
 
 // loadConfig loads path, or ./assetpack.yaml when path is empty and
@@ -160,7 +161,7 @@ func newConfig() *cobra.Command {
 			} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
-			if err := writeFileAtomic(output, []byte(config.Starter)); err != nil {
+			if err := atomicfile.Write(output, []byte(config.Starter), 0o644); err != nil {
 				return err
 			}
 			fmt.Fprintf(c.ErrOrStderr(), "wrote %s; edit it, then run 'assetpack build'\n", output)

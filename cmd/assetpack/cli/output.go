@@ -8,6 +8,7 @@ import (
 
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
+	"github.com/assetpack/assetpack/internal/atomicfile"
 	"github.com/assetpack/assetpack/modelpack"
 	"github.com/assetpack/assetpack/pack"
 )
@@ -136,7 +137,7 @@ func newBuildJSON(ref string, res *builder.Result) *buildJSON {
 // reference on one line, or v as indented JSON.
 func printResult(w io.Writer, o options.Output, ref, digest string, v any) error {
 	if o.DigestFile != "" {
-		if err := writeFileAtomic(o.DigestFile, []byte(digest+"\n")); err != nil {
+		if err := atomicfile.Write(o.DigestFile, []byte(digest+"\n"), 0o644); err != nil {
 			return fmt.Errorf("writing --digest-file %q: %w", o.DigestFile, err)
 		}
 	}

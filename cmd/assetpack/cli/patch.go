@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
+	"github.com/assetpack/assetpack/internal/atomicfile"
 	"github.com/assetpack/assetpack/kube"
 	"github.com/assetpack/assetpack/pack"
 )
@@ -251,7 +252,7 @@ CRI-O ≥ 1.31; subPath needs Kubernetes ≥ 1.33, containerd ≥ 2.2, CRI-O ≥
 			if p.Output == "" {
 				_, err = c.OutOrStdout().Write(data)
 			} else if len(data) > len(p.Data) {
-				err = writeFileAtomic(p.Output, data)
+				err = atomicfile.Write(p.Output, data, 0o644)
 			}
 			return err
 		},

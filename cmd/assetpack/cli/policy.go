@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/assetpack/assetpack/internal/atomicfile"
 	"github.com/assetpack/assetpack/policy"
 )
 
@@ -178,7 +179,7 @@ policy-controller's '*' stops at '/' and '**' crosses it.`,
 				_, err = c.OutOrStdout().Write(r.YAML)
 				return err
 			}
-			if err := writeFileAtomic(f.output, r.YAML); err != nil {
+			if err := atomicfile.Write(f.output, r.YAML, 0o644); err != nil {
 				return fmt.Errorf("writing -o %q: %w", f.output, err)
 			}
 			fmt.Fprintf(stderr, "wrote %s (%s); apply it with kubectl apply -f %s\n", f.output, kindOf(s.Format), f.output)
