@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -61,18 +62,42 @@ type registryServer struct {
 	CertDir string // a directory holding only CAFile (for skopeo --cert-dir)
 	User    string
 	Pass    string
+	cmd     *exec.Cmd // the docker-registry process (stop)
+}
+
+// stop ends the registry before the test does (the test's cleanup then
+// finds it gone), and waits until its port is free again.
+func (rs *registryServer) stop(t testing.TB) {
+	t.Helper()
+	syscall.Kill(-rs.cmd.Process.Pid, syscall.SIGTERM)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", rs.Host, 100*time.Millisecond)
+		if err != nil {
+			return
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("registry on %s still answers after SIGTERM", rs.Host)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 type registryOpts struct {
 	tls  bool
 	auth bool
+	port int // 0: a free one
 }
 
 func startRegistry(t testing.TB, o registryOpts) *registryServer {
 	t.Helper()
 	bin := tool(t, "docker-registry")
 	dir := t.TempDir()
-	port := freePort(t)
+	port := o.port
+	if port == 0 {
+		port = freePort(t)
+	}
 	rs := &registryServer{Host: fmt.Sprintf("127.0.0.1:%d", port)}
 	cfg := fmt.Sprintf(`version: 0.1
 log:
@@ -103,7 +128,7 @@ http:
 	}
 	cfgFile := filepath.Join(dir, "config.yml")
 	os.WriteFile(cfgFile, []byte(cfg), 0o644)
-	startProcess(t, "registry.log", bin, "serve", cfgFile)
+	rs.cmd = startProcess(t, "registry.log", bin, "serve", cfgFile)
 
 	scheme := "http"
 	client := &http.Client{Timeout: time.Second}

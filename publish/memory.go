@@ -237,9 +237,9 @@ func (t *memoTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // recheckTransport carries the requests of a session opened from a
-// remembered ping until one of them is answered with anything but a 401:
-// a 401 or a failure before that means the registry's answer may have
-// changed, so it is forgotten, the session is opened again with a real
+// remembered ping until one of them is answered in a way that confirms it
+// (anything but staleAnswer's): a stale answer or a failure before that
+// means the registry's answer may have changed, so it is forgotten, the session is opened again with a real
 // ping (reopen), and the request is sent again over the new session when
 // its body can be replayed. Once the session is confirmed, or reopened,
 // requests only pass through.
@@ -259,7 +259,7 @@ func (t *recheckTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if settled || req.Context().Err() != nil {
 		return resp, err
 	}
-	if err == nil && resp.StatusCode != http.StatusUnauthorized {
+	if err == nil && !staleAnswer(req, resp) {
 		t.mu.Lock()
 		t.settled = true
 		t.mu.Unlock()
@@ -282,6 +282,15 @@ func (t *recheckTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		drain(resp)
 	}
 	return fresh.RoundTrip(again)
+}
+
+// staleAnswer reports whether resp says the remembered ping no longer
+// holds: a 401, or a 400 to plain HTTP, which is how a server that now
+// speaks TLS answers it (docker-registry: "Client sent an HTTP request to
+// an HTTPS server", with no body to a HEAD). A registry that really
+// refuses the request answers the same after the new ping.
+func staleAnswer(req *http.Request, resp *http.Response) bool {
+	return resp.StatusCode == http.StatusUnauthorized || (req.URL.Scheme == "http" && resp.StatusCode == http.StatusBadRequest)
 }
 
 // renew reopens the session once, whichever request finds it stale first;

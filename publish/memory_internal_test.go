@@ -1,6 +1,8 @@
 package publish
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -80,5 +82,21 @@ func TestPingMemoryRecall(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*")); len(left) != 0 {
 		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+func TestStaleAnswer(t *testing.T) {
+	for _, c := range []struct {
+		scheme string
+		status int
+		want   bool
+	}{
+		{"https", 401, true}, {"http", 401, true}, {"http", 400, true},
+		{"https", 400, false}, {"http", 404, false}, {"https", 200, false}, {"http", 403, false},
+	} {
+		req := httptest.NewRequest(http.MethodHead, c.scheme+"://registry.example/v2/r/manifests/v1", nil)
+		if got := staleAnswer(req, &http.Response{StatusCode: c.status}); got != c.want {
+			t.Errorf("%d to %s: stale = %v, want %v", c.status, c.scheme, got, c.want)
+		}
 	}
 }
