@@ -16,8 +16,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/assetpack/assetpack/internal/atomicfile"
 	"github.com/google/go-containerregistry/pkg/logs"
+
+	"github.com/assetpack/assetpack/internal/atomicfile"
 )
 
 // WithPingMemory makes pushes remember, in dir, how each registry answered

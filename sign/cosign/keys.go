@@ -7,8 +7,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/assetpack/assetpack/internal/atomicfile"
 	sigcosign "github.com/sigstore/cosign/v2/pkg/cosign"
+
+	"github.com/assetpack/assetpack/internal/atomicfile"
 )
 
 // GenerateKeyPair writes a cosign-compatible key pair: prefix.key (the
