@@ -88,12 +88,7 @@ var manifestTypes = strings.Join([]string{
 func (e *engine) headManifest(ctx context.Context, s *session, ref string) (d v1.Hash, found bool, err error) {
 	for _, method := range []string{http.MethodHead, http.MethodGet} {
 		resp, err := e.do(ctx, s, func() (*http.Request, error) {
-			req, err := http.NewRequestWithContext(ctx, method, repoURL(s.repo, "/manifests/"+ref), nil)
-			if err != nil {
-				return nil, err
-			}
-			req.Header.Set("Accept", manifestTypes)
-			return req, nil
+			return manifestRequest(ctx, s, method, ref, manifestTypes)
 		}, http.StatusOK, http.StatusNotFound)
 		if err != nil {
 			return v1.Hash{}, false, err
@@ -117,6 +112,17 @@ func (e *engine) headManifest(ctx context.Context, s *session, ref string) (d v1
 	return v1.Hash{}, false, nil
 }
 
+// manifestRequest is a HEAD or GET of the manifest ref (a tag or a digest)
+// in the session's repository, accepting the media types accept lists.
+func manifestRequest(ctx context.Context, s *session, method, ref, accept string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, repoURL(s.repo, "/manifests/"+ref), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", accept)
+	return req, nil
+}
+
 // peekTag asks once, with a HEAD and no retry, which digest tag points at
 // in the session's repository; found is false when the answer settles
 // nothing (no such tag, no digest in the answer, a failure), and the
@@ -126,11 +132,10 @@ func (e *engine) peekTag(ctx context.Context, s *session, tag string) (d v1.Hash
 	if err != nil {
 		return v1.Hash{}, false
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodHead, repoURL(s.repo, "/manifests/"+tag), nil)
+	req, err := manifestRequest(ctx, s, http.MethodHead, tag, manifestTypes)
 	if err != nil {
 		return v1.Hash{}, false
 	}
-	req.Header.Set("Accept", manifestTypes)
 	resp, err := e.send(c, req, http.StatusOK)
 	if err != nil {
 		return v1.Hash{}, false
@@ -158,12 +163,7 @@ const maxManifest = 64 << 20
 // registry has no such manifest.
 func (e *engine) getManifest(ctx context.Context, s *session, ref string, accept string) (raw []byte, desc v1.Descriptor, found bool, err error) {
 	resp, err := e.do(ctx, s, func() (*http.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, repoURL(s.repo, "/manifests/"+ref), nil)
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Accept", accept)
-		return req, nil
+		return manifestRequest(ctx, s, http.MethodGet, ref, accept)
 	}, http.StatusOK, http.StatusNotFound)
 	if err != nil {
 		return nil, v1.Descriptor{}, false, err
