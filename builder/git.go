@@ -1,12 +1,11 @@
 package builder
 
 import (
-	"errors"
 	"net/url"
 	"strings"
 	"time"
 
-	git "github.com/go-git/go-git/v5"
+	"github.com/assetpack/assetpack/internal/gitrepo"
 )
 
 // gitInfo is what the enclosing git work tree says about the source.
@@ -20,24 +19,25 @@ type gitInfo struct {
 // readGit looks for a git repository at or above dir. A directory outside
 // any repository, or a repository without commits, gives found == false.
 func readGit(dir string) (gitInfo, error) {
-	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
-	if err != nil {
-		if errors.Is(err, git.ErrRepositoryNotExists) {
-			return gitInfo{}, nil
-		}
+	repo, err := gitrepo.Open(dir)
+	if err != nil || repo == nil {
 		return gitInfo{}, err
 	}
-	head, err := repo.Head()
-	if err != nil {
-		return gitInfo{}, nil // no commits yet
+	head, ok, err := repo.Head()
+	if err != nil || !ok {
+		return gitInfo{}, err
 	}
-	c, err := repo.CommitObject(head.Hash())
+	when, err := repo.CommitTime(head.Hash)
 	if err != nil {
 		return gitInfo{}, err
 	}
-	gi := gitInfo{found: true, commitTime: c.Committer.When.UTC(), revision: head.Hash().String()}
-	if r, err := repo.Remote("origin"); err == nil && len(r.Config().URLs) > 0 {
-		gi.source = redactURL(r.Config().URLs[0])
+	gi := gitInfo{found: true, commitTime: when, revision: head.Hash.String()}
+	u, ok, err := repo.RemoteURL("origin")
+	if err != nil {
+		return gitInfo{}, err
+	}
+	if ok {
+		gi.source = redactURL(u)
 	}
 	return gi, nil
 }

@@ -15,9 +15,8 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/assetpack/assetpack/internal/gitrepo"
 	"github.com/assetpack/assetpack/internal/jsondoc"
-	git "github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing"
 	yamlv3 "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/yaml"
 )
@@ -180,39 +179,23 @@ type GitData struct {
 	Commit, ShortCommit, Branch, Tag, Date string
 }
 
-// Git reads the placeholders from the git work tree holding dir.
+// Git reads the placeholders from the git work tree holding dir. What it
+// cannot read stays empty, and ExpandTags names the placeholder that needs it.
 func Git(dir string) (GitData, error) {
-	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
-	if err != nil {
+	repo, err := gitrepo.Open(dir)
+	if err != nil || repo == nil {
 		return GitData{}, nil
 	}
-	head, err := repo.Head()
-	if err != nil {
+	head, ok, err := repo.Head()
+	if err != nil || !ok {
 		return GitData{}, nil
 	}
-	d := GitData{Commit: head.Hash().String(), ShortCommit: head.Hash().String()[:12]}
-	if head.Name().IsBranch() {
-		d.Branch = head.Name().Short()
+	d := GitData{Commit: head.Hash.String(), ShortCommit: head.Hash.String()[:12], Branch: head.Branch}
+	if when, err := repo.CommitTime(head.Hash); err == nil {
+		d.Date = when.Format("20060102")
 	}
-	if c, err := repo.CommitObject(head.Hash()); err == nil {
-		d.Date = c.Committer.When.UTC().Format("20060102")
-	}
-	if tags, err := repo.Tags(); err == nil {
-		var names []string
-		tags.ForEach(func(r *plumbing.Reference) error {
-			h := r.Hash()
-			if t, err := repo.TagObject(h); err == nil {
-				h = t.Target
-			}
-			if h == head.Hash() {
-				names = append(names, r.Name().Short())
-			}
-			return nil
-		})
-		sort.Strings(names)
-		if len(names) > 0 {
-			d.Tag = names[len(names)-1]
-		}
+	if names, err := repo.TagsAt(head.Hash); err == nil && len(names) > 0 {
+		d.Tag = names[len(names)-1]
 	}
 	return d, nil
 }
