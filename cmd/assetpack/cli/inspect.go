@@ -371,7 +371,7 @@ this checkout?".`,
 	ro.AddFlags(c.Flags())
 	c.Flags().StringVar(&prefix, "prefix", "/", "for a directory side: the --prefix the image was built with")
 	c.Flags().StringVar(&symlinks, "symlinks", string(builder.SymlinksPreserve), "for a directory side: preserve or follow")
-	c.Flags().StringArrayVar(&excludes, "exclude", nil, "for a directory side: patterns left out (with its .assetignore)")
+	options.StringArrayVar(c.Flags(), &excludes, "exclude", nil, "for a directory side: patterns left out (with its .assetignore)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
 }

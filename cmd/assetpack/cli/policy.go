@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
 	"github.com/assetpack/assetpack/internal/atomicfile"
 	"github.com/assetpack/assetpack/policy"
 )
@@ -27,7 +28,7 @@ type policyFlags struct {
 
 func (f *policyFlags) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.format, "format", string(policy.Kyverno), "kyverno (a kyverno.io/v1 ClusterPolicy) or policy-controller (a policy.sigstore.dev/v1beta1 ClusterImagePolicy)")
-	fs.StringArrayVar(&f.images, "image", nil, "image reference pattern the policy covers, such as 'registry.example.com/web/*' (repeatable; required)")
+	options.StringArrayVar(fs, &f.images, "image", nil, "image reference pattern the policy covers, such as 'registry.example.com/web/*' (repeatable; required)")
 	fs.StringVar(&f.key, "key", "", "cosign public key file (cosign.pub) the signatures must verify with")
 	fs.StringVar(&f.identity, "certificate-identity", "", "keyless: the signer identity (e.g. https://github.com/acme/site/.github/workflows/release.yml@refs/heads/main)")
 	fs.StringVar(&f.identityRegexp, "certificate-identity-regexp", "", "keyless: the signer identity as a regular expression")

@@ -87,7 +87,7 @@ digest is the one build printed. stdout gets REGISTRY/REPOSITORY@sha256:...`,
 			}{ref, pushed.Digest.String(), string(mt), size, src.String(), newPushJSON(pushed)})
 		},
 	}
-	c.Flags().StringArrayVarP(&to.Tags, "tag", "t", nil, "another REGISTRY/REPOSITORY:TAG to push to (repeatable)")
+	options.StringArrayVarP(c.Flags(), &to.Tags, "tag", "t", nil, "another REGISTRY/REPOSITORY:TAG to push to (repeatable)")
 	ro.AddPushFlags(c.Flags())
 	out.AddFlags(c.Flags())
 	addProgressFlag(c.Flags(), &progress)

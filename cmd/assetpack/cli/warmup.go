@@ -101,7 +101,7 @@ Wait for it before scheduling the workloads:
 	wo.AddFlags(c.Flags(), "")
 	ro.AddFlags(c.Flags())
 	c.Flags().StringVar(&pullPolicy, "pull-policy", string(kube.DefaultPullPolicy), "image volume pull policy: Always, IfNotPresent or Never")
-	c.Flags().StringArrayVar(&pullSecrets, "pull-secret", nil, "imagePullSecrets entry of the warm-up Pods (repeatable)")
+	options.StringArrayVar(c.Flags(), &pullSecrets, "pull-secret", nil, "imagePullSecrets entry of the warm-up Pods (repeatable)")
 	c.Flags().BoolVar(&requireDigest, "require-digest", false, "refuse a tag instead of resolving it to a digest")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing on stderr but errors")
 	return c

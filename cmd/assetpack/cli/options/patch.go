@@ -24,12 +24,12 @@ type Patch struct {
 // AddFlags registers the mount flags.
 func (p *Patch) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&p.Workload, "workload", "", "KIND/NAME of the workload to patch: pod, deployment, statefulset, daemonset, replicaset, job or cronjob (e.g. deployment/web)")
-	fs.StringArrayVar(&p.Containers, "container", nil, "container that mounts the volume (repeatable; may be omitted when the workload has one container, in -f or in the YAML files under the directory of the patch or Component written)")
+	StringArrayVar(fs, &p.Containers, "container", nil, "container that mounts the volume (repeatable; may be omitted when the workload has one container, in -f or in the YAML files under the directory of the patch or Component written)")
 	fs.StringVar(&p.MountPath, "mount-path", "", "absolute path where the containers see the files, e.g. /usr/share/nginx/html")
 	fs.StringVar(&p.SubPath, "sub-path", "", "directory of the image to mount (the --prefix it was built with; build defaults it from --prefix)")
 	fs.StringVar(&p.VolumeName, "volume-name", kube.DefaultVolumeName, "name of the image volume; pick one the workload does not use yet")
 	fs.StringVar(&p.PullPolicy, "pull-policy", string(kube.DefaultPullPolicy), "image volume pull policy: Always, IfNotPresent or Never")
-	fs.StringArrayVar(&p.PullSecrets, "pull-secret", nil, "imagePullSecrets entry of the Pod that the pod format writes (repeatable)")
+	StringArrayVar(fs, &p.PullSecrets, "pull-secret", nil, "imagePullSecrets entry of the Pod that the pod format writes (repeatable)")
 	fs.StringVar(&p.ContainerImage, "container-image", "nginx:stable", "container image of the Pod that the pod format writes")
 	fs.BoolVar(&p.KustomizeImages, "kustomize-images", false, "also write an images: entry into the Kustomize Component (rewrites other references to the repository with kustomize ≥ 5.7)")
 }

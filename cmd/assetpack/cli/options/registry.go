@@ -30,7 +30,7 @@ type Registry struct {
 // and only of those.
 func (r *Registry) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&r.Debug, "debug", os.Getenv("ASSETPACK_DEBUG") != "", "log registry requests and responses on stderr (also $ASSETPACK_DEBUG); credentials and token responses are redacted")
-	fs.StringArrayVar(&r.Insecure, "insecure-registry", nil, "allow plain HTTP and unverified TLS for this registry host[:port] (repeatable; also $ASSETPACK_INSECURE_REGISTRIES, comma-separated; loopback hosts are always allowed plain HTTP)")
+	StringArrayVar(fs, &r.Insecure, "insecure-registry", nil, "allow plain HTTP and unverified TLS for this registry host[:port] (repeatable; also $ASSETPACK_INSECURE_REGISTRIES, comma-separated; loopback hosts are always allowed plain HTTP)")
 	fs.DurationVar(&r.Timeout, "registry-timeout", publish.DefaultTimeout, "how long to wait for the registry to answer a request before retrying or failing")
 	r.Jobs = publish.DefaultJobs
 }
@@ -43,7 +43,7 @@ func (r *Registry) AddPushFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&r.MountFrom, "mount-from", "", "REGISTRY/REPOSITORY on the same registry that may hold the blobs already: mount them from there instead of uploading")
 	fs.StringVar(&r.UploadMode, "upload-mode", "auto", "how blobs are sent: auto (each registry's own way: one PUT per blob on most, chunks on ECR), monolithic (one PUT), streamed (one PATCH) or chunked (PATCHes of --upload-chunk-size)")
 	fs.StringVar(&r.UploadChunkSize, "upload-chunk-size", "", "size of each PATCH chunk, such as 4MiB or 10MB (implies --upload-mode chunked unless it is given; a registry's announced minimum still applies)")
-	fs.StringArrayVar(&r.Profiles, "registry-profile", nil, "HOST=PROFILE: treat a registry host as one whose upload rules and limits assetpack knows (ghcr, ecr, gar, dockerhub, quay, acr, or default for none), e.g. a mirror or a private endpoint (repeatable)")
+	StringArrayVar(fs, &r.Profiles, "registry-profile", nil, "HOST=PROFILE: treat a registry host as one whose upload rules and limits assetpack knows (ghcr, ecr, gar, dockerhub, quay, acr, or default for none), e.g. a mirror or a private endpoint (repeatable)")
 }
 
 // RegistryOptions converts the flags (and ASSETPACK_INSECURE_REGISTRIES) to publish options.
@@ -114,6 +114,6 @@ type Tags struct {
 
 // AddFlags registers the tag flags.
 func (t *Tags) AddFlags(fs *pflag.FlagSet) {
-	fs.StringArrayVarP(&t.Tags, "tag", "t", nil, "REGISTRY/REPOSITORY:TAG to push to (repeatable: one upload, every tag set)")
+	StringArrayVarP(fs, &t.Tags, "tag", "t", nil, "REGISTRY/REPOSITORY:TAG to push to (repeatable: one upload, every tag set)")
 	fs.BoolVar(&t.Push, "push", false, "push the image to the -t tags and print its digest reference")
 }

@@ -31,8 +31,8 @@ type Warmup struct {
 func (w *Warmup) AddFlags(fs *pflag.FlagSet, prefix string) {
 	fs.StringVar(&w.Name, prefix+"name", "", "name of the warm-up DaemonSet (default: the repository's last path element and -warmup)")
 	fs.StringVar(&w.Namespace, prefix+"namespace", "", "namespace of the warm-up DaemonSet (default: none written, kubectl's current namespace)")
-	fs.StringArrayVar(&w.NodeSelector, "node-selector", nil, "KEY=VALUE label of the nodes to warm up, such as nvidia.com/gpu.present=true (repeatable; default every node the tolerations allow)")
-	fs.StringArrayVar(&w.Tolerations, "toleration", nil, "KEY[=VALUE][:EFFECT] taint the warm-up Pods tolerate, such as nvidia.com/gpu:NoSchedule; * tolerates every taint (repeatable)")
+	StringArrayVar(fs, &w.NodeSelector, "node-selector", nil, "KEY=VALUE label of the nodes to warm up, such as nvidia.com/gpu.present=true (repeatable; default every node the tolerations allow)")
+	StringArrayVar(fs, &w.Tolerations, "toleration", nil, "KEY[=VALUE][:EFFECT] taint the warm-up Pods tolerate, such as nvidia.com/gpu:NoSchedule; * tolerates every taint (repeatable)")
 	fs.StringVar(&w.PauseImage, "pause-image", kube.DefaultPauseImage, "the container that sleeps in each warm-up Pod (most nodes hold the default already as their sandbox image)")
 	fs.StringVar(&w.PriorityClass, "priority-class", "", "priorityClassName of the warm-up Pods")
 	fs.StringVar(&w.NodeImageFS, "node-image-fs", "", "size of the nodes' image filesystem, such as 200Gi or 500G, for the readiness note (what the image takes of it against the kubelet's garbage-collection and eviction thresholds)")
