@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
 
 	yamlv3 "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/yaml"
+
+	"github.com/assetpack/assetpack/internal/lazyre"
 )
 
 // marshal turns a typed object into YAML without the empty values that
@@ -69,14 +70,14 @@ func isEmpty(v any) bool {
 
 // docSeparator is a "---" line, which in YAML always starts a new
 // document (content of block scalars is indented, so it cannot match).
-var docSeparator = regexp.MustCompile(`(?m)^---[ \t]*(#.*)?$\n?`)
+var docSeparator = lazyre.New(`(?m)^---[ \t]*(#.*)?$\n?`)
 
 // splitDocuments splits a multi-document YAML stream into the documents'
 // original text, so untouched documents keep their comments and layout.
 // Documents without content are dropped; each document must parse.
 func splitDocuments(data []byte) ([][]byte, error) {
 	var docs [][]byte
-	for _, part := range docSeparator.Split(string(data), -1) {
+	for _, part := range docSeparator().Split(string(data), -1) {
 		var n yamlv3.Node
 		if err := yamlv3.Unmarshal([]byte(part), &n); err != nil {
 			return nil, fmt.Errorf("%w: malformed YAML: %v", ErrInvalid, err)
@@ -118,7 +119,7 @@ func splitStream(data []byte) ([]streamDoc, error) {
 	var docs []streamDoc
 	prev := 0
 	var sep []byte
-	for _, loc := range docSeparator.FindAllIndex(data, -1) {
+	for _, loc := range docSeparator().FindAllIndex(data, -1) {
 		docs = append(docs, streamDoc{sep: sep, text: data[prev:loc[0]]})
 		sep, prev = data[loc[0]:loc[1]], loc[1]
 	}

@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -37,6 +36,7 @@ import (
 
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/internal/jsondoc"
+	"github.com/assetpack/assetpack/internal/lazyre"
 )
 
 // Media types of the ModelPack manifest, from model-spec.
@@ -168,12 +168,12 @@ func ParseMetadata(data []byte, name string) (*Metadata, error) {
 }
 
 // paramSize is the spec's <count><scale-prefix>: "8b", "6.7B", "100m".
-var paramSize = regexp.MustCompile(`^[0-9]+(\.[0-9])?[QqTtBbMmKk]$`)
+var paramSize = lazyre.New(`^[0-9]+(\.[0-9])?[QqTtBbMmKk]$`)
 
 // checkSpec applies the rules the spec states in words but the schema does
 // not check.
 func checkSpec(m *Metadata) *Error {
-	if p := m.Config.ParamSize; p != "" && !paramSize.MatchString(p) {
+	if p := m.Config.ParamSize; p != "" && !paramSize().MatchString(p) {
 		return &Error{Field: "config.paramSize", rule: true, Message: fmt.Sprintf("%q is not <count><scale-prefix> with a scale of Q, T, B, M or K, such as 8b, 6.7B or 100m", p)}
 	}
 	return nil

@@ -27,6 +27,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/assetpack/assetpack/internal/lazyre"
 )
 
 // ErrInvalid is matched (errors.Is) by every *Error: a request that cannot
@@ -401,7 +403,7 @@ func (k Keyless) check() error {
 
 // policyControllerGlob is the character set policy-controller's glob
 // compiler accepts (pkg/apis/glob in sigstore/policy-controller).
-var policyControllerGlob = regexp.MustCompile(`^[a-zA-Z0-9\-_:/*.@]+$`)
+var policyControllerGlob = lazyre.New(`^[a-zA-Z0-9\-_:/*.@]+$`)
 
 func checkPattern(f Format, p string) error {
 	switch {
@@ -409,7 +411,7 @@ func checkPattern(f Format, p string) error {
 		return invalid("Images", "", "empty")
 	case strings.ContainsAny(p, " \t\r\n") || hasControl(p):
 		return invalid("Images", p, "contains whitespace or control characters")
-	case f == PolicyController && !policyControllerGlob.MatchString(p):
+	case f == PolicyController && !policyControllerGlob().MatchString(p):
 		return invalid("Images", p, "the policy-controller accepts only letters, digits and - _ : / * . @ in a glob (no ? or [ ])")
 	case f == PolicyController && (p == "*" || p == "*/*"):
 		return invalid("Images", p, "the policy-controller reads this as a Docker Hub pattern (index.docker.io/…); name the registry, such as registry.example.com/**")

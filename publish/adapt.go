@@ -4,11 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/assetpack/assetpack/internal/lazyre"
 )
 
 // What a registry says during a push that changes how the rest of the push
@@ -104,13 +105,13 @@ func sizeLimitOf(err error) (limit int64, ok bool) {
 }
 
 // sizeInText finds sizes such as "4.00MiB", "10 MB" or "4194304 bytes".
-var sizeInText = regexp.MustCompile(`(\d+(?:\.\d+)?)\s*(kib|mib|gib|kb|mb|gb|bytes)\b`)
+var sizeInText = lazyre.New(`(\d+(?:\.\d+)?)\s*(kib|mib|gib|kb|mb|gb|bytes)\b`)
 
 // namedSize is the size a registry's message names as its limit: the
 // smallest it mentions (a message may also name the size sent), or 0.
 func namedSize(msg string) int64 {
 	var limit int64
-	for _, m := range sizeInText.FindAllStringSubmatch(strings.ToLower(msg), -1) {
+	for _, m := range sizeInText().FindAllStringSubmatch(strings.ToLower(msg), -1) {
 		v, err := strconv.ParseFloat(m[1], 64)
 		if err != nil || v <= 0 {
 			continue

@@ -9,12 +9,13 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/assetpack/assetpack/internal/lazyre"
 )
 
 // ErrInvalidSource: a layout or archive that is missing, incomplete or corrupt.
@@ -200,7 +201,7 @@ func checkIndex(dir string, idx v1.ImageIndex) error {
 	return nil
 }
 
-var blobName = regexp.MustCompile(`^blobs/sha256/[0-9a-f]{64}$`)
+var blobName = lazyre.New(`^blobs/sha256/[0-9a-f]{64}$`)
 
 // extractArchive unpacks the layout files of an OCI archive into dir. Only
 // oci-layout, index.json and blobs/sha256/<hex> regular files are written;
@@ -229,7 +230,7 @@ func extractArchive(file, dir string) error {
 			return fmt.Errorf("%w: tar:%s is not a readable tar archive: %v", ErrInvalidSource, file, err)
 		}
 		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
-		if h.Typeflag != tar.TypeReg || (name != "oci-layout" && name != "index.json" && !blobName.MatchString(name)) {
+		if h.Typeflag != tar.TypeReg || (name != "oci-layout" && name != "index.json" && !blobName().MatchString(name)) {
 			continue
 		}
 		out, err := os.OpenFile(filepath.Join(dir, filepath.FromSlash(name)), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)

@@ -2,9 +2,10 @@ package publish
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/assetpack/assetpack/internal/lazyre"
 )
 
 // The distribution spec's grammar of a reference (distribution/reference):
@@ -19,10 +20,10 @@ import (
 // The first part is the registry when it has a "." or a ":", or is
 // localhost; a reference without one names Docker Hub.
 var (
-	componentRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$`)
-	tagRE       = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
-	hostRE      = regexp.MustCompile(`^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$|^\[[0-9A-Fa-f:.]+\]$`)
-	digestRE    = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+	componentRE = lazyre.New(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$`)
+	tagRE       = lazyre.New(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+	hostRE      = lazyre.New(`^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$|^\[[0-9A-Fa-f:.]+\]$`)
+	digestRE    = lazyre.New(`^sha256:[0-9a-f]{64}$`)
 )
 
 // What each part may hold, for the messages.
@@ -48,7 +49,7 @@ func describeReference(s string, wantTag bool) string {
 		switch {
 		case wantTag:
 			problems = append(problems, fmt.Sprintf("a tag is needed here (REPOSITORY:TAG), not a digest (@%s)", digest))
-		case !digestRE.MatchString(digest):
+		case !digestRE().MatchString(digest):
 			problems = append(problems, fmt.Sprintf("the digest %q is not sha256: followed by 64 lowercase hex digits", digest))
 		}
 	}
@@ -74,7 +75,7 @@ func describeRegistry(host string) []string {
 		h, port, hasPort = host[:i], host[i+1:], true
 	}
 	var out []string
-	if !hostRE.MatchString(h) {
+	if !hostRE().MatchString(h) {
 		out = append(out, fmt.Sprintf("the registry %q is not a host name (a registry is %s)", host, registryGrammar))
 	}
 	if hasPort {
@@ -103,7 +104,7 @@ func describeRepository(repo string) []string {
 
 func componentsOK(repo string) bool {
 	for _, c := range strings.Split(repo, "/") {
-		if !componentRE.MatchString(c) {
+		if !componentRE().MatchString(c) {
 			return false
 		}
 	}
@@ -118,7 +119,7 @@ func describeTag(tag string) []string {
 		return []string{fmt.Sprintf("the tag is %d characters long: at most %d", len(tag), maxTag)}
 	case strings.Contains(tag, ":"):
 		return []string{fmt.Sprintf("the tag %q has a ':' (a reference has one :TAG after the repository; a tag is %s)", tag, tagGrammar)}
-	case !tagRE.MatchString(tag):
+	case !tagRE().MatchString(tag):
 		return []string{fmt.Sprintf("the tag %q is not valid (a tag is %s)", tag, tagGrammar)}
 	}
 	return nil

@@ -5,7 +5,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/assetpack/assetpack/builder"
 	"github.com/assetpack/assetpack/cmd/assetpack/cli/options"
+	"github.com/assetpack/assetpack/internal/lazyre"
 	"github.com/assetpack/assetpack/kube"
 	"github.com/assetpack/assetpack/pack"
 )
@@ -116,7 +116,7 @@ $ASSETPACK_REPOSITORY. Comments and key order are kept.`,
 			return err
 		},
 	}
-	c.Flags().StringArrayVarP(&files, "file", "f", nil, "YAML file, or directory searched for *.yaml and *.yml (repeatable)")
+	options.StringArrayVarP(c.Flags(), &files, "file", "f", nil, "YAML file, or directory searched for *.yaml and *.yml (repeatable)")
 	c.Flags().StringVar(&repository, "repository", "", "where to push: REGISTRY/PATH; each directory goes to REGISTRY/PATH/<directory name> (default $ASSETPACK_REPOSITORY)")
 	c.Flags().StringVar(&tag, "tag", "latest", "tag to push each directory under (the YAML gets the digest)")
 	bo = options.DefaultBuild()
@@ -128,11 +128,11 @@ $ASSETPACK_REPOSITORY. Comments and key order are kept.`,
 	return c
 }
 
-var notRepoChars = regexp.MustCompile(`[^a-z0-9._-]+`)
+var notRepoChars = lazyre.New(`[^a-z0-9._-]+`)
 
 // repoName turns a directory into a repository path component.
 func repoName(dir string) string {
-	n := strings.Trim(notRepoChars.ReplaceAllString(strings.ToLower(options.DefaultName(dir)), "-"), "-._")
+	n := strings.Trim(notRepoChars().ReplaceAllString(strings.ToLower(options.DefaultName(dir)), "-"), "-._")
 	if n == "" {
 		return "assets"
 	}
