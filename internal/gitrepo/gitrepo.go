@@ -223,7 +223,9 @@ func (r *Repo) CommitTime(h plumbing.Hash) (time.Time, error) {
 }
 
 // TagsAt returns the names of the tags that point at commit h, directly or
-// through annotated tags, sorted.
+// through annotated tags, sorted. A tag whose object cannot be read (a
+// shallow or damaged clone) is left out, as go-git's Tags left it, so that
+// it hides no other tag.
 func (r *Repo) TagsAt(h plumbing.Hash) ([]string, error) {
 	refs, err := r.s.IterReferences()
 	if err != nil {
@@ -234,11 +236,7 @@ func (r *Repo) TagsAt(h plumbing.Hash) ([]string, error) {
 		if !ref.Name().IsTag() || ref.Type() != plumbing.HashReference {
 			return nil
 		}
-		target, err := r.peel(ref.Hash())
-		if err != nil {
-			return err
-		}
-		if target == h {
+		if target, err := r.peel(ref.Hash()); err == nil && target == h {
 			names = append(names, ref.Name().Short())
 		}
 		return nil

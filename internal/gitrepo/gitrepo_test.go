@@ -222,6 +222,12 @@ func TestOpenMatchesGoGit(t *testing.T) {
 		t.Fatalf("git worktree add: .git is not a file (%v)", err)
 	}
 	same(t, filepath.Join(linked, "site"), answer{found: true, hash: h1.String(), branch: "feature/x", when: first.UTC(), tags: []string{"v0.9.0"}, origin: want.origin})
+
+	// A tag naming an object the clone does not have hides no other tag.
+	if err := os.WriteFile(filepath.Join(root, ".git", "refs", "tags", "v-missing"), []byte(strings.Repeat("ab", 20)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	same(t, root, want)
 }
 
 // TestOpenGitFile covers a .git file with a relative gitdir (as a submodule

@@ -46,24 +46,20 @@ func (s *stringArray) Set(v string) error {
 
 func (s *stringArray) Type() string { return "stringArray" }
 
-// String formats the values as pflag does: "[a,b]", a value with a comma,
-// a quote or a line break quoted as in CSV. No value formats as "", not as
-// pflag's "[]": help leaves out a default of "" but knows "[]" as empty only
-// for its own types.
+// String formats the values as pflag does, through encoding/csv ("[a,b]",
+// a value with a comma, a quote or a leading space quoted). No value
+// formats as "", not as pflag's "[]": help leaves out a default of "" but
+// knows "[]" as empty only for its own types, and the empty default is what
+// every start formats.
 func (s *stringArray) String() string {
 	if len(*s.p) == 0 {
 		return ""
 	}
-	for _, v := range *s.p {
-		if strings.ContainsAny(v, ",\"\r\n") {
-			var b bytes.Buffer
-			w := csv.NewWriter(&b)
-			w.Write(*s.p)
-			w.Flush()
-			return "[" + strings.TrimSuffix(b.String(), "\n") + "]"
-		}
-	}
-	return "[" + strings.Join(*s.p, ",") + "]"
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	w.Write(*s.p)
+	w.Flush()
+	return "[" + strings.TrimSuffix(b.String(), "\n") + "]"
 }
 
 func (s *stringArray) Append(v string) error {

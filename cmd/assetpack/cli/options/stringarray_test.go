@@ -15,7 +15,7 @@ func TestStringArrayIsPflags(t *testing.T) {
 		nil,
 		{"--x", "a"},
 		{"--x", "a,b", "-x", "c"},
-		{"--x=", "--x", `say "hi"`, "--x", "line\nbreak", "--x", "plain"},
+		{"--x=", "--x", `say "hi"`, "--x", "line\nbreak", "--x", "plain", "--x", " lead", "--x", `\.`},
 	} {
 		for _, def := range [][]string{nil, {"d1", "d,2"}} {
 			var ours, theirs []string
