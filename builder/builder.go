@@ -159,7 +159,8 @@ func Build(ctx context.Context, dir string, opts ...Option) (_ *Result, err erro
 	if o.useGit {
 		gi, err = readGit(root)
 		if err != nil {
-			return nil, fmt.Errorf("reading git metadata for %q: %w", dir, err)
+			return nil, badPathOption("reading git metadata of", dir, ErrGitMetadata, err.Error(),
+				"fix the repository, or build without git metadata (WithGit(false))", "WithGit")
 		}
 	}
 	created := unixEpoch()

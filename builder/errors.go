@@ -32,6 +32,10 @@ var (
 	ErrFileChanged = errors.New("file changed while it was read")
 	// ErrInvalidIgnore: an .assetignore line or an exclude pattern is invalid.
 	ErrInvalidIgnore = errors.New("invalid ignore pattern")
+	// ErrGitMetadata: the git repository holding the source cannot be read
+	// for its metadata (a format or extension it does not support, a
+	// damaged HEAD or commit).
+	ErrGitMetadata = errors.New("git metadata cannot be read")
 	// ErrInvalidOption: an option value is out of range or malformed.
 	ErrInvalidOption = errors.New("invalid option")
 )

@@ -161,6 +161,8 @@ var builderHints = map[error]struct{ flag, hint, without string }{
 		"only regular files, directories and symlinks can be packed: remove it or exclude it with " + builder.IgnoreFile},
 	builder.ErrSymlinkLoop: {"symlinks", "remove the link or use --symlinks preserve",
 		"remove the link"},
+	builder.ErrGitMetadata: {"git", "fix the repository, or pass --git=false to build without git metadata",
+		"fix the repository"},
 	builder.ErrSymlinkEscape: {"symlinks", "make it relative and inside the tree, remove it, or use --symlinks follow to store its target's content",
 		"make it relative and inside the tree, or remove it"},
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log"
 	"net/http"
@@ -100,7 +101,27 @@ func TestBuilderFlagAdvice(t *testing.T) {
 	}
 	site, empty, escape := testDir(t, "index.html"), testDir(t), testDir(t, "a")
 	os.Symlink("/etc/passwd", filepath.Join(escape, "passwd"))
+	// A repository gitrepo refuses to read (refs in a reftable).
+	reftable := testDir(t, "index.html")
+	os.MkdirAll(filepath.Join(reftable, ".git", "refs"), 0o755)
+	os.WriteFile(filepath.Join(reftable, ".git", "HEAD"), []byte("ref: refs/heads/.invalid\n"), 0o644)
+	os.WriteFile(filepath.Join(reftable, ".git", "config"), []byte("[core]\n\trepositoryformatversion = 1\n[extensions]\n\trefStorage = reftable\n"), 0o644)
+	gitErr := func() error {
+		res, err := builder.Build(context.Background(), reftable)
+		if err == nil {
+			res.Close()
+		}
+		return err
+	}()
+	if !errors.Is(gitErr, builder.ErrGitMetadata) || !errors.Is(gitErr, builder.ErrBadInput) {
+		t.Errorf("Build in a reftable repository = %v, want ErrGitMetadata and ErrBadInput", gitErr)
+	}
+	if err := build(reftable); err != nil {
+		t.Errorf("Build(WithGit(false)) in a reftable repository = %v", err)
+	}
 	checkAdvice(t, []adviceCase{
+		{"git", "build", gitErr, []string{`reading git metadata of "` + reftable + `"`, "extensions.refStorage = reftable",
+			"; fix the repository, or pass --git=false to build without git metadata"}, []string{"With"}},
 		{"compression", "build", func() error { _, err := builder.ParseCompression("lz4"); return err }(),
 			[]string{`--compression "lz4" is not supported: use gzip, zstd, zstd-better, zstd-best, none or auto`}, nil},
 		{"platform", "build", func() error { _, err := builder.ParsePlatforms([]string{"linux"}); return err }(),
