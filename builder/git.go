@@ -32,11 +32,7 @@ func readGit(dir string) (gitInfo, error) {
 		return gitInfo{}, err
 	}
 	gi := gitInfo{found: true, commitTime: when, revision: head.Hash.String()}
-	u, ok, err := repo.RemoteURL("origin")
-	if err != nil {
-		return gitInfo{}, err
-	}
-	if ok {
+	if u, ok := repo.RemoteURL("origin"); ok {
 		gi.source = redactURL(u)
 	}
 	return gi, nil

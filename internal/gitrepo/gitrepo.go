@@ -29,6 +29,7 @@ import (
 
 	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/storer"
@@ -39,7 +40,8 @@ import (
 // Repo is an open repository.
 type Repo struct {
 	s   *filesystem.Storage
-	dir string // the git directory, for errors
+	cfg *config.Config // read once, by Open
+	dir string         // the git directory, for errors
 }
 
 // Head is the commit HEAD points at.
@@ -74,6 +76,9 @@ func Open(dir string) (*Repo, error) {
 	r := &Repo{s: filesystem.NewStorage(fs, cache.NewObjectLRUDefault()), dir: gitDir}
 	if _, err := r.s.Reference(plumbing.HEAD); errors.Is(err, plumbing.ErrReferenceNotFound) {
 		return nil, nil // a .git without a HEAD is no repository (as go-git and git say)
+	}
+	if r.cfg, err = r.s.Config(); err != nil {
+		return nil, fmt.Errorf("%s: reading the config: %w", gitDir, err)
 	}
 	if err := r.checkFormat(); err != nil {
 		return nil, err
@@ -154,10 +159,7 @@ func commonDir(gitDir string) (string, error) {
 // does not know (git itself refuses a repository with an unknown extension).
 // The extensions it allows change nothing it reads.
 func (r *Repo) checkFormat() error {
-	cfg, err := r.s.Config()
-	if err != nil {
-		return fmt.Errorf("%s: reading the config: %w", r.dir, err)
-	}
+	cfg := r.cfg
 	if cfg.Raw == nil {
 		return nil
 	}
@@ -270,16 +272,12 @@ func (r *Repo) peel(h plumbing.Hash) (plumbing.Hash, error) {
 
 // RemoteURL returns the first URL of the named remote; ok is false when
 // there is no such remote.
-func (r *Repo) RemoteURL(name string) (url string, ok bool, err error) {
-	cfg, err := r.s.Config()
-	if err != nil {
-		return "", false, fmt.Errorf("%s: reading the config: %w", r.dir, err)
-	}
-	rc, found := cfg.Remotes[name]
+func (r *Repo) RemoteURL(name string) (url string, ok bool) {
+	rc, found := r.cfg.Remotes[name]
 	if !found || len(rc.URLs) == 0 {
-		return "", false, nil
+		return "", false
 	}
-	return rc.URLs[0], true, nil
+	return rc.URLs[0], true
 }
 
 // header reads the header of object h, which must be of type t.
