@@ -59,6 +59,11 @@ func (p profile) linkTime(n int64) time.Duration {
 	return time.Duration(float64(n) * 8 / p.bitsPerSecond * float64(time.Second))
 }
 
+// bytesIn is how many bytes the link carries in d; the inverse of linkTime.
+func (p profile) bytesIn(d time.Duration) int64 {
+	return int64(d.Seconds() * p.bitsPerSecond / 8)
+}
+
 var profiles = map[string]profile{
 	"local":          {name: "local"},
 	"shared":         {name: "shared", bitsPerSecond: 100e6, latency: 20 * time.Millisecond},

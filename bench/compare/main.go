@@ -915,6 +915,13 @@ func targets(results []*result) string {
 		y := ap.wall().Seconds() / link.Seconds()
 		fmt.Fprintf(&b, "- shared 100 Mbit/s, site first push: %.2f s, %.2f× faster than the fastest peer (%s, %.2f s) (target ≥ 1.4×): %s; %.2f× the link time of its %s (%.2f s) (target ≤ 1.1×): %s\n",
 			ap.wall().Seconds(), x, peer.name, peer.wall().Seconds(), check(x >= 1.4), y, size(ap.sent()), link.Seconds(), check(y <= 1.1))
+		if x < 1.4 {
+			// The floor of the first target: what the link can carry in
+			// the time it allows, full from the start to the end.
+			budget := time.Duration(float64(peer.wall()) / 1.4)
+			fmt.Fprintf(&b, "  bytes floor: 1.4× needs %.2f s, in which the link carries at most %s even full from the first millisecond to the last; this push sends %s\n",
+				budget.Seconds(), size(shared.bytesIn(budget)), size(ap.sent()))
+		}
 	}
 	if ap, peer := find(results, "shared", "site", "assetpack build --push, unchanged again"), fastestPeer(results, "shared", "site", true); ap != nil && peer != nil {
 		x := peer.wall().Seconds() / ap.wall().Seconds()

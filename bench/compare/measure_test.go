@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -50,5 +51,29 @@ func TestMeasureAlternating(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(log); string(got) != "ababab" {
 		t.Errorf("the runs went %q, want ababab", got)
+	}
+}
+
+func TestTargetsBytesFloor(t *testing.T) {
+	shared := profiles["shared"]
+	push := func(name string, wall time.Duration, sent int64) *result {
+		return &result{prof: shared, set: "site", name: name, group: "push", samples: []sample{{wall: wall, sent: sent}}}
+	}
+	// 7 s for the peer: 1.4× needs 5 s, 62.5 MB at 100 Mbit/s.
+	slow := push("assetpack build --push (uploaded …)", 6*time.Second, 60<<20)
+	out := targets([]*result{slow, push("crane append (streamed, gzip -1)", 7*time.Second, 70<<20)})
+	for _, want := range []string{"1.17× faster than the fastest peer (crane append (streamed, gzip -1), 7.00 s) (target ≥ 1.4×): **not met**",
+		"bytes floor: 1.4× needs 5.00 s, in which the link carries at most 59.6 MiB", "this push sends 60.0 MiB"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("targets() lacks %q:\n%s", want, out)
+		}
+	}
+	fast := push("assetpack build --push (uploaded …)", 4*time.Second, 40<<20)
+	out = targets([]*result{fast, push("crane append (streamed, gzip -1)", 7*time.Second, 70<<20)})
+	if !strings.Contains(out, "(target ≥ 1.4×): met") || strings.Contains(out, "bytes floor") {
+		t.Errorf("a met target gets no floor:\n%s", out)
+	}
+	if d := shared.linkTime(shared.bytesIn(5 * time.Second)); d < 5*time.Second-time.Millisecond || d > 5*time.Second {
+		t.Errorf("linkTime(bytesIn(5s)) = %v", d)
 	}
 }
